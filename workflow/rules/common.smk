@@ -1,0 +1,47 @@
+import json
+from pathlib import Path
+
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+validate(config, schema="../../config/schema.yaml", set_default=True)
+
+SCRIPTS = Path(workflow.basedir) / "workflow" / "scripts"
+PRESETS = list(config["presets"])
+DEMO_MODEL = "resources/models/demo"
+DATA = "results/data"
+ENV = "../../envs/focalcls.yaml"
+
+
+wildcard_constraints:
+    preset="|".join(map(lambda p: p.replace(".", r"\."), PRESETS)),
+    baseline="|".join(config["baselines"]),
+
+
+def script(name):
+    return str(SCRIPTS / name)
+
+
+def as_json(value):
+    """Config sections reach scripts as one JSON argument, quoted by the shell directive."""
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def model_folder():
+    checkpoint = config["model"]["checkpoint"]
+    return DEMO_MODEL if checkpoint == "demo" else checkpoint
+
+
+def model_input(wildcards):
+    """The demo model is built by a rule; a user's checkpoint is a folder the workflow never rewrites."""
+    return [DEMO_MODEL] if config["model"]["checkpoint"] == "demo" else []
+
+
+def split_files():
+    return {name: f"{DATA}/{name}.xlsx" for name in ("train", "val", "test")}
+
+
+def gpus_per_job():
+    return config["train"]["gpus"]

@@ -1,0 +1,77 @@
+rule fetch_demo_data:
+    output:
+        "resources/demo/thucnews.xlsx",
+    params:
+        spec=as_json(config["demo"]["data"]),
+        find_links=config["demo"]["find_links"] or "",
+        script=script("fetch_demo.py"),
+    log:
+        "results/logs/fetch_demo_data.log",
+    benchmark:
+        "results/benchmarks/fetch_demo_data.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+    conda:
+        ENV
+    shell:
+        "python {params.script:q} data --spec {params.spec:q} --out {output:q}"
+        " --downloads resources/downloads --find-links {params.find_links:q} > {log:q} 2>&1"
+
+
+def raw_inputs(wildcards):
+    data = config["data"]
+    return [data[k] for k in ("raw", "train", "val", "test") if data.get(k)]
+
+
+rule extract_labels:
+    input:
+        raw_inputs,
+    output:
+        rows=f"{DATA}/extracted.xlsx",
+        labels=f"{DATA}/labels.json",
+        report=f"{DATA}/extract_report.json",
+        conflicts=f"{DATA}/conflicting_labels.xlsx",
+    params:
+        data=as_json(config["data"]),
+        script=script("extract_labels.py"),
+    log:
+        "results/logs/extract_labels.log",
+    benchmark:
+        "results/benchmarks/extract_labels.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+    conda:
+        ENV
+    shell:
+        "python {params.script:q} --data {params.data:q} --out {output.rows:q} --labels {output.labels:q}"
+        " --report {output.report:q} --conflicts {output.conflicts:q} > {log:q} 2>&1"
+
+
+rule balance:
+    input:
+        rows=rules.extract_labels.output.rows,
+        labels=rules.extract_labels.output.labels,
+        report=rules.extract_labels.output.report,
+    output:
+        **split_files(),
+        summary=f"{DATA}/summary.json",
+    params:
+        split=as_json(config["split"]),
+        balance=as_json(config["balance"]),
+        script=script("balance.py"),
+    log:
+        "results/logs/balance.log",
+    benchmark:
+        "results/benchmarks/balance.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+    conda:
+        ENV
+    shell:
+        "python {params.script:q} --extracted {input.rows:q} --labels {input.labels:q}"
+        " --extract-report {input.report:q} --split {params.split:q} --balance {params.balance:q}"
+        " --train {output.train:q} --val {output.val:q} --test {output.test:q}"
+        " --summary {output.summary:q} > {log:q} 2>&1"

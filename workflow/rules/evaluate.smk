@@ -1,0 +1,91 @@
+rule evaluate:
+    input:
+        adapter=rules.train.output.adapter,
+        val=f"{DATA}/val.xlsx",
+        test=f"{DATA}/test.xlsx",
+        labels=rules.extract_labels.output.labels,
+        summary=rules.balance.output.summary,
+        model=model_input,
+    output:
+        metrics="results/presets/{preset}/eval/metrics.json",
+        predictions="results/presets/{preset}/eval/predictions.xlsx",
+        val_predictions="results/presets/{preset}/eval/val_predictions.xlsx",
+        confusion="results/presets/{preset}/eval/confusion.csv",
+    params:
+        model=as_json(config["model"]),
+        keep=as_json(config["data"]["keep_columns"]),
+        batch_size=config["train"]["eval_batch_size"],
+        precision=config["train"]["precision"],
+        checkpoint=model_folder(),
+        out_dir="results/presets/{preset}/eval",
+        script=script("evaluate.py"),
+    log:
+        "results/logs/evaluate/{preset}.log",
+    benchmark:
+        "results/benchmarks/evaluate/{preset}.tsv"
+    threads: 8
+    resources:
+        gpu=min(1, gpus_per_job()),
+        mem_mb=8000,
+    conda:
+        ENV
+    shell:
+        "python {params.script:q} --threads {threads} --checkpoint {params.checkpoint:q}"
+        " --adapter {input.adapter:q} --labels {input.labels:q} --summary {input.summary:q}"
+        " --val {input.val:q} --test {input.test:q} --model {params.model:q} --keep-columns {params.keep:q}"
+        " --batch-size {params.batch_size} --precision {params.precision} --out-dir {params.out_dir:q} > {log:q} 2>&1"
+
+
+rule binary_test:
+    input:
+        val=rules.evaluate.output.val_predictions,
+        test=rules.evaluate.output.predictions,
+        labels=rules.extract_labels.output.labels,
+        summary=rules.balance.output.summary,
+    output:
+        "results/presets/{preset}/binary/metrics.json",
+    params:
+        binary=as_json(config["binary"]),
+        script=script("binary_test.py"),
+    log:
+        "results/logs/binary_test/{preset}.log",
+    benchmark:
+        "results/benchmarks/binary_test/{preset}.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+    conda:
+        ENV
+    shell:
+        "python {params.script:q} --labels {input.labels:q} --summary {input.summary:q}"
+        " --val-predictions {input.val:q} --test-predictions {input.test:q}"
+        " --binary {params.binary:q} --out {output:q} > {log:q} 2>&1"
+
+
+rule baseline_tfidf:
+    input:
+        unpack(split_files),
+        labels=rules.extract_labels.output.labels,
+        summary=rules.balance.output.summary,
+    output:
+        metrics="results/baselines/tfidf/metrics.json",
+        predictions="results/baselines/tfidf/predictions.xlsx",
+        val_predictions="results/baselines/tfidf/val_predictions.xlsx",
+        confusion="results/baselines/tfidf/confusion.csv",
+    params:
+        keep=as_json(config["data"]["keep_columns"]),
+        seed=config["train"]["seed"],
+        script=script("baseline_tfidf.py"),
+    log:
+        "results/logs/baselines/tfidf.log",
+    benchmark:
+        "results/benchmarks/baselines/tfidf.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+    conda:
+        ENV
+    shell:
+        "python {params.script:q} --train {input.train:q} --val {input.val:q} --test {input.test:q}"
+        " --labels {input.labels:q} --summary {input.summary:q} --keep-columns {params.keep:q}"
+        " --seed {params.seed} --out-dir results/baselines/tfidf > {log:q} 2>&1"

@@ -1,0 +1,19 @@
+rule fetch_demo_model:
+    output:
+        directory(DEMO_MODEL),
+    params:
+        spec=as_json(config["demo"]["model"]),
+        find_links=config["demo"]["find_links"] or "",
+        script=script("fetch_demo.py"),
+    log:
+        "results/logs/fetch_demo_model.log",
+    benchmark:
+        "results/benchmarks/fetch_demo_model.tsv"
+    threads: 2
+    resources:
+        mem_mb=4000,
+    conda:
+        ENV
+    shell:
+        "python {params.script:q} model --threads {threads} --spec {params.spec:q} --out {output:q}"
+        " --downloads resources/downloads --find-links {params.find_links:q} > {log:q} 2>&1"

@@ -1,0 +1,28 @@
+rule report:
+    input:
+        labels=rules.extract_labels.output.labels,
+        summary=rules.balance.output.summary,
+        metrics=expand("results/presets/{preset}/eval/metrics.json", preset=PRESETS),
+        binary=expand("results/presets/{preset}/binary/metrics.json", preset=PRESETS),
+        train=expand("results/presets/{preset}/train_summary.json", preset=PRESETS),
+        curves=expand("results/presets/{preset}/train_log.csv", preset=PRESETS),
+        baselines=expand("results/baselines/{baseline}/metrics.json", baseline=config["baselines"]),
+    output:
+        "results/report.html",
+    params:
+        config=as_json(config),
+        presets=as_json(PRESETS),
+        baselines=as_json(config["baselines"]),
+        script=script("report.py"),
+    log:
+        "results/logs/report.log",
+    benchmark:
+        "results/benchmarks/report.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+    conda:
+        ENV
+    shell:
+        "python {params.script:q} --config {params.config:q} --presets {params.presets:q}"
+        " --baselines {params.baselines:q} --results results --out {output:q} > {log:q} 2>&1"

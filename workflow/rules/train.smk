@@ -1,0 +1,34 @@
+rule train:
+    input:
+        unpack(split_files),
+        labels=rules.extract_labels.output.labels,
+        summary=rules.balance.output.summary,
+        model=model_input,
+    output:
+        adapter=directory("results/presets/{preset}/adapter"),
+        log_csv="results/presets/{preset}/train_log.csv",
+        summary="results/presets/{preset}/train_summary.json",
+    params:
+        # Only this preset's settings: changing one preset reruns that preset alone.
+        preset=lambda wc: as_json(config["presets"][wc.preset]),
+        lora=as_json(config["lora"]),
+        train=as_json(config["train"]),
+        model=as_json(config["model"]),
+        checkpoint=model_folder(),
+        out_dir="results/presets/{preset}",
+        script=script("train.py"),
+    log:
+        "results/logs/train/{preset}.log",
+    benchmark:
+        "results/benchmarks/train/{preset}.tsv"
+    threads: 8
+    resources:
+        gpu=gpus_per_job(),
+        mem_mb=8000,
+    conda:
+        ENV
+    shell:
+        "python {params.script:q} --threads {threads} --train {input.train:q} --val {input.val:q}"
+        " --labels {input.labels:q} --summary {input.summary:q} --checkpoint {params.checkpoint:q}"
+        " --preset {wildcards.preset:q} --preset-settings {params.preset:q} --lora {params.lora:q}"
+        " --train-settings {params.train:q} --model {params.model:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"

@@ -1,0 +1,64 @@
+"""Stratified train/val/test split (or the user's own split) and balancing of the training split."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from focalcls import cli  # noqa: E402
+from focalcls.atomic import read_json, write_json  # noqa: E402
+from focalcls.data import balance, split_summary, stratified_split  # noqa: E402
+from focalcls.tables import read_table, write_xlsx  # noqa: E402
+
+
+def main(args) -> None:
+    labels = read_json(args.labels)
+    rows = read_table(args.extracted)
+    split, rebalance = args.split, args.balance
+    if "split" in rows.columns:
+        parts = {s: rows[rows["split"] == s].drop(columns="split").reset_index(drop=True) for s in ("train", "val", "test")}
+        train_only = []
+    else:
+        train, val, test, train_only = stratified_split(
+            rows,
+            val_fraction=split["val_fraction"],
+            test_fraction=split["test_fraction"],
+            seed=split["seed"],
+            small_classes=split.get("small_classes", "error"),
+        )
+        parts = {"train": train, "val": val, "test": test}
+    before = split_summary(parts, labels)
+    parts["train"], balanced = balance(
+        parts["train"],
+        labels,
+        strategy=rebalance["strategy"],
+        seed=split["seed"],
+        max_per_class=rebalance.get("max_per_class"),
+        min_per_class=rebalance.get("min_per_class"),
+        imbalance_ratio=rebalance.get("imbalance_ratio", 10.0),
+    )
+    summary = split_summary(parts, labels)
+    summary["before_balance"] = before["counts"]
+    summary["balance"] = balanced
+    summary["train_only_labels"] = train_only
+    summary["cleaning"] = read_json(args.extract_report)
+    for name in ("train", "val", "test"):
+        write_xlsx(getattr(args, name), parts[name])
+    write_json(args.summary, summary)
+
+
+def build_parser():
+    p = cli.parser(__doc__)
+    p.add_argument("--extracted", required=True)
+    p.add_argument("--labels", required=True)
+    p.add_argument("--extract-report", required=True)
+    p.add_argument("--split", type=cli.json_arg, required=True, help="the split config section as JSON")
+    p.add_argument("--balance", type=cli.json_arg, required=True, help="the balance config section as JSON")
+    for name in ("train", "val", "test"):
+        p.add_argument(f"--{name}", required=True, help=f"{name}.xlsx to write")
+    p.add_argument("--summary", required=True)
+    return p
+
+
+if __name__ == "__main__":
+    sys.exit(cli.run(main, build_parser()))

@@ -1,0 +1,58 @@
+"""Load base model + one preset's adapter, predict val and test in batches, write metrics."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from focalcls import cli  # noqa: E402
+from focalcls.atomic import read_json  # noqa: E402
+from focalcls.evaluation import write_evaluation  # noqa: E402
+from focalcls.tables import read_table  # noqa: E402
+
+
+def main(args) -> None:
+    import torch
+
+    from focalcls.inference import predict_probs
+    from focalcls.model import load_trained_classifier
+    from focalcls.training import use_bf16
+
+    labels = read_json(args.labels)
+    model, tokenizer, meta = load_trained_classifier(
+        args.checkpoint, args.adapter, labels, trust_remote_code=args.model.get("trust_remote_code", False)
+    )
+    if torch.cuda.is_available():
+        model.to("cuda")
+    frames = {"val": read_table(args.val), "test": read_table(args.test)}
+    probs = {
+        split: predict_probs(
+            model, tokenizer, list(frame["text"]), form=meta["loss"]["form"],
+            max_length=args.model["max_length"], batch_size=args.batch_size, bf16=use_bf16(args.precision),
+        )
+        for split, frame in frames.items()
+    }
+    write_evaluation(
+        Path(args.out_dir), frames, probs, labels, read_json(args.summary)["counts"]["train"],
+        keep_columns=args.keep_columns, extra={"preset": meta["preset"], "loss": meta["loss"]},
+    )
+
+
+def build_parser():
+    p = cli.parser(__doc__)
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--adapter", required=True)
+    p.add_argument("--labels", required=True)
+    p.add_argument("--summary", required=True)
+    p.add_argument("--val", required=True)
+    p.add_argument("--test", required=True)
+    p.add_argument("--model", type=cli.json_arg, required=True, help="the model config section as JSON")
+    p.add_argument("--keep-columns", type=cli.json_arg, default=[])
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp32"], help="train.precision")
+    p.add_argument("--out-dir", required=True, help="results/presets/<name>/eval")
+    return p
+
+
+if __name__ == "__main__":
+    sys.exit(cli.run(main, build_parser()))

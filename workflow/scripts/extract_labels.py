@@ -1,0 +1,82 @@
+"""Raw Excel/CSV/JSONL -> cleaned rows of the chosen labels, the label map and a cleaning report."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import pandas as pd  # noqa: E402
+
+from focalcls import cli  # noqa: E402
+from focalcls.atomic import write_json  # noqa: E402
+from focalcls.data import extract_labels, check_presplit  # noqa: E402
+from focalcls.errors import UserError  # noqa: E402
+from focalcls.tables import read_table, write_xlsx  # noqa: E402
+
+SPLITS = ("train", "val", "test")
+
+
+def main(args) -> None:
+    data = args.data
+    options = dict(
+        text_column=data["text_column"],
+        label_column=data["label_column"],
+        rename=data.get("rename") or {},
+        keep_columns=data.get("keep_columns") or [],
+    )
+    if data.get("raw"):
+        found = extract_labels(
+            read_table(data["raw"], data.get("sheet", 0)),
+            labels=data.get("labels") or [],
+            min_count=data.get("min_count", 1),
+            source=data["raw"],
+            **options,
+        )
+        rows, labels, report, conflicts = found.rows, found.labels, found.report, found.conflicts
+    elif all(data.get(s) for s in SPLITS):
+        rows, labels, report, conflicts = _presplit(data, options)
+    else:
+        raise UserError("set data.raw (one file to split) or all of data.train, data.val and data.test")
+    write_xlsx(args.conflicts, conflicts)
+    write_xlsx(args.out, rows)
+    write_json(args.report, report)
+    write_json(args.labels, labels)
+
+
+def _presplit(data: dict, options: dict):
+    frames = {s: read_table(data[s], data.get("sheet", 0)) for s in SPLITS}
+    columns = {s: set(map(str, f.columns)) for s, f in frames.items()}
+    if columns["val"] != columns["train"] or columns["test"] != columns["train"]:
+        raise UserError(
+            f"the pre-split files have different columns: train {sorted(columns['train'])}, "
+            f"val {sorted(columns['val'])}, test {sorted(columns['test'])}; give all three the same columns"
+        )
+    train = extract_labels(
+        frames["train"], labels=data.get("labels") or [], min_count=data.get("min_count", 1), source=data["train"], **options
+    )
+    labels = train.labels
+    parts, report, conflicts = {"train": train.rows}, {"train": train.report}, [train.conflicts]
+    for s in ("val", "test"):
+        found = extract_labels(frames[s], labels=[], source=data[s], **options)
+        wanted = data.get("labels") or list(set(found.labels) | set(labels))
+        parts[s], report[s] = found.rows[found.rows["label"].isin(wanted)], found.report
+        conflicts.append(found.conflicts)
+    report["overlap"] = check_presplit(parts, labels, {s: data[s] for s in SPLITS})
+    for s in ("val", "test"):
+        parts[s] = parts[s][parts[s]["label"].isin(labels)]
+    rows = pd.concat([p.assign(split=s) for s, p in parts.items()], ignore_index=True)
+    return rows, labels, report, pd.concat(conflicts, ignore_index=True)
+
+
+def build_parser():
+    p = cli.parser(__doc__)
+    p.add_argument("--data", type=cli.json_arg, required=True, help="the data config section as JSON")
+    p.add_argument("--out", required=True, help="extracted.xlsx")
+    p.add_argument("--labels", required=True, help="labels.json")
+    p.add_argument("--report", required=True, help="what cleaning did, as JSON")
+    p.add_argument("--conflicts", required=True, help="duplicate texts with conflicting labels (xlsx)")
+    return p
+
+
+if __name__ == "__main__":
+    sys.exit(cli.run(main, build_parser()))

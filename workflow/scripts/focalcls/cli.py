@@ -1,0 +1,39 @@
+"""What every workflow script shares: logging to stderr and user errors without a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from typing import Callable, Sequence
+
+from .errors import UserError
+
+
+def parser(description: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: leave the default)")
+    return p
+
+
+def json_arg(text: str):
+    """argparse type: a JSON value (config sections travel to scripts as JSON, quoted by Snakemake)."""
+    return json.loads(text)
+
+
+def run(main: Callable[[argparse.Namespace], None], p: argparse.ArgumentParser, argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    args = p.parse_args(argv)
+    if getattr(args, "threads", 0):
+        import torch
+
+        torch.set_num_threads(args.threads)
+        os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
+    try:
+        main(args)
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0

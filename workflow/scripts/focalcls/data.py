@@ -1,0 +1,246 @@
+"""Label extraction, cleaning, stratified splitting and balancing of labelled text."""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+from .errors import UserError
+
+TEXT, LABEL = "text", "label"
+
+
+def normalise(value: str) -> str:
+    """NFKC (full-width to half-width, compatibility forms) and outer whitespace stripped."""
+    return unicodedata.normalize("NFKC", str(value)).strip()
+
+
+@dataclass
+class Extracted:
+    rows: pd.DataFrame
+    labels: list[str]
+    report: dict = field(default_factory=dict)
+    conflicts: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+def extract_labels(
+    frame: pd.DataFrame,
+    *,
+    text_column: str,
+    label_column: str,
+    labels: Sequence[str] = (),
+    rename: Mapping[str, str] | None = None,
+    keep_columns: Sequence[str] = (),
+    min_count: int = 1,
+    source: str = "input",
+) -> Extracted:
+    """Clean rows, keep the chosen labels and fix their order (config order, else by frequency)."""
+    missing = [c for c in (text_column, label_column, *keep_columns) if c not in frame.columns]
+    if missing:
+        raise UserError(
+            f"{source}: missing column(s) {missing}; the file has {[str(c) for c in frame.columns]}. "
+            "Set data.text_column / data.label_column / data.keep_columns to existing columns"
+        )
+    rows = pd.DataFrame({TEXT: frame[text_column].map(normalise), LABEL: frame[label_column].map(normalise)})
+    for column in keep_columns:
+        rows[column] = frame[column].values
+    report: dict = {"rows_read": int(len(rows))}
+
+    rename = {normalise(k): normalise(v) for k, v in (rename or {}).items()}
+    report["renamed"] = int(rows[LABEL].isin(list(rename)).sum())
+    rows[LABEL] = rows[LABEL].replace(rename)
+
+    empty = (rows[TEXT] == "") | (rows[LABEL] == "")
+    report["dropped_empty"] = int(empty.sum())
+    rows = rows[~empty]
+
+    wanted = [normalise(x) for x in labels]
+    if wanted:
+        unknown = [x for x in wanted if x not in set(rows[LABEL])]
+        if unknown:
+            raise UserError(
+                f"{source}: data.labels names {unknown}, which no row carries; labels present: "
+                f"{sorted(set(rows[LABEL]))}. Fix data.labels or add a data.rename entry"
+            )
+        outside = ~rows[LABEL].isin(wanted)
+        report["dropped_other_labels"] = int(outside.sum())
+        rows = rows[~outside]
+
+    duplicated = rows.duplicated([TEXT, LABEL])
+    report["dropped_duplicates"] = int(duplicated.sum())
+    rows = rows[~duplicated]
+    conflicting = rows[TEXT].duplicated(keep=False)
+    conflicts = rows[conflicting].sort_values([TEXT, LABEL])
+    report["dropped_conflicting"] = int(conflicting.sum())
+    rows = rows[~conflicting]
+
+    counts = rows[LABEL].value_counts()
+    rare = sorted(counts[counts < min_count].index)
+    report["dropped_rare_labels"] = {label: int(counts[label]) for label in rare}
+    rows = rows[~rows[LABEL].isin(rare)]
+
+    if wanted:
+        order = [x for x in wanted if x not in rare]
+    else:
+        counts = rows[LABEL].value_counts()
+        order = sorted(counts.index, key=lambda x: (-counts[x], x))
+    if len(order) < 2:
+        raise UserError(f"{source}: fewer than two labels left after cleaning ({order}); a classifier needs two")
+    report["rows_kept"] = int(len(rows))
+    return Extracted(rows.reset_index(drop=True), order, report, conflicts.reset_index(drop=True))
+
+
+def stratified_split(
+    rows: pd.DataFrame,
+    *,
+    val_fraction: float,
+    test_fraction: float,
+    seed: int,
+    small_classes: str = "error",
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, list[str]]:
+    """Split into train/val/test per class. Texts are unique (extract_labels), so no text leaks.
+
+    A class needs a row in every split; with small_classes='train_only' a class too small for that
+    stays whole in train (returned in the last element) instead of raising.
+    """
+    counts = rows[LABEL].value_counts()
+    need = _rows_needed(val_fraction, test_fraction)
+    small = sorted(counts[counts < need].index)
+    if small and small_classes != "train_only":
+        detail = ", ".join(f"{x!r} has {counts[x]} rows" for x in small)
+        raise UserError(
+            f"too few rows to stratify: {detail}; each class needs {need} for val_fraction={val_fraction} "
+            f"and test_fraction={test_fraction}. Add rows, raise data.min_count to drop the class, "
+            "or set split.small_classes: train_only"
+        )
+    held = rows[rows[LABEL].isin(small)]
+    rest = rows[~rows[LABEL].isin(small)]
+    parts = []
+    remaining = rest
+    for fraction, taken_from in ((test_fraction, 1.0), (val_fraction, 1.0 - test_fraction)):
+        if fraction <= 0:
+            parts.append(rest.iloc[0:0])
+            continue
+        remaining, part = train_test_split(
+            remaining, test_size=fraction / taken_from, stratify=remaining[LABEL], random_state=seed
+        )
+        parts.append(part)
+    test, val = parts
+    train = pd.concat([remaining, held])
+    return (_shuffle(train, seed), _shuffle(val, seed), _shuffle(test, seed), small)
+
+
+def _rows_needed(val_fraction: float, test_fraction: float) -> int:
+    needed = 1
+    for fraction in (val_fraction, test_fraction):
+        if fraction > 0:
+            needed = max(needed, int(np.ceil(1.0 / fraction)))
+    return needed + 1
+
+
+def _shuffle(frame: pd.DataFrame, seed: int) -> pd.DataFrame:
+    return frame.sample(frac=1.0, random_state=seed).reset_index(drop=True)
+
+
+def balance(
+    train: pd.DataFrame,
+    labels: Sequence[str],
+    *,
+    strategy: str,
+    seed: int,
+    max_per_class: int | None = None,
+    min_per_class: int | None = None,
+    imbalance_ratio: float = 10.0,
+) -> tuple[pd.DataFrame, dict]:
+    """Rebalance the training split only. Returns the new rows and the per-class before/after counts."""
+    rng = np.random.default_rng(seed)
+    before = train[LABEL].value_counts().reindex(labels, fill_value=0)
+    if strategy == "none":
+        out = train
+    elif strategy == "undersample":
+        cap = _required(max_per_class, "balance.max_per_class", strategy)
+        out = pd.concat([_take(group, min(len(group), cap), rng) for _, group in train.groupby(LABEL)])
+    elif strategy == "oversample":
+        floor = _required(min_per_class, "balance.min_per_class", strategy)
+        pieces = []
+        for _, group in train.groupby(LABEL):
+            extra = max(0, floor - len(group))
+            pieces.append(group)
+            if extra:
+                pieces.append(group.iloc[rng.integers(0, len(group), size=extra)])
+        out = pd.concat(pieces)
+    elif strategy == "longtail":
+        top = max_per_class or int(before.max())
+        targets = longtail_targets(labels, top, imbalance_ratio)
+        out = pd.concat(
+            [_take(train[train[LABEL] == label], targets[label], rng) for label in labels if before[label] > 0]
+        )
+    else:
+        raise UserError(f"balance.strategy {strategy!r} is unknown; use none, undersample, oversample or longtail")
+    out = _shuffle(out, seed)
+    after = out[LABEL].value_counts().reindex(labels, fill_value=0)
+    return out, {
+        "strategy": strategy,
+        "before": {k: int(v) for k, v in before.items()},
+        "after": {k: int(v) for k, v in after.items()},
+    }
+
+
+def longtail_targets(labels: Sequence[str], top: int, ratio: float) -> dict[str, int]:
+    """Geometric decay from `top` rows for the first label to top/ratio for the last (at least 1)."""
+    k = len(labels)
+    return {
+        label: max(1, int(round(top * ratio ** (-(i / (k - 1) if k > 1 else 0.0)))))
+        for i, label in enumerate(labels)
+    }
+
+
+def _take(group: pd.DataFrame, n: int, rng: np.random.Generator) -> pd.DataFrame:
+    if n >= len(group):
+        return group
+    return group.iloc[np.sort(rng.choice(len(group), size=n, replace=False))]
+
+
+def _required(value: int | None, key: str, strategy: str) -> int:
+    if not value or value < 1:
+        raise UserError(f"balance.strategy {strategy!r} needs {key} (a positive integer); set it in the config")
+    return int(value)
+
+
+def split_summary(splits: Mapping[str, pd.DataFrame], labels: Sequence[str]) -> dict:
+    """Counts per class per split and text length statistics (characters)."""
+    out: dict = {"labels": list(labels), "counts": {}, "length": {}}
+    for name, frame in splits.items():
+        counts = frame[LABEL].value_counts().reindex(labels, fill_value=0)
+        out["counts"][name] = {k: int(v) for k, v in counts.items()}
+        lengths = frame[TEXT].str.len()
+        out["length"][name] = {
+            "mean": float(lengths.mean()) if len(frame) else 0.0,
+            "p50": float(lengths.quantile(0.5)) if len(frame) else 0.0,
+            "p95": float(lengths.quantile(0.95)) if len(frame) else 0.0,
+            "max": int(lengths.max()) if len(frame) else 0,
+        }
+    return out
+
+
+def check_presplit(splits: Mapping[str, pd.DataFrame], labels: Sequence[str], sources: Mapping[str, str]) -> dict:
+    """Labels unseen in train are an error; texts shared between files are reported."""
+    seen = set(splits["train"][LABEL])
+    for name in ("val", "test"):
+        unseen = sorted(set(splits[name][LABEL]) - seen)
+        if unseen:
+            raise UserError(
+                f"{sources[name]}: labels {unseen} never occur in the training file {sources['train']}; "
+                "add training rows for them or drop them with data.labels"
+            )
+    overlap = {}
+    names = list(splits)
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            overlap[f"{a}/{b}"] = int(len(set(splits[a][TEXT]) & set(splits[b][TEXT])))
+    return overlap

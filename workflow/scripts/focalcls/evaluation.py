@@ -1,0 +1,39 @@
+"""Everything written for one set of predictions: metrics.json, predictions.xlsx, confusion.csv."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .atomic import atomic_path, write_json
+from .inference import label_ids, predictions_table
+from .metrics import classification_metrics, confusion
+from .tables import write_xlsx
+
+
+def write_evaluation(
+    out_dir: Path,
+    frames: Mapping[str, pd.DataFrame],
+    probs: Mapping[str, np.ndarray],
+    labels: Sequence[str],
+    train_counts: Mapping[str, int],
+    keep_columns: Sequence[str] = (),
+    extra: Mapping | None = None,
+) -> dict:
+    """`frames`/`probs` hold 'test' and 'val'; test metrics go to metrics.json (val figures under 'val')."""
+    metrics = {}
+    for split in ("val", "test"):
+        y_true = label_ids(frames[split], labels)
+        metrics[split] = classification_metrics(y_true, probs[split], labels, train_counts)
+        write_xlsx(out_dir / f"{split}_predictions.xlsx" if split == "val" else out_dir / "predictions.xlsx",
+                   predictions_table(frames[split], probs[split], labels, keep_columns))
+    y_true = label_ids(frames["test"], labels)
+    matrix = confusion(y_true, probs["test"].argmax(axis=1), len(labels))
+    with atomic_path(out_dir / "confusion.csv") as tmp:
+        pd.DataFrame(matrix, index=pd.Index(labels, name="true"), columns=list(labels)).to_csv(tmp)
+    result = {**metrics["test"], "val": metrics["val"], **(extra or {})}
+    write_json(out_dir / "metrics.json", result)
+    return result

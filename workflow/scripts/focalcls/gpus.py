@@ -1,0 +1,84 @@
+"""A lock-file pool of GPU ids and a free TCP port, so parallel jobs on one box never share either.
+
+Snakemake's `resources: gpu=N` only counts GPUs; it does not say which ones a job may use.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import socket
+import time
+from pathlib import Path
+from typing import Iterator
+
+from .errors import UserError
+
+DEFAULT_POOL_DIR = Path(os.environ.get("FOCALCLS_GPU_POOL", "/tmp/focalcls-gpu-pool"))
+
+
+def visible_gpu_count() -> int:
+    import torch
+
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
+@contextlib.contextmanager
+def acquire_gpus(
+    n: int, *, total: int | None = None, pool_dir: Path = DEFAULT_POOL_DIR, timeout_s: float = 3600.0
+) -> Iterator[list[int]]:
+    """Hold `n` GPU ids exclusively (flock on one file per id) until the block ends, however it ends.
+
+    When a scheduler already set CUDA_VISIBLE_DEVICES, those ids are the job's and nothing is locked.
+    """
+    if n <= 0:
+        yield []
+        return
+    preset = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if preset not in (None, ""):
+        ids = [int(x) for x in preset.split(",") if x.strip().isdigit()]
+        if len(ids) < n:
+            raise UserError(f"train.gpus is {n} but CUDA_VISIBLE_DEVICES={preset!r} gives this job {len(ids)}; lower train.gpus")
+        yield ids[:n]
+        return
+    total = visible_gpu_count() if total is None else total
+    if n > total:
+        raise UserError(f"train.gpus is {n} but this machine shows {total} GPU(s); lower train.gpus")
+    pool_dir.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + timeout_s
+    held: list[tuple[int, int]] = []
+    try:
+        while True:
+            for gpu in range(total):
+                if len(held) == n:
+                    break
+                fd = os.open(pool_dir / f"gpu{gpu}.lock", os.O_CREAT | os.O_RDWR, 0o666)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    held.append((gpu, fd))
+                except BlockingIOError:
+                    os.close(fd)
+            if len(held) == n:
+                break
+            _release(held)
+            held = []
+            if time.monotonic() > deadline:
+                raise UserError(f"no {n} free GPU ids in {pool_dir} after {timeout_s:.0f}s; other jobs hold them")
+            time.sleep(1.0)
+        yield [gpu for gpu, _ in held]
+    finally:
+        _release(held)
+
+
+def _release(held: list[tuple[int, int]]) -> None:
+    for _, fd in held:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def free_port() -> int:
+    """A TCP port free right now; accelerate's default 29500 collides when two jobs start at once."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -1,0 +1,59 @@
+"""Batched inference: rows sorted by length and padded per batch, probabilities back in input order."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .data import LABEL, TEXT
+from .losses import class_probabilities
+
+log = logging.getLogger(__name__)
+
+
+@torch.inference_mode()
+def predict_probs(
+    model, tokenizer, texts: Sequence[str], *, form: str, max_length: int, batch_size: int = 64, bf16: bool = False
+) -> np.ndarray:
+    """(len(texts), classes) probabilities; sorting by length keeps padding, and so wasted work, small."""
+    if not len(texts):
+        return np.zeros((0, model.config.num_labels), dtype=np.float32)
+    device = next(model.parameters()).device
+    encoded = tokenizer(list(texts), truncation=True, max_length=max_length)["input_ids"]
+    order = np.argsort([len(ids) for ids in encoded], kind="stable")
+    out = np.zeros((len(texts), model.config.num_labels), dtype=np.float32)
+    started, n_batches = time.time(), int(np.ceil(len(order) / batch_size))
+    for b in range(n_batches):
+        idx = order[b * batch_size : (b + 1) * batch_size]
+        batch = tokenizer.pad({"input_ids": [encoded[i] for i in idx]}, return_tensors="pt").to(device)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            logits = model(**batch).logits
+        out[idx] = class_probabilities(logits, form).cpu().numpy()
+        if b % max(1, n_batches // 10) == 0 or b == n_batches - 1:
+            log.info("inference batch %d/%d (%.1f rows/s)", b + 1, n_batches, (b + 1) * len(idx) / max(time.time() - started, 1e-9))
+    return out
+
+
+def predictions_table(
+    frame: pd.DataFrame, probs: np.ndarray, labels: Sequence[str], keep_columns: Sequence[str] = ()
+) -> pd.DataFrame:
+    """Kept columns, text, true label (when known), predicted label, confidence and p(class) columns."""
+    table = pd.DataFrame({c: frame[c].values for c in keep_columns if c in frame.columns})
+    table[TEXT] = frame[TEXT].values
+    if LABEL in frame.columns:
+        table["true_label"] = frame[LABEL].values
+    table["predicted_label"] = [labels[i] for i in probs.argmax(axis=1)]
+    table["confidence"] = probs.max(axis=1)
+    for i, label in enumerate(labels):
+        table[f"p_{label}"] = probs[:, i]
+    return table
+
+
+def label_ids(frame: pd.DataFrame, labels: Sequence[str]) -> np.ndarray:
+    index = {label: i for i, label in enumerate(labels)}
+    return np.array([index[x] for x in frame[LABEL]], dtype=int)

@@ -1,0 +1,102 @@
+"""Classification metrics for imbalanced data, from true ids and class probabilities."""
+
+from __future__ import annotations
+
+import math
+from typing import Mapping, Sequence
+
+import numpy as np
+from sklearn.metrics import (
+    accuracy_score,
+    average_precision_score,
+    balanced_accuracy_score,
+    confusion_matrix,
+    f1_score,
+    precision_recall_fscore_support,
+    precision_recall_curve,
+    roc_auc_score,
+)
+
+ECE_BINS = 15
+
+
+def minority_labels(labels: Sequence[str], train_counts: Mapping[str, int]) -> list[str]:
+    """The rarest third of the classes by training count (at least one), ties broken by label order."""
+    k = max(1, math.ceil(len(labels) / 3))
+    order = sorted(range(len(labels)), key=lambda i: (train_counts.get(labels[i], 0), i))
+    return [labels[i] for i in order[:k]]
+
+
+def classification_metrics(
+    y_true: np.ndarray, probs: np.ndarray, labels: Sequence[str], train_counts: Mapping[str, int]
+) -> dict:
+    """Every figure the report compares; `probs` is (n, classes), rows summing to one."""
+    ids = list(range(len(labels)))
+    y_pred = probs.argmax(axis=1)
+    precision, recall, f1, support = precision_recall_fscore_support(
+        y_true, y_pred, labels=ids, zero_division=0
+    )
+    per_class = {
+        label: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
+        for label, p, r, f, s in zip(labels, precision, recall, f1, support)
+    }
+    minority = minority_labels(labels, train_counts)
+    confidence = probs.max(axis=1)
+    hard = np.argsort(confidence, kind="stable")[: max(1, len(confidence) // 4)]
+    present = [i for i in ids if (y_true == i).any()]
+    return {
+        "n": int(len(y_true)),
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "macro_f1": float(f1_score(y_true, y_pred, labels=ids, average="macro", zero_division=0)),
+        "weighted_f1": float(f1_score(y_true, y_pred, labels=ids, average="weighted", zero_division=0)),
+        "balanced_accuracy": float(balanced_accuracy_score(y_true, y_pred)),
+        "minority_f1": float(np.mean([per_class[x]["f1"] for x in minority])),
+        "minority_labels": minority,
+        "f1_std": float(np.std(f1)),
+        "hard_sample_accuracy": float((y_pred[hard] == y_true[hard]).mean()),
+        "ece": expected_calibration_error(y_true, probs),
+        "pr_auc_macro": float(
+            np.mean([average_precision_score(y_true == i, probs[:, i]) for i in present]) if present else 0.0
+        ),
+        "per_class": per_class,
+    }
+
+
+def expected_calibration_error(y_true: np.ndarray, probs: np.ndarray, bins: int = ECE_BINS) -> float:
+    confidence = probs.max(axis=1)
+    correct = probs.argmax(axis=1) == y_true
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, bins - 1)
+    ece = 0.0
+    for b in range(bins):
+        mask = which == b
+        if mask.any():
+            ece += mask.mean() * abs(correct[mask].mean() - confidence[mask].mean())
+    return float(ece)
+
+
+def confusion(y_true: np.ndarray, y_pred: np.ndarray, n_labels: int) -> np.ndarray:
+    return confusion_matrix(y_true, y_pred, labels=list(range(n_labels)))
+
+
+def best_threshold(y_true: np.ndarray, scores: np.ndarray) -> float:
+    """The score threshold that maximises F1 of the positive class (chosen on validation data)."""
+    precision, recall, thresholds = precision_recall_curve(y_true, scores)
+    f1 = np.where(precision + recall > 0, 2 * precision * recall / np.maximum(precision + recall, 1e-12), 0.0)
+    return float(thresholds[int(np.argmax(f1[:-1]))]) if len(thresholds) else 0.5
+
+
+def binary_metrics(y_true: np.ndarray, scores: np.ndarray, threshold: float) -> dict:
+    y_pred = scores >= threshold
+    p, r, f, _ = precision_recall_fscore_support(y_true, y_pred, average="binary", zero_division=0)
+    return {"threshold": float(threshold), "precision": float(p), "recall": float(r), "f1": float(f)}
+
+
+def ranking_metrics(y_true: np.ndarray, scores: np.ndarray) -> dict:
+    both = 0 < y_true.sum() < len(y_true)
+    return {
+        "roc_auc": float(roc_auc_score(y_true, scores)) if both else None,
+        "pr_auc": float(average_precision_score(y_true, scores)) if both else None,
+        "positives": int(y_true.sum()),
+        "n": int(len(y_true)),
+    }

@@ -1,0 +1,168 @@
+"""Base checkpoint -> LoRA sequence classifier; save and reload adapters with their label map, verified."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Sequence
+
+import torch
+from peft import LoraConfig, PeftModel, TaskType, get_peft_model
+from safetensors.torch import load_file
+from transformers import AutoModelForSequenceClassification, AutoTokenizer, PreTrainedModel
+
+from .atomic import read_json, write_json
+from .errors import UserError
+
+log = logging.getLogger(__name__)
+
+ADAPTER_LABELS = "labels.json"
+ADAPTER_WEIGHTS = "adapter_model.safetensors"
+HEAD_NAMES = ("score", "classifier")
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def check_checkpoint(path: str | os.PathLike) -> Path:
+    """A local model folder with a config, safetensors weights and a tokenizer, or a UserError saying why."""
+    folder = Path(path)
+    if not folder.is_dir():
+        raise UserError(f"model.checkpoint {str(folder)!r} is not a folder; point it at a local model folder")
+    if not (folder / "config.json").exists():
+        raise UserError(f"model.checkpoint {str(folder)!r} has no config.json; is it a Hugging Face model folder?")
+    if not list(folder.glob("*.safetensors")):
+        raise UserError(
+            f"model.checkpoint {str(folder)!r} has no *.safetensors weights; only safetensors are loaded "
+            "(convert .bin weights with save_pretrained(safe_serialization=True))"
+        )
+    return folder
+
+
+def load_tokenizer(checkpoint: str | os.PathLike, *, trust_remote_code: bool = False):
+    tokenizer = AutoTokenizer.from_pretrained(str(checkpoint), trust_remote_code=trust_remote_code)
+    if tokenizer.pad_token is None:
+        # Without a pad token the classifier cannot find the last real token of a padded row.
+        tokenizer.pad_token = tokenizer.eos_token
+        log.warning("tokenizer has no pad token; using eos %r", tokenizer.eos_token)
+    tokenizer.padding_side = "right"
+    return tokenizer
+
+
+def load_classifier(
+    checkpoint: str | os.PathLike,
+    labels: Sequence[str],
+    *,
+    pad_token_id: int,
+    dtype: str = "float32",
+    trust_remote_code: bool = False,
+) -> PreTrainedModel:
+    """A sequence-classification model with a fresh head of len(labels) outputs."""
+    model = AutoModelForSequenceClassification.from_pretrained(
+        str(checkpoint),
+        num_labels=len(labels),
+        id2label=dict(enumerate(labels)),
+        label2id={label: i for i, label in enumerate(labels)},
+        dtype=DTYPES[dtype],
+        use_safetensors=True,
+        trust_remote_code=trust_remote_code,
+    )
+    model.config.pad_token_id = pad_token_id
+    return model
+
+
+def init_head(model: PreTrainedModel, train_counts: Sequence[int], form: str) -> None:
+    """Start from the class prior instead of random logits.
+
+    LLM hidden states are large, so a randomly initialised head starts with logits of tens and a
+    loss to match (10+ measured on the demo); the first steps then undo that instead of learning.
+    Zero weights give prior-only logits: log class prior (softmax form) or the paper's pi = 0.01
+    (sigmoid form) where the head has a bias, uniform where it has none.
+    """
+    head = getattr(model, head_name(model))
+    with torch.no_grad():
+        head.weight.zero_()
+        if getattr(head, "bias", None) is not None:
+            counts = torch.as_tensor(train_counts, dtype=torch.float32).clamp(min=1)
+            if form == "sigmoid":
+                head.bias.fill_(-float(torch.log(torch.tensor((1 - 0.01) / 0.01))))
+            else:
+                head.bias.copy_(torch.log(counts / counts.sum()))
+
+
+def head_name(model: torch.nn.Module) -> str:
+    for name in HEAD_NAMES:
+        if hasattr(model, name):
+            return name
+    raise UserError(f"{type(model).__name__} has no classification head named {HEAD_NAMES}; this model is unsupported")
+
+
+def add_lora(model: PreTrainedModel, *, r: int, alpha: int, dropout: float, target_modules) -> PeftModel:
+    config = LoraConfig(
+        task_type=TaskType.SEQ_CLS,
+        r=r,
+        lora_alpha=alpha,
+        lora_dropout=dropout,
+        target_modules=target_modules,
+        modules_to_save=[head_name(model)],
+    )
+    return get_peft_model(model, config)
+
+
+def save_adapter(model: PeftModel, folder: Path, labels: Sequence[str], meta: dict) -> None:
+    """peft adapter (safetensors) plus the label map and the loss settings it was trained with."""
+    model.save_pretrained(str(folder), safe_serialization=True)
+    write_json(folder / ADAPTER_LABELS, {"labels": list(labels), **meta})
+
+
+def adapter_meta(folder: str | os.PathLike) -> dict:
+    path = Path(folder) / ADAPTER_LABELS
+    if not path.exists():
+        raise UserError(f"{folder}: not an adapter folder of this workflow (no {ADAPTER_LABELS}); rerun the train rule")
+    return read_json(path)
+
+
+def load_trained_classifier(
+    checkpoint: str | os.PathLike,
+    adapter: str | os.PathLike,
+    labels: Sequence[str],
+    *,
+    dtype: str = "float32",
+    trust_remote_code: bool = False,
+    allow_pickle: bool = False,
+):
+    """Base model + adapter, in eval mode, with the head checked against the saved weights."""
+    adapter = Path(adapter)
+    meta = adapter_meta(adapter)
+    if list(meta["labels"]) != list(labels):
+        raise UserError(
+            f"{adapter}/{ADAPTER_LABELS} has labels {meta['labels']} but results/data/labels.json has "
+            f"{list(labels)}; retrain this preset (delete {adapter}) so both agree"
+        )
+    if not (adapter / ADAPTER_WEIGHTS).exists() and not allow_pickle:
+        raise UserError(f"{adapter}: no {ADAPTER_WEIGHTS}; only safetensors adapters are loaded")
+    tokenizer = load_tokenizer(checkpoint, trust_remote_code=trust_remote_code)
+    base = load_classifier(
+        checkpoint, labels, pad_token_id=tokenizer.pad_token_id, dtype=dtype, trust_remote_code=trust_remote_code
+    )
+    model = PeftModel.from_pretrained(base, str(adapter), is_trainable=False)
+    verify_head(model, adapter)
+    model.eval()
+    return model, tokenizer, meta
+
+
+def verify_head(model: PeftModel, adapter: Path) -> None:
+    """The head peft put in use must hold the saved weights, not a fresh random initialisation."""
+    saved = load_file(str(adapter / ADAPTER_WEIGHTS))
+    head = head_name(model.base_model.model)
+    saved_head = {k: v for k, v in saved.items() if f".{head}." in f".{k}"}
+    if not saved_head:
+        raise UserError(f"{adapter}: the adapter holds no classification head ({head}); retrain with this workflow")
+    live = dict(model.named_parameters())
+    for key, value in saved_head.items():
+        suffix = key.split(f"{head}.", 1)[1]
+        matches = [v for k, v in live.items() if f"{head}.modules_to_save." in k and k.endswith(suffix)]
+        if not matches or not torch.equal(matches[0].detach().cpu().to(value.dtype), value):
+            raise UserError(
+                f"{adapter}: the classification head did not load (weights differ from the saved ones); "
+                "the adapter or peft version is incompatible: retrain this preset"
+            )

@@ -1,0 +1,161 @@
+"""results/report.html: one self-contained page that says which preset to use and what it buys."""
+
+from __future__ import annotations
+
+import datetime as dt
+import platform
+import subprocess
+from importlib import metadata
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import pandas as pd
+import yaml
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from . import plots
+from .atomic import read_json, write_text
+from .tables import read_table
+
+TABLE_COLUMNS = ["macro_f1", "minority_f1", "balanced_accuracy", "accuracy", "f1_std", "hard_sample_accuracy", "ece"]
+LOWER_IS_BETTER = {"f1_std", "ece"}
+PACKAGES = ["torch", "transformers", "peft", "accelerate", "snakemake", "scikit-learn", "pandas"]
+
+
+def collect(results: Path, presets: Sequence[str], baselines: Sequence[str]) -> dict:
+    """Read every stage's outputs; the report never recomputes a figure another stage wrote."""
+    runs = {}
+    for name in presets:
+        folder = results / "presets" / name
+        runs[name] = {
+            "kind": "preset",
+            "metrics": read_json(folder / "eval" / "metrics.json"),
+            "binary": read_json(folder / "binary" / "metrics.json"),
+            "train": read_json(folder / "train_summary.json"),
+            "log": pd.read_csv(folder / "train_log.csv"),
+            "confusion": pd.read_csv(folder / "eval" / "confusion.csv", index_col=0),
+            "predictions": folder / "eval" / "predictions.xlsx",
+        }
+    for name in baselines:
+        folder = results / "baselines" / name
+        runs[name] = {"kind": "baseline", "metrics": read_json(folder / "metrics.json")}
+    return runs
+
+
+def pick_best(runs: Mapping[str, dict], metric: str) -> str:
+    """The preset with the best validation figure (test is never used to choose)."""
+    presets = [n for n, r in runs.items() if r["kind"] == "preset"]
+    return max(presets, key=lambda n: (runs[n]["metrics"]["val"][metric], -presets.index(n)))
+
+
+def _gain(runs: Mapping[str, dict], best: str, other: str, metric: str) -> float | None:
+    if other not in runs or other == best:
+        return None
+    return runs[best]["metrics"][metric] - runs[other]["metrics"][metric]
+
+
+def comparison_rows(runs: Mapping[str, dict]) -> tuple[list[dict], dict]:
+    rows = []
+    for name, run in runs.items():
+        m, loss = run["metrics"], run["metrics"].get("loss", {})
+        rows.append({
+            "name": name, "kind": run["kind"], "loss": loss.get("loss", ""), "form": loss.get("form", ""),
+            "alpha": _short(loss.get("alpha")), "gamma": loss.get("gamma", ""),
+            "val_macro_f1": m["val"]["macro_f1"], **{c: m[c] for c in TABLE_COLUMNS},
+            "seconds": run.get("train", {}).get("seconds"),
+        })
+    best = {}
+    for column in ["val_macro_f1", *TABLE_COLUMNS]:
+        values = [r[column] for r in rows]
+        best[column] = min(values) if column in LOWER_IS_BETTER else max(values)
+    return rows, best
+
+
+def _short(alpha) -> str:
+    if isinstance(alpha, list):
+        return "per-class [" + ", ".join(f"{a:.2f}" for a in alpha[:3]) + (", ...]" if len(alpha) > 3 else "]")
+    return "" if alpha is None else str(alpha)
+
+
+def hardest_examples(predictions: Path, n: int) -> list[dict]:
+    frame = read_table(predictions)
+    frame["confidence"] = frame["confidence"].astype(float)
+    wrong = frame[frame["true_label"] != frame["predicted_label"]]
+    top = wrong.sort_values("confidence", ascending=False).head(n)
+    return top[["text", "true_label", "predicted_label", "confidence"]].to_dict("records")
+
+
+def provenance(config: Mapping, results: Path, repo: Path) -> dict:
+    versions = {}
+    for package in PACKAGES:
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = "not installed"
+    try:
+        commit = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    except OSError:
+        commit = ""
+    timings = []
+    for tsv in sorted((results / "benchmarks").rglob("*.tsv")):
+        frame = pd.read_csv(tsv, sep="\t")
+        timings.append({"rule": str(tsv.relative_to(results / "benchmarks").with_suffix("")), "seconds": float(frame["s"].iloc[-1])})
+    return {
+        "config_yaml": yaml.safe_dump(dict(config), allow_unicode=True, sort_keys=False),
+        "versions": versions,
+        "commit": commit or "unknown (not a git checkout)",
+        "python": platform.python_version(),
+        "hardware": _hardware(),
+        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "timings": timings,
+        "seeds": {"split": config["split"]["seed"], "train": config["train"]["seed"]},
+    }
+
+
+def _hardware() -> str:
+    import torch
+
+    gpus = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())] if torch.cuda.is_available() else []
+    cpu = platform.processor() or platform.machine()
+    return f"CPU {cpu}, {__import__('os').cpu_count()} cores" + (f"; GPUs: {', '.join(gpus)}" if gpus else "; no GPU")
+
+
+def build_report(
+    *, results: Path, config: Mapping, presets: Sequence[str], baselines: Sequence[str], out: Path, repo: Path
+) -> dict:
+    labels = read_json(results / "data" / "labels.json")
+    summary = read_json(results / "data" / "summary.json")
+    runs = collect(results, presets, baselines)
+    metric = config["report"]["selection_metric"]
+    best = pick_best(runs, metric)
+    train_counts = summary["counts"]["train"]
+    by_count = sorted(labels, key=lambda x: -train_counts.get(x, 0))
+    rows, best_values = comparison_rows(runs)
+    headline = {
+        "best": best, "metric": metric,
+        "macro_f1": runs[best]["metrics"]["macro_f1"], "minority_f1": runs[best]["metrics"]["minority_f1"],
+        "minority_labels": runs[best]["metrics"]["minority_labels"],
+        "vs": [
+            {"name": other, "macro_f1": _gain(runs, best, other, "macro_f1"), "minority_f1": _gain(runs, best, other, "minority_f1")}
+            for other in ("ce", *baselines) if _gain(runs, best, other, "macro_f1") is not None
+        ],
+    }
+    counts = {"train (before balancing)": summary["before_balance"]["train"], **{f"{k}": v for k, v in summary["counts"].items()}}
+    figures = {
+        "counts": plots.class_counts(counts, labels),
+        "per_class": plots.per_class_f1({n: {x: r["metrics"]["per_class"][x]["f1"] for x in labels} for n, r in runs.items()}, by_count),
+        "curves": plots.training_curves({n: runs[n]["log"] for n in presets}, {n: runs[n]["train"]["best_step"] for n in presets}),
+        "confusion": [plots.confusion_matrix(runs[n]["confusion"], f"{n} (rows normalised)") for n in dict.fromkeys([best, "ce"]) if n in presets],
+    }
+    env = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=select_autoescape(default=True))
+    env.filters["num"] = lambda v, d=3: "" if v is None else (f"{v:.{d}f}" if isinstance(v, float) else str(v))
+    env.filters["signed"] = lambda v: "n/a" if v is None else f"{v:+.3f}"
+    html = env.get_template("report.html.j2").render(
+        headline=headline, rows=rows, best_values=best_values, columns=["val_macro_f1", *TABLE_COLUMNS],
+        labels=labels, summary=summary, figures=figures,
+        binary={n: runs[n]["binary"] for n in presets},
+        hardest=hardest_examples(runs[best]["predictions"], config["report"]["hardest_examples"]),
+        provenance=provenance(config, results, repo),
+    )
+    write_text(out, html)
+    return headline

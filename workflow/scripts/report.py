@@ -1,0 +1,31 @@
+"""Build results/report.html from the outputs of every other stage."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from focalcls import cli  # noqa: E402
+from focalcls.report import build_report  # noqa: E402
+
+
+def main(args) -> None:
+    headline = build_report(
+        results=Path(args.results), config=args.config, presets=args.presets, baselines=args.baselines,
+        out=Path(args.out), repo=Path(__file__).resolve().parents[2],
+    )
+    print(f"best preset: {headline['best']}; test macro-F1 {headline['macro_f1']:.3f}", file=sys.stderr)
+
+
+def build_parser():
+    p = cli.parser(__doc__)
+    p.add_argument("--config", type=cli.json_arg, required=True, help="the whole config as JSON")
+    p.add_argument("--presets", type=cli.json_arg, required=True)
+    p.add_argument("--baselines", type=cli.json_arg, required=True)
+    p.add_argument("--results", required=True, help="the results folder")
+    p.add_argument("--out", required=True)
+    return p
+
+
+if __name__ == "__main__":
+    sys.exit(cli.run(main, build_parser()))

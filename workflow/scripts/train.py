@@ -1,0 +1,88 @@
+"""Train one preset's LoRA adapter; with train.gpus > 1 it relaunches itself under accelerate."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from focalcls import cli  # noqa: E402
+from focalcls.atomic import read_json  # noqa: E402
+from focalcls.gpus import acquire_gpus, free_port  # noqa: E402
+from focalcls.presets import resolve_preset  # noqa: E402
+from focalcls.tables import read_table  # noqa: E402
+
+
+def main(args) -> None:
+    gpus = int(args.train_settings.get("gpus", 0))
+    if "LOCAL_RANK" in os.environ:  # already one of accelerate's processes
+        _train(args)
+        return
+    with acquire_gpus(gpus) as ids:
+        if ids:
+            os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, ids))
+        else:
+            os.environ["CUDA_VISIBLE_DEVICES"] = ""  # train.gpus 0 means CPU even on a GPU box
+        if gpus > 1:
+            _relaunch(gpus)
+        else:
+            _train(args)
+
+
+def _relaunch(processes: int) -> None:
+    cmd = [
+        sys.executable, "-m", "accelerate.commands.launch",
+        "--num_processes", str(processes),
+        "--main_process_port", str(free_port()),
+        "--num_machines", "1",
+        "--dynamo_backend", "no",
+        __file__, *sys.argv[1:],
+    ]
+    print("launching:", " ".join(cmd), file=sys.stderr, flush=True)
+    done = subprocess.run(cmd)
+    if done.returncode != 0:
+        sys.exit(done.returncode)
+
+
+def _train(args) -> None:
+    from focalcls.training import TrainSettings, train_preset
+
+    labels = read_json(args.labels)
+    counts = read_json(args.summary)["counts"]["train"]
+    loss = resolve_preset(args.preset, args.preset_settings, labels, counts)
+    fields = TrainSettings.__dataclass_fields__
+    settings = TrainSettings(**{k: v for k, v in args.train_settings.items() if k in fields})
+    train_preset(
+        train=read_table(args.train),
+        val=read_table(args.val),
+        labels=labels,
+        checkpoint=args.checkpoint,
+        loss=loss,
+        lora=args.lora,
+        settings=settings,
+        max_length=args.model["max_length"],
+        out_dir=Path(args.out_dir),
+        preset_name=args.preset,
+        trust_remote_code=args.model.get("trust_remote_code", False),
+    )
+
+
+def build_parser():
+    p = cli.parser(__doc__)
+    p.add_argument("--train", required=True)
+    p.add_argument("--val", required=True)
+    p.add_argument("--labels", required=True)
+    p.add_argument("--summary", required=True, help="summary.json (training counts per class)")
+    p.add_argument("--checkpoint", required=True, help="local base model folder")
+    p.add_argument("--preset", required=True, help="preset name")
+    p.add_argument("--preset-settings", type=cli.json_arg, required=True, help="presets.<name> as JSON")
+    p.add_argument("--lora", type=cli.json_arg, required=True)
+    p.add_argument("--train-settings", type=cli.json_arg, required=True, help="the train config section as JSON")
+    p.add_argument("--model", type=cli.json_arg, required=True, help="the model config section as JSON")
+    p.add_argument("--out-dir", required=True, help="results/presets/<name>")
+    return p
+
+
+if __name__ == "__main__":
+    sys.exit(cli.run(main, build_parser()))
