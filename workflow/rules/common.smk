@@ -20,7 +20,7 @@ wildcard_constraints:
     baseline="|".join(config["baselines"]),
 
 
-def script(name):
+def script_path(name):
     return str(SCRIPTS / name)
 
 
@@ -30,8 +30,8 @@ def as_json(value):
 
 
 def model_folder():
-    checkpoint = config["model"]["checkpoint"]
-    return DEMO_MODEL if checkpoint == "demo" else checkpoint
+    chosen = config["model"]["checkpoint"]
+    return DEMO_MODEL if chosen == "demo" else chosen
 
 
 def model_input(wildcards):
@@ -39,9 +39,14 @@ def model_input(wildcards):
     return [DEMO_MODEL] if config["model"]["checkpoint"] == "demo" else []
 
 
-def split_files():
+def split_files(wildcards=None):
     return {name: f"{DATA}/{name}.xlsx" for name in ("train", "val", "test")}
 
 
 def gpus_per_job():
     return config["train"]["gpus"]
+
+
+def raw_inputs(wildcards):
+    data = config["data"]
+    return [data[k] for k in ("raw", "train", "val", "test") if data.get(k)]

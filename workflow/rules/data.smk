@@ -4,7 +4,7 @@ rule fetch_demo_data:
     params:
         spec=as_json(config["demo"]["data"]),
         find_links=config["demo"]["find_links"] or "",
-        script=script("fetch_demo.py"),
+        script=script_path("fetch_demo.py"),
     log:
         "results/logs/fetch_demo_data.log",
     benchmark:
@@ -19,11 +19,6 @@ rule fetch_demo_data:
         " --downloads resources/downloads --find-links {params.find_links:q} > {log:q} 2>&1"
 
 
-def raw_inputs(wildcards):
-    data = config["data"]
-    return [data[k] for k in ("raw", "train", "val", "test") if data.get(k)]
-
-
 rule extract_labels:
     input:
         raw_inputs,
@@ -34,7 +29,7 @@ rule extract_labels:
         conflicts=f"{DATA}/conflicting_labels.xlsx",
     params:
         data=as_json(config["data"]),
-        script=script("extract_labels.py"),
+        script=script_path("extract_labels.py"),
     log:
         "results/logs/extract_labels.log",
     benchmark:
@@ -60,7 +55,7 @@ rule balance:
     params:
         split=as_json(config["split"]),
         balance=as_json(config["balance"]),
-        script=script("balance.py"),
+        script=script_path("balance.py"),
     log:
         "results/logs/balance.log",
     benchmark:

@@ -18,7 +18,7 @@ rule evaluate:
         precision=config["train"]["precision"],
         checkpoint=model_folder(),
         out_dir="results/presets/{preset}/eval",
-        script=script("evaluate.py"),
+        script=script_path("evaluate.py"),
     log:
         "results/logs/evaluate/{preset}.log",
     benchmark:
@@ -46,7 +46,7 @@ rule binary_test:
         "results/presets/{preset}/binary/metrics.json",
     params:
         binary=as_json(config["binary"]),
-        script=script("binary_test.py"),
+        script=script_path("binary_test.py"),
     log:
         "results/logs/binary_test/{preset}.log",
     benchmark:
@@ -75,7 +75,7 @@ rule baseline_tfidf:
     params:
         keep=as_json(config["data"]["keep_columns"]),
         seed=config["train"]["seed"],
-        script=script("baseline_tfidf.py"),
+        script=script_path("baseline_tfidf.py"),
     log:
         "results/logs/baselines/tfidf.log",
     benchmark:

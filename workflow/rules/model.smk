@@ -4,7 +4,7 @@ rule fetch_demo_model:
     params:
         spec=as_json(config["demo"]["model"]),
         find_links=config["demo"]["find_links"] or "",
-        script=script("fetch_demo.py"),
+        script=script_path("fetch_demo.py"),
     log:
         "results/logs/fetch_demo_model.log",
     benchmark:

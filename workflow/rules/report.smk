@@ -13,7 +13,7 @@ rule report:
         config=as_json(config),
         presets=as_json(PRESETS),
         baselines=as_json(config["baselines"]),
-        script=script("report.py"),
+        script=script_path("report.py"),
     log:
         "results/logs/report.log",
     benchmark:

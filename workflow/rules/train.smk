@@ -16,7 +16,7 @@ rule train:
         model=as_json(config["model"]),
         checkpoint=model_folder(),
         out_dir="results/presets/{preset}",
-        script=script("train.py"),
+        script=script_path("train.py"),
     log:
         "results/logs/train/{preset}.log",
     benchmark:

@@ -1,0 +1,59 @@
+"""Fixtures: a tiny randomly initialised Qwen3 with a tokenizer trained here, and synthetic imbalanced data."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+# Each class has its own words, so even a tiny model can learn something in a few steps.
+CLASS_WORDS = {
+    "sports": ["球队", "比赛", "进球", "冠军", "教练"],
+    "finance": ["股票", "银行", "利率", "市场", "基金"],
+    "tech": ["芯片", "手机", "软件", "网络", "电脑"],
+    "health": ["医院", "医生", "疫苗", "健康", "药品"],
+}
+FILLER = ["今天", "我们", "消息", "新闻", "表示", "记者", "报道"]
+
+
+def synthetic_rows(counts: dict[str, int], seed: int = 0) -> pd.DataFrame:
+    rng = random.Random(seed)
+    rows = []
+    for label, n in counts.items():
+        for i in range(n):
+            words = rng.sample(CLASS_WORDS[label], 2) + rng.sample(FILLER, 2)
+            rng.shuffle(words)
+            rows.append({"text": "".join(words) + f"{i}号", "label": label, "id": f"{label}-{i}"})
+    return pd.DataFrame(rows).sample(frac=1.0, random_state=seed).reset_index(drop=True)
+
+
+@pytest.fixture(scope="session")
+def imbalanced_rows() -> pd.DataFrame:
+    return synthetic_rows({"sports": 120, "finance": 80, "tech": 50, "health": 30})
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    """A 2-layer Qwen3 causal LM with random weights and a character-level tokenizer, saved as safetensors."""
+    import torch
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast, Qwen3Config, Qwen3ForCausalLM
+
+    folder = tmp_path_factory.mktemp("tiny-qwen3")
+    corpus = [w for words in CLASS_WORDS.values() for w in words] + FILLER + [f"{i}号" for i in range(200)]
+    tok = Tokenizer(models.BPE(unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Split("", behavior="isolated")
+    tok.train_from_iterator(corpus, trainers.BpeTrainer(vocab_size=400, special_tokens=["<pad>", "<unk>", "<eos>"]))
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", unk_token="<unk>", eos_token="<eos>")
+    tokenizer.save_pretrained(folder)
+    torch.manual_seed(0)
+    config = Qwen3Config(
+        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, head_dim=8, max_position_embeddings=128,
+        pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id, tie_word_embeddings=False,
+    )
+    Qwen3ForCausalLM(config).save_pretrained(folder, safe_serialization=True)
+    return folder

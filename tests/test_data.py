@@ -1,0 +1,88 @@
+import pandas as pd
+import pytest
+
+from focalcls.data import balance, extract_labels, longtail_targets, split_summary, stratified_split
+from focalcls.errors import UserError
+
+
+def frame(rows):
+    return pd.DataFrame(rows, columns=["文本", "类别"])
+
+
+def test_extract_cleans_and_counts_every_drop():
+    raw = frame([
+        ["  ＡＢＣ新闻 ", "体育"],      # full-width letters and spaces: NFKC + strip
+        ["ABC新闻", "体育"],            # exact duplicate after cleaning
+        ["", "体育"],                   # empty text
+        ["两队打平", "sport"],          # renamed onto 体育
+        ["同一句话", "财经"],           # conflicting duplicate ...
+        ["同一句话", "体育"],           # ... both dropped
+        ["股市上涨", "财经"],
+        ["银行加息", "财经"],
+        ["稀有类别", "其他"],         # below min_count
+    ])
+    out = extract_labels(raw, text_column="文本", label_column="类别", rename={"sport": "体育"}, min_count=2, source="x.xlsx")
+    assert list(out.rows["text"]) == ["ABC新闻", "两队打平", "股市上涨", "银行加息"]
+    assert out.labels == ["体育", "财经"]
+    assert out.report["dropped_empty"] == 1
+    assert out.report["dropped_duplicates"] == 1
+    assert out.report["dropped_conflicting"] == 2
+    assert out.report["dropped_rare_labels"] == {"其他": 1}
+    assert set(out.conflicts["text"]) == {"同一句话"}
+
+
+def test_label_order_follows_config_else_frequency():
+    raw = frame([["a", "x"], ["b", "y"], ["c", "y"], ["d", "z"], ["e", "z"], ["f", "z"]])
+    assert extract_labels(raw, text_column="文本", label_column="类别").labels == ["z", "y", "x"]
+    chosen = extract_labels(raw, text_column="文本", label_column="类别", labels=["x", "z"])
+    assert chosen.labels == ["x", "z"] and set(chosen.rows["label"]) == {"x", "z"}
+
+
+def test_missing_column_and_unknown_label_name_the_fix():
+    raw = frame([["a", "x"], ["b", "y"]])
+    with pytest.raises(UserError, match="data.text_column"):
+        extract_labels(raw, text_column="text", label_column="类别", source="in.xlsx")
+    with pytest.raises(UserError, match="'w'"):
+        extract_labels(raw, text_column="文本", label_column="类别", labels=["x", "w"])
+
+
+def test_split_is_stratified_without_leakage(imbalanced_rows):
+    train, val, test, held = stratified_split(imbalanced_rows, val_fraction=0.2, test_fraction=0.2, seed=3)
+    assert not held
+    assert len(train) + len(val) + len(test) == len(imbalanced_rows)
+    assert not (set(train.text) & set(val.text)) and not (set(train.text) & set(test.text)) and not (set(val.text) & set(test.text))
+    for label, n in imbalanced_rows["label"].value_counts().items():
+        assert abs((test["label"] == label).sum() - 0.2 * n) <= 1
+    again = stratified_split(imbalanced_rows, val_fraction=0.2, test_fraction=0.2, seed=3)
+    assert list(again[2].text) == list(test.text)
+
+
+def test_too_small_class_is_an_error_or_stays_in_train(imbalanced_rows):
+    rows = pd.concat([imbalanced_rows, pd.DataFrame({"text": ["孤单1", "孤单2"], "label": ["rare", "rare"], "id": ["r1", "r2"]})])
+    with pytest.raises(UserError, match="'rare' has 2 rows"):
+        stratified_split(rows, val_fraction=0.2, test_fraction=0.2, seed=0)
+    train, val, test, held = stratified_split(rows, val_fraction=0.2, test_fraction=0.2, seed=0, small_classes="train_only")
+    assert held == ["rare"] and (train.label == "rare").sum() == 2 and "rare" not in set(val.label) | set(test.label)
+
+
+def test_balancing_strategies(imbalanced_rows):
+    labels = ["sports", "finance", "tech", "health"]
+    under, info = balance(imbalanced_rows, labels, strategy="undersample", seed=0, max_per_class=40)
+    assert info["after"] == {"sports": 40, "finance": 40, "tech": 40, "health": 30}
+    over, info = balance(imbalanced_rows, labels, strategy="oversample", seed=0, min_per_class=100)
+    assert info["after"]["health"] == 100 and info["after"]["sports"] == 120
+    tail, info = balance(imbalanced_rows, labels, strategy="longtail", seed=0, max_per_class=80, imbalance_ratio=8)
+    assert info["after"] == {"sports": 80, "finance": 40, "tech": 20, "health": 10}
+    same, _ = balance(imbalanced_rows, labels, strategy="none", seed=0)
+    assert len(same) == len(imbalanced_rows)
+    with pytest.raises(UserError, match="balance.max_per_class"):
+        balance(imbalanced_rows, labels, strategy="undersample", seed=0)
+
+
+def test_longtail_targets_decay_geometrically():
+    assert longtail_targets(["a", "b", "c"], 100, 4) == {"a": 100, "b": 50, "c": 25}
+
+
+def test_split_summary_counts_every_label(imbalanced_rows):
+    summary = split_summary({"train": imbalanced_rows}, ["sports", "finance", "tech", "health", "none"])
+    assert summary["counts"]["train"]["none"] == 0 and sum(summary["counts"]["train"].values()) == len(imbalanced_rows)

@@ -1,0 +1,68 @@
+import numpy as np
+import pytest
+
+from focalcls.binary import binary_test, positive_labels
+from focalcls.errors import UserError
+from focalcls.metrics import best_threshold, classification_metrics, expected_calibration_error, minority_labels
+
+LABELS = ["a", "b", "c"]
+
+
+def onehot(ids, n=3, confidence=0.9):
+    probs = np.full((len(ids), n), (1 - confidence) / (n - 1))
+    probs[np.arange(len(ids)), ids] = confidence
+    return probs
+
+
+def test_minority_is_rarest_third_by_training_count():
+    assert minority_labels(LABELS, {"a": 100, "b": 5, "c": 50}) == ["b"]
+    assert minority_labels(list("abcdef"), {"a": 6, "b": 5, "c": 4, "d": 3, "e": 2, "f": 1}) == ["f", "e"]
+
+
+def test_metrics_against_hand_counts():
+    y_true = np.array([0, 0, 0, 1, 1, 2])
+    y_pred = np.array([0, 0, 1, 1, 1, 0])
+    m = classification_metrics(y_true, onehot(y_pred), LABELS, {"a": 10, "b": 5, "c": 1})
+    assert m["accuracy"] == pytest.approx(4 / 6)
+    # a: p=2/3 r=2/3; b: p=2/3 r=1; c: 0
+    assert m["per_class"]["a"]["f1"] == pytest.approx(2 / 3)
+    assert m["per_class"]["b"]["f1"] == pytest.approx(0.8)
+    assert m["per_class"]["c"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 1}
+    assert m["macro_f1"] == pytest.approx((2 / 3 + 0.8) / 3)
+    assert m["minority_f1"] == 0.0 and m["minority_labels"] == ["c"]
+    assert m["balanced_accuracy"] == pytest.approx((2 / 3 + 1 + 0) / 3)
+    assert m["n"] == 6
+
+
+def test_ece_is_zero_when_confidence_matches_accuracy():
+    y = np.array([0, 1, 2, 0])
+    assert expected_calibration_error(y, onehot(y, confidence=1.0)) == pytest.approx(0.0)
+    assert expected_calibration_error(y, onehot([1, 1, 2, 0], confidence=1.0)) == pytest.approx(0.25)
+
+
+def test_best_threshold_separates_when_possible():
+    y = np.array([0, 0, 1, 1])
+    t = best_threshold(y, np.array([0.1, 0.2, 0.7, 0.8]))
+    assert 0.2 < t <= 0.7
+
+
+def test_positive_labels_default_and_errors():
+    counts = {"a": 10, "b": 2, "c": 5}
+    assert positive_labels(None, LABELS, counts) == ["b"]
+    assert positive_labels("c", LABELS, counts) == ["c"]
+    with pytest.raises(UserError, match="binary.positive"):
+        positive_labels(["z"], LABELS, counts)
+
+
+def test_binary_threshold_comes_from_validation():
+    import pandas as pd
+
+    def table(truth, p):
+        return pd.DataFrame({"true_label": truth, "p_a": p, "p_b": [1 - x for x in p]})
+
+    val = table(["a", "a", "b", "b"], [0.9, 0.6, 0.3, 0.2])
+    test = table(["a", "b", "b", "a"], [0.7, 0.1, 0.65, 0.95])
+    result = binary_test(val, test, ["a"])
+    assert result["threshold"] == pytest.approx(0.6)
+    assert result["precision"] == pytest.approx(2 / 3) and result["recall"] == 1.0
+    assert result["roc_auc"] == pytest.approx(1.0)

@@ -1,0 +1,58 @@
+import pandas as pd
+import pytest
+from openpyxl import load_workbook
+
+from focalcls.atomic import atomic_path
+from focalcls.errors import UserError
+from focalcls.tables import read_table, write_xlsx
+
+
+def test_formula_like_texts_are_written_as_text(tmp_path):
+    texts = ["=1+1", "+SUM(A1:A2)", "-2", "@cmd", "\t=HYPERLINK(\"x\")", "普通文本"]
+    path = tmp_path / "out.xlsx"
+    write_xlsx(path, pd.DataFrame({"text": texts}))
+    sheet = load_workbook(path).active
+    cells = [row[0] for row in sheet.iter_rows(min_row=2)]
+    assert [c.value for c in cells] == texts
+    assert all(c.data_type == "s" for c in cells)
+
+
+def test_read_every_supported_format(tmp_path):
+    frame = pd.DataFrame({"文本": ["一", "二"], "标签": ["甲", "乙"]})
+    frame.to_csv(tmp_path / "a.csv", index=False, encoding="utf-8-sig")
+    frame.to_json(tmp_path / "a.jsonl", orient="records", lines=True, force_ascii=False)
+    write_xlsx(tmp_path / "a.xlsx", frame)
+    for name in ("a.csv", "a.jsonl", "a.xlsx"):
+        assert read_table(tmp_path / name).to_dict("list") == frame.to_dict("list")
+
+
+def test_all_sheets_are_concatenated_and_a_missing_sheet_is_named(tmp_path):
+    path = tmp_path / "multi.xlsx"
+    with pd.ExcelWriter(path) as writer:
+        pd.DataFrame({"text": ["a"], "label": ["x"]}).to_excel(writer, sheet_name="one", index=False)
+        pd.DataFrame({"text": ["b"], "label": ["y"]}).to_excel(writer, sheet_name="two", index=False)
+    assert list(read_table(path, "all")["text"]) == ["a", "b"]
+    assert list(read_table(path, "two")["text"]) == ["b"]
+    with pytest.raises(UserError, match="'three' not found.*one"):
+        read_table(path, "three")
+
+
+def test_bad_files_name_the_file_and_the_fix(tmp_path):
+    gbk = tmp_path / "gbk.csv"
+    gbk.write_bytes("文本,标签\n你好,甲\n".encode("gbk"))
+    with pytest.raises(UserError, match="gbk.csv: not UTF-8"):
+        read_table(gbk)
+    with pytest.raises(UserError, match="file not found"):
+        read_table(tmp_path / "missing.xlsx")
+    with pytest.raises(UserError, match="unsupported file type"):
+        read_table(gbk.with_suffix(".txt").write_text("x") and gbk.with_suffix(".txt"))
+
+
+def test_a_failed_write_leaves_the_old_file(tmp_path):
+    path = tmp_path / "keep.txt"
+    path.write_text("old")
+    with pytest.raises(RuntimeError):
+        with atomic_path(path) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("killed")
+    assert path.read_text() == "old" and list(tmp_path.iterdir()) == [path]
