@@ -1,4 +1,5 @@
 import json
+import shlex
 from pathlib import Path
 
 from snakemake.utils import min_version, validate
@@ -50,3 +51,9 @@ def gpus_per_job():
 def raw_inputs(wildcards):
     data = config["data"]
     return [data[k] for k in ("raw", "train", "val", "test") if data.get(k)]
+
+
+def find_links_option():
+    """pip's --find-links for tests that serve the demo packages from a local folder; empty otherwise."""
+    folder = config["demo"]["find_links"]
+    return f"--find-links {shlex.quote(folder)}" if folder else ""

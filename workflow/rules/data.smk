@@ -3,7 +3,7 @@ rule fetch_demo_data:
         "resources/demo/thucnews.xlsx",
     params:
         spec=as_json(config["demo"]["data"]),
-        find_links=config["demo"]["find_links"] or "",
+        find_links=find_links_option(),
         script=script_path("fetch_demo.py"),
     log:
         "results/logs/fetch_demo_data.log",
@@ -16,7 +16,7 @@ rule fetch_demo_data:
         ENV
     shell:
         "python {params.script:q} data --spec {params.spec:q} --out {output:q}"
-        " --downloads resources/downloads --find-links {params.find_links:q} > {log:q} 2>&1"
+        " --downloads resources/downloads {params.find_links} > {log:q} 2>&1"
 
 
 rule extract_labels:

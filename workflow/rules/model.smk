@@ -3,7 +3,7 @@ rule fetch_demo_model:
         directory(DEMO_MODEL),
     params:
         spec=as_json(config["demo"]["model"]),
-        find_links=config["demo"]["find_links"] or "",
+        find_links=find_links_option(),
         script=script_path("fetch_demo.py"),
     log:
         "results/logs/fetch_demo_model.log",
@@ -16,4 +16,4 @@ rule fetch_demo_model:
         ENV
     shell:
         "python {params.script:q} model --threads {threads} --spec {params.spec:q} --out {output:q}"
-        " --downloads resources/downloads --find-links {params.find_links:q} > {log:q} 2>&1"
+        " --downloads resources/downloads {params.find_links} > {log:q} 2>&1"

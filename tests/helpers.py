@@ -1,0 +1,30 @@
+"""Run the workflow's scripts and Snakemake the way a user does: as separate processes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import REPO
+
+SCRIPTS = REPO / "workflow" / "scripts"
+
+
+def run_script(name: str, *args, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
+    argv = [sys.executable, str(SCRIPTS / name)]
+    for a in args:
+        argv.append(json.dumps(a, ensure_ascii=False) if isinstance(a, (dict, list)) else str(a))
+    done = subprocess.run(argv, cwd=cwd, capture_output=True, text=True)
+    if check and done.returncode != 0:
+        raise AssertionError(f"{name} failed ({done.returncode}):\n{done.stderr[-4000:]}")
+    return done
+
+
+def snakemake(*args, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
+    argv = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(cwd), *map(str, args)]
+    done = subprocess.run(argv, cwd=cwd, capture_output=True, text=True)
+    if check and done.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(map(str, args))} failed:\n{done.stdout[-3000:]}\n{done.stderr[-5000:]}")
+    return done

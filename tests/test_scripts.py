@@ -1,0 +1,108 @@
+"""Each stage script on small inputs, chained as the workflow chains them, plus their bad inputs."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from focalcls.tables import write_xlsx
+from helpers import run_script
+
+TRAIN = {"epochs": 2, "batch_size": 16, "lr": 5e-3, "seed": 0, "gpus": 0, "precision": "fp32", "patience": 3}
+LORA = {"r": 4, "alpha": 8, "dropout": 0.0, "target_modules": "all-linear"}
+MODEL = {"max_length": 16}
+PRESET = {"loss": "focal", "form": "softmax", "alpha": "balanced", "gamma": 2.0}
+
+
+@pytest.fixture(scope="module")
+def stages(tmp_path_factory, imbalanced_rows, tiny_model_dir):
+    work = tmp_path_factory.mktemp("stages")
+    raw = imbalanced_rows.rename(columns={"text": "内容", "label": "类别"})
+    write_xlsx(work / "raw.xlsx", raw)
+    data = {"raw": "raw.xlsx", "text_column": "内容", "label_column": "类别", "keep_columns": ["id"], "sheet": 0}
+    run_script("extract_labels.py", "--data", data, "--out", "d/extracted.xlsx", "--labels", "d/labels.json",
+               "--report", "d/report.json", "--conflicts", "d/conflicts.xlsx", cwd=work)
+    run_script("balance.py", "--extracted", "d/extracted.xlsx", "--labels", "d/labels.json", "--extract-report", "d/report.json",
+               "--split", {"val_fraction": 0.2, "test_fraction": 0.2, "seed": 0}, "--balance", {"strategy": "none"},
+               "--train", "d/train.xlsx", "--val", "d/val.xlsx", "--test", "d/test.xlsx", "--summary", "d/summary.json", cwd=work)
+    common = ["--labels", "d/labels.json", "--summary", "d/summary.json"]
+    run_script("train.py", "--threads", 1, "--train", "d/train.xlsx", "--val", "d/val.xlsx", *common,
+               "--checkpoint", tiny_model_dir, "--preset", "balanced", "--preset-settings", PRESET, "--lora", LORA,
+               "--train-settings", TRAIN, "--model", MODEL, "--out-dir", "p/balanced", cwd=work)
+    run_script("evaluate.py", "--threads", 1, "--checkpoint", tiny_model_dir, "--adapter", "p/balanced/adapter", *common,
+               "--val", "d/val.xlsx", "--test", "d/test.xlsx", "--model", MODEL, "--keep-columns", ["id"],
+               "--precision", "fp32", "--out-dir", "p/balanced/eval", cwd=work)
+    run_script("binary_test.py", *common, "--val-predictions", "p/balanced/eval/val_predictions.xlsx",
+               "--test-predictions", "p/balanced/eval/predictions.xlsx", "--binary", {"positive": []},
+               "--out", "p/balanced/binary/metrics.json", cwd=work)
+    run_script("baseline_tfidf.py", "--train", "d/train.xlsx", "--val", "d/val.xlsx", "--test", "d/test.xlsx", *common,
+               "--keep-columns", ["id"], "--out-dir", "b/tfidf", cwd=work)
+    return work
+
+
+def read(work, path):
+    return json.loads((work / path).read_text(encoding="utf-8"))
+
+
+def test_extract_and_balance(stages):
+    labels = read(stages, "d/labels.json")
+    assert labels == ["sports", "finance", "tech", "health"]
+    summary = read(stages, "d/summary.json")
+    assert sum(sum(c.values()) for c in summary["counts"].values()) == 280
+    assert summary["cleaning"]["rows_kept"] == 280
+    train = pd.read_excel(stages / "d/train.xlsx", dtype=str)
+    assert list(train.columns) == ["text", "label", "id"]
+
+
+def test_train_writes_adapter_log_and_summary(stages):
+    folder = stages / "p/balanced"
+    assert (folder / "adapter/adapter_model.safetensors").exists()
+    adapter = read(stages, "p/balanced/adapter/labels.json")
+    assert adapter["labels"] == read(stages, "d/labels.json")
+    assert adapter["loss"]["form"] == "softmax" and len(adapter["loss"]["alpha"]) == 4
+    log = pd.read_csv(folder / "train_log.csv")
+    assert list(log.columns) == ["step", "epoch", "lr", "train_loss", "val_loss", "val_macro_f1"]
+    assert log["val_macro_f1"].notna().any() and log["train_loss"].notna().any()
+    summary = read(stages, "p/balanced/train_summary.json")
+    assert summary["steps"] > 0 and summary["best_step"] is not None and summary["stop_reason"] in ("max_epochs", "early_stopping")
+    assert not (folder / "checkpoints").exists()
+
+
+def test_evaluate_outputs_agree(stages):
+    labels = read(stages, "d/labels.json")
+    metrics = read(stages, "p/balanced/eval/metrics.json")
+    test = pd.read_excel(stages / "d/test.xlsx")
+    assert metrics["n"] == len(test) and set(metrics["per_class"]) == set(labels)
+    for key in ("accuracy", "macro_f1", "weighted_f1", "balanced_accuracy", "minority_f1", "ece", "pr_auc_macro"):
+        assert 0.0 <= metrics[key] <= 1.0
+    confusion = pd.read_csv(stages / "p/balanced/eval/confusion.csv", index_col=0)
+    assert list(confusion.index) == labels and confusion.to_numpy().sum() == len(test)
+    predictions = pd.read_excel(stages / "p/balanced/eval/predictions.xlsx")
+    assert list(predictions.columns[:3]) == ["id", "text", "true_label"]
+    assert predictions[[f"p_{x}" for x in labels]].sum(axis=1).round(4).eq(1).all()
+    assert metrics["accuracy"] == pytest.approx((predictions.true_label == predictions.predicted_label).mean())
+
+
+def test_binary_and_tfidf(stages):
+    binary = read(stages, "p/balanced/binary/metrics.json")
+    assert binary["positive"] == ["health"] and 0 <= binary["threshold"] <= 1
+    tfidf = read(stages, "b/tfidf/metrics.json")
+    assert tfidf["preset"] == "tfidf" and tfidf["macro_f1"] > 0.5  # the classes have their own words
+
+
+def test_bad_column_is_one_clear_error_and_writes_nothing(stages):
+    data = {"raw": "raw.xlsx", "text_column": "text", "label_column": "类别"}
+    done = run_script("extract_labels.py", "--data", data, "--out", "bad/x.xlsx", "--labels", "bad/l.json",
+                      "--report", "bad/r.json", "--conflicts", "bad/c.xlsx", cwd=stages, check=False)
+    assert done.returncode == 2
+    assert "raw.xlsx" in done.stderr and "'text'" in done.stderr and "data.text_column" in done.stderr
+    assert "Traceback" not in done.stderr and not (stages / "bad").exists()
+
+
+def test_adapter_with_other_labels_is_refused(stages, tiny_model_dir, tmp_path):
+    (tmp_path / "labels.json").write_text(json.dumps(["a", "b", "c", "d"]))
+    done = run_script("evaluate.py", "--checkpoint", tiny_model_dir, "--adapter", stages / "p/balanced/adapter",
+                      "--labels", tmp_path / "labels.json", "--summary", stages / "d/summary.json",
+                      "--val", stages / "d/val.xlsx", "--test", stages / "d/test.xlsx", "--model", MODEL,
+                      "--out-dir", tmp_path / "eval", cwd=tmp_path, check=False)
+    assert done.returncode == 2 and "retrain this preset" in done.stderr and not (tmp_path / "eval").exists()
