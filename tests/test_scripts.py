@@ -106,3 +106,16 @@ def test_adapter_with_other_labels_is_refused(stages, tiny_model_dir, tmp_path):
                       "--val", stages / "d/val.xlsx", "--test", stages / "d/test.xlsx", "--model", MODEL,
                       "--out-dir", tmp_path / "eval", cwd=tmp_path, check=False)
     assert done.returncode == 2 and "retrain this preset" in done.stderr and not (tmp_path / "eval").exists()
+
+
+def test_two_cpu_processes_train_one_adapter(stages, tiny_model_dir):
+    settings = {**TRAIN, "cpu_processes": 2, "epochs": 1}
+    run_script("train.py", "--threads", 2, "--train", "d/train.xlsx", "--val", "d/val.xlsx", "--labels", "d/labels.json",
+               "--summary", "d/summary.json", "--checkpoint", tiny_model_dir, "--preset", "ddp",
+               "--preset-settings", PRESET, "--lora", LORA, "--train-settings", settings, "--model", MODEL,
+               "--out-dir", "p/ddp", cwd=stages)
+    summary = read(stages, "p/ddp/train_summary.json")
+    single_steps = -(-len(pd.read_excel(stages / "d/train.xlsx")) // TRAIN["batch_size"])
+    assert summary["world_size"] == 2
+    assert summary["steps"] == -(-single_steps // 2)  # each process sees half the rows
+    assert (stages / "p/ddp/adapter/adapter_model.safetensors").exists()

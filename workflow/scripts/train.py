@@ -14,9 +14,19 @@ from focalcls.presets import resolve_preset  # noqa: E402
 from focalcls.tables import read_table  # noqa: E402
 
 
+LAUNCHED = "FOCALCLS_LAUNCHED"
+
+
 def main(args) -> None:
     gpus = int(args.train_settings.get("gpus", 0))
-    if "LOCAL_RANK" in os.environ:  # already one of accelerate's processes
+    processes = gpus or int(args.train_settings.get("cpu_processes", 1))
+    if os.environ.get(LAUNCHED):  # already one of accelerate's processes
+        if "LOCAL_RANK" not in os.environ:
+            raise RuntimeError("accelerate started no distributed processes; refusing to launch again")
+        if args.threads:
+            import torch
+
+            torch.set_num_threads(max(1, args.threads // int(os.environ.get("WORLD_SIZE", "1"))))
         _train(args)
         return
     with acquire_gpus(gpus) as ids:
@@ -24,8 +34,8 @@ def main(args) -> None:
             os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, ids))
         else:
             os.environ["CUDA_VISIBLE_DEVICES"] = ""  # train.gpus 0 means CPU even on a GPU box
-        if gpus > 1:
-            _relaunch(gpus)
+        if processes > 1:
+            _relaunch(processes)
         else:
             _train(args)
 
@@ -37,10 +47,11 @@ def _relaunch(processes: int) -> None:
         "--main_process_port", str(free_port()),
         "--num_machines", "1",
         "--dynamo_backend", "no",
+        "--multi_gpu",  # torchrun underneath; on CPU the processes talk over gloo
         __file__, *sys.argv[1:],
     ]
     print("launching:", " ".join(cmd), file=sys.stderr, flush=True)
-    done = subprocess.run(cmd)
+    done = subprocess.run(cmd, env={**os.environ, LAUNCHED: "1"})
     if done.returncode != 0:
         sys.exit(done.returncode)
 
