@@ -48,16 +48,11 @@ def main(args) -> None:
 
 
 def build_parser():
-    p = cli.parser(__doc__)
-    p.add_argument("--extracted", required=True)
-    p.add_argument("--labels", required=True)
-    p.add_argument("--extract-report", required=True)
-    p.add_argument("--split", type=cli.json_arg, required=True, help="the split config section as JSON")
-    p.add_argument("--balance", type=cli.json_arg, required=True, help="the balance config section as JSON")
-    for name in ("train", "val", "test"):
-        p.add_argument(f"--{name}", required=True, help=f"{name}.xlsx to write")
-    p.add_argument("--summary", required=True)
-    return p
+    return cli.parser(
+        __doc__,
+        paths=("extracted", "labels", "extract-report", "train", "val", "test", "summary"),
+        sections=("split", "balance"),
+    )
 
 
 if __name__ == "__main__":

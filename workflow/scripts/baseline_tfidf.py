@@ -24,9 +24,7 @@ def main(args) -> None:
 
 
 def build_parser():
-    p = cli.parser(__doc__)
-    for name in ("train", "val", "test", "labels", "summary", "out_dir"):
-        p.add_argument(f"--{name.replace('_', '-')}", required=True)
+    p = cli.parser(__doc__, paths=("train", "val", "test", "labels", "summary", "out-dir"))
     p.add_argument("--keep-columns", type=cli.json_arg, default=[])
     p.add_argument("--seed", type=int, default=42)
     return p

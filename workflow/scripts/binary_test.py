@@ -22,14 +22,9 @@ def main(args) -> None:
 
 
 def build_parser():
-    p = cli.parser(__doc__)
-    p.add_argument("--labels", required=True)
-    p.add_argument("--summary", required=True)
-    p.add_argument("--val-predictions", required=True)
-    p.add_argument("--test-predictions", required=True)
-    p.add_argument("--binary", type=cli.json_arg, required=True, help="the binary config section as JSON")
-    p.add_argument("--out", required=True)
-    return p
+    return cli.parser(
+        __doc__, paths=("labels", "summary", "val-predictions", "test-predictions", "out"), sections=("binary",)
+    )
 
 
 if __name__ == "__main__":

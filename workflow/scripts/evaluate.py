@@ -39,18 +39,12 @@ def main(args) -> None:
 
 
 def build_parser():
-    p = cli.parser(__doc__)
-    p.add_argument("--checkpoint", required=True)
-    p.add_argument("--adapter", required=True)
-    p.add_argument("--labels", required=True)
-    p.add_argument("--summary", required=True)
-    p.add_argument("--val", required=True)
-    p.add_argument("--test", required=True)
-    p.add_argument("--model", type=cli.json_arg, required=True, help="the model config section as JSON")
+    p = cli.parser(
+        __doc__, paths=("checkpoint", "adapter", "labels", "summary", "val", "test", "out-dir"), sections=("model",)
+    )
     p.add_argument("--keep-columns", type=cli.json_arg, default=[])
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp32"], help="train.precision")
-    p.add_argument("--out-dir", required=True, help="results/presets/<name>/eval")
     return p
 
 

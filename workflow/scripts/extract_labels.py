@@ -69,13 +69,8 @@ def _presplit(data: dict, options: dict):
 
 
 def build_parser():
-    p = cli.parser(__doc__)
-    p.add_argument("--data", type=cli.json_arg, required=True, help="the data config section as JSON")
-    p.add_argument("--out", required=True, help="extracted.xlsx")
-    p.add_argument("--labels", required=True, help="labels.json")
-    p.add_argument("--report", required=True, help="what cleaning did, as JSON")
-    p.add_argument("--conflicts", required=True, help="duplicate texts with conflicting labels (xlsx)")
-    return p
+    # out: extracted.xlsx; report: what cleaning did; conflicts: texts that carried conflicting labels
+    return cli.parser(__doc__, paths=("out", "labels", "report", "conflicts"), sections=("data",))
 
 
 if __name__ == "__main__":

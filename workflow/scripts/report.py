@@ -18,13 +18,7 @@ def main(args) -> None:
 
 
 def build_parser():
-    p = cli.parser(__doc__)
-    p.add_argument("--config", type=cli.json_arg, required=True, help="the whole config as JSON")
-    p.add_argument("--presets", type=cli.json_arg, required=True)
-    p.add_argument("--baselines", type=cli.json_arg, required=True)
-    p.add_argument("--results", required=True, help="the results folder")
-    p.add_argument("--out", required=True)
-    return p
+    return cli.parser(__doc__, paths=("results", "out"), sections=("config", "presets", "baselines"))
 
 
 if __name__ == "__main__":

@@ -80,19 +80,11 @@ def _train(args) -> None:
 
 
 def build_parser():
-    p = cli.parser(__doc__)
-    p.add_argument("--train", required=True)
-    p.add_argument("--val", required=True)
-    p.add_argument("--labels", required=True)
-    p.add_argument("--summary", required=True, help="summary.json (training counts per class)")
-    p.add_argument("--checkpoint", required=True, help="local base model folder")
-    p.add_argument("--preset", required=True, help="preset name")
-    p.add_argument("--preset-settings", type=cli.json_arg, required=True, help="presets.<name> as JSON")
-    p.add_argument("--lora", type=cli.json_arg, required=True)
-    p.add_argument("--train-settings", type=cli.json_arg, required=True, help="the train config section as JSON")
-    p.add_argument("--model", type=cli.json_arg, required=True, help="the model config section as JSON")
-    p.add_argument("--out-dir", required=True, help="results/presets/<name>")
-    return p
+    return cli.parser(
+        __doc__,
+        paths=("train", "val", "labels", "summary", "checkpoint", "preset", "out-dir"),
+        sections=("preset-settings", "lora", "train-settings", "model"),
+    )
 
 
 if __name__ == "__main__":

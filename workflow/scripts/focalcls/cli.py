@@ -12,9 +12,14 @@ from typing import Callable, Sequence
 from .errors import UserError
 
 
-def parser(description: str) -> argparse.ArgumentParser:
+def parser(description: str, paths: Sequence[str] = (), sections: Sequence[str] = ()) -> argparse.ArgumentParser:
+    """`paths`: required file arguments; `sections`: required config sections, each one JSON argument."""
     p = argparse.ArgumentParser(description=description)
     p.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: leave the default)")
+    for name in paths:
+        p.add_argument(f"--{name}", required=True)
+    for name in sections:
+        p.add_argument(f"--{name}", type=json_arg, required=True, help=f"the {name} config section as JSON")
     return p
 
 
