@@ -119,3 +119,27 @@ def test_two_cpu_processes_train_one_adapter(stages, tiny_model_dir):
     assert summary["world_size"] == 2
     assert summary["steps"] == -(-single_steps // 2)  # each process sees half the rows
     assert (stages / "p/ddp/adapter/adapter_model.safetensors").exists()
+
+
+def test_presplit_files_keep_their_split_and_are_checked(tmp_path, imbalanced_rows):
+    parts = {"train": imbalanced_rows.iloc[:200], "val": imbalanced_rows.iloc[200:240], "test": imbalanced_rows.iloc[240:]}
+    for name, part in parts.items():
+        write_xlsx(tmp_path / f"{name}.xlsx", part)
+    data = {f: f"{f}.xlsx" for f in parts} | {"text_column": "text", "label_column": "label", "keep_columns": ["id"]}
+    outputs = ["--out", "d/extracted.xlsx", "--labels", "d/labels.json", "--report", "d/report.json", "--conflicts", "d/c.xlsx"]
+    run_script("extract_labels.py", "--data", data, *outputs, cwd=tmp_path)
+    run_script("balance.py", "--extracted", "d/extracted.xlsx", "--labels", "d/labels.json", "--extract-report", "d/report.json",
+               "--split", {"val_fraction": 0.2, "test_fraction": 0.2, "seed": 0}, "--balance", {"strategy": "none"},
+               "--train", "d/train.xlsx", "--val", "d/val.xlsx", "--test", "d/test.xlsx", "--summary", "d/summary.json", cwd=tmp_path)
+    assert sorted(pd.read_excel(tmp_path / "d/val.xlsx")["id"]) == sorted(parts["val"]["id"])
+    assert read(tmp_path, "d/report.json")["overlap"] == {"train/val": 0, "train/test": 0, "val/test": 0}
+
+    unseen = parts["val"].copy()
+    unseen.iloc[:3, unseen.columns.get_loc("label")] = "unknown"
+    write_xlsx(tmp_path / "val.xlsx", unseen)
+    done = run_script("extract_labels.py", "--data", data, *outputs, cwd=tmp_path, check=False)
+    assert done.returncode == 2 and "val.xlsx: labels ['unknown'] never occur in the training file" in done.stderr
+
+    write_xlsx(tmp_path / "val.xlsx", parts["val"].drop(columns="id"))
+    done = run_script("extract_labels.py", "--data", data, *outputs, cwd=tmp_path, check=False)
+    assert done.returncode == 2 and "different columns" in done.stderr

@@ -1,5 +1,6 @@
 import json
 import shlex
+import sys
 from pathlib import Path
 
 from snakemake.utils import min_version, validate
@@ -10,6 +11,10 @@ min_version("9.0")
 validate(config, schema="../../config/schema.yaml", set_default=True)
 
 SCRIPTS = Path(workflow.basedir) / "workflow" / "scripts"
+sys.path.insert(0, str(SCRIPTS))
+from focalcls.checks import check_config
+
+check_config(config)
 PRESETS = list(config["presets"])
 DEMO_MODEL = "resources/models/demo"
 DATA = "results/data"

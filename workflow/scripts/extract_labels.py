@@ -57,7 +57,7 @@ def _presplit(data: dict, options: dict):
     labels = train.labels
     parts, report, conflicts = {"train": train.rows}, {"train": train.report}, [train.conflicts]
     for s in ("val", "test"):
-        found = extract_labels(frames[s], labels=[], source=data[s], **options)
+        found = extract_labels(frames[s], labels=[], min_labels=1, source=data[s], **options)
         wanted = data.get("labels") or list(set(found.labels) | set(labels))
         parts[s], report[s] = found.rows[found.rows["label"].isin(wanted)], found.report
         conflicts.append(found.conflicts)

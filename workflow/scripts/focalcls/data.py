@@ -37,6 +37,7 @@ def extract_labels(
     rename: Mapping[str, str] | None = None,
     keep_columns: Sequence[str] = (),
     min_count: int = 1,
+    min_labels: int = 2,
     source: str = "input",
 ) -> Extracted:
     """Clean rows, keep the chosen labels and fix their order (config order, else by frequency)."""
@@ -89,8 +90,8 @@ def extract_labels(
     else:
         counts = rows[LABEL].value_counts()
         order = sorted(counts.index, key=lambda x: (-counts[x], x))
-    if len(order) < 2:
-        raise UserError(f"{source}: fewer than two labels left after cleaning ({order}); a classifier needs two")
+    if len(order) < min_labels:
+        raise UserError(f"{source}: fewer than {min_labels} labels left after cleaning ({order}); a classifier needs two")
     report["rows_kept"] = int(len(rows))
     return Extracted(rows.reset_index(drop=True), order, report, conflicts.reset_index(drop=True))
 

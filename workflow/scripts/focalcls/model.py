@@ -23,21 +23,6 @@ HEAD_NAMES = ("score", "classifier")
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
-def check_checkpoint(path: str | os.PathLike) -> Path:
-    """A local model folder with a config, safetensors weights and a tokenizer, or a UserError saying why."""
-    folder = Path(path)
-    if not folder.is_dir():
-        raise UserError(f"model.checkpoint {str(folder)!r} is not a folder; point it at a local model folder")
-    if not (folder / "config.json").exists():
-        raise UserError(f"model.checkpoint {str(folder)!r} has no config.json; is it a Hugging Face model folder?")
-    if not list(folder.glob("*.safetensors")):
-        raise UserError(
-            f"model.checkpoint {str(folder)!r} has no *.safetensors weights; only safetensors are loaded "
-            "(convert .bin weights with save_pretrained(safe_serialization=True))"
-        )
-    return folder
-
-
 def load_tokenizer(checkpoint: str | os.PathLike, *, trust_remote_code: bool = False):
     tokenizer = AutoTokenizer.from_pretrained(str(checkpoint), trust_remote_code=trust_remote_code)
     if tokenizer.pad_token is None:

@@ -1,0 +1,46 @@
+import pytest
+
+from focalcls.checks import check_checkpoint, check_config
+from focalcls.errors import UserError
+
+
+def config(**overrides):
+    base = {
+        "data": {"raw": "x.xlsx"},
+        "model": {"checkpoint": "demo"},
+        "presets": {"moderate": {"loss": "focal", "form": "sigmoid", "alpha": 0.25, "gamma": 2.0}},
+    }
+    for key, value in overrides.items():
+        base[key] = value
+    return base
+
+
+def test_a_valid_config_passes():
+    check_config(config())
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"data": {}}, "no input data"),
+        ({"data": {"train": "a", "val": "b"}}, "data.test unset"),
+        ({"data": {"raw": "x", "train": "a"}}, "not both"),
+        ({"presets": {"p": {"form": "sigmoid", "alpha": 1.5}}}, "presets.p.alpha is 1.5"),
+        ({"presets": {"p": {"loss": "ce", "form": "sigmoid"}}}, "presets.p: loss ce"),
+        ({"model": {"checkpoint": "/no/such/folder"}}, "is not a folder"),
+    ],
+)
+def test_each_bad_config_names_its_key(overrides, message):
+    with pytest.raises(UserError, match=message):
+        check_config(config(**overrides))
+
+
+def test_checkpoint_needs_config_and_safetensors(tmp_path):
+    with pytest.raises(UserError, match="no config.json"):
+        check_checkpoint(tmp_path)
+    (tmp_path / "config.json").write_text("{}")
+    (tmp_path / "pytorch_model.bin").write_bytes(b"pickle")
+    with pytest.raises(UserError, match="only safetensors"):
+        check_checkpoint(tmp_path)
+    (tmp_path / "model.safetensors").write_bytes(b"")
+    assert check_checkpoint(tmp_path) == tmp_path
