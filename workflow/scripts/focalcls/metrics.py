@@ -21,8 +21,8 @@ ECE_BINS = 15
 
 
 def minority_labels(labels: Sequence[str], train_counts: Mapping[str, int]) -> list[str]:
-    """The rarest third of the classes by training count (at least one), ties broken by label order."""
-    k = max(1, math.ceil(len(labels) / 3))
+    """The rarest third of the classes by training count (rounded, at least one), ties by label order."""
+    k = max(1, round(len(labels) / 3))
     order = sorted(range(len(labels)), key=lambda i: (train_counts.get(labels[i], 0), i))
     return [labels[i] for i in order[:k]]
 
