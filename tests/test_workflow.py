@@ -89,3 +89,12 @@ def test_bad_config_key_is_rejected_before_any_work(tmp_path, tiny_model_dir):
     done = snakemake("--configfile", "config.yaml", "-n", cwd=tmp_path, check=False)
     assert done.returncode != 0 and "learning_rate" in done.stdout + done.stderr
     assert not (tmp_path / "results").exists()
+
+
+def test_local_profile_plans_the_same_jobs(workflow_run):
+    from conftest import REPO
+
+    plan = snakemake("--profile", REPO / "workflow/profiles/local", "--configfile", "config.yaml", "-n",
+                     "--forcerun", "train", "--quiet", "rules", cwd=workflow_run).stdout
+    jobs = dict(line.split() for line in plan.splitlines() if len(line.split()) == 2 and line.split()[1].isdigit())
+    assert jobs["train"] == jobs["evaluate"] == jobs["binary_test"] == str(len(PRESETS)) and jobs["report"] == "1"
