@@ -24,11 +24,14 @@ def test_extract_cleans_and_counts_every_drop():
     out = extract_labels(raw, text_column="文本", label_column="类别", rename={"sport": "体育"}, min_count=2, source="x.xlsx")
     assert list(out.rows["text"]) == ["ABC新闻", "两队打平", "股市上涨", "银行加息"]
     assert out.labels == ["体育", "财经"]
-    assert out.report["dropped_empty"] == 1
-    assert out.report["dropped_duplicates"] == 1
-    assert out.report["dropped_conflicting"] == 2
+    assert out.report["dropped"] == {
+        "empty text": 1, "empty label": 0, "duplicate": 1, "same text, conflicting labels": 2,
+        "label with fewer than data.min_count=2 rows": 1,
+    }
     assert out.report["dropped_rare_labels"] == {"其他": 1}
-    assert set(out.conflicts["text"]) == {"同一句话"}
+    dropped = out.dropped.set_index("where")
+    assert dropped.loc["row 3", "reason"] == "duplicate" and dropped.loc["row 4", "reason"] == "empty text"
+    assert set(dropped[dropped.reason == "same text, conflicting labels"].text) == {"同一句话"}
 
 
 def test_label_order_follows_config_else_frequency():

@@ -1,6 +1,7 @@
 """Each stage script on small inputs, chained as the workflow chains them, plus their bad inputs."""
 
 import json
+import re
 
 import pandas as pd
 import pytest
@@ -21,10 +22,11 @@ def stages(tmp_path_factory, imbalanced_rows, tiny_model_dir):
     write_xlsx(work / "raw.xlsx", raw)
     data = {"raw": "raw.xlsx", "text_column": "内容", "label_column": "类别", "keep_columns": ["id"], "sheet": 0}
     run_script("extract_labels.py", "--data", data, "--out", "d/extracted.xlsx", "--labels", "d/labels.json",
-               "--report", "d/report.json", "--conflicts", "d/conflicts.xlsx", cwd=work)
+               "--report", "d/report.json", "--dropped", "d/dropped.xlsx", cwd=work)
     run_script("balance.py", "--extracted", "d/extracted.xlsx", "--labels", "d/labels.json", "--extract-report", "d/report.json",
                "--split", {"val_fraction": 0.2, "test_fraction": 0.2, "seed": 0}, "--balance", {"strategy": "none"},
-               "--train", "d/train.xlsx", "--val", "d/val.xlsx", "--test", "d/test.xlsx", "--summary", "d/summary.json", cwd=work)
+               "--train", "d/train.xlsx", "--val", "d/val.xlsx", "--test", "d/test.xlsx", "--summary", "d/summary.json",
+               "--model", MODEL, "--checkpoint", tiny_model_dir, cwd=work)
     common = ["--labels", "d/labels.json", "--summary", "d/summary.json"]
     run_script("train.py", "--threads", 1, "--train", "d/train.xlsx", "--val", "d/val.xlsx", *common,
                "--checkpoint", tiny_model_dir, "--preset", "balanced", "--preset-settings", PRESET, "--lora", LORA,
@@ -50,6 +52,8 @@ def test_extract_and_balance(stages):
     summary = read(stages, "d/summary.json")
     assert sum(sum(c.values()) for c in summary["counts"].values()) == 280
     assert summary["cleaning"]["rows_kept"] == 280
+    tokens = summary["length"]["train"]["tokens"]
+    assert 0 < tokens["p50"] <= tokens["max"] and summary["length"]["test"]["over_max_length"] >= 0
     train = pd.read_excel(stages / "d/train.xlsx", dtype=str)
     assert list(train.columns) == ["text", "label", "id"]
 
@@ -93,7 +97,7 @@ def test_binary_and_tfidf(stages):
 def test_bad_column_is_one_clear_error_and_writes_nothing(stages):
     data = {"raw": "raw.xlsx", "text_column": "text", "label_column": "类别"}
     done = run_script("extract_labels.py", "--data", data, "--out", "bad/x.xlsx", "--labels", "bad/l.json",
-                      "--report", "bad/r.json", "--conflicts", "bad/c.xlsx", cwd=stages, check=False)
+                      "--report", "bad/r.json", "--dropped", "bad/c.xlsx", cwd=stages, check=False)
     assert done.returncode == 2
     assert "raw.xlsx" in done.stderr and "'text'" in done.stderr and "data.text_column" in done.stderr
     assert "Traceback" not in done.stderr and not (stages / "bad").exists()
@@ -126,11 +130,12 @@ def test_presplit_files_keep_their_split_and_are_checked(tmp_path, imbalanced_ro
     for name, part in parts.items():
         write_xlsx(tmp_path / f"{name}.xlsx", part)
     data = {f: f"{f}.xlsx" for f in parts} | {"text_column": "text", "label_column": "label", "keep_columns": ["id"]}
-    outputs = ["--out", "d/extracted.xlsx", "--labels", "d/labels.json", "--report", "d/report.json", "--conflicts", "d/c.xlsx"]
+    outputs = ["--out", "d/extracted.xlsx", "--labels", "d/labels.json", "--report", "d/report.json", "--dropped", "d/c.xlsx"]
     run_script("extract_labels.py", "--data", data, *outputs, cwd=tmp_path)
     run_script("balance.py", "--extracted", "d/extracted.xlsx", "--labels", "d/labels.json", "--extract-report", "d/report.json",
                "--split", {"val_fraction": 0.2, "test_fraction": 0.2, "seed": 0}, "--balance", {"strategy": "none"},
-               "--train", "d/train.xlsx", "--val", "d/val.xlsx", "--test", "d/test.xlsx", "--summary", "d/summary.json", cwd=tmp_path)
+               "--train", "d/train.xlsx", "--val", "d/val.xlsx", "--test", "d/test.xlsx", "--summary", "d/summary.json",
+               "--model", MODEL, cwd=tmp_path)
     assert sorted(pd.read_excel(tmp_path / "d/val.xlsx")["id"]) == sorted(parts["val"]["id"])
     assert read(tmp_path, "d/report.json")["overlap"] == {"train/val": 0, "train/test": 0, "val/test": 0}
 
@@ -143,3 +148,53 @@ def test_presplit_files_keep_their_split_and_are_checked(tmp_path, imbalanced_ro
     write_xlsx(tmp_path / "val.xlsx", parts["val"].drop(columns="id"))
     done = run_script("extract_labels.py", "--data", data, *outputs, cwd=tmp_path, check=False)
     assert done.returncode == 2 and "different columns" in done.stderr
+
+
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("missing_file", "nowhere.xlsx: file not found"),
+        ("corrupt_xlsx", "raw.xlsx: not a readable Excel file"),
+        ("missing_column", "no column|missing column"),
+        ("empty_label", "row 3"),
+        ("absent_label", r"data\.labels names \['weather'\]"),
+        ("single_class", r"1 label\(s\) left after cleaning"),
+        ("all_texts_empty", "every cell of the text column"),
+        ("not_utf8", "raw.csv: not UTF-8"),
+    ],
+)
+def test_bad_input_stops_with_one_message_and_no_output(tmp_path, case, message):
+    good = pd.DataFrame({"text": ["球队夺冠", "股市上涨", "芯片发布", "医院开业"], "label": ["a", "b", "a", "b"]})
+    data = {"raw": "raw.xlsx", "text_column": "text", "label_column": "label"}
+    if case == "missing_file":
+        data["raw"] = "nowhere.xlsx"
+    elif case == "corrupt_xlsx":
+        (tmp_path / "raw.xlsx").write_bytes(b"PK\x03\x04 this is not a workbook")
+    elif case == "not_utf8":
+        data["raw"] = "raw.csv"
+        (tmp_path / "raw.csv").write_bytes("text,label\n球队夺冠,a\n".encode("gb18030"))
+    else:
+        frame = good.copy()
+        if case == "missing_column":
+            data["text_column"] = "content"
+        elif case == "empty_label":
+            frame.loc[1, "label"] = "  "
+        elif case == "absent_label":
+            data["labels"] = ["a", "weather"]
+        elif case == "single_class":
+            frame["label"] = "a"
+        elif case == "all_texts_empty":
+            frame["text"] = ""
+        write_xlsx(tmp_path / "raw.xlsx", frame)
+    done = run_script("extract_labels.py", "--data", data, "--out", "d/x.xlsx", "--labels", "d/l.json",
+                      "--report", "d/r.json", "--dropped", "d/dropped.xlsx", cwd=tmp_path, check=False)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert re.search(message, done.stderr), done.stderr
+    assert not (tmp_path / "d").exists()
+
+
+def test_missing_column_lists_the_columns_there_are(tmp_path):
+    write_xlsx(tmp_path / "raw.xlsx", pd.DataFrame({"内容": ["x"], "类别": ["a"]}))
+    done = run_script("extract_labels.py", "--data", {"raw": "raw.xlsx", "text_column": "text", "label_column": "类别"},
+                      "--out", "x.xlsx", "--labels", "l.json", "--report", "r.json", "--dropped", "d.xlsx", cwd=tmp_path, check=False)
+    assert "the file has columns ['内容', '类别']" in done.stderr and "_origin" not in done.stderr

@@ -26,7 +26,7 @@ rule extract_labels:
         rows=f"{DATA}/extracted.xlsx",
         labels=f"{DATA}/labels.json",
         report=f"{DATA}/extract_report.json",
-        conflicts=f"{DATA}/conflicting_labels.xlsx",
+        dropped=f"{DATA}/dropped_rows.xlsx",
     params:
         data=as_json(config["data"]),
         script=script_path("extract_labels.py"),
@@ -41,7 +41,7 @@ rule extract_labels:
         ENV
     shell:
         "python {params.script:q} --data {params.data:q} --out {output.rows:q} --labels {output.labels:q}"
-        " --report {output.report:q} --conflicts {output.conflicts:q} > {log:q} 2>&1"
+        " --report {output.report:q} --dropped {output.dropped:q} > {log:q} 2>&1"
 
 
 rule balance:
@@ -49,12 +49,15 @@ rule balance:
         rows=rules.extract_labels.output.rows,
         labels=rules.extract_labels.output.labels,
         report=rules.extract_labels.output.report,
+        model=model_input,
     output:
         **split_files(),
         summary=f"{DATA}/summary.json",
     params:
         split=as_json(config["split"]),
         balance=as_json(config["balance"]),
+        model=as_json(config["model"]),
+        checkpoint=model_folder(),
         script=script_path("balance.py"),
     log:
         "results/logs/balance.log",
@@ -68,5 +71,6 @@ rule balance:
     shell:
         "python {params.script:q} --extracted {input.rows:q} --labels {input.labels:q}"
         " --extract-report {input.report:q} --split {params.split:q} --balance {params.balance:q}"
+        " --model {params.model:q} --checkpoint {params.checkpoint:q}"
         " --train {output.train:q} --val {output.val:q} --test {output.test:q}"
         " --summary {output.summary:q} > {log:q} 2>&1"

@@ -28,6 +28,11 @@ def main(args) -> None:
         )
         parts = {"train": train, "val": val, "test": test}
     before = split_summary(parts, labels)
+    tokenizer = None
+    if args.checkpoint:
+        from focalcls.model import load_tokenizer
+
+        tokenizer = load_tokenizer(args.checkpoint, trust_remote_code=args.model.get("trust_remote_code", False))
     parts["train"], balanced = balance(
         parts["train"],
         labels,
@@ -37,7 +42,7 @@ def main(args) -> None:
         min_per_class=rebalance.get("min_per_class"),
         imbalance_ratio=rebalance.get("imbalance_ratio", 10.0),
     )
-    summary = split_summary(parts, labels)
+    summary = split_summary(parts, labels, tokenizer, args.model.get("max_length"))
     summary["before_balance"] = before["counts"]
     summary["balance"] = balanced
     summary["train_only_labels"] = train_only
@@ -48,11 +53,13 @@ def main(args) -> None:
 
 
 def build_parser():
-    return cli.parser(
+    p = cli.parser(
         __doc__,
         paths=("extracted", "labels", "extract-report", "train", "val", "test", "summary"),
-        sections=("split", "balance"),
+        sections=("split", "balance", "model"),
     )
+    p.add_argument("--checkpoint", default="", help="model folder whose tokenizer measures lengths in tokens")
+    return p
 
 
 if __name__ == "__main__":

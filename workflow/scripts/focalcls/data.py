@@ -11,6 +11,7 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from .errors import UserError
+from .tables import ORIGIN
 
 TEXT, LABEL = "text", "label"
 
@@ -25,7 +26,29 @@ class Extracted:
     rows: pd.DataFrame
     labels: list[str]
     report: dict = field(default_factory=dict)
-    conflicts: pd.DataFrame = field(default_factory=pd.DataFrame)
+    dropped: pd.DataFrame = field(default_factory=pd.DataFrame)  # every dropped row, where it was, and why
+
+
+class _Dropper:
+    """Removes rows by reason, keeping each removed row (with its origin) for the user's dropped-rows file."""
+
+    def __init__(self, rows: pd.DataFrame) -> None:
+        self.rows = rows
+        self.dropped: list[pd.DataFrame] = []
+        self.counts: dict[str, int] = {}
+
+    def drop(self, mask: pd.Series, reason: str) -> None:
+        self.counts[reason] = int(mask.sum())
+        if mask.any():
+            self.dropped.append(self.rows[mask].assign(reason=reason))
+        self.rows = self.rows[~mask]
+
+    def table(self) -> pd.DataFrame:
+        columns = [ORIGIN, TEXT, LABEL, "reason"]
+        if not self.dropped:
+            return pd.DataFrame(columns=columns)
+        out = pd.concat(self.dropped)
+        return out[[c for c in columns if c in out.columns]].rename(columns={ORIGIN: "where"}).reset_index(drop=True)
 
 
 def extract_labels(
@@ -38,62 +61,76 @@ def extract_labels(
     keep_columns: Sequence[str] = (),
     min_count: int = 1,
     min_labels: int = 2,
+    empty_labels: str = "error",
     source: str = "input",
 ) -> Extracted:
-    """Clean rows, keep the chosen labels and fix their order (config order, else by frequency)."""
+    """Clean rows, keep the chosen labels and fix their order (config order, else by frequency).
+
+    Drops, each counted and listed with its reason: empty texts, empty labels (with
+    empty_labels='drop'; an error otherwise), labels outside `labels`, exact duplicates, texts carrying
+    conflicting labels (every copy), labels with fewer than `min_count` rows.
+    """
+    present = [str(c) for c in frame.columns if c != ORIGIN]
     missing = [c for c in (text_column, label_column, *keep_columns) if c not in frame.columns]
     if missing:
         raise UserError(
-            f"{source}: missing column(s) {missing}; the file has {[str(c) for c in frame.columns]}. "
+            f"{source}: missing column(s) {missing}; the file has columns {present}. "
             "Set data.text_column / data.label_column / data.keep_columns to existing columns"
         )
     rows = pd.DataFrame({TEXT: frame[text_column].map(normalise), LABEL: frame[label_column].map(normalise)})
     for column in keep_columns:
         rows[column] = frame[column].values
+    rows[ORIGIN] = frame[ORIGIN].values if ORIGIN in frame.columns else [f"row {i + 2}" for i in range(len(frame))]
+    if len(rows) and (rows[TEXT] == "").all():
+        raise UserError(f"{source}: every cell of the text column {text_column!r} is empty; is data.text_column the right column?")
+    unlabelled = (rows[LABEL] == "") & (rows[TEXT] != "")
+    if unlabelled.any() and empty_labels == "error":
+        where = ", ".join(rows[ORIGIN][unlabelled].head(5))
+        raise UserError(
+            f"{source}: {int(unlabelled.sum())} row(s) have a text but an empty {label_column!r} cell ({where}"
+            f"{', ...' if unlabelled.sum() > 5 else ''}); fill in the labels, delete those rows, "
+            "or set data.empty_labels: drop"
+        )
     report: dict = {"rows_read": int(len(rows))}
 
     rename = {normalise(k): normalise(v) for k, v in (rename or {}).items()}
     report["renamed"] = int(rows[LABEL].isin(list(rename)).sum())
     rows[LABEL] = rows[LABEL].replace(rename)
+    rows = rows.assign(_text_empty=rows[TEXT] == "")
 
-    empty = (rows[TEXT] == "") | (rows[LABEL] == "")
-    report["dropped_empty"] = int(empty.sum())
-    rows = rows[~empty]
-
+    cleaner = _Dropper(rows)
+    cleaner.drop(cleaner.rows["_text_empty"], "empty text")
+    cleaner.drop(cleaner.rows[LABEL] == "", "empty label")
     wanted = [normalise(x) for x in labels]
     if wanted:
-        unknown = [x for x in wanted if x not in set(rows[LABEL])]
+        unknown = [x for x in wanted if x not in set(cleaner.rows[LABEL])]
         if unknown:
             raise UserError(
                 f"{source}: data.labels names {unknown}, which no row carries; labels present: "
-                f"{sorted(set(rows[LABEL]))}. Fix data.labels or add a data.rename entry"
+                f"{sorted(set(cleaner.rows[LABEL]))}. Fix data.labels or add a data.rename entry"
             )
-        outside = ~rows[LABEL].isin(wanted)
-        report["dropped_other_labels"] = int(outside.sum())
-        rows = rows[~outside]
-
-    duplicated = rows.duplicated([TEXT, LABEL])
-    report["dropped_duplicates"] = int(duplicated.sum())
-    rows = rows[~duplicated]
-    conflicting = rows[TEXT].duplicated(keep=False)
-    conflicts = rows[conflicting].sort_values([TEXT, LABEL])
-    report["dropped_conflicting"] = int(conflicting.sum())
-    rows = rows[~conflicting]
-
-    counts = rows[LABEL].value_counts()
+        cleaner.drop(~cleaner.rows[LABEL].isin(wanted), "label not in data.labels")
+    cleaner.drop(cleaner.rows.duplicated([TEXT, LABEL]), "duplicate")
+    cleaner.drop(cleaner.rows[TEXT].duplicated(keep=False), "same text, conflicting labels")
+    counts = cleaner.rows[LABEL].value_counts()
     rare = sorted(counts[counts < min_count].index)
+    cleaner.drop(cleaner.rows[LABEL].isin(rare), f"label with fewer than data.min_count={min_count} rows")
+    report["dropped"] = cleaner.counts
     report["dropped_rare_labels"] = {label: int(counts[label]) for label in rare}
-    rows = rows[~rows[LABEL].isin(rare)]
 
+    rows = cleaner.rows.drop(columns=["_text_empty", ORIGIN])
     if wanted:
         order = [x for x in wanted if x not in rare]
     else:
         counts = rows[LABEL].value_counts()
         order = sorted(counts.index, key=lambda x: (-counts[x], x))
     if len(order) < min_labels:
-        raise UserError(f"{source}: fewer than {min_labels} labels left after cleaning ({order}); a classifier needs two")
+        raise UserError(
+            f"{source}: {len(order)} label(s) left after cleaning ({order}); a classifier needs at least two. "
+            "Check data.label_column, data.labels and data.min_count"
+        )
     report["rows_kept"] = int(len(rows))
-    return Extracted(rows.reset_index(drop=True), order, report, conflicts.reset_index(drop=True))
+    return Extracted(rows.reset_index(drop=True), order, report, cleaner.table())
 
 
 def stratified_split(
@@ -213,20 +250,33 @@ def _required(value: int | None, key: str, strategy: str) -> int:
     return int(value)
 
 
-def split_summary(splits: Mapping[str, pd.DataFrame], labels: Sequence[str]) -> dict:
-    """Counts per class per split and text length statistics (characters)."""
+def split_summary(
+    splits: Mapping[str, pd.DataFrame], labels: Sequence[str], tokenizer=None, max_length: int | None = None
+) -> dict:
+    """Counts per class per split, and length percentiles in characters (and tokens, given a tokenizer)."""
     out: dict = {"labels": list(labels), "counts": {}, "length": {}}
     for name, frame in splits.items():
         counts = frame[LABEL].value_counts().reindex(labels, fill_value=0)
         out["counts"][name] = {k: int(v) for k, v in counts.items()}
-        lengths = frame[TEXT].str.len()
-        out["length"][name] = {
-            "mean": float(lengths.mean()) if len(frame) else 0.0,
-            "p50": float(lengths.quantile(0.5)) if len(frame) else 0.0,
-            "p95": float(lengths.quantile(0.95)) if len(frame) else 0.0,
-            "max": int(lengths.max()) if len(frame) else 0,
-        }
+        stats = {"chars": _percentiles(frame[TEXT].str.len())}
+        if tokenizer is not None:
+            tokens = pd.Series([len(ids) for ids in tokenizer(list(frame[TEXT]))["input_ids"]], dtype=float)
+            stats["tokens"] = _percentiles(tokens)
+            if max_length:
+                stats["over_max_length"] = int((tokens > max_length).sum())
+        out["length"][name] = stats
     return out
+
+
+def _percentiles(lengths: pd.Series) -> dict:
+    if lengths.empty:
+        return {"mean": 0.0, "p50": 0.0, "p95": 0.0, "max": 0}
+    return {
+        "mean": round(float(lengths.mean()), 2),
+        "p50": float(lengths.quantile(0.5)),
+        "p95": float(lengths.quantile(0.95)),
+        "max": int(lengths.max()),
+    }
 
 
 def check_presplit(splits: Mapping[str, pd.DataFrame], labels: Sequence[str], sources: Mapping[str, str]) -> dict:

@@ -3,67 +3,83 @@
 from __future__ import annotations
 
 import os
+import zipfile
 from pathlib import Path
-from typing import Sequence
-
 import pandas as pd
 from openpyxl import Workbook
 
 from .atomic import atomic_path
 from .errors import UserError
 
-READABLE_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".csv", ".jsonl")
+READABLE_SUFFIXES = (".xlsx", ".xlsm", ".csv", ".jsonl")
+ORIGIN = "_origin"  # where a row came from ("row 7", "sheet 'b' row 3"), for messages and the dropped-rows file
 
 
-def read_table(path: str | os.PathLike, sheet: str | int | None = 0) -> pd.DataFrame:
-    """Read one table as strings. `sheet` is a name, an index, or None/'all' for all sheets concatenated."""
+def read_table(path: str | os.PathLike, sheet: str | int | None = 0, *, origin: bool = False) -> pd.DataFrame:
+    """Read one table as strings. `sheet` is a name, an index, or None/'all' for all sheets concatenated.
+
+    With origin=True an ORIGIN column says where each row sits in the file, as a spreadsheet shows it.
+    """
     p = Path(path)
-    if not p.exists():
+    if not p.is_file():
         raise UserError(f"{p}: file not found; check the path in the config (data.raw / data.train / ...)")
     suffix = p.suffix.lower()
-    if suffix in (".xlsx", ".xlsm", ".xls"):
-        return _read_excel(p, sheet)
-    if suffix == ".csv":
-        try:
-            return pd.read_csv(p, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-        except UnicodeDecodeError as e:
-            raise UserError(
-                f"{p}: not UTF-8 text ({e.reason} at byte {e.start}); save the CSV as UTF-8 "
-                "(in Excel: 'CSV UTF-8'), or give the .xlsx file instead"
-            ) from None
-    if suffix == ".jsonl":
-        try:
-            frame = pd.read_json(p, lines=True, dtype=False)
-        except ValueError as e:
-            raise UserError(f"{p}: not valid JSON lines ({e}); write one JSON object per line") from None
-        return frame.astype(str).where(frame.notna(), "")
-    raise UserError(f"{p}: unsupported file type {suffix!r}; use one of {', '.join(READABLE_SUFFIXES)}")
+    if suffix in (".xlsx", ".xlsm"):
+        frames = _read_excel(p, sheet)
+    elif suffix == ".csv":
+        frames = {None: _read_csv(p)}
+    elif suffix == ".jsonl":
+        frames = {None: _read_jsonl(p)}
+    elif suffix == ".xls":
+        raise UserError(f"{p}: the old .xls format is not read; open it in Excel or LibreOffice and save it as .xlsx")
+    else:
+        raise UserError(f"{p}: unsupported file type {suffix!r}; use one of {', '.join(READABLE_SUFFIXES)}")
+    if origin:
+        first_row = 1 if suffix == ".jsonl" else 2  # the header is row 1 in a spreadsheet or CSV
+        for name, frame in frames.items():
+            where = f"sheet {name!r} row " if len(frames) > 1 else "row "
+            frame[ORIGIN] = [f"{where}{i + first_row}" for i in range(len(frame))]
+    return pd.concat(list(frames.values()), ignore_index=True) if len(frames) > 1 else next(iter(frames.values()))
 
 
-def _read_excel(p: Path, sheet: str | int | None) -> pd.DataFrame:
+def _read_csv(p: Path) -> pd.DataFrame:
+    try:
+        return pd.read_csv(p, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise UserError(
+            f"{p}: not UTF-8 text ({e.reason} at byte {e.start}); save the CSV as UTF-8 "
+            "(in Excel: 'CSV UTF-8'), or give the .xlsx file instead"
+        ) from None
+    except pd.errors.ParserError as e:
+        raise UserError(f"{p}: not a valid CSV ({e}); check quoting and the number of fields per line") from None
+    except pd.errors.EmptyDataError:
+        raise UserError(f"{p}: the file is empty; it needs a header row and labelled rows") from None
+
+
+def _read_jsonl(p: Path) -> pd.DataFrame:
+    try:
+        frame = pd.read_json(p, lines=True, dtype=False)
+    except ValueError as e:
+        raise UserError(f"{p}: not valid JSON lines ({e}); write one JSON object per line") from None
+    return frame.astype(str).where(frame.notna(), "")
+
+
+def _read_excel(p: Path, sheet: str | int | None) -> dict:
     all_sheets = sheet is None or sheet == "all"
     try:
-        frames = pd.read_excel(
-            p, sheet_name=None if all_sheets else sheet, dtype=str, keep_default_na=False, engine=None
-        )
-    except ValueError as e:
-        if "Worksheet" in str(e) or "not found" in str(e) or "index" in str(e).lower():
-            names = pd.ExcelFile(p).sheet_names
-            raise UserError(f"{p}: sheet {sheet!r} not found; data.sheet must be one of {names} or an index") from None
-        raise UserError(f"{p}: cannot read as Excel ({e})") from None
-    if all_sheets:
-        return pd.concat(list(frames.values()), ignore_index=True)
-    return frames
-
-
-def require_columns(frame: pd.DataFrame, columns: Sequence[str], path: str | os.PathLike, keys: Sequence[str]) -> None:
-    """Raise a UserError naming the file, the missing column, the config key and the columns there are."""
-    for column, key in zip(columns, keys):
-        if column not in frame.columns:
-            raise UserError(
-                f"{path}: no column {column!r} (config key {key}); the file has columns "
-                f"{[str(c) for c in frame.columns]}: set {key} to one of them"
-            )
+        book = pd.ExcelFile(p, engine="openpyxl")
+    except (zipfile.BadZipFile, OSError, KeyError, ValueError) as e:
+        raise UserError(
+            f"{p}: not a readable Excel file ({type(e).__name__}: {e}); open it in Excel and save it again as .xlsx"
+        ) from None
+    names = book.sheet_names
+    if not all_sheets:
+        if isinstance(sheet, int) and not 0 <= sheet < len(names):
+            raise UserError(f"{p}: sheet index {sheet} not found; data.sheet must be one of {names} or 0..{len(names) - 1}")
+        if isinstance(sheet, str) and sheet not in names:
+            raise UserError(f"{p}: sheet {sheet!r} not found; data.sheet must be one of {names} or an index")
+        names = [names[sheet] if isinstance(sheet, int) else sheet]
+    return {name: book.parse(name, dtype=str, keep_default_na=False) for name in names}
 
 
 def write_xlsx(path: str | os.PathLike, frame: pd.DataFrame, sheet: str = "data") -> None:
