@@ -30,7 +30,11 @@ def test_ids_are_released_when_the_job_fails(tmp_path, monkeypatch):
 def test_scheduler_assignment_wins_and_too_many_is_an_error(tmp_path, monkeypatch):
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3,5")
     with acquire_gpus(2, pool_dir=tmp_path) as ids:
-        assert ids == [3, 5]
+        assert ids == ["3", "5"]
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "GPU-8a1f,GPU-77c2")
+    with acquire_gpus(1, pool_dir=tmp_path) as ids:
+        assert ids == ["GPU-8a1f"]
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3,5")
     with pytest.raises(UserError, match="train.gpus is 3"):
         with acquire_gpus(3, pool_dir=tmp_path):
             pass

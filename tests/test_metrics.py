@@ -66,3 +66,10 @@ def test_binary_threshold_comes_from_validation():
     assert result["threshold"] == pytest.approx(0.6)
     assert result["precision"] == pytest.approx(2 / 3) and result["recall"] == 1.0
     assert result["roc_auc"] == pytest.approx(1.0)
+
+
+def test_a_class_absent_from_test_does_not_count_as_zero_f1():
+    y = np.array([0, 0, 1, 1])
+    m = classification_metrics(y, onehot(y), LABELS, {"a": 10, "b": 5, "c": 1})
+    assert m["macro_f1"] == 1.0 and m["f1_std"] == 0.0
+    assert m["absent_labels"] == ["c"] and m["minority_labels"] == ["b"] and m["minority_f1"] == 1.0

@@ -65,7 +65,7 @@ def test_train_writes_adapter_log_and_summary(stages):
     assert adapter["labels"] == read(stages, "d/labels.json")
     assert adapter["loss"]["form"] == "softmax" and len(adapter["loss"]["alpha"]) == 4
     log = pd.read_csv(folder / "train_log.csv")
-    assert list(log.columns) == ["step", "epoch", "lr", "train_loss", "val_loss", "val_macro_f1"]
+    assert list(log.columns) == ["step", "epoch", "lr", "train_loss", "val_loss", "val_macro_f1", "val_minority_f1"]
     assert log["val_macro_f1"].notna().any() and log["train_loss"].notna().any()
     summary = read(stages, "p/balanced/train_summary.json")
     assert summary["steps"] > 0 and summary["best_step"] is not None and summary["stop_reason"] in ("max_epochs", "early_stopping")
@@ -120,7 +120,7 @@ def test_two_cpu_processes_train_one_adapter(stages, tiny_model_dir):
                "--out-dir", "p/ddp", cwd=stages)
     summary = read(stages, "p/ddp/train_summary.json")
     single_steps = -(-len(pd.read_excel(stages / "d/train.xlsx")) // TRAIN["batch_size"])
-    assert summary["world_size"] == 2
+    assert summary["world_size"] == 2 and summary["best_step"] is not None  # evaluation ran in both processes
     assert summary["steps"] == -(-single_steps // 2)  # each process sees half the rows
     assert (stages / "p/ddp/adapter/adapter_model.safetensors").exists()
 
@@ -138,6 +138,17 @@ def test_presplit_files_keep_their_split_and_are_checked(tmp_path, imbalanced_ro
                "--model", MODEL, cwd=tmp_path)
     assert sorted(pd.read_excel(tmp_path / "d/val.xlsx")["id"]) == sorted(parts["val"]["id"])
     assert read(tmp_path, "d/report.json")["overlap"] == {"train/val": 0, "train/test": 0, "val/test": 0}
+
+    leaky = pd.concat([parts["test"], parts["train"].iloc[:4]])
+    write_xlsx(tmp_path / "test.xlsx", leaky)
+    run_script("extract_labels.py", "--data", data, *outputs, cwd=tmp_path)
+    report = read(tmp_path, "d/report.json")
+    assert report["overlap"]["train/test"] == 4 and report["test"]["dropped"]["also in the training file"] == 4
+    extracted = pd.read_excel(tmp_path / "d/extracted.xlsx")
+    assert len(extracted[extracted.split == "test"]) == len(parts["test"])
+    dropped = pd.read_excel(tmp_path / "d/c.xlsx")
+    assert (dropped.reason == "also in the training file").sum() == 4 and set(dropped.file) == {"test.xlsx"}
+    write_xlsx(tmp_path / "test.xlsx", parts["test"])
 
     unseen = parts["val"].copy()
     unseen.iloc[:3, unseen.columns.get_loc("label")] = "unknown"

@@ -16,6 +16,7 @@ rule evaluate:
         keep=as_json(config["data"]["keep_columns"]),
         batch_size=config["train"]["eval_batch_size"],
         precision=config["train"]["precision"],
+        gpus=gpus_per_job(),
         checkpoint=model_folder(),
         out_dir="results/presets/{preset}/eval",
         script=script_path("evaluate.py"),
@@ -33,7 +34,8 @@ rule evaluate:
         "python {params.script:q} --threads {threads} --checkpoint {params.checkpoint:q}"
         " --adapter {input.adapter:q} --labels {input.labels:q} --summary {input.summary:q}"
         " --val {input.val:q} --test {input.test:q} --model {params.model:q} --keep-columns {params.keep:q}"
-        " --batch-size {params.batch_size} --precision {params.precision} --out-dir {params.out_dir:q} > {log:q} 2>&1"
+        " --batch-size {params.batch_size} --precision {params.precision} --gpus {params.gpus}"
+        " --out-dir {params.out_dir:q} > {log:q} 2>&1"
 
 
 rule binary_test:

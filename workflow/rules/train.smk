@@ -12,7 +12,8 @@ rule train:
         # Only this preset's settings: changing one preset reruns that preset alone.
         preset=lambda wc: as_json(config["presets"][wc.preset]),
         lora=as_json(config["lora"]),
-        train=as_json(config["train"]),
+        # eval_batch_size only matters to evaluate: changing it retrains nothing.
+        train=as_json({k: v for k, v in config["train"].items() if k != "eval_batch_size"}),
         model=as_json(config["model"]),
         checkpoint=model_folder(),
         out_dir="results/presets/{preset}",

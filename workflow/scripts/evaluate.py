@@ -1,5 +1,6 @@
 """Load base model + one preset's adapter, predict val and test in batches, write metrics."""
 
+import os
 import sys
 from pathlib import Path
 
@@ -8,10 +9,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from focalcls import cli  # noqa: E402
 from focalcls.atomic import read_json  # noqa: E402
 from focalcls.evaluation import write_evaluation  # noqa: E402
+from focalcls.gpus import acquire_gpus  # noqa: E402
 from focalcls.tables import read_table  # noqa: E402
 
 
 def main(args) -> None:
+    with acquire_gpus(min(1, args.gpus)) as ids:
+        # Set before torch starts CUDA: this job's GPU, or none when training runs on the CPU.
+        os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, ids))
+        _evaluate(args)
+
+
+def _evaluate(args) -> None:
     import torch
 
     from focalcls.inference import predict_probs
@@ -45,6 +54,7 @@ def build_parser():
     p.add_argument("--keep-columns", type=cli.json_arg, default=[])
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp32"], help="train.precision")
+    p.add_argument("--gpus", type=int, default=0, help="train.gpus: 0 predicts on the CPU, more on one GPU")
     return p
 
 

@@ -65,6 +65,11 @@ def _presplit(data: dict, options: dict):
     report["overlap"] = check_presplit(parts, labels, {s: data[s] for s in SPLITS})
     for s in ("val", "test"):
         parts[s] = parts[s][parts[s]["label"].isin(labels)]
+        # A text the model trained on says nothing about how it generalises: keep it out of val/test.
+        leaked = parts[s]["text"].isin(set(parts["train"]["text"]))
+        dropped.append(parts[s][leaked].assign(reason="also in the training file", file=data[s]))
+        parts[s] = parts[s][~leaked]
+        report[s]["dropped"]["also in the training file"] = int(leaked.sum())
     rows = pd.concat([p.assign(split=s) for s, p in parts.items()], ignore_index=True)
     return rows, labels, report, pd.concat(dropped, ignore_index=True)
 

@@ -21,8 +21,8 @@ def main(args) -> None:
     gpus = int(args.train_settings.get("gpus", 0))
     processes = gpus or int(args.train_settings.get("cpu_processes", 1))
     if os.environ.get(LAUNCHED):  # already one of accelerate's processes
-        if "LOCAL_RANK" not in os.environ:
-            raise RuntimeError("accelerate started no distributed processes; refusing to launch again")
+        if processes > 1 and "LOCAL_RANK" not in os.environ:
+            raise RuntimeError(f"accelerate started one process instead of {processes}; refusing to launch again")
         if args.threads:
             import torch
 
@@ -34,7 +34,8 @@ def main(args) -> None:
             os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, ids))
         else:
             os.environ["CUDA_VISIBLE_DEVICES"] = ""  # train.gpus 0 means CPU even on a GPU box
-        if processes > 1:
+        if gpus or processes > 1:
+            # A fresh process, so CUDA starts after CUDA_VISIBLE_DEVICES names this job's GPUs.
             _relaunch(processes)
         else:
             _train(args)
@@ -47,7 +48,7 @@ def _relaunch(processes: int) -> None:
         "--main_process_port", str(free_port()),
         "--num_machines", "1",
         "--dynamo_backend", "no",
-        "--multi_gpu",  # torchrun underneath; on CPU the processes talk over gloo
+        *(["--multi_gpu"] if processes > 1 else []),  # torchrun underneath; on CPU over gloo
         __file__, *sys.argv[1:],
     ]
     print("launching:", " ".join(cmd), file=sys.stderr, flush=True)

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import UserError
-from .metrics import best_threshold, binary_metrics, ranking_metrics
+from .metrics import best_threshold, binary_metrics, minority_labels, ranking_metrics
 
 
 def positive_labels(positive: Sequence[str] | str | None, labels: Sequence[str], train_counts: Mapping[str, int]) -> list[str]:
@@ -16,7 +16,7 @@ def positive_labels(positive: Sequence[str] | str | None, labels: Sequence[str],
     if isinstance(positive, str):
         positive = [positive]
     if not positive:
-        return [min(labels, key=lambda x: (train_counts.get(x, 0), -list(labels).index(x)))]
+        return minority_labels(labels, train_counts)[:1]
     unknown = [x for x in positive if x not in labels]
     if unknown:
         raise UserError(f"binary.positive names {unknown}, which are not labels; labels are {list(labels)}")

@@ -24,6 +24,20 @@ def check_checkpoint(path: str | os.PathLike) -> Path:
     return folder
 
 
+def check_alpha(name: str, preset: Mapping, n_labels: int | None = None) -> None:
+    """A list needs one weight per label; in the sigmoid form every alpha is a share in (0, 1)."""
+    alpha = preset.get("alpha")
+    sigmoid = preset.get("form") == "sigmoid"
+    values = alpha if isinstance(alpha, (list, tuple)) else [alpha] if isinstance(alpha, (int, float)) else []
+    if n_labels is not None and isinstance(alpha, (list, tuple)) and len(alpha) != n_labels:
+        raise UserError(
+            f"presets.{name}.alpha has {len(alpha)} values but there are {n_labels} labels; give one weight per "
+            "label in results/data/labels.json order, a single number, 'balanced' or 'effective'"
+        )
+    if sigmoid and any(not 0 < a < 1 for a in values):
+        raise UserError(f"presets.{name}.alpha is {alpha}; in the sigmoid form every alpha must lie in (0, 1)")
+
+
 def check_config(config: Mapping) -> None:
     """Cross-key rules: where the data comes from, and what each preset's alpha can mean."""
     data = config["data"]
@@ -33,10 +47,14 @@ def check_config(config: Mapping) -> None:
     if not data.get("raw") and len(presplit) != 3:
         missing = [f"data.{k}" for k in ("train", "val", "test") if not data.get(k)]
         raise UserError(f"no input data: set data.raw, or all of data.train, data.val and data.test ({', '.join(missing)} unset)")
+    split = config.get("split", {})
+    if split.get("val_fraction", 0.1) + split.get("test_fraction", 0.1) >= 1:
+        raise UserError(
+            f"split.val_fraction ({split['val_fraction']}) + split.test_fraction ({split['test_fraction']}) "
+            "leave no training rows; their sum must be below 1"
+        )
     for name, preset in config["presets"].items():
-        alpha = preset.get("alpha")
-        if preset.get("form") == "sigmoid" and isinstance(alpha, (int, float)) and not 0 < alpha < 1:
-            raise UserError(f"presets.{name}.alpha is {alpha}; in the sigmoid form alpha must lie in (0, 1)")
+        check_alpha(name, preset)
         if preset.get("loss") == "ce" and preset.get("form") == "sigmoid":
             raise UserError(f"presets.{name}: loss ce is the softmax cross-entropy; drop 'form: sigmoid' or use loss: focal with gamma: 0")
     if config["model"]["checkpoint"] != "demo":

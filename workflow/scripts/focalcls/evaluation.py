@@ -24,14 +24,12 @@ def write_evaluation(
     extra: Mapping | None = None,
 ) -> dict:
     """`frames`/`probs` hold 'test' and 'val'; test metrics go to metrics.json (val figures under 'val')."""
-    metrics = {}
-    for split in ("val", "test"):
-        y_true = label_ids(frames[split], labels)
-        metrics[split] = classification_metrics(y_true, probs[split], labels, train_counts)
-        write_xlsx(out_dir / f"{split}_predictions.xlsx" if split == "val" else out_dir / "predictions.xlsx",
-                   predictions_table(frames[split], probs[split], labels, keep_columns))
-    y_true = label_ids(frames["test"], labels)
-    matrix = confusion(y_true, probs["test"].argmax(axis=1), len(labels))
+    metrics, truth = {}, {}
+    for split, name in (("val", "val_predictions.xlsx"), ("test", "predictions.xlsx")):
+        truth[split] = label_ids(frames[split], labels)
+        metrics[split] = classification_metrics(truth[split], probs[split], labels, train_counts)
+        write_xlsx(out_dir / name, predictions_table(frames[split], probs[split], labels, keep_columns))
+    matrix = confusion(truth["test"], probs["test"].argmax(axis=1), len(labels))
     with atomic_path(out_dir / "confusion.csv") as tmp:
         pd.DataFrame(matrix, index=pd.Index(labels, name="true"), columns=list(labels)).to_csv(tmp)
     result = {**metrics["test"], "val": metrics["val"], **(extra or {})}

@@ -9,6 +9,8 @@ import contextlib
 import fcntl
 import os
 import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Iterator
@@ -19,15 +21,26 @@ DEFAULT_POOL_DIR = Path(os.environ.get("FOCALCLS_GPU_POOL", "/tmp/focalcls-gpu-p
 
 
 def visible_gpu_count() -> int:
-    import torch
+    """GPUs on this machine, counted without initialising CUDA in this process.
 
-    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+    CUDA_VISIBLE_DEVICES must be set before CUDA starts, so the count comes from nvidia-smi, or
+    from torch in a throw-away process where nvidia-smi is missing.
+    """
+    try:
+        listing = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=60)
+        if listing.returncode == 0:
+            return sum(1 for line in listing.stdout.splitlines() if line.startswith("GPU "))
+    except (OSError, subprocess.TimeoutExpired):
+        pass
+    probe = "import torch; print(torch.cuda.device_count() if torch.cuda.is_available() else 0)"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300)
+    return int(done.stdout.strip() or 0)
 
 
 @contextlib.contextmanager
 def acquire_gpus(
     n: int, *, total: int | None = None, pool_dir: Path = DEFAULT_POOL_DIR, timeout_s: float = 3600.0
-) -> Iterator[list[int]]:
+) -> Iterator[list]:
     """Hold `n` GPU ids exclusively (flock on one file per id) until the block ends, however it ends.
 
     When a scheduler already set CUDA_VISIBLE_DEVICES, those ids are the job's and nothing is locked.
@@ -37,7 +50,7 @@ def acquire_gpus(
         return
     preset = os.environ.get("CUDA_VISIBLE_DEVICES")
     if preset not in (None, ""):
-        ids = [int(x) for x in preset.split(",") if x.strip().isdigit()]
+        ids = [x.strip() for x in preset.split(",") if x.strip()]  # indices or GPU UUIDs
         if len(ids) < n:
             raise UserError(f"train.gpus is {n} but CUDA_VISIBLE_DEVICES={preset!r} gives this job {len(ids)}; lower train.gpus")
         yield ids[:n]
@@ -46,6 +59,8 @@ def acquire_gpus(
     if n > total:
         raise UserError(f"train.gpus is {n} but this machine shows {total} GPU(s); lower train.gpus")
     pool_dir.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(PermissionError):
+        pool_dir.chmod(0o1777)  # shared by every user of the box, like /tmp
     deadline = time.monotonic() + timeout_s
     held: list[tuple[int, int]] = []
     try:
@@ -53,7 +68,8 @@ def acquire_gpus(
             for gpu in range(total):
                 if len(held) == n:
                     break
-                fd = os.open(pool_dir / f"gpu{gpu}.lock", os.O_CREAT | os.O_RDWR, 0o666)
+                # Read-only is enough for flock, so a lock file another user created still works.
+                fd = os.open(pool_dir / f"gpu{gpu}.lock", os.O_CREAT | os.O_RDONLY, 0o644)
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                     held.append((gpu, fd))

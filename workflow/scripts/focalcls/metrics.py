@@ -40,19 +40,22 @@ def classification_metrics(
         label: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
         for label, p, r, f, s in zip(labels, precision, recall, f1, support)
     }
-    minority = minority_labels(labels, train_counts)
+    # Averages run over the classes this split holds: a class kept in train only (split.small_classes)
+    # would otherwise count as F1 = 0 everywhere.
+    present = [i for i in ids if support[i] > 0]
+    minority = minority_labels([labels[i] for i in present], train_counts)
     confidence = probs.max(axis=1)
     hard = np.argsort(confidence, kind="stable")[: max(1, len(confidence) // 4)]
-    present = [i for i in ids if (y_true == i).any()]
     return {
         "n": int(len(y_true)),
         "accuracy": float(accuracy_score(y_true, y_pred)),
-        "macro_f1": float(f1_score(y_true, y_pred, labels=ids, average="macro", zero_division=0)),
+        "macro_f1": float(np.mean(f1[present])),
         "weighted_f1": float(f1_score(y_true, y_pred, labels=ids, average="weighted", zero_division=0)),
         "balanced_accuracy": float(balanced_accuracy_score(y_true, y_pred)),
         "minority_f1": float(np.mean([per_class[x]["f1"] for x in minority])),
         "minority_labels": minority,
-        "f1_std": float(np.std(f1)),
+        "absent_labels": [labels[i] for i in ids if support[i] == 0],
+        "f1_std": float(np.std(f1[present])),
         "hard_sample_accuracy": float((y_pred[hard] == y_true[hard]).mean()),
         "ece": expected_calibration_error(y_true, probs),
         "pr_auc_macro": float(

@@ -64,6 +64,8 @@ def init_head(model: PreTrainedModel, train_counts: Sequence[int], form: str) ->
     (sigmoid form) where the head has a bias, uniform where it has none.
     """
     head = getattr(model, head_name(model))
+    if not isinstance(head, torch.nn.Linear):  # e.g. a dense + out_proj head: the output layer is the last Linear
+        head = [m for m in head.modules() if isinstance(m, torch.nn.Linear)][-1]
     with torch.no_grad():
         head.weight.zero_()
         if getattr(head, "bias", None) is not None:

@@ -7,7 +7,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from .errors import UserError
+from .checks import check_alpha
 
 
 @dataclass(frozen=True)
@@ -24,28 +24,28 @@ class LossSpec:
 def resolve_preset(
     name: str, preset: Mapping, labels: Sequence[str], train_counts: Mapping[str, int]
 ) -> LossSpec:
-    """Per-class alpha from 'balanced' / 'effective' / a list; cross-entropy is focal with gamma 0."""
+    """Per-class alpha from 'balanced' / 'effective' / a list; cross-entropy is focal with gamma 0.
+
+    'balanced' (inverse frequency) and 'effective' (Cui et al. 2019) weights have mean 1 in the
+    softmax form. In the sigmoid form alpha is the positive side's share, so each weight w becomes
+    w / (1 + w): 0.5 for a class of average weight, more for rarer classes, always inside (0, 1).
+    """
+    check_alpha(name, preset, len(labels))
     loss = preset.get("loss", "focal")
     form = preset.get("form", "softmax")
     gamma = 0.0 if loss == "ce" else float(preset.get("gamma", 2.0))
     alpha = preset.get("alpha")
     counts = np.array([max(int(train_counts.get(x, 0)), 1) for x in labels], dtype=float)
-    if alpha == "balanced":
-        weights = 1.0 / counts
-        alpha = list(weights / weights.mean())
-    elif alpha == "effective":
-        beta = float(preset.get("beta", 0.999))
-        weights = (1.0 - beta) / (1.0 - beta**counts)
-        alpha = list(weights / weights.mean())
+    if alpha in ("balanced", "effective"):
+        if alpha == "balanced":
+            weights = 1.0 / counts
+        else:
+            beta = float(preset.get("beta", 0.999))
+            weights = (1.0 - beta) / (1.0 - beta**counts)
+        weights = weights / weights.mean()
+        alpha = [float(w) for w in (weights / (1.0 + weights) if form == "sigmoid" else weights)]
     elif isinstance(alpha, (list, tuple)):
-        if len(alpha) != len(labels):
-            raise UserError(
-                f"presets.{name}.alpha has {len(alpha)} values but there are {len(labels)} labels {list(labels)}; "
-                "give one weight per label in labels.json order, a single number, 'balanced' or 'effective'"
-            )
         alpha = [float(a) for a in alpha]
     elif alpha is not None:
         alpha = float(alpha)
-        if form == "sigmoid" and not 0.0 < alpha < 1.0:
-            raise UserError(f"presets.{name}.alpha is {alpha}; in the sigmoid form alpha must lie in (0, 1)")
     return LossSpec(loss=loss, form=form, gamma=gamma, alpha=alpha)

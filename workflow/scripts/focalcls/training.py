@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
+import json
 import logging
+import os
 import resource
 import shutil
 import time
@@ -20,7 +23,6 @@ from transformers import (
     DataCollatorWithPadding,
     EarlyStoppingCallback,
     Trainer,
-    TrainerCallback,
     TrainingArguments,
     set_seed,
 )
@@ -28,12 +30,14 @@ from transformers.trainer_utils import get_last_checkpoint
 
 from .atomic import atomic_dir, atomic_path, write_json
 from .data import LABEL, TEXT
+from .errors import UserError
 from .losses import focal_loss
+from .metrics import minority_labels
 from .model import add_lora, init_head, load_classifier, load_tokenizer, save_adapter
 from .presets import LossSpec
 
 log = logging.getLogger(__name__)
-LOG_COLUMNS = ["step", "epoch", "lr", "train_loss", "val_loss", "val_macro_f1"]
+LOG_COLUMNS = ["step", "epoch", "lr", "train_loss", "val_loss", "val_macro_f1", "val_minority_f1"]
 
 
 @dataclass
@@ -72,40 +76,65 @@ class TokenizedRows(torch.utils.data.Dataset):
         return self.items[i]
 
 
-class CsvLogCallback(TrainerCallback):
-    """Collects step, lr, train loss and validation figures into rows for train_log.csv."""
-
-    def __init__(self) -> None:
-        self.rows: list[dict] = []
-
-    def on_log(self, args, state, control, logs=None, **kwargs):
-        logs = logs or {}
+def log_table(log_history: Sequence[dict]) -> str:
+    """train_log.csv from Trainer's log history, which survives a resume (a callback's memory does not)."""
+    rows = []
+    for entry in log_history:
         row = {
-            "step": state.global_step,
-            "epoch": round(state.epoch or 0.0, 4),
-            "lr": logs.get("learning_rate"),
-            "train_loss": logs.get("loss"),
-            "val_loss": logs.get("eval_loss"),
-            "val_macro_f1": logs.get("eval_macro_f1"),
+            "step": entry.get("step"),
+            "epoch": round(entry.get("epoch") or 0.0, 4),
+            "lr": entry.get("learning_rate"),
+            "train_loss": entry.get("loss"),
+            "val_loss": entry.get("eval_loss"),
+            "val_macro_f1": entry.get("eval_macro_f1"),
+            "val_minority_f1": entry.get("eval_minority_f1"),
         }
-        if any(row[k] is not None for k in ("train_loss", "val_loss")):
-            self.rows.append(row)
-            if state.is_world_process_zero:
-                log.info("step %s epoch %.2f %s", row["step"], row["epoch"], {k: v for k, v in logs.items()})
+        if row["train_loss"] is not None or row["val_loss"] is not None:
+            rows.append(row)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=LOG_COLUMNS)
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
 
-    def to_csv(self) -> str:
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=LOG_COLUMNS)
-        writer.writeheader()
-        writer.writerows(self.rows)
-        return buffer.getvalue()
+
+def loss_function(loss: LossSpec):
+    """Trainer's compute_loss_func. In training Trainer passes num_items_in_batch (rows over all
+    accumulation steps, and all processes) and expects the loss already normalised by it."""
+
+    def compute(outputs, targets, num_items_in_batch=None):
+        if num_items_in_batch is None:
+            return focal_loss(outputs.logits, targets, gamma=loss.gamma, alpha=loss.alpha, form=loss.form)
+        total = focal_loss(outputs.logits, targets, gamma=loss.gamma, alpha=loss.alpha, form=loss.form, reduction="sum")
+        return total / num_items_in_batch
+
+    return compute
+
+
+def fingerprint(*parts) -> str:
+    """Identifies a training setup, so checkpoints of another setup are never resumed."""
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(json.dumps(part, sort_keys=True, default=str).encode())
+    return digest.hexdigest()
+
+
+def discard_stale_checkpoints(folder: Path, key: str) -> None:
+    """Remove checkpoints that another setup (other loss, data or settings) left in `folder`."""
+    stamp = folder / "fingerprint.txt"
+    if folder.is_dir() and (not stamp.exists() or stamp.read_text() != key):
+        log.warning("removing checkpoints of a different setup in %s", folder)
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(key)
 
 
 def use_bf16(precision: str) -> bool:
     """bf16 autocast: 'bf16' always (CPUs with avx512_bf16/AMX run it ~1.5x faster), 'auto' on bf16 GPUs."""
-    if precision == "bf16":
-        return True
-    return precision == "auto" and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    gpu_bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    if precision == "bf16" and torch.cuda.is_available() and not gpu_bf16:
+        raise UserError(f"train.precision is bf16 but {torch.cuda.get_device_name()} has no bf16; use fp32 or auto")
+    return precision == "bf16" or (precision == "auto" and gpu_bf16)
 
 
 def train_preset(
@@ -129,23 +158,30 @@ def train_preset(
     model = load_classifier(
         checkpoint, labels, pad_token_id=tokenizer.pad_token_id, trust_remote_code=trust_remote_code
     )
-    init_head(model, [int((train["label"] == x).sum()) for x in labels], loss.form)
+    train_counts = {x: int((train["label"] == x).sum()) for x in labels}
+    init_head(model, [train_counts[x] for x in labels], loss.form)
     model = add_lora(model, r=lora["r"], alpha=lora["alpha"], dropout=lora["dropout"], target_modules=lora["target_modules"])
     if settings.gradient_checkpointing:
         model.enable_input_require_grads()  # else LoRA weights behind checkpointed blocks get no gradient
 
     train_rows = TokenizedRows(train, labels, tokenizer, max_length)
     val_rows = TokenizedRows(val, labels, tokenizer, max_length)
-    steps_per_epoch = max(1, int(np.ceil(len(train_rows) / (settings.batch_size * settings.grad_accum))))
+    # Each of the world_size processes takes its share of every epoch's rows.
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    batches = int(np.ceil(np.ceil(len(train_rows) / world_size) / settings.batch_size))
+    steps_per_epoch = max(1, int(np.ceil(batches / settings.grad_accum)))
     eval_steps = max(1, steps_per_epoch // max(1, settings.evals_per_epoch))
     checkpoints = out_dir / "checkpoints"
-
-    def compute_loss(outputs, targets, num_items_in_batch=None):
-        return focal_loss(outputs.logits, targets, gamma=loss.gamma, alpha=loss.alpha, form=loss.form)
+    minority = [labels.index(x) for x in minority_labels(labels, train_counts)]
 
     def compute_metrics(prediction) -> dict:
-        y_pred = np.asarray(prediction.predictions).argmax(axis=-1)
-        return {"macro_f1": f1_score(prediction.label_ids, y_pred, labels=range(len(labels)), average="macro", zero_division=0)}
+        y_true, y_pred = prediction.label_ids, np.asarray(prediction.predictions).argmax(axis=-1)
+        f1 = f1_score(y_true, y_pred, labels=range(len(labels)), average=None, zero_division=0)
+        present = [i for i in range(len(labels)) if (y_true == i).any()]
+        return {
+            "macro_f1": float(np.mean(f1[present])),
+            "minority_f1": float(np.mean([f1[i] for i in minority if i in present] or [0.0])),
+        }
 
     args = TrainingArguments(
         output_dir=str(checkpoints),
@@ -180,17 +216,21 @@ def train_preset(
         label_names=["labels"],
         dataloader_num_workers=0,
     )
-    csv_log = CsvLogCallback()
     trainer = Trainer(
         model=model,
         args=args,
         train_dataset=train_rows,
         eval_dataset=val_rows,
         data_collator=DataCollatorWithPadding(tokenizer, pad_to_multiple_of=8 if torch.cuda.is_available() else None),
-        compute_loss_func=compute_loss,
+        compute_loss_func=loss_function(loss),
         compute_metrics=compute_metrics,
-        callbacks=[csv_log, EarlyStoppingCallback(early_stopping_patience=settings.patience)],
+        callbacks=[EarlyStoppingCallback(early_stopping_patience=settings.patience)],
     )
+    setup = fingerprint(loss.as_dict(), dict(lora), settings.__dict__, max_length, str(checkpoint), labels, world_size,
+                        list(train["text"]), list(train["label"]), list(val["text"]))
+    if trainer.is_world_process_zero():
+        discard_stale_checkpoints(checkpoints, setup)
+    trainer.accelerator.wait_for_everyone()
     resume = get_last_checkpoint(str(checkpoints)) if checkpoints.is_dir() else None
     if resume:
         log.info("resuming from %s", resume)
@@ -218,7 +258,7 @@ def train_preset(
         with atomic_dir(out_dir / "adapter") as tmp:
             save_adapter(trainer.model, tmp, labels, {"preset": preset_name, "loss": loss.as_dict(), "max_length": max_length})
         with atomic_path(out_dir / "train_log.csv") as tmp:
-            tmp.write_text(csv_log.to_csv(), encoding="utf-8")
+            tmp.write_text(log_table(state.log_history), encoding="utf-8")
         write_json(out_dir / "train_summary.json", summary)
         shutil.rmtree(checkpoints, ignore_errors=True)
     return summary

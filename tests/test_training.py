@@ -1,0 +1,70 @@
+from types import SimpleNamespace
+
+import pandas as pd
+import pytest
+import torch
+
+from focalcls.errors import UserError
+from focalcls.losses import focal_loss
+from focalcls.presets import LossSpec, resolve_preset
+from focalcls.training import discard_stale_checkpoints, log_table, loss_function
+
+LABELS = ["big", "mid", "tiny"]
+COUNTS = {"big": 100, "mid": 10, "tiny": 1}
+
+
+def test_loss_is_normalised_by_the_rows_of_the_whole_accumulated_batch():
+    spec = LossSpec(loss="focal", form="softmax", gamma=2.0, alpha=None)
+    logits, targets = torch.randn(4, 3), torch.tensor([0, 1, 2, 1])
+    outputs = SimpleNamespace(logits=logits)
+    compute = loss_function(spec)
+    total = focal_loss(logits, targets, gamma=2.0, reduction="sum")
+    # Two micro-batches of 4 rows accumulate: each contributes its sum over all 8 rows.
+    assert compute(outputs, targets, num_items_in_batch=8).item() == pytest.approx(total.item() / 8)
+    assert compute(outputs, targets).item() == pytest.approx(total.item() / 4)  # evaluation: plain mean
+
+
+def test_balanced_alpha_per_form():
+    softmax = resolve_preset("b", {"loss": "focal", "form": "softmax", "alpha": "balanced", "gamma": 2}, LABELS, COUNTS)
+    assert sum(softmax.alpha) / 3 == pytest.approx(1.0) and softmax.alpha[2] > softmax.alpha[1] > softmax.alpha[0]
+    sigmoid = resolve_preset("b", {"loss": "focal", "form": "sigmoid", "alpha": "balanced", "gamma": 2}, LABELS, COUNTS)
+    assert all(0 < a < 1 for a in sigmoid.alpha) and sigmoid.alpha[2] > sigmoid.alpha[0]
+    logits = torch.randn(6, 3)
+    assert focal_loss(logits, torch.tensor([0, 1, 2, 0, 1, 2]), gamma=2.0, alpha=sigmoid.alpha, form="sigmoid") > 0
+    effective = resolve_preset("e", {"form": "softmax", "alpha": "effective", "beta": 0.9}, LABELS, COUNTS)
+    assert effective.alpha[2] > effective.alpha[0]
+    ce = resolve_preset("ce", {"loss": "ce", "gamma": 2.0}, LABELS, COUNTS)
+    assert ce.gamma == 0.0 and ce.alpha is None
+
+
+@pytest.mark.parametrize(
+    "preset, message",
+    [
+        ({"form": "softmax", "alpha": [1.0, 2.0]}, "2 values but there are 3 labels"),
+        ({"form": "sigmoid", "alpha": [0.2, 0.5, 1.5]}, "must lie in \\(0, 1\\)"),
+        ({"form": "sigmoid", "alpha": 0.0}, "must lie in \\(0, 1\\)"),
+    ],
+)
+def test_alpha_that_cannot_mean_anything_is_refused(preset, message):
+    with pytest.raises(UserError, match=message):
+        resolve_preset("p", preset, LABELS, COUNTS)
+
+
+def test_checkpoints_of_another_setup_are_not_resumed(tmp_path):
+    folder = tmp_path / "checkpoints"
+    discard_stale_checkpoints(folder, "setup-a")
+    (folder / "checkpoint-10").mkdir()
+    discard_stale_checkpoints(folder, "setup-a")
+    assert (folder / "checkpoint-10").exists()
+    discard_stale_checkpoints(folder, "setup-b")
+    assert not (folder / "checkpoint-10").exists() and (folder / "fingerprint.txt").read_text() == "setup-b"
+
+
+def test_log_table_keeps_train_and_eval_rows():
+    history = [
+        {"loss": 1.0, "learning_rate": 1e-4, "epoch": 0.5, "step": 5},
+        {"eval_loss": 0.8, "eval_macro_f1": 0.4, "eval_minority_f1": 0.2, "epoch": 1.0, "step": 10},
+        {"train_runtime": 3.0, "epoch": 1.0, "step": 10},
+    ]
+    table = pd.read_csv(__import__("io").StringIO(log_table(history)))
+    assert list(table.step) == [5, 10] and table.val_minority_f1.iloc[1] == 0.2 and pd.isna(table.val_loss.iloc[0])
