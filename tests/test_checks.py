@@ -44,3 +44,19 @@ def test_checkpoint_needs_config_and_safetensors(tmp_path):
         check_checkpoint(tmp_path)
     (tmp_path / "model.safetensors").write_bytes(b"")
     assert check_checkpoint(tmp_path) == tmp_path
+
+
+def test_unknown_key_suggests_the_closest_valid_one():
+    import yaml
+
+    from conftest import REPO
+    from focalcls.checks import check_keys
+
+    schema = yaml.safe_load((REPO / "config/schema.yaml").read_text())
+    check_keys({"train": {"lr": 1e-4}, "presets": {"mine": {"gamma": 1.0}}}, schema)
+    with pytest.raises(UserError, match="'train.batch_szie': did you mean train.batch_size"):
+        check_keys({"train": {"batch_szie": 8}}, schema)
+    with pytest.raises(UserError, match="'presets.mine.gama': did you mean presets.mine.gamma"):
+        check_keys({"presets": {"mine": {"gama": 2.0}}}, schema)
+    with pytest.raises(UserError, match="'modle': did you mean model"):
+        check_keys({"modle": {}}, schema)

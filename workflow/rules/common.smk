@@ -3,18 +3,20 @@ import shlex
 import sys
 from pathlib import Path
 
+import yaml
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
 
 
-validate(config, schema="../../config/schema.yaml", set_default=True)
-
 SCRIPTS = Path(workflow.basedir) / "workflow" / "scripts"
 sys.path.insert(0, str(SCRIPTS))
-from focalcls.checks import check_config
+from focalcls.checks import check_config, check_keys
 
+check_keys(config, yaml.safe_load(Path(workflow.basedir, "config", "schema.yaml").read_text()))
+validate(config, schema="../../config/schema.yaml", set_default=True)
 check_config(config)
+
 PRESETS = list(config["presets"])
 DEMO_MODEL = "resources/models/demo"
 DATA = "results/data"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 from pathlib import Path
 from typing import Mapping
@@ -22,6 +23,26 @@ def check_checkpoint(path: str | os.PathLike) -> Path:
             "(convert .bin weights with save_pretrained(safe_serialization=True))"
         )
     return folder
+
+
+def check_keys(config: Mapping, schema: Mapping, where: str = "") -> None:
+    """Unknown keys, with the closest valid one suggested (the schema validator only lists them all)."""
+    properties = schema.get("properties", {})
+    extra = schema.get("additionalProperties", True)
+    for key, value in config.items():
+        path = f"{where}{key}"
+        if key in properties:
+            sub = properties[key]
+        elif isinstance(extra, Mapping):
+            sub = extra
+        elif extra is False:
+            close = difflib.get_close_matches(str(key), list(properties), n=1, cutoff=0.5)
+            hint = f"did you mean {where}{close[0]}? " if close else ""
+            raise UserError(f"unknown config key {path!r}: {hint}valid keys here: {', '.join(properties)}")
+        else:
+            continue
+        if isinstance(value, Mapping) and sub.get("type") == "object":
+            check_keys(value, sub, f"{path}.")
 
 
 def check_alpha(name: str, preset: Mapping, n_labels: int | None = None) -> None:
