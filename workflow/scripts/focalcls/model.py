@@ -115,7 +115,6 @@ def load_trained_classifier(
     *,
     dtype: str = "float32",
     trust_remote_code: bool = False,
-    allow_pickle: bool = False,
 ):
     """Base model + adapter, in eval mode, with the head checked against the saved weights."""
     adapter = Path(adapter)
@@ -125,7 +124,7 @@ def load_trained_classifier(
             f"{adapter}/{ADAPTER_LABELS} has labels {meta['labels']} but results/data/labels.json has "
             f"{list(labels)}; retrain this preset (delete {adapter}) so both agree"
         )
-    if not (adapter / ADAPTER_WEIGHTS).exists() and not allow_pickle:
+    if not (adapter / ADAPTER_WEIGHTS).exists():
         raise UserError(f"{adapter}: no {ADAPTER_WEIGHTS}; only safetensors adapters are loaded")
     tokenizer = load_tokenizer(checkpoint, trust_remote_code=trust_remote_code)
     base = load_classifier(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import platform
 import subprocess
 from importlib import metadata
@@ -117,7 +118,7 @@ def _hardware() -> str:
 
     gpus = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())] if torch.cuda.is_available() else []
     cpu = platform.processor() or platform.machine()
-    return f"CPU {cpu}, {__import__('os').cpu_count()} cores" + (f"; GPUs: {', '.join(gpus)}" if gpus else "; no GPU")
+    return f"CPU {cpu}, {os.cpu_count()} cores" + (f"; GPUs: {', '.join(gpus)}" if gpus else "; no GPU")
 
 
 def build_report(
