@@ -12,11 +12,16 @@ from conftest import REPO
 SCRIPTS = REPO / "workflow" / "scripts"
 
 
-def run_script(name: str, *args, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
+def script_argv(name: str, *args) -> list[str]:
+    """A script's command line; dict and list arguments travel as JSON, as the rules pass config sections."""
     argv = [sys.executable, str(SCRIPTS / name)]
     for a in args:
         argv.append(json.dumps(a, ensure_ascii=False) if isinstance(a, (dict, list)) else str(a))
-    done = subprocess.run(argv, cwd=cwd, capture_output=True, text=True)
+    return argv
+
+
+def run_script(name: str, *args, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
+    done = subprocess.run(script_argv(name, *args), cwd=cwd, capture_output=True, text=True)
     if check and done.returncode != 0:
         raise AssertionError(f"{name} failed ({done.returncode}):\n{done.stderr[-4000:]}")
     return done

@@ -2,12 +2,15 @@
 
 import json
 import re
+import signal
+import subprocess
+import time
 
 import pandas as pd
 import pytest
 
 from focalcls.tables import write_xlsx
-from helpers import run_script
+from helpers import run_script, script_argv
 
 TRAIN = {"epochs": 2, "batch_size": 16, "lr": 5e-3, "seed": 0, "gpus": 0, "precision": "fp32", "patience": 3}
 LORA = {"r": 4, "alpha": 8, "dropout": 0.0, "target_modules": "all-linear"}
@@ -112,17 +115,51 @@ def test_adapter_with_other_labels_is_refused(stages, tiny_model_dir, tmp_path):
     assert done.returncode == 2 and "retrain this preset" in done.stderr and not (tmp_path / "eval").exists()
 
 
-def test_two_cpu_processes_train_one_adapter(stages, tiny_model_dir):
-    settings = {**TRAIN, "cpu_processes": 2, "epochs": 1}
-    run_script("train.py", "--threads", 2, "--train", "d/train.xlsx", "--val", "d/val.xlsx", "--labels", "d/labels.json",
-               "--summary", "d/summary.json", "--checkpoint", tiny_model_dir, "--preset", "ddp",
-               "--preset-settings", PRESET, "--lora", LORA, "--train-settings", settings, "--model", MODEL,
-               "--out-dir", "p/ddp", cwd=stages)
+def train_args(out_dir, model_dir, **settings):
+    return ["--threads", 2, "--train", "d/train.xlsx", "--val", "d/val.xlsx", "--labels", "d/labels.json",
+            "--summary", "d/summary.json", "--checkpoint", model_dir, "--preset", "p", "--preset-settings", PRESET,
+            "--lora", LORA, "--train-settings", {**TRAIN, **settings}, "--model", MODEL, "--out-dir", out_dir]
+
+
+def test_two_cpu_processes_train_one_adapter_written_by_rank_zero(stages, tiny_model_dir):
+    done = run_script("train.py", *train_args("p/ddp", tiny_model_dir, cpu_processes=2, epochs=1), cwd=stages)
     summary = read(stages, "p/ddp/train_summary.json")
     single_steps = -(-len(pd.read_excel(stages / "d/train.xlsx")) // TRAIN["batch_size"])
     assert summary["world_size"] == 2 and summary["best_step"] is not None  # evaluation ran in both processes
     assert summary["steps"] == -(-single_steps // 2)  # each process sees half the rows
+    assert "process 0 of 2 trained" in done.stderr and "process 1 of 2 trained" in done.stderr
+    assert re.findall(r"process (\d) wrote", done.stderr) == ["0"]
     assert (stages / "p/ddp/adapter/adapter_model.safetensors").exists()
+
+
+def test_early_stopping_watches_the_presets_val_loss_and_keeps_the_best(stages):
+    summary = read(stages, "p/balanced/train_summary.json")
+    log = pd.read_csv(stages / "p/balanced/train_log.csv")
+    assert summary["early_stopping_metric"] == "val_loss"
+    assert summary["best_metric"] == pytest.approx(log.val_loss.min())
+    assert summary["best_step"] == int(log.step[log.val_loss.idxmin()])
+
+
+def test_killed_training_resumes_and_matches_an_uninterrupted_run(stages, tiny_model_dir):
+    settings = {"epochs": 8, "eval_steps": 2, "patience": 100}
+    run_script("train.py", *train_args("p/whole", tiny_model_dir, **settings), cwd=stages)
+    job = subprocess.Popen(script_argv("train.py", *train_args("p/killed", tiny_model_dir, **settings)), cwd=stages,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while not list((stages / "p/killed/checkpoints").glob("checkpoint-*/trainer_state.json")):
+        assert job.poll() is None and time.time() < deadline, "training ended before its first checkpoint"
+        time.sleep(0.02)
+    job.send_signal(signal.SIGKILL)
+    assert job.wait() == -signal.SIGKILL and not (stages / "p/killed/train_summary.json").exists()
+
+    done = run_script("train.py", *train_args("p/killed", tiny_model_dir, **settings), cwd=stages)
+    resumed, whole = read(stages, "p/killed/train_summary.json"), read(stages, "p/whole/train_summary.json")
+    assert resumed["resumed_from"] and "resuming from" in done.stderr
+    assert resumed["steps"] == whole["steps"] and resumed["best_step"] == whole["best_step"]
+    # Same batches, restored RNG and optimizer state: the curves agree to float32 rounding.
+    killed_log, whole_log = (pd.read_csv(stages / f"p/{x}/train_log.csv") for x in ("killed", "whole"))
+    val = lambda log: log.dropna(subset=["val_loss"]).set_index("step").val_loss  # noqa: E731
+    assert (val(killed_log) - val(whole_log)).abs().max() < 1e-4
 
 
 def test_presplit_files_keep_their_split_and_are_checked(tmp_path, imbalanced_rows):

@@ -7,7 +7,7 @@ import torch
 from focalcls.errors import UserError
 from focalcls.losses import focal_loss
 from focalcls.presets import LossSpec, resolve_preset
-from focalcls.training import discard_stale_checkpoints, log_table, loss_function
+from focalcls.training import clean_checkpoints, last_checkpoint, log_table, loss_function
 
 LABELS = ["big", "mid", "tiny"]
 COUNTS = {"big": 100, "mid": 10, "tiny": 1}
@@ -52,11 +52,12 @@ def test_alpha_that_cannot_mean_anything_is_refused(preset, message):
 
 def test_checkpoints_of_another_setup_are_not_resumed(tmp_path):
     folder = tmp_path / "checkpoints"
-    discard_stale_checkpoints(folder, "setup-a")
+    clean_checkpoints(folder, "setup-a")
     (folder / "checkpoint-10").mkdir()
-    discard_stale_checkpoints(folder, "setup-a")
+    (folder / "checkpoint-10" / "trainer_state.json").write_text("{}")
+    clean_checkpoints(folder, "setup-a")
     assert (folder / "checkpoint-10").exists()
-    discard_stale_checkpoints(folder, "setup-b")
+    clean_checkpoints(folder, "setup-b")
     assert not (folder / "checkpoint-10").exists() and (folder / "fingerprint.txt").read_text() == "setup-b"
 
 

@@ -24,20 +24,22 @@ def _evaluate(args) -> None:
     import torch
 
     from focalcls.inference import predict_probs
-    from focalcls.model import load_trained_classifier
+    from focalcls.model import load_trained_classifier, resolve_dtype
     from focalcls.training import use_bf16
 
     labels = read_json(args.labels)
+    dtype = resolve_dtype(args.model.get("dtype", "auto"))
     model, tokenizer, meta = load_trained_classifier(
-        args.checkpoint, args.adapter, labels, trust_remote_code=args.model.get("trust_remote_code", False)
+        args.checkpoint, args.adapter, labels, dtype=dtype, trust_remote_code=args.model.get("trust_remote_code", False)
     )
+    bf16 = use_bf16(args.precision) or dtype == "bfloat16"  # bf16 weights feed the float32 head through autocast
     if torch.cuda.is_available():
         model.to("cuda")
     frames = {"val": read_table(args.val), "test": read_table(args.test)}
     probs = {
         split: predict_probs(
             model, tokenizer, list(frame["text"]), form=meta["loss"]["form"],
-            max_length=args.model["max_length"], batch_size=args.batch_size, bf16=use_bf16(args.precision),
+            max_length=args.model["max_length"], batch_size=args.batch_size, bf16=bf16,
         )
         for split, frame in frames.items()
     }

@@ -76,6 +76,7 @@ def _train(args) -> None:
         max_length=args.model["max_length"],
         out_dir=Path(args.out_dir),
         preset_name=args.preset,
+        dtype=args.model.get("dtype", "auto"),
         trust_remote_code=args.model.get("trust_remote_code", False),
     )
 

@@ -33,6 +33,13 @@ def load_tokenizer(checkpoint: str | os.PathLike, *, trust_remote_code: bool = F
     return tokenizer
 
 
+def resolve_dtype(name: str) -> str:
+    """'auto' loads bf16 weights on GPUs that run bf16 (half the memory of float32), float32 elsewhere."""
+    if name != "auto":
+        return name
+    return "bfloat16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "float32"
+
+
 def load_classifier(
     checkpoint: str | os.PathLike,
     labels: Sequence[str],
@@ -52,28 +59,17 @@ def load_classifier(
         trust_remote_code=trust_remote_code,
     )
     model.config.pad_token_id = pad_token_id
+    # The head is trained in full: keep it (and so its optimizer state) in float32 whatever the base dtype.
+    model.get_submodule(head_name(model)).float()
     return model
 
 
-def init_head(model: PreTrainedModel, train_counts: Sequence[int], form: str) -> None:
-    """Start from the class prior instead of random logits.
-
-    LLM hidden states are large, so a randomly initialised head starts with logits of tens and a
-    loss to match (10+ measured on the demo); the first steps then undo that instead of learning.
-    Zero weights give prior-only logits: log class prior (softmax form) or the paper's pi = 0.01
-    (sigmoid form) where the head has a bias, uniform where it has none.
-    """
+def output_layer(model: torch.nn.Module) -> torch.nn.Linear:
+    """The head's last Linear: the head itself, or out_proj of a dense + out_proj head."""
     head = getattr(model, head_name(model))
-    if not isinstance(head, torch.nn.Linear):  # e.g. a dense + out_proj head: the output layer is the last Linear
-        head = [m for m in head.modules() if isinstance(m, torch.nn.Linear)][-1]
-    with torch.no_grad():
-        head.weight.zero_()
-        if getattr(head, "bias", None) is not None:
-            counts = torch.as_tensor(train_counts, dtype=torch.float32).clamp(min=1)
-            if form == "sigmoid":
-                head.bias.fill_(-float(torch.log(torch.tensor((1 - 0.01) / 0.01))))
-            else:
-                head.bias.copy_(torch.log(counts / counts.sum()))
+    if isinstance(head, torch.nn.Linear):
+        return head
+    return [m for m in head.modules() if isinstance(m, torch.nn.Linear)][-1]
 
 
 def head_name(model: torch.nn.Module) -> str:
@@ -147,7 +143,7 @@ def verify_head(model: PeftModel, adapter: Path) -> None:
     for key, value in saved_head.items():
         suffix = key.split(f"{head}.", 1)[1]
         matches = [v for k, v in live.items() if f"{head}.modules_to_save." in k and k.endswith(suffix)]
-        if not matches or not torch.equal(matches[0].detach().cpu().to(value.dtype), value):
+        if not matches or not torch.equal(matches[0].detach().cpu(), value.to(matches[0].dtype)):
             raise UserError(
                 f"{adapter}: the classification head did not load (weights differ from the saved ones); "
                 "the adapter or peft version is incompatible: retrain this preset"

@@ -26,17 +26,19 @@ from transformers import (
     TrainingArguments,
     set_seed,
 )
-from transformers.trainer_utils import get_last_checkpoint
 
 from .atomic import atomic_dir, atomic_path, write_json
 from .data import LABEL, TEXT
 from .errors import UserError
+from .hard_examples import STATE_FILE, EpochEndSync, EpochSampler, RowLosses
 from .losses import focal_loss
 from .metrics import minority_labels
-from .model import add_lora, init_head, load_classifier, load_tokenizer, save_adapter
+from .head_init import init_head
+from .model import add_lora, load_classifier, load_tokenizer, resolve_dtype, save_adapter
 from .presets import LossSpec
 
 log = logging.getLogger(__name__)
+ROW = "row"  # each row's number in the training table, for difficulty-aware sampling
 LOG_COLUMNS = ["step", "epoch", "lr", "train_loss", "val_loss", "val_macro_f1", "val_minority_f1"]
 
 
@@ -53,20 +55,23 @@ class TrainSettings:
     max_grad_norm: float = 1.0
     seed: int = 42
     patience: int = 2
-    evals_per_epoch: int = 1
+    eval_steps: int | None = None  # None: once per epoch
+    early_stopping_metric: str = "loss"  # loss (the preset's own loss on val) | macro_f1 | minority_f1
     precision: str = "auto"  # auto | bf16 | fp32
     gradient_checkpointing: bool = False
+    hard_example_sampling: bool = False
+    hard_example_floor: float = 0.2
 
 
 class TokenizedRows(torch.utils.data.Dataset):
-    """Tokenised texts with their class ids; padding is left to the collator (per batch)."""
+    """Tokenised texts with their class ids and row numbers; padding is left to the collator (per batch)."""
 
     def __init__(self, frame: pd.DataFrame, labels: Sequence[str], tokenizer, max_length: int):
         index = {label: i for i, label in enumerate(labels)}
         encoded = tokenizer(list(frame[TEXT]), truncation=True, max_length=max_length)
         self.items = [
-            {"input_ids": ids, "attention_mask": mask, "labels": index[label]}
-            for ids, mask, label in zip(encoded["input_ids"], encoded["attention_mask"], frame[LABEL])
+            {"input_ids": ids, "attention_mask": mask, "labels": index[label], ROW: i}
+            for i, (ids, mask, label) in enumerate(zip(encoded["input_ids"], encoded["attention_mask"], frame[LABEL]))
         ]
 
     def __len__(self) -> int:
@@ -74,6 +79,31 @@ class TokenizedRows(torch.utils.data.Dataset):
 
     def __getitem__(self, i: int) -> dict:
         return self.items[i]
+
+    def lengths(self) -> list[int]:
+        return [len(item["input_ids"]) for item in self.items]
+
+
+class FocalTrainer(Trainer):
+    """Trainer whose batches come from EpochSampler; it takes the row numbers out of each batch before
+    the model sees them and, with difficulty-aware sampling on, records each training row's loss."""
+
+    def __init__(self, *args, loss: LossSpec, sampler: EpochSampler, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.loss_spec, self.sampler = loss, sampler
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        rows, targets = inputs.pop(ROW), inputs["labels"]  # Trainer pops the labels
+        loss, outputs = super().compute_loss(model, inputs, return_outputs=True, num_items_in_batch=num_items_in_batch)
+        if self.sampler.losses is not None and model.training:
+            spec = self.loss_spec
+            per_row = focal_loss(outputs.logits.detach(), targets, gamma=spec.gamma, alpha=spec.alpha,
+                                 form=spec.form, reduction="none")
+            self.sampler.losses.record(rows, per_row)
+        return (loss, outputs) if return_outputs else loss
+
+    def _get_train_sampler(self, train_dataset=None):
+        return self.sampler
 
 
 def log_table(log_history: Sequence[dict]) -> str:
@@ -119,14 +149,26 @@ def fingerprint(*parts) -> str:
     return digest.hexdigest()
 
 
-def discard_stale_checkpoints(folder: Path, key: str) -> None:
-    """Remove checkpoints that another setup (other loss, data or settings) left in `folder`."""
+def clean_checkpoints(folder: Path, key: str) -> None:
+    """Keep only checkpoints this setup can resume from: remove those of another setup (other loss, data
+    or settings) and any checkpoint cut short by a kill. Trainer writes trainer_state.json last, so a
+    checkpoint without it is incomplete."""
     stamp = folder / "fingerprint.txt"
     if folder.is_dir() and (not stamp.exists() or stamp.read_text() != key):
-        log.warning("removing checkpoints of a different setup in %s", folder)
+        if any(folder.glob("checkpoint-*")):
+            log.warning("removing checkpoints of a different setup in %s", folder)
         shutil.rmtree(folder)
     folder.mkdir(parents=True, exist_ok=True)
     stamp.write_text(key)
+    for path in folder.glob("checkpoint-*"):
+        if not (path / "trainer_state.json").exists():
+            log.warning("removing %s: it was being written when the job stopped", path)
+            shutil.rmtree(path)
+
+
+def last_checkpoint(folder: Path) -> str | None:
+    steps = {int(p.name.rsplit("-", 1)[1]): p for p in folder.glob("checkpoint-*")}
+    return str(steps[max(steps)]) if steps else None
 
 
 def use_bf16(precision: str) -> bool:
@@ -149,17 +191,23 @@ def train_preset(
     max_length: int,
     out_dir: Path,
     preset_name: str,
+    dtype: str = "auto",
     trust_remote_code: bool = False,
 ) -> dict:
     """Train one adapter; writes out_dir/{adapter/, train_log.csv, train_summary.json}; returns the summary."""
     started = time.time()
     set_seed(settings.seed)
+    bf16 = use_bf16(settings.precision)
+    dtype = resolve_dtype(dtype)
+    if dtype == "bfloat16" and not bf16:
+        raise UserError("model.dtype bfloat16 needs bf16 compute: set train.precision to bf16 (or auto on a bf16 GPU)")
     tokenizer = load_tokenizer(checkpoint, trust_remote_code=trust_remote_code)
     model = load_classifier(
-        checkpoint, labels, pad_token_id=tokenizer.pad_token_id, trust_remote_code=trust_remote_code
+        checkpoint, labels, pad_token_id=tokenizer.pad_token_id, dtype=dtype, trust_remote_code=trust_remote_code
     )
-    train_counts = {x: int((train["label"] == x).sum()) for x in labels}
-    init_head(model, [train_counts[x] for x in labels], loss.form)
+    train_counts = {x: int((train[LABEL] == x).sum()) for x in labels}
+    sample = list(train[TEXT].sample(frac=1.0, random_state=settings.seed))
+    init_head(model, tokenizer, sample, [train_counts[x] for x in labels], loss.form, max_length)
     model = add_lora(model, r=lora["r"], alpha=lora["alpha"], dropout=lora["dropout"], target_modules=lora["target_modules"])
     if settings.gradient_checkpointing:
         model.enable_input_require_grads()  # else LoRA weights behind checkpointed blocks get no gradient
@@ -170,9 +218,10 @@ def train_preset(
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     batches = int(np.ceil(np.ceil(len(train_rows) / world_size) / settings.batch_size))
     steps_per_epoch = max(1, int(np.ceil(batches / settings.grad_accum)))
-    eval_steps = max(1, steps_per_epoch // max(1, settings.evals_per_epoch))
+    eval_steps = settings.eval_steps or steps_per_epoch
     checkpoints = out_dir / "checkpoints"
     minority = [labels.index(x) for x in minority_labels(labels, train_counts)]
+    stopping = settings.early_stopping_metric
 
     def compute_metrics(prediction) -> dict:
         y_true, y_pred = prediction.label_ids, np.asarray(prediction.predictions).argmax(axis=-1)
@@ -200,11 +249,11 @@ def train_preset(
         save_steps=eval_steps,
         save_total_limit=2,
         load_best_model_at_end=True,
-        metric_for_best_model="macro_f1",
-        greater_is_better=True,
+        metric_for_best_model=stopping,
+        greater_is_better=stopping != "loss",
         logging_steps=max(1, min(10, eval_steps)),
-        train_sampling_strategy="group_by_length",
-        bf16=use_bf16(settings.precision),
+        remove_unused_columns=False,  # the row numbers must reach compute_loss
+        bf16=bf16,
         use_cpu=not torch.cuda.is_available(),
         gradient_checkpointing=settings.gradient_checkpointing,
         gradient_checkpointing_kwargs={"use_reentrant": False} if settings.gradient_checkpointing else None,
@@ -216,7 +265,13 @@ def train_preset(
         label_names=["labels"],
         dataloader_num_workers=0,
     )
-    trainer = Trainer(
+    callbacks = [EarlyStoppingCallback(early_stopping_patience=settings.patience)]
+    losses = RowLosses(len(train_rows)) if settings.hard_example_sampling else None
+    if losses is not None:
+        callbacks.append(EpochEndSync(losses))
+    sampler = EpochSampler(train_rows.lengths(), settings.batch_size * settings.grad_accum, seed=settings.seed,
+                           losses=losses, floor=settings.hard_example_floor)
+    trainer = FocalTrainer(
         model=model,
         args=args,
         train_dataset=train_rows,
@@ -224,36 +279,43 @@ def train_preset(
         data_collator=DataCollatorWithPadding(tokenizer, pad_to_multiple_of=8 if torch.cuda.is_available() else None),
         compute_loss_func=loss_function(loss),
         compute_metrics=compute_metrics,
-        callbacks=[EarlyStoppingCallback(early_stopping_patience=settings.patience)],
+        callbacks=callbacks,
+        loss=loss,
+        sampler=sampler,
     )
     setup = fingerprint(loss.as_dict(), dict(lora), settings.__dict__, max_length, str(checkpoint), labels, world_size,
-                        list(train["text"]), list(train["label"]), list(val["text"]))
+                        dtype, list(train[TEXT]), list(train[LABEL]), list(val[TEXT]))
     if trainer.is_world_process_zero():
-        discard_stale_checkpoints(checkpoints, setup)
+        clean_checkpoints(checkpoints, setup)
     trainer.accelerator.wait_for_everyone()
-    resume = get_last_checkpoint(str(checkpoints)) if checkpoints.is_dir() else None
+    resume = last_checkpoint(checkpoints)
     if resume:
         log.info("resuming from %s", resume)
+        if losses is not None and (Path(resume) / STATE_FILE).exists():
+            losses.load_state_dict(torch.load(Path(resume) / STATE_FILE))
     trainer.train(resume_from_checkpoint=resume)
 
     state = trainer.state
-    total_steps = state.max_steps
-    stopped_early = state.global_step < total_steps
     summary = {
         "preset": preset_name,
         "loss": loss.as_dict(),
         "best_step": _step_of(state.best_model_checkpoint),
-        "best_val_macro_f1": state.best_metric,
+        "early_stopping_metric": f"val_{stopping}",
+        "best_metric": state.best_metric,
         "steps": state.global_step,
-        "max_steps": total_steps,
-        "stop_reason": "early_stopping" if stopped_early else "max_epochs",
+        "max_steps": state.max_steps,
+        "stop_reason": "early_stopping" if state.global_step < state.max_steps else "max_epochs",
         "train_rows": len(train_rows),
+        "hard_example_sampling": settings.hard_example_sampling,
         "seconds": round(time.time() - started, 2),
         "peak_memory_mb": peak_memory_mb(),
+        "dtype": dtype,
         "bf16": args.bf16,
         "world_size": args.world_size,
         "resumed_from": resume,
     }
+    log.info("process %d of %d trained %d steps (%s)", args.process_index, args.world_size, state.global_step,
+             summary["stop_reason"])
     if trainer.is_world_process_zero():
         with atomic_dir(out_dir / "adapter") as tmp:
             save_adapter(trainer.model, tmp, labels, {"preset": preset_name, "loss": loss.as_dict(), "max_length": max_length})
@@ -261,6 +323,7 @@ def train_preset(
             tmp.write_text(log_table(state.log_history), encoding="utf-8")
         write_json(out_dir / "train_summary.json", summary)
         shutil.rmtree(checkpoints, ignore_errors=True)
+        log.info("process %d wrote %s", args.process_index, out_dir)
     return summary
 
 

@@ -1,0 +1,42 @@
+import math
+
+import pytest
+import torch
+
+from conftest import synthetic_rows
+from focalcls.head_init import SIGMOID_PRIOR, init_head, prior_logits
+from focalcls.model import load_classifier, load_tokenizer, output_layer
+
+COUNTS = [90, 9, 1]
+
+
+def test_prior_logits_per_form():
+    assert prior_logits(COUNTS, "softmax").exp().tolist() == pytest.approx([0.9, 0.09, 0.01])
+    assert torch.sigmoid(prior_logits(COUNTS, "sigmoid")).tolist() == pytest.approx([SIGMOID_PRIOR] * 3)
+
+
+@pytest.mark.parametrize("form", ["softmax", "sigmoid"])
+def test_bias_free_head_starts_at_the_prior(tiny_model_dir, form):
+    tokenizer = load_tokenizer(tiny_model_dir)
+    model = load_classifier(tiny_model_dir, ["a", "b", "c"], pad_token_id=tokenizer.pad_token_id)
+    assert output_layer(model).bias is None  # Qwen3's score layer, as in production
+    texts = list(synthetic_rows({"sports": 20, "finance": 20, "tech": 24}).text)
+    init_head(model, tokenizer, texts, COUNTS, form, max_length=16)
+    batch = tokenizer(texts, padding=True, return_tensors="pt")
+    with torch.no_grad():
+        logits = model(**batch).logits
+    # Exactly the prior on average over the sample the head was set from, and near it on every row.
+    assert logits.mean(dim=0).tolist() == pytest.approx(prior_logits(COUNTS, form).tolist(), abs=1e-4)
+    assert (logits - prior_logits(COUNTS, form)).abs().max() < 0.5 * abs(math.log(SIGMOID_PRIOR))
+
+
+def test_head_with_a_bias_gets_zero_weights_and_the_prior_as_bias():
+    class WithBias(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.score = torch.nn.Linear(8, 3)
+
+    model = WithBias()
+    init_head(model, None, [], COUNTS, "softmax", max_length=16)
+    assert model.score.weight.abs().sum() == 0
+    assert model.score.bias.tolist() == pytest.approx(prior_logits(COUNTS, "softmax").tolist())

@@ -1,0 +1,65 @@
+"""Start the classification head from the class prior, so the first steps learn instead of undoing noise."""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import torch
+from transformers import PreTrainedModel
+
+from .model import output_layer
+
+SIGMOID_PRIOR = 0.01  # the focal loss paper's pi: every class starts unlikely, so negatives add little loss
+SAMPLE_ROWS = 64
+
+
+def prior_logits(train_counts: Sequence[int], form: str) -> torch.Tensor:
+    """log class prior (softmax form) or logit(pi) for every class (sigmoid form)."""
+    if form == "sigmoid":
+        return torch.full((len(train_counts),), math.log(SIGMOID_PRIOR / (1 - SIGMOID_PRIOR)))
+    counts = torch.as_tensor(train_counts, dtype=torch.float32).clamp(min=1)
+    return torch.log(counts / counts.sum())
+
+
+@torch.no_grad()
+def mean_head_input(model: PreTrainedModel, tokenizer, texts: Sequence[str], max_length: int) -> torch.Tensor:
+    """The mean of what the output layer reads for these texts (the last real token's hidden state)."""
+    captured = []
+    hook = output_layer(model).register_forward_hook(lambda module, args, out: captured.append(args[0].float()))
+    was_training = model.training
+    model.eval()
+    try:
+        batch = tokenizer(list(texts), truncation=True, max_length=max_length, padding=True, return_tensors="pt")
+        batch = batch.to(next(model.parameters()).device)
+        model(**batch)
+    finally:
+        hook.remove()
+        model.train(was_training)
+    hidden = captured[0]
+    if hidden.dim() == 3:  # a decoder head reads every position; the classifier keeps the last real token
+        last = batch["attention_mask"].sum(dim=1) - 1
+        hidden = hidden[torch.arange(hidden.shape[0], device=hidden.device), last]
+    return hidden.mean(dim=0)
+
+
+def init_head(
+    model: PreTrainedModel, tokenizer, texts: Sequence[str], train_counts: Sequence[int], form: str, max_length: int
+) -> None:
+    """Set the output layer so the mean logits over a sample of training texts equal prior_logits.
+
+    A randomly initialised head on large LLM hidden states starts with logits of tens and a loss to
+    match (10+ measured on the demo). A head with a bias gets zero weights and the prior as bias.
+    Decoder heads (Qwen3, Gemma 3) have no bias, so the prior goes along the mean hidden state m:
+    W = b m^T / |m|^2 gives logits b (m.h / |m|^2), which is exactly b on average over the sample and
+    close to it for each row, since LLM hidden states share a large common direction.
+    """
+    layer = output_layer(model)
+    bias = prior_logits(train_counts, form).to(layer.weight.device)
+    with torch.no_grad():
+        if layer.bias is not None:
+            layer.weight.zero_()
+            layer.bias.copy_(bias)
+            return
+        m = mean_head_input(model, tokenizer, list(texts)[:SAMPLE_ROWS], max_length).to(layer.weight.device)
+        layer.weight.copy_(torch.outer(bias, m) / m.dot(m).clamp(min=1e-12))
