@@ -3,7 +3,7 @@ import socket
 import pytest
 
 from focalcls.errors import UserError
-from focalcls.gpus import acquire_gpus, free_port
+from focalcls.gpus import acquire_gpus, free_port, reserve_port
 
 
 def test_two_jobs_never_share_ids_and_ids_come_back(tmp_path, monkeypatch):
@@ -48,3 +48,37 @@ def test_free_port_is_bindable():
     port = free_port()
     with socket.socket() as s:
         s.bind(("127.0.0.1", port))
+
+
+def _hold_ids_and_port(pool_dir, out, barrier):
+    """One job: reserve 2 of 4 fake GPUs and a port, and hold them while the other job does the same."""
+    import json
+
+    with acquire_gpus(2, total=4, pool_dir=pool_dir, timeout_s=0) as ids, reserve_port(pool_dir=pool_dir) as port:
+        barrier.wait(timeout=60)
+        out.write_text(json.dumps({"ids": ids, "port": port}))
+        barrier.wait(timeout=60)
+
+
+def test_two_jobs_started_at_once_never_share_ids_or_ports(tmp_path, monkeypatch):
+    import json
+    import multiprocessing
+
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(2)
+    jobs = [context.Process(target=_hold_ids_and_port, args=(tmp_path, tmp_path / f"job{i}.json", barrier)) for i in range(2)]
+    for job in jobs:
+        job.start()
+    for job in jobs:
+        job.join(timeout=120)
+    assert [job.exitcode for job in jobs] == [0, 0]
+    first, second = (json.loads((tmp_path / f"job{i}.json").read_text()) for i in range(2))
+    assert not set(first["ids"]) & set(second["ids"]) and first["port"] != second["port"]
+
+
+def test_a_held_port_is_not_handed_out_again(tmp_path, monkeypatch):
+    ports = iter([5001, 5001, 5002])
+    monkeypatch.setattr("focalcls.gpus.free_port", lambda: next(ports))
+    with reserve_port(pool_dir=tmp_path) as first, reserve_port(pool_dir=tmp_path) as second:
+        assert (first, second) == (5001, 5002)

@@ -9,7 +9,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from focalcls import cli  # noqa: E402
 from focalcls.atomic import read_json  # noqa: E402
-from focalcls.gpus import acquire_gpus, free_port  # noqa: E402
+from focalcls.gpus import acquire_gpus, reserve_port  # noqa: E402
 from focalcls.presets import resolve_preset  # noqa: E402
 from focalcls.tables import read_table  # noqa: E402
 
@@ -42,17 +42,18 @@ def main(args) -> None:
 
 
 def _relaunch(processes: int) -> None:
-    cmd = [
-        sys.executable, "-m", "accelerate.commands.launch",
-        "--num_processes", str(processes),
-        "--main_process_port", str(free_port()),
-        "--num_machines", "1",
-        "--dynamo_backend", "no",
-        *(["--multi_gpu"] if processes > 1 else []),  # torchrun underneath; on CPU over gloo
-        __file__, *sys.argv[1:],
-    ]
-    print("launching:", " ".join(cmd), file=sys.stderr, flush=True)
-    done = subprocess.run(cmd, env={**os.environ, LAUNCHED: "1"})
+    with reserve_port() as port:  # held until the processes end, so no job starting meanwhile takes it
+        cmd = [
+            sys.executable, "-m", "accelerate.commands.launch",
+            "--num_processes", str(processes),
+            "--main_process_port", str(port),
+            "--num_machines", "1",
+            "--dynamo_backend", "no",
+            *(["--multi_gpu"] if processes > 1 else []),  # torchrun underneath; on CPU over gloo
+            __file__, *sys.argv[1:],
+        ]
+        print("launching:", " ".join(cmd), file=sys.stderr, flush=True)
+        done = subprocess.run(cmd, env={**os.environ, LAUNCHED: "1"})
     if done.returncode != 0:
         sys.exit(done.returncode)
 

@@ -98,3 +98,29 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def reserve_port(*, pool_dir: Path = DEFAULT_POOL_DIR, attempts: int = 50) -> Iterator[int]:
+    """A free port that no other job of this workflow holds until the block ends.
+
+    free_port alone leaves a window between choosing the port and accelerate binding it, in which a
+    job starting at the same moment can be handed the same port; a lock per port closes it.
+    """
+    pool_dir.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(PermissionError):
+        pool_dir.chmod(0o1777)
+    for _ in range(attempts):
+        port = free_port()
+        fd = os.open(pool_dir / f"port{port}.lock", os.O_CREAT | os.O_RDONLY, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue
+        try:
+            yield port
+        finally:
+            _release([(port, fd)])
+        return
+    raise UserError(f"no free port found in {attempts} attempts; are many jobs starting at once?")
