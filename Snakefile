@@ -8,9 +8,11 @@ include: "workflow/rules/model.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/deploy.smk"
 
 
 rule all:
     input:
         "results/report.html",
+        expand("results/predictions/{name}.xlsx", name=config["predict"]["files"]),
     default_target: True

@@ -57,3 +57,40 @@ def tiny_model_dir(tmp_path_factory) -> Path:
     )
     Qwen3ForCausalLM(config).save_pretrained(folder, safe_serialization=True)
     return folder
+
+
+TRAIN = {"epochs": 2, "batch_size": 16, "lr": 5e-3, "seed": 0, "gpus": 0, "precision": "fp32", "patience": 3}
+LORA = {"r": 4, "alpha": 8, "dropout": 0.0, "target_modules": "all-linear"}
+MODEL = {"max_length": 16}
+PRESET = {"loss": "focal", "form": "softmax", "alpha": "balanced", "gamma": 2.0}
+
+
+@pytest.fixture(scope="session")
+def stages(tmp_path_factory, imbalanced_rows, tiny_model_dir):
+    """Every stage script run once on the synthetic rows, chained as the workflow chains them."""
+    from focalcls.tables import write_xlsx
+    from helpers import run_script
+
+    work = tmp_path_factory.mktemp("stages")
+    raw = imbalanced_rows.rename(columns={"text": "内容", "label": "类别"})
+    write_xlsx(work / "raw.xlsx", raw)
+    data = {"raw": "raw.xlsx", "text_column": "内容", "label_column": "类别", "keep_columns": ["id"], "sheet": 0}
+    run_script("extract_labels.py", "--data", data, "--out", "d/extracted.xlsx", "--labels", "d/labels.json",
+               "--report", "d/report.json", "--dropped", "d/dropped.xlsx", cwd=work)
+    run_script("balance.py", "--extracted", "d/extracted.xlsx", "--labels", "d/labels.json", "--extract-report", "d/report.json",
+               "--split", {"val_fraction": 0.2, "test_fraction": 0.2, "seed": 0}, "--balance", {"strategy": "none"},
+               "--train", "d/train.xlsx", "--val", "d/val.xlsx", "--test", "d/test.xlsx", "--summary", "d/summary.json",
+               "--model", MODEL, "--checkpoint", tiny_model_dir, cwd=work)
+    common = ["--labels", "d/labels.json", "--summary", "d/summary.json"]
+    run_script("train.py", "--threads", 1, "--train", "d/train.xlsx", "--val", "d/val.xlsx", *common,
+               "--checkpoint", tiny_model_dir, "--preset", "balanced", "--preset-settings", PRESET, "--lora", LORA,
+               "--train-settings", TRAIN, "--model", MODEL, "--out-dir", "p/balanced", cwd=work)
+    run_script("evaluate.py", "--threads", 1, "--checkpoint", tiny_model_dir, "--adapter", "p/balanced/adapter", *common,
+               "--val", "d/val.xlsx", "--test", "d/test.xlsx", "--model", MODEL, "--keep-columns", ["id"],
+               "--precision", "fp32", "--out-dir", "p/balanced/eval", cwd=work)
+    run_script("binary_test.py", *common, "--val-predictions", "p/balanced/eval/val_predictions.xlsx",
+               "--test-predictions", "p/balanced/eval/predictions.xlsx", "--binary", {"positive": []},
+               "--out", "p/balanced/binary/metrics.json", cwd=work)
+    run_script("baseline_tfidf.py", "--train", "d/train.xlsx", "--val", "d/val.xlsx", "--test", "d/test.xlsx", *common,
+               "--keep-columns", ["id"], "--out-dir", "b/tfidf", cwd=work)
+    return work

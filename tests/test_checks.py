@@ -9,6 +9,8 @@ def config(**overrides):
         "data": {"raw": "x.xlsx"},
         "model": {"checkpoint": "demo"},
         "presets": {"moderate": {"loss": "focal", "form": "sigmoid", "alpha": 0.25, "gamma": 2.0}},
+        "direct": {"prompt": "Text: {text}\nCategories: {labels}\nAnswer:"},
+        "predict": {"files": {}, "preset": "best"},
     }
     for key, value in overrides.items():
         base[key] = value
@@ -28,6 +30,10 @@ def test_a_valid_config_passes():
         ({"presets": {"p": {"form": "sigmoid", "alpha": 1.5}}}, "presets.p.alpha is 1.5"),
         ({"presets": {"p": {"loss": "ce", "form": "sigmoid"}}}, "presets.p: loss ce"),
         ({"model": {"checkpoint": "/no/such/folder"}}, "is not a folder"),
+        ({"direct": {"prompt": "Classify: {txt}"}}, "direct.prompt has the fields \\['txt'\\]"),
+        ({"direct": {"prompt": "Classify {text} as one of {"}}, "direct.prompt cannot be filled in"),
+        ({"predict": {"files": {}, "preset": "moderat"}}, "predict.preset is 'moderat'"),
+        ({"predict": {"files": {"new": "/no/such.xlsx"}, "preset": "best"}}, "predict.files.new"),
     ],
 )
 def test_each_bad_config_names_its_key(overrides, message):

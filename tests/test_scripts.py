@@ -10,40 +10,8 @@ import pandas as pd
 import pytest
 
 from focalcls.tables import write_xlsx
+from conftest import LORA, MODEL, PRESET, TRAIN
 from helpers import run_script, script_argv
-
-TRAIN = {"epochs": 2, "batch_size": 16, "lr": 5e-3, "seed": 0, "gpus": 0, "precision": "fp32", "patience": 3}
-LORA = {"r": 4, "alpha": 8, "dropout": 0.0, "target_modules": "all-linear"}
-MODEL = {"max_length": 16}
-PRESET = {"loss": "focal", "form": "softmax", "alpha": "balanced", "gamma": 2.0}
-
-
-@pytest.fixture(scope="module")
-def stages(tmp_path_factory, imbalanced_rows, tiny_model_dir):
-    work = tmp_path_factory.mktemp("stages")
-    raw = imbalanced_rows.rename(columns={"text": "内容", "label": "类别"})
-    write_xlsx(work / "raw.xlsx", raw)
-    data = {"raw": "raw.xlsx", "text_column": "内容", "label_column": "类别", "keep_columns": ["id"], "sheet": 0}
-    run_script("extract_labels.py", "--data", data, "--out", "d/extracted.xlsx", "--labels", "d/labels.json",
-               "--report", "d/report.json", "--dropped", "d/dropped.xlsx", cwd=work)
-    run_script("balance.py", "--extracted", "d/extracted.xlsx", "--labels", "d/labels.json", "--extract-report", "d/report.json",
-               "--split", {"val_fraction": 0.2, "test_fraction": 0.2, "seed": 0}, "--balance", {"strategy": "none"},
-               "--train", "d/train.xlsx", "--val", "d/val.xlsx", "--test", "d/test.xlsx", "--summary", "d/summary.json",
-               "--model", MODEL, "--checkpoint", tiny_model_dir, cwd=work)
-    common = ["--labels", "d/labels.json", "--summary", "d/summary.json"]
-    run_script("train.py", "--threads", 1, "--train", "d/train.xlsx", "--val", "d/val.xlsx", *common,
-               "--checkpoint", tiny_model_dir, "--preset", "balanced", "--preset-settings", PRESET, "--lora", LORA,
-               "--train-settings", TRAIN, "--model", MODEL, "--out-dir", "p/balanced", cwd=work)
-    run_script("evaluate.py", "--threads", 1, "--checkpoint", tiny_model_dir, "--adapter", "p/balanced/adapter", *common,
-               "--val", "d/val.xlsx", "--test", "d/test.xlsx", "--model", MODEL, "--keep-columns", ["id"],
-               "--precision", "fp32", "--out-dir", "p/balanced/eval", cwd=work)
-    run_script("binary_test.py", *common, "--val-predictions", "p/balanced/eval/val_predictions.xlsx",
-               "--test-predictions", "p/balanced/eval/predictions.xlsx", "--binary", {"positive": []},
-               "--out", "p/balanced/binary/metrics.json", cwd=work)
-    run_script("baseline_tfidf.py", "--train", "d/train.xlsx", "--val", "d/val.xlsx", "--test", "d/test.xlsx", *common,
-               "--keep-columns", ["id"], "--out-dir", "b/tfidf", cwd=work)
-    return work
-
 
 def read(work, path):
     return json.loads((work / path).read_text(encoding="utf-8"))
@@ -130,6 +98,19 @@ def test_two_cpu_processes_train_one_adapter_written_by_rank_zero(stages, tiny_m
     assert "process 0 of 2 trained" in done.stderr and "process 1 of 2 trained" in done.stderr
     assert re.findall(r"process (\d) wrote", done.stderr) == ["0"]
     assert (stages / "p/ddp/adapter/adapter_model.safetensors").exists()
+
+
+def test_two_processes_shard_evaluation_and_gather_rows_in_order(stages, tiny_model_dir):
+    done = run_script("evaluate.py", "--threads", 2, "--checkpoint", tiny_model_dir, "--adapter", "p/balanced/adapter",
+                      "--labels", "d/labels.json", "--summary", "d/summary.json", "--val", "d/val.xlsx",
+                      "--test", "d/test.xlsx", "--model", MODEL, "--keep-columns", ["id"], "--precision", "fp32",
+                      "--cpu-processes", 2, "--out-dir", "p/balanced/eval2", cwd=stages)
+    assert "process 0 of 2 predicted" in done.stderr and "process 1 of 2 predicted" in done.stderr
+    one, two = (pd.read_excel(stages / f"p/balanced/{x}/predictions.xlsx") for x in ("eval", "eval2"))
+    assert list(one.id) == list(two.id)
+    probs = [c for c in one.columns if c.startswith("p_")]
+    assert (one[probs] - two[probs]).abs().max().max() < 1e-5
+    assert read(stages, "p/balanced/eval2/metrics.json")["macro_f1"] == pytest.approx(read(stages, "p/balanced/eval/metrics.json")["macro_f1"])
 
 
 def test_early_stopping_watches_the_presets_val_loss_and_keeps_the_best(stages):

@@ -61,6 +61,16 @@ def test_checkpoints_of_another_setup_are_not_resumed(tmp_path):
     assert not (folder / "checkpoint-10").exists() and (folder / "fingerprint.txt").read_text() == "setup-b"
 
 
+def test_a_checkpoint_cut_short_is_not_resumed(tmp_path):
+    folder = tmp_path / "checkpoints"
+    clean_checkpoints(folder, "setup")
+    for step in (5, 10):
+        (folder / f"checkpoint-{step}").mkdir()
+    (folder / "checkpoint-5" / "trainer_state.json").write_text("{}")  # Trainer writes it last
+    clean_checkpoints(folder, "setup")
+    assert last_checkpoint(folder) == str(folder / "checkpoint-5") and not (folder / "checkpoint-10").exists()
+
+
 def test_log_table_keeps_train_and_eval_rows():
     history = [
         {"loss": 1.0, "learning_rate": 1e-4, "epoch": 0.5, "step": 5},
@@ -69,3 +79,50 @@ def test_log_table_keeps_train_and_eval_rows():
     ]
     table = pd.read_csv(__import__("io").StringIO(log_table(history)))
     assert list(table.step) == [5, 10] and table.val_minority_f1.iloc[1] == 0.2 and pd.isna(table.val_loss.iloc[0])
+
+
+def test_out_of_memory_says_which_preset_and_what_to_lower(tiny_model_dir, tmp_path, monkeypatch):
+    from conftest import synthetic_rows
+    from focalcls.training import TrainSettings, train_preset
+    from transformers import Trainer
+
+    def no_memory(self, *args, **kwargs):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(Trainer, "train", no_memory)
+    rows = synthetic_rows({"sports": 10, "finance": 10})
+    with pytest.raises(UserError) as caught:
+        train_preset(train=rows, val=rows, labels=["sports", "finance"], checkpoint=str(tiny_model_dir),
+                     loss=LossSpec(loss="ce", form="softmax", gamma=0.0, alpha=None),
+                     lora={"r": 2, "alpha": 4, "dropout": 0.0, "target_modules": "all-linear"},
+                     settings=TrainSettings(batch_size=32, precision="fp32"), max_length=48, out_dir=tmp_path,
+                     preset_name="severe")
+    message = str(caught.value)
+    assert "'severe'" in message and "batch_size 32" in message and "max_length 48" in message
+    assert "grad_accum" in message and "gradient_checkpointing" in message
+
+
+@pytest.mark.parametrize(
+    "settings, dtype",
+    [({"gradient_checkpointing": True, "precision": "fp32"}, "float32"), ({"precision": "bf16"}, "bfloat16")],
+    ids=["gradient-checkpointing", "bf16-weights"],
+)
+def test_lora_weights_learn_with_memory_savers(tiny_model_dir, tmp_path, settings, dtype):
+    from safetensors.torch import load_file
+
+    from conftest import synthetic_rows
+    from focalcls.training import TrainSettings, train_preset
+
+    rows = synthetic_rows({"sports": 24, "finance": 24})
+    summary = train_preset(train=rows, val=rows.iloc[:8], labels=["sports", "finance"], checkpoint=str(tiny_model_dir),
+                           loss=LossSpec(loss="focal", form="softmax", gamma=2.0, alpha=None),
+                           lora={"r": 2, "alpha": 4, "dropout": 0.0, "target_modules": "all-linear"},
+                           settings=TrainSettings(epochs=1, batch_size=8, lr=1e-2, **settings), max_length=16,
+                           out_dir=tmp_path, preset_name="p", dtype=dtype)
+    assert summary["dtype"] == dtype and summary["steps"] == 6
+    weights = load_file(str(tmp_path / "adapter/adapter_model.safetensors"))
+    # peft starts every lora_B at zero: non-zero values mean gradients reached the adapters.
+    lora_b = [v for k, v in weights.items() if "lora_B" in k]
+    assert lora_b and all(v.float().abs().sum() > 0 for v in lora_b)
+    head = [v for k, v in weights.items() if ".score." in k]
+    assert head and all(v.dtype == torch.float32 for v in head)  # the head trains in float32 whatever the base dtype

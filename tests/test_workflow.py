@@ -21,6 +21,8 @@ def tiny_config(model_dir) -> dict:
         "lora": {"r": 4, "alpha": 8, "dropout": 0.0, "target_modules": "all-linear"},
         "train": {"epochs": 2, "batch_size": 16, "lr": 5e-3, "gpus": 0, "precision": "fp32"},
         "presets": PRESETS,
+        "direct": {"prompt": "{text}。类别：{labels}。答：", "answer_prefix": ""},
+        "predict": {"files": {"new": "input/new rows.xlsx"}},  # a path with a space
     }
 
 
@@ -28,6 +30,7 @@ def tiny_config(model_dir) -> dict:
 def workflow_run(tmp_path_factory, imbalanced_rows, tiny_model_dir):
     work = tmp_path_factory.mktemp("workflow")
     write_xlsx(work / "input/labelled.xlsx", imbalanced_rows)
+    write_xlsx(work / "input/new rows.xlsx", imbalanced_rows.drop(columns="label").head(12))
     (work / "config.yaml").write_text(yaml.safe_dump(tiny_config(tiny_model_dir)))
     snakemake("--configfile", "config.yaml", "--cores", "2", cwd=work)
     return work
@@ -53,12 +56,23 @@ def test_every_stage_ran_and_outputs_agree(workflow_run):
         assert "threshold" in load(work, f"results/presets/{preset}/binary/metrics.json")
         assert (work / f"results/logs/train/{preset}.log").stat().st_size > 0
         assert (work / f"results/benchmarks/train/{preset}.tsv").exists()
-    assert load(work, "results/baselines/tfidf/metrics.json")["n"] == len(test)
+    for baseline in ("tfidf", "direct"):
+        assert load(work, f"results/baselines/{baseline}/metrics.json")["n"] == len(test)
+    new = pd.read_excel(work / "results/predictions/new.xlsx")
+    assert len(new) == 12 and set(new.predicted_label) <= set(labels) and "id" in new.columns
+
+
+def test_merge_target_builds_a_plain_transformers_folder(workflow_run):
+    from transformers import AutoConfig
+
+    snakemake("results/presets/ce/merged", "--configfile", "config.yaml", "--cores", "2", cwd=workflow_run)
+    config = AutoConfig.from_pretrained(workflow_run / "results/presets/ce/merged")
+    assert list(config.id2label.values()) == load(workflow_run, "results/data/labels.json")
 
 
 def test_report_names_every_model(workflow_run):
     html = (workflow_run / "results/report.html").read_text(encoding="utf-8")
-    for name in (*PRESETS, "tfidf", "Headline", "Provenance"):
+    for name in (*PRESETS, "tfidf", "direct", "Headline", "Provenance"):
         assert name in html
     assert html.count("data:image/png;base64,") >= 4 and "http://" not in html.replace("http://www.w3.org", "")
 
@@ -71,8 +85,10 @@ def test_nothing_left_to_do_and_one_preset_change_reruns_only_it(workflow_run):
     (work / "changed.yaml").write_text(yaml.safe_dump(config))
     plan = snakemake("--configfile", "changed.yaml", "-n", "--quiet", "rules", cwd=work).stdout
     jobs = dict(line.split() for line in plan.splitlines() if line.split() and line.split()[0] in
-                {"train", "evaluate", "binary_test", "report", "baseline_tfidf", "balance", "extract_labels"} and len(line.split()) == 2)
-    assert jobs == {"train": "1", "evaluate": "1", "binary_test": "1", "report": "1"}
+                {"train", "evaluate", "binary_test", "report", "predict", "baseline_tfidf", "baseline_direct", "balance",
+                 "extract_labels"} and len(line.split()) == 2)
+    # predict.preset 'best' weighs every preset on validation, so it is redone too.
+    assert jobs == {"train": "1", "evaluate": "1", "binary_test": "1", "report": "1", "predict": "1"}
 
 
 def test_one_preset_target_runs_alone(workflow_run):
@@ -110,3 +126,24 @@ def test_production_example_config_plans_every_stage(tmp_path, tiny_model_dir, i
     plan = snakemake("--configfile", "config.yaml", "-n", "--quiet", "rules", "--resources", "gpu=4", cwd=tmp_path).stdout
     jobs = dict(line.split() for line in plan.splitlines() if len(line.split()) == 2 and line.split()[1].isdigit())
     assert jobs["train"] == jobs["evaluate"] == str(len(config["presets"])) and "fetch_demo_model" not in jobs
+
+
+def test_report_shows_hostile_texts_as_text(workflow_run, tmp_path):
+    import shutil
+
+    from focalcls.tables import read_table
+
+    work = tmp_path / "copy"
+    shutil.copytree(workflow_run, work, symlinks=True)
+    hostile = '<script>alert(1)</script>"><img src=x onerror=alert(2)>=SUM(A1)'
+    for preset in PRESETS:  # whichever preset is best, its most confident error is this row
+        path = work / f"results/presets/{preset}/eval/predictions.xlsx"
+        frame = read_table(path)
+        frame.loc[0, "text"] = hostile
+        frame.loc[0, "true_label"] = next(x for x in frame.true_label.unique() if x != frame.predicted_label[0])
+        frame.loc[0, "confidence"] = "1.0"
+        write_xlsx(path, frame)
+    snakemake("results/report.html", "--configfile", "config.yaml", "--cores", "2", cwd=work)
+    html = (work / "results/report.html").read_text(encoding="utf-8")
+    assert "<script>alert" not in html and "<img src=x" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;&#34;&gt;&lt;img src=x onerror=alert(2)&gt;=SUM(A1)" in html

@@ -1,4 +1,5 @@
 import json
+import re
 import shlex
 import sys
 from pathlib import Path
@@ -24,8 +25,9 @@ ENV = "../../envs/focalcls.yaml"
 
 
 wildcard_constraints:
-    preset="|".join(map(lambda p: p.replace(".", r"\."), PRESETS)),
+    preset="|".join(map(re.escape, PRESETS)),
     baseline="|".join(config["baselines"]),
+    name="|".join(map(re.escape, config["predict"]["files"])),
 
 
 def script_path(name):
@@ -33,7 +35,9 @@ def script_path(name):
 
 
 def as_json(value):
-    """Config sections reach scripts as one JSON argument, quoted by the shell directive."""
+    """Config sections reach scripts as one JSON argument, quoted by the shell directive. Where a value
+    may hold braces (the direct prompt's {text}), wrap the call in a lambda, or Snakemake reads them
+    as wildcards."""
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
@@ -64,3 +68,9 @@ def find_links_option():
     """pip's --find-links for tests that serve the demo packages from a local folder; empty otherwise."""
     folder = config["demo"]["find_links"]
     return f"--find-links {shlex.quote(folder)}" if folder else ""
+
+
+def predict_candidates():
+    """The presets predict chooses from: all of them for 'best', else the one named."""
+    chosen = config["predict"]["preset"]
+    return PRESETS if chosen == "best" else [chosen]

@@ -17,6 +17,7 @@ rule evaluate:
         batch_size=config["train"]["eval_batch_size"],
         precision=config["train"]["precision"],
         gpus=gpus_per_job(),
+        cpu_processes=config["train"]["cpu_processes"],
         checkpoint=model_folder(),
         out_dir="results/presets/{preset}/eval",
         script=script_path("evaluate.py"),
@@ -26,7 +27,7 @@ rule evaluate:
         "results/benchmarks/evaluate/{preset}.tsv"
     threads: 8
     resources:
-        gpu=min(1, gpus_per_job()),
+        gpu=gpus_per_job(),
         mem_mb=8000,
     conda:
         ENV
@@ -35,7 +36,7 @@ rule evaluate:
         " --adapter {input.adapter:q} --labels {input.labels:q} --summary {input.summary:q}"
         " --val {input.val:q} --test {input.test:q} --model {params.model:q} --keep-columns {params.keep:q}"
         " --batch-size {params.batch_size} --precision {params.precision} --gpus {params.gpus}"
-        " --out-dir {params.out_dir:q} > {log:q} 2>&1"
+        " --cpu-processes {params.cpu_processes} --out-dir {params.out_dir:q} > {log:q} 2>&1"
 
 
 rule binary_test:
@@ -91,3 +92,40 @@ rule baseline_tfidf:
         "python {params.script:q} --train {input.train:q} --val {input.val:q} --test {input.test:q}"
         " --labels {input.labels:q} --summary {input.summary:q} --keep-columns {params.keep:q}"
         " --seed {params.seed} --out-dir results/baselines/tfidf > {log:q} 2>&1"
+
+
+rule baseline_direct:
+    input:
+        val=f"{DATA}/val.xlsx",
+        test=f"{DATA}/test.xlsx",
+        labels=rules.extract_labels.output.labels,
+        summary=rules.balance.output.summary,
+        model=model_input,
+    output:
+        metrics="results/baselines/direct/metrics.json",
+        predictions="results/baselines/direct/predictions.xlsx",
+        val_predictions="results/baselines/direct/val_predictions.xlsx",
+        confusion="results/baselines/direct/confusion.csv",
+    params:
+        model=as_json(config["model"]),
+        direct=lambda wc: as_json(config["direct"]),
+        keep=as_json(config["data"]["keep_columns"]),
+        precision=config["train"]["precision"],
+        gpus=gpus_per_job(),
+        checkpoint=model_folder(),
+        script=script_path("baseline_direct.py"),
+    log:
+        "results/logs/baselines/direct.log",
+    benchmark:
+        "results/benchmarks/baselines/direct.tsv"
+    threads: 8
+    resources:
+        gpu=min(1, gpus_per_job()),
+        mem_mb=8000,
+    conda:
+        ENV
+    shell:
+        "python {params.script:q} --threads {threads} --checkpoint {params.checkpoint:q}"
+        " --labels {input.labels:q} --summary {input.summary:q} --val {input.val:q} --test {input.test:q}"
+        " --model {params.model:q} --direct {params.direct:q} --keep-columns {params.keep:q}"
+        " --precision {params.precision} --gpus {params.gpus} --out-dir results/baselines/direct > {log:q} 2>&1"

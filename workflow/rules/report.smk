@@ -10,7 +10,7 @@ rule report:
     output:
         "results/report.html",
     params:
-        config=as_json(config),
+        config=lambda wc: as_json(config),
         presets=as_json(PRESETS),
         baselines=as_json(config["baselines"]),
         script=script_path("report.py"),

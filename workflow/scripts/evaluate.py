@@ -1,6 +1,5 @@
-"""Load base model + one preset's adapter, predict val and test in batches, write metrics."""
+"""Load base model + one preset's adapter, predict val and test in batches (sharded over GPUs), write metrics."""
 
-import os
 import sys
 from pathlib import Path
 
@@ -9,40 +8,41 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from focalcls import cli  # noqa: E402
 from focalcls.atomic import read_json  # noqa: E402
 from focalcls.evaluation import write_evaluation  # noqa: E402
-from focalcls.gpus import acquire_gpus  # noqa: E402
+from focalcls.launch import run_on_devices  # noqa: E402
 from focalcls.tables import read_table  # noqa: E402
 
 
 def main(args) -> None:
-    with acquire_gpus(min(1, args.gpus)) as ids:
-        # Set before torch starts CUDA: this job's GPU, or none when training runs on the CPU.
-        os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, ids))
-        _evaluate(args)
+    processes = args.gpus or args.cpu_processes
+    run_on_devices(lambda: _evaluate(args), script=__file__, gpus=args.gpus, processes=processes, threads=args.threads)
 
 
 def _evaluate(args) -> None:
+    """Each process predicts a contiguous share of the rows; rank 0 gathers them in order and writes."""
+    import numpy as np
     import torch
+    from accelerate import PartialState
+    from accelerate.utils import gather_object
 
     from focalcls.inference import predict_probs
-    from focalcls.model import load_trained_classifier, resolve_dtype
-    from focalcls.training import use_bf16
+    from focalcls.model import load_for_inference
 
+    state = PartialState(cpu=not torch.cuda.is_available())  # without cpu=True, CPU processes do not join
     labels = read_json(args.labels)
-    dtype = resolve_dtype(args.model.get("dtype", "auto"))
-    model, tokenizer, meta = load_trained_classifier(
-        args.checkpoint, args.adapter, labels, dtype=dtype, trust_remote_code=args.model.get("trust_remote_code", False)
+    model, tokenizer, meta, bf16 = load_for_inference(
+        args.checkpoint, args.adapter, labels, model_config=args.model, precision=args.precision, device=state.device
     )
-    bf16 = use_bf16(args.precision) or dtype == "bfloat16"  # bf16 weights feed the float32 head through autocast
-    if torch.cuda.is_available():
-        model.to("cuda")
     frames = {"val": read_table(args.val), "test": read_table(args.test)}
-    probs = {
-        split: predict_probs(
-            model, tokenizer, list(frame["text"]), form=meta["loss"]["form"],
-            max_length=args.model["max_length"], batch_size=args.batch_size, bf16=bf16,
-        )
-        for split, frame in frames.items()
-    }
+    probs = {}
+    for split, frame in frames.items():
+        with state.split_between_processes(list(frame["text"])) as shard:
+            part = predict_probs(model, tokenizer, shard, form=meta["loss"]["form"],
+                                 max_length=args.model["max_length"], batch_size=args.batch_size, bf16=bf16)
+        probs[split] = np.concatenate(gather_object([part]))
+        print(f"process {state.process_index} of {state.num_processes} predicted {len(part)} {split} rows",
+              file=sys.stderr, flush=True)
+    if not state.is_main_process:
+        return
     write_evaluation(
         Path(args.out_dir), frames, probs, labels, read_json(args.summary)["counts"]["train"],
         keep_columns=args.keep_columns, extra={"preset": meta["preset"], "loss": meta["loss"]},
@@ -56,7 +56,8 @@ def build_parser():
     p.add_argument("--keep-columns", type=cli.json_arg, default=[])
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp32"], help="train.precision")
-    p.add_argument("--gpus", type=int, default=0, help="train.gpus: 0 predicts on the CPU, more on one GPU")
+    p.add_argument("--gpus", type=int, default=0, help="train.gpus: 0 predicts on the CPU; more shard the rows over them")
+    p.add_argument("--cpu-processes", type=int, default=1, help="train.cpu_processes: with --gpus 0, CPU processes")
     return p
 
 

@@ -1,7 +1,5 @@
 """Train one preset's LoRA adapter; with train.gpus > 1 it relaunches itself under accelerate."""
 
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -9,53 +7,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from focalcls import cli  # noqa: E402
 from focalcls.atomic import read_json  # noqa: E402
-from focalcls.gpus import acquire_gpus, reserve_port  # noqa: E402
+from focalcls.launch import run_on_devices  # noqa: E402
 from focalcls.presets import resolve_preset  # noqa: E402
 from focalcls.tables import read_table  # noqa: E402
-
-
-LAUNCHED = "FOCALCLS_LAUNCHED"
 
 
 def main(args) -> None:
     gpus = int(args.train_settings.get("gpus", 0))
     processes = gpus or int(args.train_settings.get("cpu_processes", 1))
-    if os.environ.get(LAUNCHED):  # already one of accelerate's processes
-        if processes > 1 and "LOCAL_RANK" not in os.environ:
-            raise RuntimeError(f"accelerate started one process instead of {processes}; refusing to launch again")
-        if args.threads:
-            import torch
-
-            torch.set_num_threads(max(1, args.threads // int(os.environ.get("WORLD_SIZE", "1"))))
-        _train(args)
-        return
-    with acquire_gpus(gpus) as ids:
-        if ids:
-            os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, ids))
-        else:
-            os.environ["CUDA_VISIBLE_DEVICES"] = ""  # train.gpus 0 means CPU even on a GPU box
-        if gpus or processes > 1:
-            # A fresh process, so CUDA starts after CUDA_VISIBLE_DEVICES names this job's GPUs.
-            _relaunch(processes)
-        else:
-            _train(args)
-
-
-def _relaunch(processes: int) -> None:
-    with reserve_port() as port:  # held until the processes end, so no job starting meanwhile takes it
-        cmd = [
-            sys.executable, "-m", "accelerate.commands.launch",
-            "--num_processes", str(processes),
-            "--main_process_port", str(port),
-            "--num_machines", "1",
-            "--dynamo_backend", "no",
-            *(["--multi_gpu"] if processes > 1 else []),  # torchrun underneath; on CPU over gloo
-            __file__, *sys.argv[1:],
-        ]
-        print("launching:", " ".join(cmd), file=sys.stderr, flush=True)
-        done = subprocess.run(cmd, env={**os.environ, LAUNCHED: "1"})
-    if done.returncode != 0:
-        sys.exit(done.returncode)
+    run_on_devices(lambda: _train(args), script=__file__, gpus=gpus, processes=processes, threads=args.threads)
 
 
 def _train(args) -> None:

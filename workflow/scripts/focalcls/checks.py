@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import string
 from pathlib import Path
 from typing import Mapping
 
@@ -59,6 +60,19 @@ def check_alpha(name: str, preset: Mapping, n_labels: int | None = None) -> None
         raise UserError(f"presets.{name}.alpha is {alpha}; in the sigmoid form every alpha must lie in (0, 1)")
 
 
+def check_prompt(prompt: str) -> None:
+    """The zero-shot prompt is a str.format template with {text} and optionally {labels}."""
+    try:
+        fields = {name for _, name, _, _ in string.Formatter().parse(prompt) if name is not None}
+    except ValueError as e:
+        raise UserError(f"direct.prompt cannot be filled in ({e}); write a literal brace as {{{{ or }}}}") from None
+    if "text" not in fields or fields - {"text", "labels"}:
+        raise UserError(
+            f"direct.prompt has the fields {sorted(fields)}; it needs {{text}} and may use {{labels}}, nothing else "
+            "(write a literal brace as {{ or }})"
+        )
+
+
 def check_config(config: Mapping) -> None:
     """Cross-key rules: where the data comes from, and what each preset's alpha can mean."""
     data = config["data"]
@@ -80,3 +94,13 @@ def check_config(config: Mapping) -> None:
             raise UserError(f"presets.{name}: loss ce is the softmax cross-entropy; drop 'form: sigmoid' or use loss: focal with gamma: 0")
     if config["model"]["checkpoint"] != "demo":
         check_checkpoint(config["model"]["checkpoint"])
+    check_prompt(config["direct"]["prompt"])
+    predict = config["predict"]
+    if predict["preset"] != "best" and predict["preset"] not in config["presets"]:
+        raise UserError(
+            f"predict.preset is {predict['preset']!r}, which is not a preset ({', '.join(config['presets'])}); "
+            "name one of them or use 'best'"
+        )
+    for name, path in predict["files"].items():
+        if not Path(path).is_file():
+            raise UserError(f"predict.files.{name}: {path!r} is not a file; fix the path or remove the entry")

@@ -22,21 +22,33 @@ def prior_logits(train_counts: Sequence[int], form: str) -> torch.Tensor:
     return torch.log(counts / counts.sum())
 
 
+class _Captured(Exception):
+    """Raised by a pre-hook on the output layer: its input is all we need, so the forward stops there."""
+
+    def __init__(self, hidden: torch.Tensor):
+        self.hidden = hidden
+
+
+def _capture(module, args):
+    raise _Captured(args[0].float())
+
+
 @torch.no_grad()
 def mean_head_input(model: PreTrainedModel, tokenizer, texts: Sequence[str], max_length: int) -> torch.Tensor:
     """The mean of what the output layer reads for these texts (the last real token's hidden state)."""
-    captured = []
-    hook = output_layer(model).register_forward_hook(lambda module, args, out: captured.append(args[0].float()))
+    hook = output_layer(model).register_forward_pre_hook(_capture)
     was_training = model.training
     model.eval()
+    batch = tokenizer(list(texts), truncation=True, max_length=max_length, padding=True, return_tensors="pt")
+    batch = batch.to(next(model.parameters()).device)
     try:
-        batch = tokenizer(list(texts), truncation=True, max_length=max_length, padding=True, return_tensors="pt")
-        batch = batch.to(next(model.parameters()).device)
         model(**batch)
+        raise RuntimeError("the classification head was never called")
+    except _Captured as captured:
+        hidden = captured.hidden
     finally:
         hook.remove()
         model.train(was_training)
-    hidden = captured[0]
     if hidden.dim() == 3:  # a decoder head reads every position; the classifier keeps the last real token
         last = batch["attention_mask"].sum(dim=1) - 1
         hidden = hidden[torch.arange(hidden.shape[0], device=hidden.device), last]

@@ -33,6 +33,14 @@ def load_tokenizer(checkpoint: str | os.PathLike, *, trust_remote_code: bool = F
     return tokenizer
 
 
+def use_bf16(precision: str) -> bool:
+    """bf16 autocast: 'bf16' always (CPUs with avx512_bf16/AMX run it ~1.5x faster), 'auto' on bf16 GPUs."""
+    gpu_bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    if precision == "bf16" and torch.cuda.is_available() and not gpu_bf16:
+        raise UserError(f"train.precision is bf16 but {torch.cuda.get_device_name()} has no bf16; use fp32 or auto")
+    return precision == "bf16" or (precision == "auto" and gpu_bf16)
+
+
 def resolve_dtype(name: str) -> str:
     """'auto' loads bf16 weights on GPUs that run bf16 (half the memory of float32), float32 elsewhere."""
     if name != "auto":
@@ -126,21 +134,27 @@ def load_trained_classifier(
     base = load_classifier(
         checkpoint, labels, pad_token_id=tokenizer.pad_token_id, dtype=dtype, trust_remote_code=trust_remote_code
     )
+    saved_head(adapter, head_name(base))  # a clear error before peft's KeyError
     model = PeftModel.from_pretrained(base, str(adapter), is_trainable=False)
     verify_head(model, adapter)
     model.eval()
     return model, tokenizer, meta
 
 
+def saved_head(adapter: Path, head: str) -> dict[str, torch.Tensor]:
+    """The classification head's tensors in an adapter file; without them peft cannot restore the head."""
+    saved = load_file(str(adapter / ADAPTER_WEIGHTS))
+    weights = {k: v for k, v in saved.items() if f".{head}." in f".{k}"}
+    if not weights:
+        raise UserError(f"{adapter}: the adapter holds no classification head ({head}); retrain with this workflow")
+    return weights
+
+
 def verify_head(model: PeftModel, adapter: Path) -> None:
     """The head peft put in use must hold the saved weights, not a fresh random initialisation."""
-    saved = load_file(str(adapter / ADAPTER_WEIGHTS))
     head = head_name(model.base_model.model)
-    saved_head = {k: v for k, v in saved.items() if f".{head}." in f".{k}"}
-    if not saved_head:
-        raise UserError(f"{adapter}: the adapter holds no classification head ({head}); retrain with this workflow")
     live = dict(model.named_parameters())
-    for key, value in saved_head.items():
+    for key, value in saved_head(adapter, head).items():
         suffix = key.split(f"{head}.", 1)[1]
         matches = [v for k, v in live.items() if f"{head}.modules_to_save." in k and k.endswith(suffix)]
         if not matches or not torch.equal(matches[0].detach().cpu(), value.to(matches[0].dtype)):
@@ -148,3 +162,14 @@ def verify_head(model: PeftModel, adapter: Path) -> None:
                 f"{adapter}: the classification head did not load (weights differ from the saved ones); "
                 "the adapter or peft version is incompatible: retrain this preset"
             )
+
+
+def load_for_inference(checkpoint: str | os.PathLike, adapter: str | os.PathLike, labels: Sequence[str], *,
+                       model_config: dict, precision: str, device: torch.device | str | None = None):
+    """Base + adapter, verified, on `device` (default: the job's GPU if any); returns (model, tokenizer, meta, bf16)."""
+    dtype = resolve_dtype(model_config.get("dtype", "auto"))
+    model, tokenizer, meta = load_trained_classifier(
+        checkpoint, adapter, labels, dtype=dtype, trust_remote_code=model_config.get("trust_remote_code", False)
+    )
+    model.to(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    return model, tokenizer, meta, use_bf16(precision) or dtype == "bfloat16"  # bf16 weights reach the float32 head via autocast

@@ -16,6 +16,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from . import plots
 from .atomic import read_json, write_text
+from .selection import pick_best
 from .tables import read_table
 
 TABLE_COLUMNS = ["macro_f1", "minority_f1", "balanced_accuracy", "accuracy", "f1_std", "hard_sample_accuracy", "ece"]
@@ -41,12 +42,6 @@ def collect(results: Path, presets: Sequence[str], baselines: Sequence[str]) -> 
         folder = results / "baselines" / name
         runs[name] = {"kind": "baseline", "metrics": read_json(folder / "metrics.json")}
     return runs
-
-
-def pick_best(runs: Mapping[str, dict], metric: str) -> str:
-    """The preset with the best validation figure (test is never used to choose)."""
-    presets = [n for n, r in runs.items() if r["kind"] == "preset"]
-    return max(presets, key=lambda n: (runs[n]["metrics"]["val"][metric], -presets.index(n)))
 
 
 def _gain(runs: Mapping[str, dict], best: str, other: str, metric: str) -> float | None:

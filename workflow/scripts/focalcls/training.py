@@ -34,7 +34,7 @@ from .hard_examples import STATE_FILE, EpochEndSync, EpochSampler, RowLosses
 from .losses import focal_loss
 from .metrics import minority_labels
 from .head_init import init_head
-from .model import add_lora, load_classifier, load_tokenizer, resolve_dtype, save_adapter
+from .model import add_lora, load_classifier, load_tokenizer, resolve_dtype, save_adapter, use_bf16
 from .presets import LossSpec
 
 log = logging.getLogger(__name__)
@@ -171,14 +171,6 @@ def last_checkpoint(folder: Path) -> str | None:
     return str(steps[max(steps)]) if steps else None
 
 
-def use_bf16(precision: str) -> bool:
-    """bf16 autocast: 'bf16' always (CPUs with avx512_bf16/AMX run it ~1.5x faster), 'auto' on bf16 GPUs."""
-    gpu_bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-    if precision == "bf16" and torch.cuda.is_available() and not gpu_bf16:
-        raise UserError(f"train.precision is bf16 but {torch.cuda.get_device_name()} has no bf16; use fp32 or auto")
-    return precision == "bf16" or (precision == "auto" and gpu_bf16)
-
-
 def train_preset(
     *,
     train: pd.DataFrame,
@@ -293,7 +285,10 @@ def train_preset(
         log.info("resuming from %s", resume)
         if losses is not None and (Path(resume) / STATE_FILE).exists():
             losses.load_state_dict(torch.load(Path(resume) / STATE_FILE))
-    trainer.train(resume_from_checkpoint=resume)
+    try:
+        trainer.train(resume_from_checkpoint=resume)
+    except torch.OutOfMemoryError:
+        raise UserError(out_of_memory_advice(preset_name, settings, max_length)) from None
 
     state = trainer.state
     summary = {
@@ -325,6 +320,15 @@ def train_preset(
         shutil.rmtree(checkpoints, ignore_errors=True)
         log.info("process %d wrote %s", args.process_index, out_dir)
     return summary
+
+
+def out_of_memory_advice(preset: str, settings: TrainSettings, max_length: int) -> str:
+    return (
+        f"preset {preset!r} ran out of GPU memory with train.batch_size {settings.batch_size} and "
+        f"model.max_length {max_length}; halve train.batch_size and double train.grad_accum (same effective "
+        "batch), or turn on train.gradient_checkpointing, or lower model.max_length (balance's summary.json "
+        "says how many rows are longer). Checkpoints so far are kept: the rerun resumes from the last one."
+    )
 
 
 def _step_of(checkpoint: str | None) -> int | None:

@@ -1,0 +1,87 @@
+"""Using a trained preset elsewhere: the merged folder, predictions on new rows, and a head that did not load."""
+
+import json
+
+import pandas as pd
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+from transformers import AutoModelForSequenceClassification
+
+from conftest import MODEL, synthetic_rows
+from focalcls.errors import UserError
+from focalcls.inference import predict_probs
+from focalcls.model import ADAPTER_WEIGHTS, load_trained_classifier, verify_head
+from focalcls.tables import write_xlsx
+from helpers import run_script
+
+TEXTS = ["球队比赛今天进球", "银行利率市场", "医院医生报道", "芯片手机网络"]
+
+
+def labels_of(stages):
+    return json.loads((stages / "d/labels.json").read_text(encoding="utf-8"))
+
+
+def test_merged_folder_loads_with_transformers_alone_and_predicts_the_same(stages, tiny_model_dir):
+    run_script("merge.py", "--checkpoint", tiny_model_dir, "--adapter", "p/balanced/adapter", "--labels", "d/labels.json",
+               "--model", MODEL, "--out", "p/balanced/merged", cwd=stages)
+    folder = stages / "p/balanced/merged"
+    assert list(folder.glob("*.safetensors")) and not list(folder.glob("*.bin"))
+    merged = AutoModelForSequenceClassification.from_pretrained(folder).eval()
+    assert merged.config.id2label == dict(enumerate(labels_of(stages)))
+    adapted, tokenizer, _ = load_trained_classifier(tiny_model_dir, stages / "p/balanced/adapter", labels_of(stages))
+    batch = tokenizer(TEXTS, padding=True, return_tensors="pt")
+    with torch.no_grad():
+        assert torch.allclose(merged(**batch).logits, adapted(**batch).logits, atol=1e-4)
+
+
+def test_predict_labels_new_rows_and_keeps_their_columns(stages, tiny_model_dir):
+    rows = synthetic_rows({"sports": 3, "finance": 3, "tech": 3}, seed=5).rename(columns={"text": "内容"})
+    rows["备注"] = "x"
+    rows.loc[0, "内容"] = "  "  # an empty text gets no prediction, and the row stays
+    write_xlsx(stages / "new.xlsx", rows[["id", "内容", "备注"]])
+    run_script("predict.py", "--checkpoint", tiny_model_dir, "--presets-dir", "p", "--candidates", ["balanced"],
+               "--labels", "d/labels.json", "--input", "new.xlsx", "--text-column", "内容", "--predict", {"sheet": 0},
+               "--model", MODEL, "--precision", "fp32", "--out", "out/new.xlsx", cwd=stages)
+    out = pd.read_excel(stages / "out/new.xlsx", dtype={"id": str}, keep_default_na=False)
+    labels = labels_of(stages)
+    assert list(out.columns[:3]) == ["id", "内容", "备注"] and list(out.id) == list(rows.id) and (out["备注"] == "x").all()
+    assert out.predicted_label[0] == "" and set(out.predicted_label[1:]) <= set(labels)
+    filled = out.iloc[1:]
+    probs = filled[[f"p_{x}" for x in labels]].astype(float)
+    assert probs.sum(axis=1).round(4).eq(1).all() and (probs.max(axis=1) == filled.confidence.astype(float)).all()
+    # The same probabilities evaluate computes for these texts.
+    model, tokenizer, meta = load_trained_classifier(tiny_model_dir, stages / "p/balanced/adapter", labels)
+    expected = predict_probs(model, tokenizer, list(filled["内容"]), form=meta["loss"]["form"], max_length=16)
+    assert probs.to_numpy() == pytest.approx(expected, abs=1e-5)
+
+
+def test_predict_with_a_missing_text_column_names_the_columns(stages, tiny_model_dir):
+    write_xlsx(stages / "bad.xlsx", pd.DataFrame({"正文": ["一"]}))
+    done = run_script("predict.py", "--checkpoint", tiny_model_dir, "--presets-dir", "p", "--candidates", ["balanced"],
+                      "--labels", "d/labels.json", "--input", "bad.xlsx", "--text-column", "内容", "--predict", {},
+                      "--model", MODEL, "--out", "out/bad.xlsx", cwd=stages, check=False)
+    assert done.returncode == 2 and "'内容'" in done.stderr and "正文" in done.stderr and "predict.text_column" in done.stderr
+    assert not (stages / "out/bad.xlsx").exists()
+
+
+def test_a_head_that_did_not_load_is_caught(stages, tiny_model_dir):
+    model, _, _ = load_trained_classifier(tiny_model_dir, stages / "p/balanced/adapter", labels_of(stages))
+    head = next(p for n, p in model.named_parameters() if "score.modules_to_save" in n)
+    with torch.no_grad():
+        head.normal_()  # what a silently re-initialised head looks like
+    with pytest.raises(UserError, match="did not load"):
+        verify_head(model, stages / "p/balanced/adapter")
+
+
+def test_an_adapter_without_its_head_is_refused(stages, tiny_model_dir, tmp_path):
+    adapter = tmp_path / "adapter"
+    adapter.mkdir()
+    for f in (stages / "p/balanced/adapter").iterdir():
+        (adapter / f.name).write_bytes(f.read_bytes())
+    weights = load_file(str(adapter / ADAPTER_WEIGHTS))
+    save_file({k.replace(".score.", ".renamed."): v for k, v in weights.items()}, str(adapter / ADAPTER_WEIGHTS))
+    done = run_script("evaluate.py", "--checkpoint", tiny_model_dir, "--adapter", adapter, "--labels", stages / "d/labels.json",
+                      "--summary", stages / "d/summary.json", "--val", stages / "d/val.xlsx", "--test", stages / "d/test.xlsx",
+                      "--model", MODEL, "--out-dir", tmp_path / "eval", cwd=tmp_path, check=False)
+    assert done.returncode == 2 and "holds no classification head" in done.stderr and not (tmp_path / "eval").exists()

@@ -1,0 +1,64 @@
+# Outputs for using a trained preset elsewhere; built on request (or for predict.files), not by default.
+
+
+rule merge:
+    input:
+        adapter=rules.train.output.adapter,
+        labels=rules.extract_labels.output.labels,
+        model=model_input,
+    output:
+        directory("results/presets/{preset}/merged"),
+    params:
+        model=as_json(config["model"]),
+        checkpoint=model_folder(),
+        script=script_path("merge.py"),
+    log:
+        "results/logs/merge/{preset}.log",
+    benchmark:
+        "results/benchmarks/merge/{preset}.tsv"
+    threads: 2
+    resources:
+        mem_mb=16000,
+    conda:
+        ENV
+    shell:
+        "python {params.script:q} --threads {threads} --checkpoint {params.checkpoint:q} --adapter {input.adapter:q}"
+        " --labels {input.labels:q} --model {params.model:q} --out {output:q} > {log:q} 2>&1"
+
+
+rule predict:
+    input:
+        rows=lambda wc: config["predict"]["files"][wc.name],
+        adapters=expand("results/presets/{preset}/adapter", preset=predict_candidates()),
+        metrics=expand("results/presets/{preset}/eval/metrics.json", preset=predict_candidates()),
+        labels=rules.extract_labels.output.labels,
+        model=model_input,
+    output:
+        "results/predictions/{name}.xlsx",
+    params:
+        predict=as_json(config["predict"]),
+        model=as_json(config["model"]),
+        candidates=as_json(predict_candidates()),
+        text_column=config["predict"]["text_column"] or config["data"]["text_column"],
+        metric=config["report"]["selection_metric"],
+        batch_size=config["train"]["eval_batch_size"],
+        precision=config["train"]["precision"],
+        gpus=gpus_per_job(),
+        checkpoint=model_folder(),
+        script=script_path("predict.py"),
+    log:
+        "results/logs/predict/{name}.log",
+    benchmark:
+        "results/benchmarks/predict/{name}.tsv"
+    threads: 8
+    resources:
+        gpu=min(1, gpus_per_job()),
+        mem_mb=8000,
+    conda:
+        ENV
+    shell:
+        "python {params.script:q} --threads {threads} --checkpoint {params.checkpoint:q} --presets-dir results/presets"
+        " --candidates {params.candidates:q} --selection-metric {params.metric} --labels {input.labels:q}"
+        " --input {input.rows:q} --text-column {params.text_column:q} --predict {params.predict:q}"
+        " --model {params.model:q} --batch-size {params.batch_size} --precision {params.precision}"
+        " --gpus {params.gpus} --out {output:q} > {log:q} 2>&1"

@@ -1,0 +1,61 @@
+"""Baseline: zero-shot classification by the base model alone (no adapter), evaluated like every preset."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from focalcls import cli  # noqa: E402
+from focalcls.atomic import read_json  # noqa: E402
+from focalcls.evaluation import write_evaluation  # noqa: E402
+from focalcls.launch import run_on_devices  # noqa: E402
+from focalcls.tables import read_table  # noqa: E402
+
+
+def main(args) -> None:
+    # One device is plenty for a file of rows; run_on_devices takes a GPU from the pool when training uses GPUs.
+    run_on_devices(lambda: _direct(args), script=__file__, gpus=min(1, args.gpus), processes=1)
+
+
+def _direct(args) -> None:
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from focalcls.model import DTYPES, load_tokenizer, resolve_dtype, use_bf16
+    from focalcls.zero_shot import zero_shot_probs
+
+    labels = read_json(args.labels)
+    dtype = resolve_dtype(args.model.get("dtype", "auto"))
+    trust = args.model.get("trust_remote_code", False)
+    tokenizer = load_tokenizer(args.checkpoint, trust_remote_code=trust)
+    model = AutoModelForCausalLM.from_pretrained(
+        args.checkpoint, dtype=DTYPES[dtype], use_safetensors=True, trust_remote_code=trust
+    ).eval()
+    if torch.cuda.is_available():
+        model.to("cuda")
+    frames = {"val": read_table(args.val), "test": read_table(args.test)}
+    probs = {
+        split: zero_shot_probs(
+            model, tokenizer, list(frame["text"]), labels, template=args.direct["prompt"],
+            answer_prefix=args.direct["answer_prefix"], max_length=args.model["max_length"],
+            batch_size=args.direct["batch_size"], bf16=use_bf16(args.precision) or dtype == "bfloat16",
+        )
+        for split, frame in frames.items()
+    }
+    write_evaluation(
+        Path(args.out_dir), frames, probs, labels, read_json(args.summary)["counts"]["train"],
+        keep_columns=args.keep_columns, extra={"preset": "direct", "loss": {"loss": "zero-shot (no training)"}},
+    )
+
+
+def build_parser():
+    p = cli.parser(__doc__, paths=("checkpoint", "labels", "summary", "val", "test", "out-dir"),
+                   sections=("model", "direct"))
+    p.add_argument("--keep-columns", type=cli.json_arg, default=[])
+    p.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp32"], help="train.precision")
+    p.add_argument("--gpus", type=int, default=0, help="train.gpus: 0 runs on the CPU, more on one GPU")
+    return p
+
+
+if __name__ == "__main__":
+    sys.exit(cli.run(main, build_parser()))

@@ -1,0 +1,53 @@
+"""Run a script's work in this process or, for several GPUs (or CPU processes), under accelerate launch.
+
+The script relaunches itself: the outer process holds the job's GPU ids and a port for as long as the
+processes run, and releases both however they end.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from typing import Callable
+
+from .gpus import acquire_gpus, reserve_port
+
+LAUNCHED = "FOCALCLS_LAUNCHED"
+
+
+def run_on_devices(work: Callable[[], None], *, script: str, gpus: int, processes: int, threads: int = 0) -> None:
+    """`gpus` GPU ids for the job (0: the CPU, even on a GPU box); `processes` > 1 runs data-parallel."""
+    if os.environ.get(LAUNCHED):  # already one of accelerate's processes
+        if processes > 1 and "LOCAL_RANK" not in os.environ:
+            raise RuntimeError(f"accelerate started one process instead of {processes}; refusing to launch again")
+        if threads:
+            import torch
+
+            torch.set_num_threads(max(1, threads // int(os.environ.get("WORLD_SIZE", "1"))))
+        work()
+        return
+    with acquire_gpus(gpus) as ids:
+        # Set before anything starts CUDA, which reads it once.
+        os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, ids))
+        if processes > 1:
+            _relaunch(script, processes)
+        else:
+            work()
+
+
+def _relaunch(script: str, processes: int) -> None:
+    with reserve_port() as port:  # held until the processes end, so no job starting meanwhile takes it
+        cmd = [
+            sys.executable, "-m", "accelerate.commands.launch",
+            "--num_processes", str(processes),
+            "--main_process_port", str(port),
+            "--num_machines", "1",
+            "--dynamo_backend", "no",
+            "--multi_gpu",  # torchrun underneath; on the CPU over gloo
+            script, *sys.argv[1:],
+        ]
+        print("launching:", " ".join(cmd), file=sys.stderr, flush=True)
+        done = subprocess.run(cmd, env={**os.environ, LAUNCHED: "1"})
+    if done.returncode != 0:
+        sys.exit(done.returncode)

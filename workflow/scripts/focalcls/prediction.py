@@ -1,0 +1,51 @@
+"""Label new, unlabelled rows with a trained preset: every input column kept, predictions appended."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from .data import normalise
+from .errors import UserError
+from .inference import predict_probs
+
+
+def predict_table(
+    frame: pd.DataFrame,
+    text_column: str,
+    model,
+    tokenizer,
+    labels: Sequence[str],
+    *,
+    form: str,
+    max_length: int,
+    batch_size: int,
+    bf16: bool,
+    source: str,
+) -> pd.DataFrame:
+    """The input rows in their order, then predicted_label, confidence and p_<label> columns.
+
+    Texts are normalised as training texts were; a row with an empty text gets no prediction.
+    """
+    if text_column not in frame.columns:
+        raise UserError(
+            f"{source}: no column {text_column!r} (columns: {', '.join(map(str, frame.columns))}); "
+            "set predict.text_column"
+        )
+    texts = [normalise(x) for x in frame[text_column]]
+    filled = [i for i, text in enumerate(texts) if text]
+    out = frame.copy()
+    out["predicted_label"], out["confidence"] = "", np.nan
+    probs = np.full((len(frame), len(labels)), np.nan, dtype=np.float32)
+    if filled:
+        found = predict_probs(model, tokenizer, [texts[i] for i in filled], form=form,
+                              max_length=max_length, batch_size=batch_size, bf16=bf16)
+        probs[filled] = found
+        rows = out.index[filled]
+        out.loc[rows, "predicted_label"] = [labels[i] for i in found.argmax(axis=1)]
+        out.loc[rows, "confidence"] = found.max(axis=1)
+    for i, label in enumerate(labels):
+        out[f"p_{label}"] = probs[:, i]
+    return out

@@ -1,0 +1,53 @@
+"""Label a file of new rows with a trained preset (named, or the best on validation)."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from focalcls import cli  # noqa: E402
+from focalcls.atomic import read_json  # noqa: E402
+from focalcls.launch import run_on_devices  # noqa: E402
+from focalcls.selection import pick_best  # noqa: E402
+from focalcls.tables import read_table, write_xlsx  # noqa: E402
+
+
+def main(args) -> None:
+    # One device is plenty for a file of rows; run_on_devices takes a GPU from the pool when training uses GPUs.
+    run_on_devices(lambda: _predict(args), script=__file__, gpus=min(1, args.gpus), processes=1)
+
+
+def _predict(args) -> None:
+    from focalcls.model import load_for_inference
+    from focalcls.prediction import predict_table
+
+    runs = {name: {"kind": "preset", "metrics": read_json(Path(args.presets_dir) / name / "eval" / "metrics.json")}
+            for name in args.candidates}
+    preset = pick_best(runs, args.selection_metric)
+    frame = read_table(args.input, args.predict.get("sheet", 0))
+    model, tokenizer, meta, bf16 = load_for_inference(
+        args.checkpoint, Path(args.presets_dir) / preset / "adapter", read_json(args.labels),
+        model_config=args.model, precision=args.precision,
+    )
+    print(f"labelling {len(frame)} rows of {args.input} with preset {preset}", file=sys.stderr)
+    table = predict_table(
+        frame, args.text_column, model, tokenizer, meta["labels"], form=meta["loss"]["form"],
+        max_length=args.model["max_length"], batch_size=args.batch_size,
+        bf16=bf16, source=args.input,
+    )
+    write_xlsx(Path(args.out), table)
+
+
+def build_parser():
+    p = cli.parser(__doc__, paths=("checkpoint", "presets-dir", "labels", "input", "text-column", "out"),
+                   sections=("predict", "model"))
+    p.add_argument("--candidates", type=cli.json_arg, required=True, help="presets to choose from (one: that preset)")
+    p.add_argument("--selection-metric", default="macro_f1", help="report.selection_metric, on validation")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp32"], help="train.precision")
+    p.add_argument("--gpus", type=int, default=0, help="train.gpus: 0 predicts on the CPU, more on one GPU")
+    return p
+
+
+if __name__ == "__main__":
+    sys.exit(cli.run(main, build_parser()))
