@@ -60,9 +60,15 @@ def main() -> None:
     single_s = time.perf_counter() - started
 
     agree = float((batched.argmax(axis=1) == single.argmax(axis=1)).mean())
+    # Forward FLOPs ~ 2 x (parameters outside the embedding table) per token: how close batching gets to
+    # the machine's arithmetic limit, which bounds any speed-up.
+    tokens = sum(len(ids) for ids in tokenizer(texts, truncation=True, max_length=args.max_length)["input_ids"])
+    dense = sum(p.numel() for n, p in model.named_parameters() if "embed" not in n)
     print(f"model {args.checkpoint}, {len(texts)} rows, {torch.get_num_threads()} threads, {args.precision}")
     print(f"batched (batch {args.batch_size}, sorted by length): {len(texts) / batched_s:8.1f} rows/s ({batched_s:.1f} s)")
     print(f"one row at a time:                    {len(texts) / single_s:8.1f} rows/s ({single_s:.1f} s)")
+    print(f"batched compute: {2 * dense * tokens / batched_s / 1e9:.0f} GFLOP/s "
+          f"({tokens} tokens, {dense / 1e6:.0f}M parameters outside the embeddings)")
     print(f"same predicted class on {agree:.1%} of rows")
     print(f"speed-up: {single_s / batched_s:.1f}x (target: 10x or better)")
 

@@ -40,3 +40,15 @@ def test_probabilities_come_back_in_input_order(lm):
     assert probs.shape == (4, 3) and np.allclose(probs.sum(axis=1), 1)
     one = zero_shot_probs(model, tokenizer, TEXTS[2:3], LABELS, template="{text}：{labels}：", answer_prefix="")
     assert probs[2] == pytest.approx(one[0], abs=1e-5)
+
+
+def test_calibration_removes_what_the_prompt_alone_favours(lm):
+    model, tokenizer = lm
+    template = "{text}：{labels}："
+    tokens = label_tokens(tokenizer, LABELS, "")
+    raw = label_log_likelihoods(model, tokenizer, build_prompts(tokenizer, TEXTS, LABELS, template, 16), tokens)
+    empty = label_log_likelihoods(model, tokenizer, build_prompts(tokenizer, [""], LABELS, template, 16), tokens)
+    got = zero_shot_probs(model, tokenizer, TEXTS, LABELS, template=template, answer_prefix="", calibrate=True)
+    assert got == pytest.approx(torch.softmax(raw - empty, dim=1).numpy(), abs=1e-5)
+    plain = zero_shot_probs(model, tokenizer, TEXTS, LABELS, template=template, answer_prefix="", calibrate=False)
+    assert plain == pytest.approx(torch.softmax(raw, dim=1).numpy(), abs=1e-5)

@@ -37,7 +37,7 @@ def _direct(args) -> None:
     probs = {
         split: zero_shot_probs(
             model, tokenizer, list(frame["text"]), labels, template=args.direct["prompt"],
-            answer_prefix=args.direct["answer_prefix"], max_length=args.model["max_length"],
+            answer_prefix=args.direct["answer_prefix"], calibrate=args.direct["calibrate"], max_length=args.model["max_length"],
             batch_size=args.direct["batch_size"], bf16=use_bf16(args.precision) or dtype == "bfloat16",
         )
         for split, frame in frames.items()
