@@ -8,6 +8,7 @@ def config(**overrides):
     base = {
         "data": {"raw": "x.xlsx"},
         "model": {"checkpoint": "demo"},
+        "train": {"precision": "auto"},
         "presets": {"moderate": {"loss": "focal", "form": "sigmoid", "alpha": 0.25, "gamma": 2.0}},
         "direct": {"prompt": "Text: {text}\nCategories: {labels}\nAnswer:"},
         "predict": {"files": {}, "preset": "best"},
@@ -30,6 +31,7 @@ def test_a_valid_config_passes():
         ({"presets": {"p": {"form": "sigmoid", "alpha": 1.5}}}, "presets.p.alpha is 1.5"),
         ({"presets": {"p": {"loss": "ce", "form": "sigmoid"}}}, "presets.p: loss ce"),
         ({"model": {"checkpoint": "/no/such/folder"}}, "is not a folder"),
+        ({"model": {"checkpoint": "demo", "dtype": "bfloat16"}, "train": {"precision": "fp32"}}, "train.precision is fp32"),
         ({"direct": {"prompt": "Classify: {txt}"}}, "direct.prompt has the fields \\['txt'\\]"),
         ({"direct": {"prompt": "Classify {text} as one of {"}}, "direct.prompt cannot be filled in"),
         ({"predict": {"files": {}, "preset": "moderat"}}, "predict.preset is 'moderat'"),

@@ -94,6 +94,8 @@ def check_config(config: Mapping) -> None:
             raise UserError(f"presets.{name}: loss ce is the softmax cross-entropy; drop 'form: sigmoid' or use loss: focal with gamma: 0")
     if config["model"]["checkpoint"] != "demo":
         check_checkpoint(config["model"]["checkpoint"])
+    if config["model"].get("dtype") == "bfloat16" and config["train"].get("precision") == "fp32":
+        raise UserError("model.dtype bfloat16 needs bf16 compute, but train.precision is fp32; set it to bf16 or auto")
     check_prompt(config["direct"]["prompt"])
     predict = config["predict"]
     if predict["preset"] != "best" and predict["preset"] not in config["presets"]:

@@ -171,6 +171,43 @@ def last_checkpoint(folder: Path) -> str | None:
     return str(steps[max(steps)]) if steps else None
 
 
+def training_arguments(settings: TrainSettings, checkpoints: Path, eval_steps: int, bf16: bool) -> TrainingArguments:
+    """Evaluate and checkpoint every eval_steps; keep the best checkpoint by the early-stopping metric."""
+    return TrainingArguments(
+        output_dir=str(checkpoints),
+        num_train_epochs=settings.epochs,
+        per_device_train_batch_size=settings.batch_size,
+        per_device_eval_batch_size=settings.eval_batch_size,
+        gradient_accumulation_steps=settings.grad_accum,
+        learning_rate=settings.lr,
+        weight_decay=settings.weight_decay,
+        warmup_steps=settings.warmup_ratio,
+        lr_scheduler_type=settings.scheduler,
+        max_grad_norm=settings.max_grad_norm,
+        eval_strategy="steps",
+        eval_steps=eval_steps,
+        save_strategy="steps",
+        save_steps=eval_steps,
+        save_total_limit=2,
+        load_best_model_at_end=True,
+        metric_for_best_model=settings.early_stopping_metric,
+        greater_is_better=settings.early_stopping_metric != "loss",
+        logging_steps=max(1, min(10, eval_steps)),
+        remove_unused_columns=False,  # the row numbers must reach compute_loss
+        bf16=bf16,
+        use_cpu=not torch.cuda.is_available(),
+        gradient_checkpointing=settings.gradient_checkpointing,
+        gradient_checkpointing_kwargs={"use_reentrant": False} if settings.gradient_checkpointing else None,
+        ddp_find_unused_parameters=False,
+        seed=settings.seed,
+        data_seed=settings.seed,
+        report_to="none",
+        disable_tqdm=True,
+        label_names=["labels"],
+        dataloader_num_workers=0,
+    )
+
+
 def train_preset(
     *,
     train: pd.DataFrame,
@@ -213,7 +250,6 @@ def train_preset(
     eval_steps = settings.eval_steps or steps_per_epoch
     checkpoints = out_dir / "checkpoints"
     minority = [labels.index(x) for x in minority_labels(labels, train_counts)]
-    stopping = settings.early_stopping_metric
 
     def compute_metrics(prediction) -> dict:
         y_true, y_pred = prediction.label_ids, np.asarray(prediction.predictions).argmax(axis=-1)
@@ -224,39 +260,7 @@ def train_preset(
             "minority_f1": float(np.mean([f1[i] for i in minority if i in present] or [0.0])),
         }
 
-    args = TrainingArguments(
-        output_dir=str(checkpoints),
-        num_train_epochs=settings.epochs,
-        per_device_train_batch_size=settings.batch_size,
-        per_device_eval_batch_size=settings.eval_batch_size,
-        gradient_accumulation_steps=settings.grad_accum,
-        learning_rate=settings.lr,
-        weight_decay=settings.weight_decay,
-        warmup_steps=settings.warmup_ratio,
-        lr_scheduler_type=settings.scheduler,
-        max_grad_norm=settings.max_grad_norm,
-        eval_strategy="steps",
-        eval_steps=eval_steps,
-        save_strategy="steps",
-        save_steps=eval_steps,
-        save_total_limit=2,
-        load_best_model_at_end=True,
-        metric_for_best_model=stopping,
-        greater_is_better=stopping != "loss",
-        logging_steps=max(1, min(10, eval_steps)),
-        remove_unused_columns=False,  # the row numbers must reach compute_loss
-        bf16=bf16,
-        use_cpu=not torch.cuda.is_available(),
-        gradient_checkpointing=settings.gradient_checkpointing,
-        gradient_checkpointing_kwargs={"use_reentrant": False} if settings.gradient_checkpointing else None,
-        ddp_find_unused_parameters=False,
-        seed=settings.seed,
-        data_seed=settings.seed,
-        report_to="none",
-        disable_tqdm=True,
-        label_names=["labels"],
-        dataloader_num_workers=0,
-    )
+    args = training_arguments(settings, checkpoints, eval_steps, bf16)
     callbacks = [EarlyStoppingCallback(early_stopping_patience=settings.patience)]
     losses = RowLosses(len(train_rows)) if settings.hard_example_sampling else None
     if losses is not None:
@@ -295,7 +299,7 @@ def train_preset(
         "preset": preset_name,
         "loss": loss.as_dict(),
         "best_step": _step_of(state.best_model_checkpoint),
-        "early_stopping_metric": f"val_{stopping}",
+        "early_stopping_metric": f"val_{settings.early_stopping_metric}",
         "best_metric": state.best_metric,
         "steps": state.global_step,
         "max_steps": state.max_steps,
