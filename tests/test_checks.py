@@ -68,3 +68,14 @@ def test_unknown_key_suggests_the_closest_valid_one():
         check_keys({"presets": {"mine": {"gama": 2.0}}}, schema)
     with pytest.raises(UserError, match="'modle': did you mean model"):
         check_keys({"modle": {}}, schema)
+
+
+def test_label_dependent_keys_are_checked_once_labels_are_known():
+    from focalcls.checks import check_against_labels
+
+    good = {"binary": {"positive": ["b"]}, "presets": {"p": {"form": "softmax", "alpha": [1.0, 2.0, 3.0]}}}
+    check_against_labels(good, ["a", "b", "c"], "data.labels")
+    with pytest.raises(UserError, match=r"binary.positive names \['B'\], which are not labels \(data.labels"):
+        check_against_labels({**good, "binary": {"positive": "B"}}, ["a", "b", "c"], "data.labels")
+    with pytest.raises(UserError, match="presets.p.alpha has 3 values but there are 2 labels"):
+        check_against_labels(good, ["a", "b"], "results/data/labels.json")

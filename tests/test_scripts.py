@@ -2,15 +2,15 @@
 
 import json
 import re
-import signal
 import subprocess
 import time
 
 import pandas as pd
+import psutil
 import pytest
 
-from focalcls.tables import write_xlsx
 from conftest import LORA, MODEL, PRESET, TRAIN
+from focalcls.tables import write_xlsx
 from helpers import run_script, script_argv
 
 def read(work, path):
@@ -121,26 +121,46 @@ def test_early_stopping_watches_the_presets_val_loss_and_keeps_the_best(stages):
     assert summary["best_step"] == int(log.step[log.val_loss.idxmin()])
 
 
-def test_killed_training_resumes_and_matches_an_uninterrupted_run(stages, tiny_model_dir):
-    settings = {"epochs": 8, "eval_steps": 2, "patience": 100}
-    run_script("train.py", *train_args("p/whole", tiny_model_dir, **settings), cwd=stages)
-    job = subprocess.Popen(script_argv("train.py", *train_args("p/killed", tiny_model_dir, **settings)), cwd=stages,
+@pytest.mark.parametrize("processes, kill_after", [(1, 2), (2, 8)], ids=["one-process", "two-processes-mid-epoch-1"])
+def test_killed_training_resumes_and_matches_an_uninterrupted_run(stages, tiny_model_dir, processes, kill_after):
+    # Two processes take 6 steps per epoch: a kill after step 8 resumes inside the second epoch.
+    settings = {"epochs": 4 * processes, "eval_steps": 2, "patience": 100, "cpu_processes": processes}
+    whole, killed = f"p/whole{processes}", f"p/killed{processes}"
+    run_script("train.py", *train_args(whole, tiny_model_dir, **settings), cwd=stages)
+    job = subprocess.Popen(script_argv("train.py", *train_args(killed, tiny_model_dir, **settings)), cwd=stages,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 120
-    while not list((stages / "p/killed/checkpoints").glob("checkpoint-*/trainer_state.json")):
-        assert job.poll() is None and time.time() < deadline, "training ended before its first checkpoint"
+    deadline = time.time() + 180
+    while not (stages / killed / f"checkpoints/checkpoint-{kill_after}/trainer_state.json").exists():
+        assert job.poll() is None and time.time() < deadline, "training ended before the checkpoint to kill at"
         time.sleep(0.02)
-    job.send_signal(signal.SIGKILL)
-    assert job.wait() == -signal.SIGKILL and not (stages / "p/killed/train_summary.json").exists()
+    # Every process of the job at once, as a scheduler's kill of the job's cgroup does (torchrun starts its
+    # workers in sessions of their own, so a process-group kill would miss them).
+    family = psutil.Process(job.pid)
+    for process in [family, *family.children(recursive=True)]:
+        process.kill()
+    job.wait()
+    assert not (stages / killed / "train_summary.json").exists()
 
-    done = run_script("train.py", *train_args("p/killed", tiny_model_dir, **settings), cwd=stages)
-    resumed, whole = read(stages, "p/killed/train_summary.json"), read(stages, "p/whole/train_summary.json")
+    done = run_script("train.py", *train_args(killed, tiny_model_dir, **settings), cwd=stages)
+    resumed, complete = read(stages, f"{killed}/train_summary.json"), read(stages, f"{whole}/train_summary.json")
     assert resumed["resumed_from"] and "resuming from" in done.stderr
-    assert resumed["steps"] == whole["steps"] and resumed["best_step"] == whole["best_step"]
+    assert resumed["steps"] == complete["steps"] and resumed["best_step"] == complete["best_step"]
     # Same batches, restored RNG and optimizer state: the curves agree to float32 rounding.
-    killed_log, whole_log = (pd.read_csv(stages / f"p/{x}/train_log.csv") for x in ("killed", "whole"))
+    killed_log, whole_log = (pd.read_csv(stages / f"{x}/train_log.csv") for x in (killed, whole))
     val = lambda log: log.dropna(subset=["val_loss"]).set_index("step").val_loss  # noqa: E731
     assert (val(killed_log) - val(whole_log)).abs().max() < 1e-4
+
+
+def test_same_config_and_seed_give_identical_metrics(stages, tiny_model_dir):
+    run_script("train.py", "--threads", 1, "--train", "d/train.xlsx", "--val", "d/val.xlsx", "--labels", "d/labels.json",
+               "--summary", "d/summary.json", "--checkpoint", tiny_model_dir, "--preset", "balanced",
+               "--preset-settings", PRESET, "--lora", LORA, "--train-settings", TRAIN, "--model", MODEL,
+               "--out-dir", "p/again", cwd=stages)
+    run_script("evaluate.py", "--threads", 1, "--checkpoint", tiny_model_dir, "--adapter", "p/again/adapter",
+               "--labels", "d/labels.json", "--summary", "d/summary.json", "--val", "d/val.xlsx", "--test", "d/test.xlsx",
+               "--model", MODEL, "--keep-columns", ["id"], "--precision", "fp32", "--out-dir", "p/again/eval", cwd=stages)
+    assert (stages / "p/again/eval/metrics.json").read_bytes() == (stages / "p/balanced/eval/metrics.json").read_bytes()
+    assert (stages / "p/again/train_log.csv").read_text() == (stages / "p/balanced/train_log.csv").read_text()
 
 
 def test_presplit_files_keep_their_split_and_are_checked(tmp_path, imbalanced_rows):

@@ -1,5 +1,6 @@
 """The Snakemake DAG end to end on a tiny config: every stage, two presets, outputs that agree."""
 
+import copy
 import json
 
 import pandas as pd
@@ -20,7 +21,7 @@ def tiny_config(model_dir) -> dict:
         "model": {"checkpoint": str(model_dir), "max_length": 16},
         "lora": {"r": 4, "alpha": 8, "dropout": 0.0, "target_modules": "all-linear"},
         "train": {"epochs": 2, "batch_size": 16, "lr": 5e-3, "gpus": 0, "precision": "fp32"},
-        "presets": PRESETS,
+        "presets": copy.deepcopy(PRESETS),
         "direct": {"prompt": "{text}。类别：{labels}。答：", "answer_prefix": ""},
         "predict": {"files": {"new": "input/new rows.xlsx"}},  # a path with a space
     }
@@ -98,13 +99,42 @@ def test_one_preset_target_runs_alone(workflow_run):
     assert any(line.split() == ["train", "1"] for line in plan.splitlines())
 
 
-def test_bad_config_key_is_rejected_before_any_work(tmp_path, tiny_model_dir):
+def _set(config: dict, path: tuple, value) -> None:
+    *parents, key = path
+    for name in parents:
+        config = config.setdefault(name, {})
+    config[key] = value
+
+
+@pytest.mark.parametrize(
+    "key, value, extra, message",
+    [
+        (("train", "learning_rate"), 0.1, [], "'train.learning_rate': did you mean train.lr"),
+        (("presets", "moderate", "gamma"), -1, [], "-1 is less than the minimum of 0"),
+        (("presets", "../evil"), {"gamma": 1.0}, [], "'../evil' does not match"),
+        (("presets", "moderate", "alpha"), 1.5, [], "presets.moderate.alpha is 1.5; in the sigmoid form"),
+        (("train", "gpus"), 4, ["--resources", "gpu=2"], "train.gpus is 4 but --resources gpu=2"),
+        (("model", "checkpoint"), "/no/such/model", [], "model.checkpoint '/no/such/model' is not a folder"),
+    ],
+)
+def test_bad_config_is_rejected_before_any_work(tmp_path, tiny_model_dir, key, value, extra, message):
     config = tiny_config(tiny_model_dir)
-    config["train"]["learning_rate"] = 0.1
+    del config["predict"]  # its file is not in tmp_path; every other key is valid until changed here
+    _set(config, key, value)
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    done = snakemake("--configfile", "config.yaml", "-n", *extra, cwd=tmp_path, check=False)
+    assert done.returncode != 0 and message in done.stdout + done.stderr
+    assert "Traceback" not in done.stdout + done.stderr and not (tmp_path / "results").exists()
+
+
+def test_unknown_positive_label_stops_the_run_once_labels_are_known(tmp_path, tiny_model_dir):
+    config = tiny_config(tiny_model_dir)
+    del config["predict"]
+    config["data"]["labels"] = ["sports", "finance", "tech", "health"]
+    config["binary"] = {"positive": ["Health"]}
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     done = snakemake("--configfile", "config.yaml", "-n", cwd=tmp_path, check=False)
-    assert done.returncode != 0 and "learning_rate" in done.stdout + done.stderr
-    assert not (tmp_path / "results").exists()
+    assert done.returncode != 0 and "binary.positive names ['Health'], which are not labels" in done.stdout + done.stderr
 
 
 def test_local_profile_plans_the_same_jobs(workflow_run):

@@ -12,11 +12,18 @@ min_version("9.0")
 
 SCRIPTS = Path(workflow.basedir) / "workflow" / "scripts"
 sys.path.insert(0, str(SCRIPTS))
-from focalcls.checks import check_config, check_keys
+from focalcls.checks import check_against_labels, check_config, check_gpu_budget, check_keys
 
 check_keys(config, yaml.safe_load(Path(workflow.basedir, "config", "schema.yaml").read_text()))
 validate(config, schema="../../config/schema.yaml", set_default=True)
 check_config(config)
+_granted = workflow.global_resources.get("gpu")
+check_gpu_budget(config["train"]["gpus"], getattr(_granted, "value", _granted))
+if config["data"]["labels"]:
+    check_against_labels(config, config["data"]["labels"], "data.labels")
+elif Path("results/data/labels.json").exists():
+    check_against_labels(config, json.loads(Path("results/data/labels.json").read_text(encoding="utf-8")),
+                         "results/data/labels.json")
 
 PRESETS = list(config["presets"])
 DEMO_MODEL = "resources/models/demo"

@@ -18,7 +18,8 @@ rule merge:
         "results/benchmarks/merge/{preset}.tsv"
     threads: 2
     resources:
-        mem_mb=16000,
+        # The merge runs in float32: about 4 bytes per parameter, twice over while saving (8B: ~64 GB).
+        mem_mb=32000,
     conda:
         ENV
     shell:

@@ -7,6 +7,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from focalcls import cli  # noqa: E402
 from focalcls.atomic import read_json  # noqa: E402
+from focalcls.errors import UserError  # noqa: E402
 from focalcls.evaluation import write_evaluation  # noqa: E402
 from focalcls.launch import run_on_devices  # noqa: E402
 from focalcls.tables import read_table  # noqa: E402
@@ -28,9 +29,15 @@ def _direct(args) -> None:
     dtype = resolve_dtype(args.model.get("dtype", "auto"))
     trust = args.model.get("trust_remote_code", False)
     tokenizer = load_tokenizer(args.checkpoint, trust_remote_code=trust)
-    model = AutoModelForCausalLM.from_pretrained(
-        args.checkpoint, dtype=DTYPES[dtype], use_safetensors=True, trust_remote_code=trust
-    ).eval()
+    try:
+        model = AutoModelForCausalLM.from_pretrained(
+            args.checkpoint, dtype=DTYPES[dtype], use_safetensors=True, trust_remote_code=trust
+        ).eval()
+    except ValueError as e:  # an encoder checkpoint (BERT-like) has no language-model head to score labels with
+        raise UserError(
+            f"{args.checkpoint} is not a causal language model ({e.__class__.__name__}), so it cannot score label "
+            "names zero-shot; remove 'direct' from baselines"
+        ) from None
     if torch.cuda.is_available():
         model.to("cuda")
     frames = {"val": read_table(args.val), "test": read_table(args.test)}

@@ -26,6 +26,16 @@ def check_checkpoint(path: str | os.PathLike) -> Path:
     return folder
 
 
+# Names users bring from transformers, peft and other tools, with the key that means the same here.
+ALIASES = {
+    "learning_rate": "lr", "num_train_epochs": "epochs", "num_epochs": "epochs",
+    "per_device_train_batch_size": "batch_size", "per_device_eval_batch_size": "eval_batch_size",
+    "gradient_accumulation_steps": "grad_accum", "bf16": "precision", "fp16": "precision",
+    "lora_r": "r", "rank": "r", "lora_alpha": "alpha", "lora_dropout": "dropout",
+    "model_name_or_path": "checkpoint", "max_seq_length": "max_length", "focal_gamma": "gamma", "focal_alpha": "alpha",
+}
+
+
 def check_keys(config: Mapping, schema: Mapping, where: str = "") -> None:
     """Unknown keys, with the closest valid one suggested (the schema validator only lists them all)."""
     properties = schema.get("properties", {})
@@ -37,7 +47,8 @@ def check_keys(config: Mapping, schema: Mapping, where: str = "") -> None:
         elif isinstance(extra, Mapping):
             sub = extra
         elif extra is False:
-            close = difflib.get_close_matches(str(key), list(properties), n=1, cutoff=0.5)
+            alias = ALIASES.get(str(key))
+            close = [alias] if alias in properties else difflib.get_close_matches(str(key), list(properties), n=1, cutoff=0.5)
             hint = f"did you mean {where}{close[0]}? " if close else ""
             raise UserError(f"unknown config key {path!r}: {hint}valid keys here: {', '.join(properties)}")
         else:
@@ -70,6 +81,16 @@ def check_prompt(prompt: str) -> None:
         raise UserError(
             f"direct.prompt has the fields {sorted(fields)}; it needs {{text}} and may use {{labels}}, nothing else "
             "(write a literal brace as {{ or }})"
+        )
+
+
+def check_gpu_budget(train_gpus: int, granted: int | None) -> None:
+    """Snakemake would quietly scale a job's gpu resource down to --resources gpu=N; the job would
+    still reserve train.gpus ids, so jobs would overrun N. Stop before any work instead."""
+    if granted is not None and train_gpus > granted:
+        raise UserError(
+            f"train.gpus is {train_gpus} but --resources gpu={granted} lets no job have that many; "
+            f"lower train.gpus to {granted} or below, or raise --resources gpu"
         )
 
 
@@ -106,3 +127,15 @@ def check_config(config: Mapping) -> None:
     for name, path in predict["files"].items():
         if not Path(path).is_file():
             raise UserError(f"predict.files.{name}: {path!r} is not a file; fix the path or remove the entry")
+
+
+def check_against_labels(config: Mapping, labels: list[str], source: str) -> None:
+    """What needs the label list: binary.positive names and per-class alpha lists. Run at load time when
+    the labels are known (data.labels, or labels.json of an earlier run), so a typo stops the run before
+    any training rather than when binary_test or train reaches it."""
+    positive = config["binary"]["positive"]
+    unknown = [x for x in ([positive] if isinstance(positive, str) else positive) if x not in labels]
+    if unknown:
+        raise UserError(f"binary.positive names {unknown}, which are not labels ({source}: {labels}); fix binary.positive")
+    for name, preset in config["presets"].items():
+        check_alpha(name, preset, len(labels))

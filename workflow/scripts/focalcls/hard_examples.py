@@ -88,21 +88,27 @@ class EpochSampler(torch.utils.data.Sampler):
         return iter([drawn[i] for i in order])
 
 
-class EpochEndSync(TrainerCallback):
-    """Merges the row losses at each epoch's end and keeps them in every checkpoint, for resuming.
+class SamplerCallback(TrainerCallback):
+    """Keeps EpochSampler in step with training.
 
-    The merge runs at the epoch's last optimizer step rather than in on_epoch_end, because Trainer saves
-    that step's checkpoint before on_epoch_end: a run resumed from it must find the merged losses.
+    on_epoch_begin tells it the epoch: accelerate's set_epoch does not reach a sampler wrapped for
+    several processes and for skipping the batches already done, so a resumed multi-process run would
+    otherwise replay epoch 0's order. Row losses are merged at the epoch's last optimizer step rather than
+    in on_epoch_end, because Trainer saves that step's checkpoint before on_epoch_end, and a run resumed
+    from it must find the merged losses; each checkpoint keeps them.
     """
 
-    def __init__(self, losses: RowLosses):
-        self.losses = losses
+    def __init__(self, sampler: EpochSampler):
+        self.sampler = sampler
+
+    def on_epoch_begin(self, args, state, control, **kwargs):
+        self.sampler.set_epoch(int(state.epoch or 0))  # a resumed run restarts inside epoch int(state.epoch)
 
     def on_step_end(self, args, state, control, **kwargs):
-        if state.epoch and float(state.epoch).is_integer():
-            self.losses.end_epoch()
+        if self.sampler.losses is not None and state.epoch and float(state.epoch).is_integer():
+            self.sampler.losses.end_epoch()
 
     def on_save(self, args, state, control, **kwargs):
-        if state.is_world_process_zero:
+        if self.sampler.losses is not None and state.is_world_process_zero:
             folder = f"{args.output_dir}/checkpoint-{state.global_step}"
-            torch.save(self.losses.state_dict(), f"{folder}/{STATE_FILE}")
+            torch.save(self.sampler.losses.state_dict(), f"{folder}/{STATE_FILE}")

@@ -7,6 +7,7 @@ processes run, and releases both however they end.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from typing import Callable
@@ -48,6 +49,16 @@ def _relaunch(script: str, processes: int) -> None:
             script, *sys.argv[1:],
         ]
         print("launching:", " ".join(cmd), file=sys.stderr, flush=True)
-        done = subprocess.run(cmd, env={**os.environ, LAUNCHED: "1"})
-    if done.returncode != 0:
-        sys.exit(done.returncode)
+        child = subprocess.Popen(cmd, env={**os.environ, LAUNCHED: "1"})
+        # Snakemake and schedulers stop a job with SIGTERM: pass it on, so no process keeps training
+        # on GPUs this job is about to hand back.
+        previous = signal.signal(signal.SIGTERM, lambda *_: child.terminate())
+        try:
+            returncode = child.wait()
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+    if returncode != 0:
+        sys.exit(returncode)

@@ -30,7 +30,7 @@ from transformers import (
 from .atomic import atomic_dir, atomic_path, write_json
 from .data import LABEL, TEXT
 from .errors import UserError
-from .hard_examples import STATE_FILE, EpochEndSync, EpochSampler, RowLosses
+from .hard_examples import STATE_FILE, EpochSampler, RowLosses, SamplerCallback
 from .losses import focal_loss
 from .metrics import minority_labels
 from .head_init import init_head
@@ -96,9 +96,9 @@ class FocalTrainer(Trainer):
         rows, targets = inputs.pop(ROW), inputs["labels"]  # Trainer pops the labels
         loss, outputs = super().compute_loss(model, inputs, return_outputs=True, num_items_in_batch=num_items_in_batch)
         if self.sampler.losses is not None and model.training:
+            # Without alpha: class weights already act in the loss; drawing by them too would square them.
             spec = self.loss_spec
-            per_row = focal_loss(outputs.logits.detach(), targets, gamma=spec.gamma, alpha=spec.alpha,
-                                 form=spec.form, reduction="none")
+            per_row = focal_loss(outputs.logits.detach(), targets, gamma=spec.gamma, form=spec.form, reduction="none")
             self.sampler.losses.record(rows, per_row)
         return (loss, outputs) if return_outputs else loss
 
@@ -234,6 +234,8 @@ def train_preset(
     model = load_classifier(
         checkpoint, labels, pad_token_id=tokenizer.pad_token_id, dtype=dtype, trust_remote_code=trust_remote_code
     )
+    if torch.cuda.is_available():  # the head's forward pass on the GPU this process trains on, not the CPU
+        model.to(f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}")
     train_counts = {x: int((train[LABEL] == x).sum()) for x in labels}
     sample = list(train[TEXT].sample(frac=1.0, random_state=settings.seed))
     init_head(model, tokenizer, sample, [train_counts[x] for x in labels], loss.form, max_length)
@@ -261,12 +263,10 @@ def train_preset(
         }
 
     args = training_arguments(settings, checkpoints, eval_steps, bf16)
-    callbacks = [EarlyStoppingCallback(early_stopping_patience=settings.patience)]
     losses = RowLosses(len(train_rows)) if settings.hard_example_sampling else None
-    if losses is not None:
-        callbacks.append(EpochEndSync(losses))
     sampler = EpochSampler(train_rows.lengths(), settings.batch_size * settings.grad_accum, seed=settings.seed,
                            losses=losses, floor=settings.hard_example_floor)
+    callbacks = [EarlyStoppingCallback(early_stopping_patience=settings.patience), SamplerCallback(sampler)]
     trainer = FocalTrainer(
         model=model,
         args=args,
@@ -328,10 +328,12 @@ def train_preset(
 
 def out_of_memory_advice(preset: str, settings: TrainSettings, max_length: int) -> str:
     return (
-        f"preset {preset!r} ran out of GPU memory with train.batch_size {settings.batch_size} and "
-        f"model.max_length {max_length}; halve train.batch_size and double train.grad_accum (same effective "
-        "batch), or turn on train.gradient_checkpointing, or lower model.max_length (balance's summary.json "
-        "says how many rows are longer). Checkpoints so far are kept: the rerun resumes from the last one."
+        f"preset {preset!r} ran out of GPU memory with train.batch_size {settings.batch_size}, "
+        f"train.eval_batch_size {settings.eval_batch_size} (validation passes) and model.max_length {max_length}; "
+        "halve train.batch_size and double train.grad_accum (same effective batch), lower train.eval_batch_size "
+        "if the log shows it failed while evaluating, turn on train.gradient_checkpointing, or lower "
+        "model.max_length (balance's summary.json says how many rows are longer). Checkpoints so far are kept: "
+        "the rerun resumes from the last one."
     )
 
 

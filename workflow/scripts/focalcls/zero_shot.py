@@ -13,6 +13,8 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from .errors import UserError
+
 log = logging.getLogger(__name__)
 
 def build_prompts(tokenizer, texts: Sequence[str], labels: Sequence[str], template: str, max_length: int) -> list[str]:
@@ -26,7 +28,7 @@ def label_tokens(tokenizer, labels: Sequence[str], prefix: str) -> list[list[int
     tokens = [tokenizer(prefix + label, add_special_tokens=False)["input_ids"] for label in labels]
     empty = [label for label, ids in zip(labels, tokens) if not ids]
     if empty:
-        raise ValueError(f"labels {empty} tokenise to nothing")
+        raise UserError(f"labels {empty} tokenise to nothing with direct.answer_prefix {prefix!r}; check the label names")
     return tokens
 
 
@@ -42,7 +44,8 @@ def label_log_likelihoods(model, tokenizer, prompts: Sequence[str], labels: Sequ
         tokenizer.padding_side = side
     mask = batch["attention_mask"]
     positions = (mask.cumsum(dim=1) - 1).clamp(min=0)
-    out = model(input_ids=batch["input_ids"], attention_mask=mask, position_ids=positions, use_cache=True)
+    # Only the last position's logits are needed here: a vocabulary of 262k makes all of them gigabytes.
+    out = model(input_ids=batch["input_ids"], attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1)
     first = torch.log_softmax(out.logits[:, -1].float(), dim=-1)
     scores = torch.stack([first[:, ids[0]] for ids in labels], dim=1)
     longest = max(len(ids) for ids in labels)
