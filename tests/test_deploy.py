@@ -74,11 +74,32 @@ def test_a_head_that_did_not_load_is_caught(stages, tiny_model_dir):
         verify_head(model, stages / "p/balanced/adapter")
 
 
-def test_an_adapter_without_its_head_is_refused(stages, tiny_model_dir, tmp_path):
+def copy_adapter(stages, tmp_path):
     adapter = tmp_path / "adapter"
     adapter.mkdir()
     for f in (stages / "p/balanced/adapter").iterdir():
         (adapter / f.name).write_bytes(f.read_bytes())
+    return adapter
+
+
+def test_a_pickled_adapter_is_refused_unless_the_config_allows_it(stages, tiny_model_dir, tmp_path):
+    adapter = copy_adapter(stages, tmp_path)
+    torch.save(load_file(str(adapter / ADAPTER_WEIGHTS)), adapter / "adapter_model.bin")
+    (adapter / ADAPTER_WEIGHTS).unlink()
+    done = run_script("evaluate.py", "--checkpoint", tiny_model_dir, "--adapter", adapter, "--labels", stages / "d/labels.json",
+                      "--summary", stages / "d/summary.json", "--val", stages / "d/val.xlsx", "--test", stages / "d/test.xlsx",
+                      "--model", MODEL, "--out-dir", tmp_path / "eval", cwd=tmp_path, check=False)
+    assert done.returncode == 2 and "is a pickle" in done.stderr and "model.allow_pickle" in done.stderr
+    assert not (tmp_path / "eval").exists()
+    pickled, tokenizer, _ = load_trained_classifier(tiny_model_dir, adapter, labels_of(stages), allow_pickle=True)
+    safe, _, _ = load_trained_classifier(tiny_model_dir, stages / "p/balanced/adapter", labels_of(stages))
+    batch = tokenizer(TEXTS, padding=True, return_tensors="pt")
+    with torch.no_grad():
+        assert torch.equal(pickled(**batch).logits, safe(**batch).logits)
+
+
+def test_an_adapter_without_its_head_is_refused(stages, tiny_model_dir, tmp_path):
+    adapter = copy_adapter(stages, tmp_path)
     weights = load_file(str(adapter / ADAPTER_WEIGHTS))
     save_file({k.replace(".score.", ".renamed."): v for k, v in weights.items()}, str(adapter / ADAPTER_WEIGHTS))
     done = run_script("evaluate.py", "--checkpoint", tiny_model_dir, "--adapter", adapter, "--labels", stages / "d/labels.json",

@@ -13,7 +13,8 @@ def main(args) -> None:
     from focalcls.merge import merge_adapter
 
     merge_adapter(args.checkpoint, args.adapter, read_json(args.labels), Path(args.out),
-                  trust_remote_code=args.model.get("trust_remote_code", False))
+                  trust_remote_code=args.model.get("trust_remote_code", False),
+                  allow_pickle=args.model.get("allow_pickle", False))
 
 
 def build_parser():

@@ -29,13 +29,16 @@ def merge_adapter(
     out_folder: Path,
     *,
     trust_remote_code: bool = False,
+    allow_pickle: bool = False,
 ) -> dict:
     """Fold the LoRA weights into the base weights (in float32), keep the trained head, save safetensors.
 
     config.id2label carries the label names. A sigmoid-form preset is marked multi_label_classification,
     so transformers' pipeline scores it with a sigmoid as it was trained; the argmax is the same either way.
     """
-    model, tokenizer, meta = load_trained_classifier(checkpoint, adapter, labels, trust_remote_code=trust_remote_code)
+    model, tokenizer, meta = load_trained_classifier(
+        checkpoint, adapter, labels, trust_remote_code=trust_remote_code, allow_pickle=allow_pickle
+    )
     merged = model.merge_and_unload()
     merged.config.id2label = dict(enumerate(labels))
     merged.config.label2id = {label: i for i, label in enumerate(labels)}

@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 
 ADAPTER_LABELS = "labels.json"
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
+PICKLED_WEIGHTS = "adapter_model.bin"  # older peft's format: a pickle, which can run code when it is loaded
 HEAD_NAMES = ("score", "classifier")
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -119,6 +120,7 @@ def load_trained_classifier(
     *,
     dtype: str = "float32",
     trust_remote_code: bool = False,
+    allow_pickle: bool = False,
 ):
     """Base model + adapter, in eval mode, with the head checked against the saved weights."""
     adapter = Path(adapter)
@@ -128,8 +130,7 @@ def load_trained_classifier(
             f"{adapter}/{ADAPTER_LABELS} has labels {meta['labels']} but results/data/labels.json has "
             f"{list(labels)}; retrain this preset (delete {adapter}) so both agree"
         )
-    if not (adapter / ADAPTER_WEIGHTS).exists():
-        raise UserError(f"{adapter}: no {ADAPTER_WEIGHTS}; only safetensors adapters are loaded")
+    adapter_weights(adapter, allow_pickle)  # which file, or a clear refusal, before any model is loaded
     tokenizer = load_tokenizer(checkpoint, trust_remote_code=trust_remote_code)
     base = load_classifier(
         checkpoint, labels, pad_token_id=tokenizer.pad_token_id, dtype=dtype, trust_remote_code=trust_remote_code
@@ -141,9 +142,25 @@ def load_trained_classifier(
     return model, tokenizer, meta
 
 
+def adapter_weights(adapter: Path, allow_pickle: bool = False) -> Path:
+    """The adapter's weights file: safetensors, or a pickle only when model.allow_pickle says so."""
+    if (adapter / ADAPTER_WEIGHTS).exists():
+        return adapter / ADAPTER_WEIGHTS
+    if (adapter / PICKLED_WEIGHTS).exists():
+        if not allow_pickle:
+            raise UserError(
+                f"{adapter}: {PICKLED_WEIGHTS} is a pickle, which can run code when loaded; convert it to "
+                f"{ADAPTER_WEIGHTS}, or set model.allow_pickle: true only if you trust where it came from"
+            )
+        return adapter / PICKLED_WEIGHTS
+    raise UserError(f"{adapter}: no {ADAPTER_WEIGHTS}; rerun the train rule for this preset")
+
+
 def saved_head(adapter: Path, head: str) -> dict[str, torch.Tensor]:
     """The classification head's tensors in an adapter file; without them peft cannot restore the head."""
-    saved = load_file(str(adapter / ADAPTER_WEIGHTS))
+    path = adapter_weights(adapter, allow_pickle=True)  # the caller already refused a pickle it may not read
+    # weights_only: tensors are read, no other object is built from the pickle.
+    saved = load_file(str(path)) if path.suffix == ".safetensors" else torch.load(path, weights_only=True)
     weights = {k: v for k, v in saved.items() if f".{head}." in f".{k}"}
     if not weights:
         raise UserError(f"{adapter}: the adapter holds no classification head ({head}); retrain with this workflow")
@@ -169,7 +186,8 @@ def load_for_inference(checkpoint: str | os.PathLike, adapter: str | os.PathLike
     """Base + adapter, verified, on `device` (default: the job's GPU if any); returns (model, tokenizer, meta, bf16)."""
     dtype = resolve_dtype(model_config.get("dtype", "auto"))
     model, tokenizer, meta = load_trained_classifier(
-        checkpoint, adapter, labels, dtype=dtype, trust_remote_code=model_config.get("trust_remote_code", False)
+        checkpoint, adapter, labels, dtype=dtype, trust_remote_code=model_config.get("trust_remote_code", False),
+        allow_pickle=model_config.get("allow_pickle", False),
     )
     model.to(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     return model, tokenizer, meta, use_bf16(precision) or dtype == "bfloat16"  # bf16 weights reach the float32 head via autocast
