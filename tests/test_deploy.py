@@ -106,3 +106,16 @@ def test_an_adapter_without_its_head_is_refused(stages, tiny_model_dir, tmp_path
                       "--summary", stages / "d/summary.json", "--val", stages / "d/val.xlsx", "--test", stages / "d/test.xlsx",
                       "--model", MODEL, "--out-dir", tmp_path / "eval", cwd=tmp_path, check=False)
     assert done.returncode == 2 and "holds no classification head" in done.stderr and not (tmp_path / "eval").exists()
+
+
+def test_a_checkpoint_with_its_own_code_is_not_run_unless_trusted(tmp_path):
+    from focalcls.model import load_classifier
+
+    marker = tmp_path / "code-ran"
+    (tmp_path / "config.json").write_text(json.dumps({
+        "model_type": "custom", "auto_map": {"AutoConfig": "configuration_custom.CustomConfig",
+                                             "AutoModelForSequenceClassification": "modeling_custom.CustomModel"}}))
+    (tmp_path / "configuration_custom.py").write_text(f"open({str(marker)!r}, 'w').write('ran')\n")
+    with pytest.raises(UserError, match="ships its own Python code, which was not run; set model.trust_remote_code"):
+        load_classifier(tmp_path, ["a", "b"], pad_token_id=0)
+    assert not marker.exists()

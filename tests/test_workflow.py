@@ -10,12 +10,15 @@ import yaml
 from focalcls.tables import write_xlsx
 from helpers import snakemake
 
+# Spaces and both quotes in paths: config values must never reach a shell unquoted.
+RAW = "input/labelled \"raw\" rows.xlsx"
+NEW_ROWS = "input/new rows from 'the field'.xlsx"
 PRESETS = {"ce": {"loss": "ce"}, "moderate": {"loss": "focal", "form": "sigmoid", "alpha": 0.25, "gamma": 2.0}}
 
 
 def tiny_config(model_dir) -> dict:
     return {
-        "data": {"raw": "input/labelled.xlsx", "keep_columns": ["id"]},
+        "data": {"raw": RAW, "keep_columns": ["id"]},
         "split": {"val_fraction": 0.2, "test_fraction": 0.2, "seed": 1},
         "balance": {"strategy": "longtail", "imbalance_ratio": 4},
         "model": {"checkpoint": str(model_dir), "max_length": 16},
@@ -23,15 +26,15 @@ def tiny_config(model_dir) -> dict:
         "train": {"epochs": 2, "batch_size": 16, "lr": 5e-3, "gpus": 0, "precision": "fp32"},
         "presets": copy.deepcopy(PRESETS),
         "direct": {"prompt": "{text}。类别：{labels}。答：", "answer_prefix": ""},
-        "predict": {"files": {"new": "input/new rows.xlsx"}},  # a path with a space
+        "predict": {"files": {"new": NEW_ROWS}},
     }
 
 
 @pytest.fixture(scope="module")
 def workflow_run(tmp_path_factory, imbalanced_rows, tiny_model_dir):
     work = tmp_path_factory.mktemp("workflow")
-    write_xlsx(work / "input/labelled.xlsx", imbalanced_rows)
-    write_xlsx(work / "input/new rows.xlsx", imbalanced_rows.drop(columns="label").head(12))
+    write_xlsx(work / RAW, imbalanced_rows)
+    write_xlsx(work / NEW_ROWS, imbalanced_rows.drop(columns="label").head(12))
     (work / "config.yaml").write_text(yaml.safe_dump(tiny_config(tiny_model_dir)))
     snakemake("--configfile", "config.yaml", "--cores", "2", cwd=work)
     return work

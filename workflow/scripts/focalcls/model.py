@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import torch
 from peft import LoraConfig, PeftModel, TaskType, get_peft_model
@@ -24,8 +25,23 @@ HEAD_NAMES = ("score", "classifier")
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
+@contextlib.contextmanager
+def refusing_remote_code(checkpoint: str | os.PathLike) -> Iterator[None]:
+    """transformers refuses a checkpoint's own code unless trust_remote_code; say so as a config error."""
+    try:
+        yield
+    except ValueError as e:
+        if "trust_remote_code" not in str(e):
+            raise
+        raise UserError(
+            f"model.checkpoint {str(checkpoint)!r} ships its own Python code, which was not run; set "
+            "model.trust_remote_code: true only if you have read that code and trust it"
+        ) from None
+
+
 def load_tokenizer(checkpoint: str | os.PathLike, *, trust_remote_code: bool = False):
-    tokenizer = AutoTokenizer.from_pretrained(str(checkpoint), trust_remote_code=trust_remote_code)
+    with refusing_remote_code(checkpoint):
+        tokenizer = AutoTokenizer.from_pretrained(str(checkpoint), trust_remote_code=trust_remote_code)
     if tokenizer.pad_token is None:
         # Without a pad token the classifier cannot find the last real token of a padded row.
         tokenizer.pad_token = tokenizer.eos_token
@@ -58,15 +74,16 @@ def load_classifier(
     trust_remote_code: bool = False,
 ) -> PreTrainedModel:
     """A sequence-classification model with a fresh head of len(labels) outputs."""
-    model = AutoModelForSequenceClassification.from_pretrained(
-        str(checkpoint),
-        num_labels=len(labels),
-        id2label=dict(enumerate(labels)),
-        label2id={label: i for i, label in enumerate(labels)},
-        dtype=DTYPES[dtype],
-        use_safetensors=True,
-        trust_remote_code=trust_remote_code,
-    )
+    with refusing_remote_code(checkpoint):
+        model = AutoModelForSequenceClassification.from_pretrained(
+            str(checkpoint),
+            num_labels=len(labels),
+            id2label=dict(enumerate(labels)),
+            label2id={label: i for i, label in enumerate(labels)},
+            dtype=DTYPES[dtype],
+            use_safetensors=True,
+            trust_remote_code=trust_remote_code,
+        )
     model.config.pad_token_id = pad_token_id
     # The head is trained in full: keep it (and so its optimizer state) in float32 whatever the base dtype.
     model.get_submodule(head_name(model)).float()
