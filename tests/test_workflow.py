@@ -113,8 +113,9 @@ def _set(config: dict, path: tuple, value) -> None:
     "key, value, extra, message",
     [
         (("train", "learning_rate"), 0.1, [], "'train.learning_rate': did you mean train.lr"),
-        (("presets", "moderate", "gamma"), -1, [], "-1 is less than the minimum of 0"),
-        (("presets", "../evil"), {"gamma": 1.0}, [], "'../evil' does not match"),
+        (("presets", "moderate", "gamma"), -1, [], "config key presets.moderate.gamma: -1 is less than the minimum of 0"),
+        (("presets", "../evil"), {"gamma": 1.0}, [], "'../evil' does not match '^[A-Za-z0-9][A-Za-z0-9_.-]*$'; a preset name"),
+        (("train", "scheduler"), "cosin", [], "config key train.scheduler: 'cosin' is not one of"),
         (("presets", "moderate", "alpha"), 1.5, [], "presets.moderate.alpha is 1.5; in the sigmoid form"),
         (("train", "gpus"), 4, ["--resources", "gpu=2"], "train.gpus is 4 but --resources gpu=2"),
         (("model", "checkpoint"), "/no/such/model", [], "model.checkpoint '/no/such/model' is not a folder"),

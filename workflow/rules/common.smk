@@ -12,9 +12,11 @@ min_version("9.0")
 
 SCRIPTS = Path(workflow.basedir) / "workflow" / "scripts"
 sys.path.insert(0, str(SCRIPTS))
-from focalcls.checks import check_against_labels, check_config, check_gpu_budget, check_keys
+from focalcls.checks import check_against_labels, check_config, check_gpu_budget, check_keys, check_values
 
-check_keys(config, yaml.safe_load(Path(workflow.basedir, "config", "schema.yaml").read_text()))
+SCHEMA = yaml.safe_load(Path(workflow.basedir, "config", "schema.yaml").read_text())
+check_keys(config, SCHEMA)
+check_values(config, SCHEMA)
 validate(config, schema="../../config/schema.yaml", set_default=True)
 check_config(config)
 _granted = workflow.global_resources.get("gpu")

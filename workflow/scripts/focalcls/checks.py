@@ -57,6 +57,22 @@ def check_keys(config: Mapping, schema: Mapping, where: str = "") -> None:
             check_keys(value, sub, f"{path}.")
 
 
+def check_values(config: Mapping, schema: Mapping) -> None:
+    """Schema violations as one line naming the key, before Snakemake's validator prints the schema."""
+    from jsonschema import Draft202012Validator
+
+    errors = sorted(Draft202012Validator(schema).iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
+    if not errors:
+        return
+    error = errors[0]
+    key = ".".join(map(str, error.absolute_path)) or "(top level)"
+    if "propertyNames" in error.schema_path and key == "presets":
+        hint = "a preset name becomes a folder name: use letters, digits, '-', '_' and '.' only"
+    else:
+        hint = "config/README.md lists every key and the values it takes"
+    raise UserError(f"config key {key}: {error.message}; {hint}")
+
+
 def check_alpha(name: str, preset: Mapping, n_labels: int | None = None) -> None:
     """A list needs one weight per label; in the sigmoid form every alpha is a share in (0, 1)."""
     alpha = preset.get("alpha")
