@@ -181,3 +181,28 @@ def test_report_shows_hostile_texts_as_text(workflow_run, tmp_path):
     html = (work / "results/report.html").read_text(encoding="utf-8")
     assert "<script>alert" not in html and "<img src=x" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;&#34;&gt;&lt;img src=x onerror=alert(2)&gt;=SUM(A1)" in html
+
+
+def test_a_failed_job_leaves_nothing_complete_and_the_rerun_finishes_it(workflow_run, tmp_path):
+    import shutil
+
+    work, model = tmp_path / "copy", tmp_path / "model"
+    shutil.copytree(workflow_run, work, symlinks=True)
+    shutil.copytree(yaml.safe_load((work / "config.yaml").read_text())["model"]["checkpoint"], model)
+    config = yaml.safe_load((work / "config.yaml").read_text())
+    config["model"]["checkpoint"] = str(model)
+    config["presets"]["extra"] = {"loss": "focal", "form": "softmax", "gamma": 1.0}
+    (work / "config.yaml").write_text(yaml.safe_dump(config))
+    weights = (model / "model.safetensors").read_bytes()
+    (model / "model.safetensors").write_bytes(weights[: len(weights) // 2])  # a disk that filled up while copying
+
+    target = "results/presets/extra/eval/metrics.json"
+    failed = snakemake(target, "--configfile", "config.yaml", "--cores", "2", cwd=work, check=False)
+    assert failed.returncode != 0
+    assert not (work / "results/presets/extra/adapter").exists()
+    assert not (work / "results/presets/extra/train_summary.json").exists()
+    assert "safetensors" in (work / "results/logs/train/extra.log").read_text().lower()  # the log says why
+
+    (model / "model.safetensors").write_bytes(weights)
+    snakemake(target, "--configfile", "config.yaml", "--cores", "2", "--rerun-incomplete", cwd=work)
+    assert json.loads((work / target).read_text())["preset"] == "extra"

@@ -16,7 +16,9 @@ class RowLosses:
     """The last training loss seen for every row, agreed on by all processes at each epoch's end.
 
     During an epoch each process only sees its own share of the rows, so losses are summed locally and
-    merged at the epoch's end; a row drawn twice gets the mean of its losses.
+    merged at the epoch's end; a row drawn twice gets the mean of its losses. A checkpoint keeps the losses
+    merged at the last epoch end: a run resumed mid-epoch loses the ones gathered since, and those rows keep
+    their previous loss for the next draw.
     """
 
     def __init__(self, n_rows: int):
