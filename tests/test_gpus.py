@@ -82,3 +82,30 @@ def test_a_held_port_is_not_handed_out_again(tmp_path, monkeypatch):
     monkeypatch.setattr("focalcls.gpus.free_port", lambda: next(ports))
     with reserve_port(pool_dir=tmp_path) as first, reserve_port(pool_dir=tmp_path) as second:
         assert (first, second) == (5001, 5002)
+
+
+def _hold_forever(pool_dir, ready):
+    with acquire_gpus(1, total=1, pool_dir=pool_dir, timeout_s=0), reserve_port(pool_dir=pool_dir):
+        ready.set()
+        import time
+
+        time.sleep(600)
+
+
+def test_a_killed_job_gives_its_gpu_back(tmp_path, monkeypatch):
+    """flock locks die with their process, so even SIGKILL (no cleanup code runs) frees the ids."""
+    import multiprocessing
+
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    context = multiprocessing.get_context("spawn")
+    ready = context.Event()
+    job = context.Process(target=_hold_forever, args=(tmp_path, ready))
+    job.start()
+    assert ready.wait(timeout=60)
+    with pytest.raises(UserError, match="no 1 free GPU"):
+        with acquire_gpus(1, total=1, pool_dir=tmp_path, timeout_s=0):
+            pass
+    job.kill()
+    job.join(timeout=60)
+    with acquire_gpus(1, total=1, pool_dir=tmp_path, timeout_s=0) as ids:
+        assert ids == [0]

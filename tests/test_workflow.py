@@ -206,3 +206,41 @@ def test_a_failed_job_leaves_nothing_complete_and_the_rerun_finishes_it(workflow
     (model / "model.safetensors").write_bytes(weights)
     snakemake(target, "--configfile", "config.yaml", "--cores", "2", "--rerun-incomplete", cwd=work)
     assert json.loads((work / target).read_text())["preset"] == "extra"
+
+
+def test_a_killed_run_resumes_its_training_from_the_last_checkpoint(workflow_run, tmp_path):
+    import shutil
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    from conftest import REPO
+
+    work = tmp_path / "copy"
+    shutil.copytree(workflow_run, work, symlinks=True)
+    config = yaml.safe_load((work / "config.yaml").read_text())
+    config["train"].update({"epochs": 20, "eval_steps": 2})
+    (work / "config.yaml").write_text(yaml.safe_dump(config))
+    target = "results/presets/moderate/train_summary.json"
+    argv = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(work), target,
+            "--configfile", "config.yaml", "--cores", "2"]
+    run = subprocess.Popen(argv, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    checkpoints = work / "results/presets/moderate/checkpoints"
+    deadline = time.time() + 300
+    while not list(checkpoints.glob("checkpoint-*/trainer_state.json")):
+        assert run.poll() is None and time.time() < deadline, "training ended before its first checkpoint"
+        time.sleep(0.05)
+    family = psutil.Process(run.pid)
+    for process in [family, *family.children(recursive=True)]:  # the whole run dies at once, as on a power cut
+        process.kill()
+    run.wait()
+    assert not (work / target).exists() and not (work / "results/presets/moderate/adapter").exists()
+
+    # What the README tells a user after a kill: unlock, then run again.
+    snakemake("--unlock", "--configfile", "config.yaml", cwd=work)
+    snakemake(target, "--configfile", "config.yaml", "--cores", "2", "--rerun-incomplete", cwd=work)
+    summary = json.loads((work / target).read_text())
+    resumed_at = int(summary["resumed_from"].rsplit("-", 1)[1])
+    assert summary["steps"] > resumed_at and (work / "results/presets/moderate/adapter").is_dir()
