@@ -56,3 +56,11 @@ def test_a_failed_write_leaves_the_old_file(tmp_path):
             tmp.write_text("half")
             raise RuntimeError("killed")
     assert path.read_text() == "old" and list(tmp_path.iterdir()) == [path]
+
+
+def test_messages_name_the_config_section_the_file_came_from(tmp_path):
+    write_xlsx(tmp_path / "new.xlsx", pd.DataFrame({"text": ["一"]}))
+    with pytest.raises(UserError, match="predict.sheet must be one of"):
+        read_table(tmp_path / "new.xlsx", "Sheet9", section="predict")
+    with pytest.raises(UserError, match=r"\(predict.files\)"):
+        read_table(tmp_path / "missing.xlsx", section="predict")

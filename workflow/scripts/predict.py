@@ -24,7 +24,7 @@ def _predict(args) -> None:
     runs = {name: {"kind": "preset", "metrics": read_json(Path(args.presets_dir) / name / "eval" / "metrics.json")}
             for name in args.candidates}
     preset = pick_best(runs, args.selection_metric)
-    frame = read_table(args.input, args.predict.get("sheet", 0))
+    frame = read_table(args.input, args.predict.get("sheet", 0), section="predict")
     model, tokenizer, meta, bf16 = load_for_inference(
         args.checkpoint, Path(args.presets_dir) / preset / "adapter", read_json(args.labels),
         model_config=args.model, precision=args.precision,

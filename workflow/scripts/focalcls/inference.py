@@ -48,8 +48,17 @@ def predictions_table(
     table[TEXT] = frame[TEXT].values
     if LABEL in frame.columns:
         table["true_label"] = frame[LABEL].values
-    table["predicted_label"] = [labels[i] for i in probs.argmax(axis=1)]
-    table["confidence"] = probs.max(axis=1)
+    return with_predictions(table, probs, labels)
+
+
+def with_predictions(table: pd.DataFrame, probs: np.ndarray, labels: Sequence[str]) -> pd.DataFrame:
+    """predicted_label, confidence and one p_<label> column per class appended; a row whose
+    probabilities are all NaN (nothing to predict from) gets an empty label and no confidence."""
+    table = table.copy()
+    known = ~np.isnan(probs).all(axis=1)
+    filled = np.nan_to_num(probs, nan=-1.0)
+    table["predicted_label"] = [labels[i] if ok else "" for i, ok in zip(filled.argmax(axis=1), known)]
+    table["confidence"] = np.where(known, filled.max(axis=1), np.nan)
     for i, label in enumerate(labels):
         table[f"p_{label}"] = probs[:, i]
     return table

@@ -9,7 +9,7 @@ import pandas as pd
 
 from .data import normalise
 from .errors import UserError
-from .inference import predict_probs
+from .inference import predict_probs, with_predictions
 
 
 def predict_table(
@@ -36,16 +36,8 @@ def predict_table(
         )
     texts = [normalise(x) for x in frame[text_column]]
     filled = [i for i, text in enumerate(texts) if text]
-    out = frame.copy()
-    out["predicted_label"], out["confidence"] = "", np.nan
     probs = np.full((len(frame), len(labels)), np.nan, dtype=np.float32)
     if filled:
-        found = predict_probs(model, tokenizer, [texts[i] for i in filled], form=form,
-                              max_length=max_length, batch_size=batch_size, bf16=bf16)
-        probs[filled] = found
-        rows = out.index[filled]
-        out.loc[rows, "predicted_label"] = [labels[i] for i in found.argmax(axis=1)]
-        out.loc[rows, "confidence"] = found.max(axis=1)
-    for i, label in enumerate(labels):
-        out[f"p_{label}"] = probs[:, i]
-    return out
+        probs[filled] = predict_probs(model, tokenizer, [texts[i] for i in filled], form=form,
+                                      max_length=max_length, batch_size=batch_size, bf16=bf16)
+    return with_predictions(frame, probs, labels)

@@ -15,17 +15,21 @@ READABLE_SUFFIXES = (".xlsx", ".xlsm", ".csv", ".jsonl")
 ORIGIN = "_origin"  # where a row came from ("row 7", "sheet 'b' row 3"), for messages and the dropped-rows file
 
 
-def read_table(path: str | os.PathLike, sheet: str | int | None = 0, *, origin: bool = False) -> pd.DataFrame:
+def read_table(
+    path: str | os.PathLike, sheet: str | int | None = 0, *, origin: bool = False, section: str = "data"
+) -> pd.DataFrame:
     """Read one table as strings. `sheet` is a name, an index, or None/'all' for all sheets concatenated.
 
     With origin=True an ORIGIN column says where each row sits in the file, as a spreadsheet shows it.
+    `section` is the config section the path and sheet come from, for the messages.
     """
     p = Path(path)
     if not p.is_file():
-        raise UserError(f"{p}: file not found; check the path in the config (data.raw / data.train / ...)")
+        where = "data.raw / data.train / ..." if section == "data" else f"{section}.files"
+        raise UserError(f"{p}: file not found; check the path in the config ({where})")
     suffix = p.suffix.lower()
     if suffix in (".xlsx", ".xlsm"):
-        frames = _read_excel(p, sheet)
+        frames = _read_excel(p, sheet, section)
     elif suffix == ".csv":
         frames = {None: _read_csv(p)}
     elif suffix == ".jsonl":
@@ -64,7 +68,7 @@ def _read_jsonl(p: Path) -> pd.DataFrame:
     return frame.astype(str).where(frame.notna(), "")
 
 
-def _read_excel(p: Path, sheet: str | int | None) -> dict:
+def _read_excel(p: Path, sheet: str | int | None, section: str) -> dict:
     all_sheets = sheet is None or sheet == "all"
     try:
         book = pd.ExcelFile(p, engine="openpyxl")
@@ -75,9 +79,9 @@ def _read_excel(p: Path, sheet: str | int | None) -> dict:
     names = book.sheet_names
     if not all_sheets:
         if isinstance(sheet, int) and not 0 <= sheet < len(names):
-            raise UserError(f"{p}: sheet index {sheet} not found; data.sheet must be one of {names} or 0..{len(names) - 1}")
+            raise UserError(f"{p}: sheet index {sheet} not found; {section}.sheet must be one of {names} or 0..{len(names) - 1}")
         if isinstance(sheet, str) and sheet not in names:
-            raise UserError(f"{p}: sheet {sheet!r} not found; data.sheet must be one of {names} or an index")
+            raise UserError(f"{p}: sheet {sheet!r} not found; {section}.sheet must be one of {names} or an index")
         names = [names[sheet] if isinstance(sheet, int) else sheet]
     return {name: book.parse(name, dtype=str, keep_default_na=False) for name in names}
 
