@@ -73,3 +73,18 @@ def test_a_class_absent_from_test_does_not_count_as_zero_f1():
     m = classification_metrics(y, onehot(y), LABELS, {"a": 10, "b": 5, "c": 1})
     assert m["macro_f1"] == 1.0 and m["f1_std"] == 0.0
     assert m["absent_labels"] == ["c"] and m["minority_labels"] == ["b"] and m["minority_f1"] == 1.0
+
+
+def test_ranking_curves_are_thinned_and_mark_the_threshold():
+    from focalcls.metrics import ranking_curves
+
+    rng = np.random.default_rng(0)
+    truth = (rng.random(5000) < 0.1).astype(int)
+    scores = np.clip(truth * 0.3 + rng.random(5000) * 0.7, 0, 1)
+    curves = ranking_curves(truth, scores, threshold=0.5, points=50)
+    assert len(curves["roc"]["fpr"]) <= 50 and curves["roc"]["fpr"][0] == 0.0 and curves["roc"]["tpr"][-1] == 1.0
+    assert len(curves["pr"]["recall"]) == len(curves["pr"]["precision"]) <= 50
+    flagged = scores >= 0.5
+    assert curves["at_threshold"]["tpr"] == pytest.approx(flagged[truth == 1].mean())
+    assert curves["at_threshold"]["fpr"] == pytest.approx(flagged[truth == 0].mean())
+    assert ranking_curves(np.zeros(4, dtype=int), np.ones(4), 0.5) is None

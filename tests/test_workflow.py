@@ -2,6 +2,7 @@
 
 import copy
 import json
+import shutil
 
 import pandas as pd
 import pytest
@@ -162,29 +163,103 @@ def test_production_example_config_plans_every_stage(tmp_path, tiny_model_dir, i
     assert jobs["train"] == jobs["evaluate"] == str(len(config["presets"])) and "fetch_demo_model" not in jobs
 
 
-def test_report_shows_hostile_texts_as_text(workflow_run, tmp_path):
-    import shutil
+HOSTILE = '<script>alert(1)</script>"><img src=x onerror=alert(2)>=SUM(A1)'
 
+
+@pytest.fixture(scope="module")
+def hostile_report(workflow_run, tmp_path_factory):
+    """The report rebuilt after the most confident error of every preset became a hostile text."""
     from focalcls.tables import read_table
 
-    work = tmp_path / "copy"
+    work = tmp_path_factory.mktemp("hostile") / "copy"
     shutil.copytree(workflow_run, work, symlinks=True)
-    hostile = '<script>alert(1)</script>"><img src=x onerror=alert(2)>=SUM(A1)'
     for preset in PRESETS:  # whichever preset is best, its most confident error is this row
         path = work / f"results/presets/{preset}/eval/predictions.xlsx"
         frame = read_table(path)
-        frame.loc[0, "text"] = hostile
+        frame.loc[0, "text"] = HOSTILE
         frame.loc[0, "true_label"] = next(x for x in frame.true_label.unique() if x != frame.predicted_label[0])
         frame.loc[0, "confidence"] = "1.0"
         write_xlsx(path, frame)
     snakemake("results/report.html", "--configfile", "config.yaml", "--cores", "2", cwd=work)
-    html = (work / "results/report.html").read_text(encoding="utf-8")
+    return work / "results/report.html"
+
+
+def test_report_shows_hostile_texts_as_text(hostile_report):
+    html = hostile_report.read_text(encoding="utf-8")
     assert "<script>alert" not in html and "<img src=x" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;&#34;&gt;&lt;img src=x onerror=alert(2)&gt;=SUM(A1)" in html
 
 
+def test_report_headline_compares_with_ce_in_words(workflow_run):
+    html = (workflow_run / "results/report.html").read_text(encoding="utf-8")
+    labels = load(workflow_run, "results/data/labels.json")
+    metrics = {p: load(workflow_run, f"results/presets/{p}/eval/metrics.json") for p in PRESETS}
+    best = max(PRESETS, key=lambda p: (metrics[p]["val"]["macro_f1"], -list(PRESETS).index(p)))  # ties: first
+    assert f"Use <strong>{best}</strong>" in html and f"{metrics[best]['macro_f1']:.3f}" in html
+    if best != "ce":
+        delta = metrics[best]["macro_f1"] - metrics["ce"]["macro_f1"]
+        assert f"Against ce, {best} is" in html and (f"by {delta:+.3f}" in html or "level on macro-F1" in html)
+    assert "Against tfidf" in html and "ROC" in html and all(label in html for label in labels)
+
+
+CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+
+
+@pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
+                    reason="no headless browser: apt-get install chromium chromium-driver (.ci/run does)")
+def test_report_renders_in_a_real_browser(hostile_report):
+    from selenium import webdriver
+    from selenium.common.exceptions import NoAlertPresentException
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    # No network here: the background-networking flags keep Chromium from dialling out at start.
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    try:
+        driver.get(hostile_report.as_uri())
+        images = driver.execute_script(
+            "return Array.from(document.images).map(i => [i.alt, i.complete && i.naturalWidth > 0]);")
+        assert len(images) >= 6 and all(loaded for _, loaded in images), images
+        hardest = driver.find_element(By.ID, "hardest").text
+        assert HOSTILE in hardest  # shown as text, not run
+        table = driver.find_element(By.CSS_SELECTOR, "table.sortable")
+        column = [th.text for th in table.find_elements(By.TAG_NAME, "th")].index("macro_f1")
+
+        def values():
+            return [float(row.find_elements(By.TAG_NAME, "td")[column].text)
+                    for row in table.find_elements(By.CSS_SELECTOR, "tbody tr")]
+
+        table.find_elements(By.TAG_NAME, "th")[column].click()
+        assert values() == sorted(values())
+        table.find_elements(By.TAG_NAME, "th")[column].click()
+        assert values() == sorted(values(), reverse=True)
+        errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+        assert errors == []
+        with pytest.raises(NoAlertPresentException):
+            driver.switch_to.alert  # the hostile text's alert() never ran
+    finally:
+        driver.quit()
+
+
+def test_snakemake_report_archive_holds_the_key_outputs(workflow_run, tmp_path):
+    import zipfile
+
+    snakemake("--configfile", "config.yaml", "--report", tmp_path / "report.zip", cwd=workflow_run)
+    with zipfile.ZipFile(tmp_path / "report.zip") as archive:
+        names = [n.rsplit("/", 1)[-1] for n in archive.namelist()]
+        page = archive.read(next(n for n in archive.namelist() if n.count("/") == 1 and n.endswith("report.html")))
+    assert names.count("metrics.json") == 2 * len(PRESETS) + 2  # eval and binary per preset, two baselines
+    assert {"report.html", "confusion.csv", "train_log.csv", "new.xlsx"} <= set(names)
+    assert "rarest third of the classes" in page.decode("utf-8")  # a caption from workflow/report/
+
+
 def test_a_failed_job_leaves_nothing_complete_and_the_rerun_finishes_it(workflow_run, tmp_path):
-    import shutil
 
     work, model = tmp_path / "copy", tmp_path / "model"
     shutil.copytree(workflow_run, work, symlinks=True)
@@ -209,7 +284,6 @@ def test_a_failed_job_leaves_nothing_complete_and_the_rerun_finishes_it(workflow
 
 
 def test_a_killed_run_resumes_its_training_from_the_last_checkpoint(workflow_run, tmp_path):
-    import shutil
     import subprocess
     import sys
     import time

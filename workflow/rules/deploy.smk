@@ -35,7 +35,12 @@ rule predict:
         labels=rules.extract_labels.output.labels,
         model=model_input,
     output:
-        "results/predictions/{name}.xlsx",
+        report(
+            "results/predictions/{name}.xlsx",
+            caption="../report/predictions.rst",
+            category="5. Predictions",
+            labels={"file": "{name}"},
+        ),
     params:
         predict=as_json(config["predict"]),
         model=as_json(config["model"]),

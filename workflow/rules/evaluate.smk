@@ -7,10 +7,20 @@ rule evaluate:
         summary=rules.balance.output.summary,
         model=model_input,
     output:
-        metrics="results/presets/{preset}/eval/metrics.json",
+        metrics=report(
+            "results/presets/{preset}/eval/metrics.json",
+            caption="../report/metrics.rst",
+            category="2. Presets",
+            labels={"preset": "{preset}", "file": "metrics"},
+        ),
         predictions="results/presets/{preset}/eval/predictions.xlsx",
         val_predictions="results/presets/{preset}/eval/val_predictions.xlsx",
-        confusion="results/presets/{preset}/eval/confusion.csv",
+        confusion=report(
+            "results/presets/{preset}/eval/confusion.csv",
+            caption="../report/confusion.rst",
+            category="2. Presets",
+            labels={"preset": "{preset}", "file": "confusion"},
+        ),
     params:
         model=as_json(config["model"]),
         keep=as_json(config["data"]["keep_columns"]),
@@ -46,7 +56,12 @@ rule binary_test:
         labels=rules.extract_labels.output.labels,
         summary=rules.balance.output.summary,
     output:
-        "results/presets/{preset}/binary/metrics.json",
+        report(
+            "results/presets/{preset}/binary/metrics.json",
+            caption="../report/binary.rst",
+            category="2. Presets",
+            labels={"preset": "{preset}", "file": "binary test"},
+        ),
     params:
         binary=as_json(config["binary"]),
         script=script_path("binary_test.py"),
@@ -71,7 +86,12 @@ rule baseline_tfidf:
         labels=rules.extract_labels.output.labels,
         summary=rules.balance.output.summary,
     output:
-        metrics="results/baselines/tfidf/metrics.json",
+        metrics=report(
+            "results/baselines/tfidf/metrics.json",
+            caption="../report/baseline.rst",
+            category="4. Baselines",
+            labels={"baseline": "tfidf"},
+        ),
         predictions="results/baselines/tfidf/predictions.xlsx",
         val_predictions="results/baselines/tfidf/val_predictions.xlsx",
         confusion="results/baselines/tfidf/confusion.csv",
@@ -102,7 +122,12 @@ rule baseline_direct:
         summary=rules.balance.output.summary,
         model=model_input,
     output:
-        metrics="results/baselines/direct/metrics.json",
+        metrics=report(
+            "results/baselines/direct/metrics.json",
+            caption="../report/baseline.rst",
+            category="4. Baselines",
+            labels={"baseline": "direct"},
+        ),
         predictions="results/baselines/direct/predictions.xlsx",
         val_predictions="results/baselines/direct/val_predictions.xlsx",
         confusion="results/baselines/direct/confusion.csv",

@@ -1,5 +1,6 @@
 rule report:
     input:
+        unpack(split_files),
         labels=rules.extract_labels.output.labels,
         summary=rules.balance.output.summary,
         metrics=expand("results/presets/{preset}/eval/metrics.json", preset=PRESETS),
@@ -8,7 +9,7 @@ rule report:
         curves=expand("results/presets/{preset}/train_log.csv", preset=PRESETS),
         baselines=expand("results/baselines/{baseline}/metrics.json", baseline=config["baselines"]),
     output:
-        "results/report.html",
+        report("results/report.html", caption="../report/report.rst", category="1. Summary", labels={"file": "report.html"}),
     params:
         config=lambda wc: as_json(config),
         presets=as_json(PRESETS),

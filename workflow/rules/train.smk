@@ -6,7 +6,12 @@ rule train:
         model=model_input,
     output:
         adapter=directory("results/presets/{preset}/adapter"),
-        log_csv="results/presets/{preset}/train_log.csv",
+        log_csv=report(
+            "results/presets/{preset}/train_log.csv",
+            caption="../report/train_log.rst",
+            category="3. Training",
+            labels={"preset": "{preset}"},
+        ),
         summary="results/presets/{preset}/train_summary.json",
     params:
         # Only this preset's settings: changing one preset reruns that preset alone.

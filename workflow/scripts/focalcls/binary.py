@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import UserError
-from .metrics import best_threshold, binary_metrics, minority_labels, ranking_metrics
+from .metrics import best_threshold, binary_metrics, minority_labels, ranking_curves, ranking_metrics
 
 
 def positive_labels(positive: Sequence[str] | str | None, labels: Sequence[str], train_counts: Mapping[str, int]) -> list[str]:
@@ -45,4 +45,5 @@ def binary_test(val: pd.DataFrame, test: pd.DataFrame, positive: Sequence[str], 
         "at_0.5": binary_metrics(test_truth, test_scores, 0.5),
         "val_at_threshold": binary_metrics(val_truth, val_scores, threshold),
         **ranking_metrics(test_truth, test_scores),
+        "curves": ranking_curves(test_truth, test_scores, threshold),
     }

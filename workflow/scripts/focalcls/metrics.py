@@ -14,9 +14,11 @@ from sklearn.metrics import (
     precision_recall_fscore_support,
     precision_recall_curve,
     roc_auc_score,
+    roc_curve,
 )
 
 ECE_BINS = 15
+CURVE_POINTS = 200
 
 
 def minority_labels(labels: Sequence[str], train_counts: Mapping[str, int]) -> list[str]:
@@ -102,3 +104,28 @@ def ranking_metrics(y_true: np.ndarray, scores: np.ndarray) -> dict:
         "positives": int(y_true.sum()),
         "n": int(len(y_true)),
     }
+
+
+def ranking_curves(y_true: np.ndarray, scores: np.ndarray, threshold: float, points: int = CURVE_POINTS) -> dict | None:
+    """ROC and precision-recall curves, thinned to about `points` each so a large test split keeps its
+    metrics file small, and where the chosen threshold sits on both; None when one class is missing."""
+    if not 0 < y_true.sum() < len(y_true):
+        return None
+    fpr, tpr, _ = roc_curve(y_true, scores)
+    precision, recall, _ = precision_recall_curve(y_true, scores)
+    predicted = scores >= threshold
+    negatives = len(y_true) - y_true.sum()
+    return {
+        "roc": {"fpr": _thin(fpr, points), "tpr": _thin(tpr, points)},
+        "pr": {"recall": _thin(recall, points), "precision": _thin(precision, points)},
+        "at_threshold": {
+            "fpr": float((predicted & (y_true == 0)).sum() / negatives),
+            "tpr": float((predicted & (y_true == 1)).sum() / y_true.sum()),
+        },
+    }
+
+
+def _thin(values: np.ndarray, points: int) -> list[float]:
+    """Evenly spaced indices, first and last always kept, so both ends of the curve stay exact."""
+    keep = np.unique(np.linspace(0, len(values) - 1, min(points, len(values))).round().astype(int))
+    return [round(float(v), 5) for v in values[keep]]

@@ -55,20 +55,61 @@ def per_class_f1(f1: Mapping[str, Mapping[str, float]], labels: Sequence[str]) -
     return to_png(fig)
 
 
-def training_curves(logs: Mapping[str, pd.DataFrame], best_steps: Mapping[str, int | None]) -> str:
+def training_curves(logs: Mapping[str, pd.DataFrame], summaries: Mapping[str, Mapping]) -> str:
+    """Loss and validation macro-F1 over steps; a star marks the checkpoint kept (the best on the early
+    stopping metric) and a dotted line the step where early stopping ended the run."""
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.2))
     for name, frame in logs.items():
+        summary = summaries[name]
         for ax, column in zip(axes, ("train_loss", "val_loss", "val_macro_f1")):
             rows = frame.dropna(subset=[column])
             line = ax.plot(rows["step"], rows[column], marker="." if column != "train_loss" else None, label=name)[0]
-            best = best_steps.get(name)
-            if column == "val_macro_f1" and best is not None:
-                at = rows[rows["step"] == best]
-                ax.scatter(at["step"], at[column], color=line.get_color(), s=60, marker="*", zorder=3)
-    for ax, title in zip(axes, ("train loss", "validation loss", "validation macro-F1 (* = kept)")):
+            kept = rows[rows["step"] == summary.get("best_step")]
+            if column != "train_loss" and len(kept):
+                ax.scatter(kept["step"], kept[column], color=line.get_color(), s=70, marker="*", zorder=3)
+            if summary.get("stop_reason") == "early_stopping":
+                ax.axvline(summary["steps"], color=line.get_color(), linestyle=":", linewidth=1)
+    titles = ("train loss", "validation loss (* = checkpoint kept)", "validation macro-F1 (* = checkpoint kept)")
+    for ax, title in zip(axes, titles):
         ax.set_title(title, fontsize=10)
         ax.set_xlabel("step")
     axes[0].legend(fontsize=8)
+    return to_png(fig)
+
+
+def text_lengths(lengths: Mapping[str, Sequence[int]]) -> str:
+    """Character counts per split as overlaid step histograms on shared bins, as fractions of each split."""
+    fig, ax = plt.subplots(figsize=(7, 3))
+    every = np.concatenate([np.asarray(v, dtype=float) for v in lengths.values()]) if lengths else np.zeros(1)
+    bins = np.histogram_bin_edges(every, bins=min(40, max(5, len(np.unique(every)))))
+    for name, values in lengths.items():
+        weights = np.full(len(values), 1 / max(len(values), 1))
+        ax.hist(values, bins=bins, weights=weights, histtype="step", linewidth=1.5, label=name)
+    ax.set_xlabel("characters per text")
+    ax.set_ylabel("fraction of rows")
+    ax.legend(fontsize=8)
+    return to_png(fig)
+
+
+def binary_curves(results: Mapping[str, Mapping]) -> str:
+    """ROC and precision-recall curves of the one-vs-rest test per preset; a dot marks the threshold chosen
+    on validation, where the test split's precision and recall land."""
+    fig, (roc, pr) = plt.subplots(1, 2, figsize=(10, 4))
+    for name, result in results.items():
+        curves = result.get("curves")
+        if not curves:
+            continue
+        line = roc.plot(curves["roc"]["fpr"], curves["roc"]["tpr"], label=f"{name} (AUC {result['roc_auc']:.3f})")[0]
+        roc.scatter([curves["at_threshold"]["fpr"]], [curves["at_threshold"]["tpr"]], color=line.get_color(), zorder=3)
+        pr.plot(curves["pr"]["recall"], curves["pr"]["precision"], color=line.get_color(),
+                label=f"{name} (AP {result['pr_auc']:.3f})")
+        pr.scatter([result["recall"]], [result["precision"]], color=line.get_color(), zorder=3)
+    roc.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1)
+    roc.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC (test)", xlim=(0, 1), ylim=(0, 1.02))
+    pr.set(xlabel="recall", ylabel="precision", title="precision-recall (test)", xlim=(0, 1), ylim=(0, 1.02))
+    for ax in (roc, pr):
+        ax.title.set_fontsize(10)
+        ax.legend(fontsize=7, loc="lower right" if ax is roc else "lower left")
     return to_png(fig)
 
 
