@@ -12,6 +12,7 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/deploy.smk"
+include: "workflow/rules/doctor.smk"
 
 
 rule all:

@@ -20,7 +20,8 @@ check_values(config, SCHEMA)
 validate(config, schema="../../config/schema.yaml", set_default=True)
 check_config(config)
 _granted = workflow.global_resources.get("gpu")
-check_gpu_budget(config["train"]["gpus"], getattr(_granted, "value", _granted))
+GPU_RESOURCE = getattr(_granted, "value", _granted)  # --resources gpu=N, or None when not given
+check_gpu_budget(config["train"]["gpus"], GPU_RESOURCE)
 if config["data"]["labels"]:
     check_against_labels(config, config["data"]["labels"], "data.labels")
 elif Path("results/data/labels.json").exists():

@@ -28,7 +28,7 @@ def json_arg(text: str):
     return json.loads(text)
 
 
-def run(main: Callable[[argparse.Namespace], None], p: argparse.ArgumentParser, argv: Sequence[str] | None = None) -> int:
+def run(main: Callable[[argparse.Namespace], int | None], p: argparse.ArgumentParser, argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     args = p.parse_args(argv)
     if getattr(args, "threads", 0):
@@ -37,8 +37,7 @@ def run(main: Callable[[argparse.Namespace], None], p: argparse.ArgumentParser, 
         torch.set_num_threads(args.threads)
         os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
     try:
-        main(args)
+        return main(args) or 0  # a script may exit non-zero without an error, as the doctor does on findings
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    return 0

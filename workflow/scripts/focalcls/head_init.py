@@ -34,8 +34,9 @@ def _capture(module, args):
 
 
 @torch.no_grad()
-def mean_head_input(model: PreTrainedModel, tokenizer, texts: Sequence[str], max_length: int) -> torch.Tensor:
-    """The mean of what the output layer reads for these texts (the last real token's hidden state)."""
+def head_inputs(model: PreTrainedModel, tokenizer, texts: Sequence[str], max_length: int) -> torch.Tensor:
+    """What the output layer reads for each text, (rows, hidden) in float32: for a decoder, the hidden
+    state of the last real token, as the sequence classifier pools it."""
     hook = output_layer(model).register_forward_pre_hook(_capture)
     was_training = model.training
     model.eval()
@@ -52,7 +53,12 @@ def mean_head_input(model: PreTrainedModel, tokenizer, texts: Sequence[str], max
     if hidden.dim() == 3:  # a decoder head reads every position; the classifier keeps the last real token
         last = batch["attention_mask"].sum(dim=1) - 1
         hidden = hidden[torch.arange(hidden.shape[0], device=hidden.device), last]
-    return hidden.mean(dim=0)
+    return hidden
+
+
+def prior_head_weight(prior: torch.Tensor, mean_input: torch.Tensor) -> torch.Tensor:
+    """W = b m^T / |m|^2: logits b (m.h / |m|^2) for input h, exactly the prior b at the mean input m."""
+    return torch.outer(prior, mean_input) / mean_input.dot(mean_input).clamp(min=1e-12)
 
 
 def init_head(
@@ -62,9 +68,9 @@ def init_head(
 
     A randomly initialised head on large LLM hidden states starts with logits of tens and a loss to
     match (10+ measured on the demo). A head with a bias gets zero weights and the prior as bias.
-    Decoder heads (Qwen3, Gemma 3) have no bias, so the prior goes along the mean hidden state m:
-    W = b m^T / |m|^2 gives logits b (m.h / |m|^2), which is exactly b on average over the sample and
-    close to it for each row, since LLM hidden states share a large common direction.
+    Decoder heads (Qwen3, Gemma 3) have no bias, so the prior goes along the mean hidden state m
+    (prior_head_weight): exactly b on average over the sample and close to it for each row, since LLM
+    hidden states share a large common direction.
     """
     layer = output_layer(model)
     bias = prior_logits(train_counts, form).to(layer.weight.device)
@@ -73,5 +79,5 @@ def init_head(
             layer.weight.zero_()
             layer.bias.copy_(bias)
             return
-        m = mean_head_input(model, tokenizer, list(texts)[:SAMPLE_ROWS], max_length).to(layer.weight.device)
-        layer.weight.copy_(torch.outer(bias, m) / m.dot(m).clamp(min=1e-12))
+        m = head_inputs(model, tokenizer, list(texts)[:SAMPLE_ROWS], max_length).mean(dim=0).to(layer.weight.device)
+        layer.weight.copy_(prior_head_weight(bias, m))

@@ -1,0 +1,113 @@
+"""Step time with focal loss vs cross-entropy: same LoRA model, same batches, side by side in one run.
+
+Each repetition runs one training step (forward, loss, backward, optimizer step) per loss on the same
+batch, in turn, so drift in the machine's speed hits every loss alike; medians are compared. Because
+a whole step is noisy at the 1% level on a shared CPU, the loss computation alone (forward and
+backward on the step's logits, timed over many calls) is also measured and set against the step time.
+Uses the demo model and the demo training split (run the demo first), or pass your own.
+    python bench/loss_overhead.py [--repeats 12] [--batch-size 16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "workflow" / "scripts"))
+
+import torch  # noqa: E402
+import yaml  # noqa: E402
+from transformers import DataCollatorWithPadding  # noqa: E402
+
+from focalcls.data import LABEL, TEXT  # noqa: E402
+from focalcls.losses import focal_loss  # noqa: E402
+from focalcls.model import add_lora, load_classifier, load_tokenizer  # noqa: E402
+from focalcls.presets import resolve_preset  # noqa: E402
+from focalcls.tables import read_table  # noqa: E402
+
+LOSSES = {
+    "ce": {"loss": "ce"},
+    "focal softmax (balanced, gamma 2)": {"loss": "focal", "form": "softmax", "alpha": "balanced", "gamma": 2.0},
+    "focal sigmoid (0.25, gamma 2)": {"loss": "focal", "form": "sigmoid", "alpha": 0.25, "gamma": 2.0},
+}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", default=str(REPO / "config/config.yaml"), help="lora, model.max_length, train.precision")
+    p.add_argument("--checkpoint", default=str(REPO / "resources/models/demo"))
+    p.add_argument("--data", default=str(REPO / "results/data"), help="train.xlsx and labels.json")
+    p.add_argument("--repeats", type=int, default=12)
+    p.add_argument("--batch-size", type=int, default=16)
+    args = p.parse_args()
+
+    config = yaml.safe_load(Path(args.config).read_text(encoding="utf-8"))
+    data = Path(args.data)
+    if not (data / "train.xlsx").exists():
+        sys.exit(f"{data}/train.xlsx not found: run the demo first (snakemake --cores 2 results/data/summary.json)")
+    labels = json.loads((data / "labels.json").read_text(encoding="utf-8"))
+    train = read_table(data / "train.xlsx").sample(frac=1.0, random_state=0)
+    counts = {x: int((train[LABEL] == x).sum()) for x in labels}
+    specs = {name: resolve_preset(name, preset, labels, counts) for name, preset in LOSSES.items()}
+    bf16 = config["train"]["precision"] == "bf16"
+
+    tokenizer = load_tokenizer(args.checkpoint)
+    model = load_classifier(args.checkpoint, labels, pad_token_id=tokenizer.pad_token_id)
+    lora = config["lora"]
+    model = add_lora(model, r=lora["r"], alpha=lora["alpha"], dropout=0.0, target_modules=lora["target_modules"]).train()
+    optimizer = torch.optim.AdamW([q for q in model.parameters() if q.requires_grad], lr=1e-5)
+    collate = DataCollatorWithPadding(tokenizer)
+    index = {label: i for i, label in enumerate(labels)}
+    batches = []
+    for r in range(args.repeats + 1):
+        rows = train.iloc[r * args.batch_size:(r + 1) * args.batch_size]
+        encoded = tokenizer(list(rows[TEXT]), truncation=True, max_length=config["model"]["max_length"])
+        batch = collate([{"input_ids": i, "attention_mask": m} for i, m in zip(encoded["input_ids"], encoded["attention_mask"])])
+        batches.append((batch, torch.tensor([index[x] for x in rows[LABEL]])))
+
+    def step(batch, targets, spec) -> tuple[float, torch.Tensor]:
+        started = time.perf_counter()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            logits = model(**batch).logits
+        loss = focal_loss(logits, targets, gamma=spec.gamma, alpha=spec.alpha, form=spec.form)
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        return time.perf_counter() - started, logits.detach()
+
+    for spec in specs.values():  # warm-up: first calls allocate and pick kernels
+        step(*batches[0], spec)
+    times = {name: [] for name in specs}
+    for batch, targets in batches[1:]:
+        for name, spec in specs.items():
+            times[name].append(step(batch, targets, spec)[0])
+    _, logits = step(*batches[1], specs["ce"])
+
+    def loss_only(spec, calls: int = 2000) -> float:
+        leaf = logits.float().clone().requires_grad_(True)
+        targets = batches[1][1]
+        started = time.perf_counter()
+        for _ in range(calls):
+            focal_loss(leaf, targets, gamma=spec.gamma, alpha=spec.alpha, form=spec.form).backward()
+        return (time.perf_counter() - started) / calls
+
+    alone = {name: loss_only(spec) for name, spec in specs.items()}
+    base = statistics.median(times["ce"])
+    print(f"model {args.checkpoint}, batch {args.batch_size}, {len(labels)} classes, {'bf16' if bf16 else 'fp32'}, "
+          f"{torch.get_num_threads()} threads, {args.repeats} steps per loss, interleaved")
+    print(f"{'loss':<36} {'median step s':>14} {'vs ce':>8} {'loss fwd+bwd us':>16} {'share of step':>14}")
+    for name in specs:
+        median = statistics.median(times[name])
+        print(f"{name:<36} {median:14.3f} {median / base - 1:+8.1%} {alone[name] * 1e6:16.0f} {alone[name] / base:14.3%}")
+    worst = max(alone[n] - alone["ce"] for n in specs)
+    print(f"focal loss overhead: {worst / base:.3%} of a step from the loss computation alone; "
+          f"whole-step medians {max(statistics.median(times[n]) for n in specs) / base - 1:+.1%} (target: at most 2% slower)")
+
+
+if __name__ == "__main__":
+    main()

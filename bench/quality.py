@@ -1,0 +1,185 @@
+"""Does focal loss help the rare classes? Every default preset and both baselines, over 3 seeds.
+
+On the demo data (run the demo first: it writes results/data and the demo model). To fit 3 seeds of
+every preset in a few minutes on 2 CPU cores, the presets train the classification head alone on the
+demo model's frozen features (the hidden state the head reads, computed once): the same losses
+(focal_loss, resolve_preset), the same prior head init, the same batches (EpochSampler) and the same
+selection of the epoch with the lowest validation loss as the train stage, but no LoRA. The demo's full
+LoRA runs (one seed) are printed beside them when results/presets holds them. On top of the presets,
+the variants that might help are measured the same way: more epochs, and difficulty-aware batches.
+    python bench/quality.py [--seeds 1 2 3] [--epochs 2] [--long-epochs 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "workflow" / "scripts"))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import yaml  # noqa: E402
+
+from focalcls.baselines import tfidf_probs  # noqa: E402
+from focalcls.data import LABEL, TEXT  # noqa: E402
+from focalcls.hard_examples import EpochSampler, RowLosses  # noqa: E402
+from focalcls.head_init import head_inputs, prior_head_weight, prior_logits  # noqa: E402
+from focalcls.inference import label_ids  # noqa: E402
+from focalcls.losses import focal_loss  # noqa: E402
+from focalcls.metrics import classification_metrics  # noqa: E402
+from focalcls.model import load_classifier, load_tokenizer  # noqa: E402
+from focalcls.presets import LossSpec, resolve_preset  # noqa: E402
+from focalcls.tables import read_table  # noqa: E402
+
+SPLITS = ("train", "val", "test")
+
+
+def features(checkpoint: str, frames: dict, labels: list[str], max_length: int, batch: int = 32) -> dict:
+    """The hidden state the classification head reads, per row of every split, under bf16 autocast as the demo trains."""
+    tokenizer = load_tokenizer(checkpoint)
+    model = load_classifier(checkpoint, labels, pad_token_id=tokenizer.pad_token_id)
+    out = {}
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        for split, frame in frames.items():
+            texts = list(frame[TEXT])
+            out[split] = torch.cat([head_inputs(model, tokenizer, texts[i:i + batch], max_length)
+                                    for i in range(0, len(texts), batch)])
+    return out
+
+
+def probs_of(weight: torch.Tensor, x: torch.Tensor, form: str) -> np.ndarray:
+    logits = x @ weight.T
+    scores = torch.sigmoid(logits) if form == "sigmoid" else torch.softmax(logits, dim=-1)
+    return (scores / scores.sum(dim=1, keepdim=True)).numpy() if form == "sigmoid" else scores.numpy()
+
+
+def train_head(x: dict, y: dict, spec: LossSpec, counts: list[int], *, seed: int, epochs: int, batch: int,
+               lr: float, hard_examples: bool) -> torch.Tensor:
+    """One preset's head: AdamW with cosine decay, the epoch with the lowest validation loss kept."""
+    torch.manual_seed(seed)
+    train_x, train_y = x["train"], torch.as_tensor(y["train"])
+    weight = prior_head_weight(prior_logits(counts, spec.form), train_x[:64].mean(dim=0)).requires_grad_(True)
+    optimizer = torch.optim.AdamW([weight], lr=lr, weight_decay=0.0)
+    steps = epochs * int(np.ceil(len(train_y) / batch))
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps, pct_start=0.1)
+    losses = RowLosses(len(train_y)) if hard_examples else None
+    sampler = EpochSampler([1] * len(train_y), batch, seed=seed, losses=losses)
+    val_y = torch.as_tensor(y["val"])
+    best, best_loss = weight.detach().clone(), float("inf")
+    for epoch in range(epochs):
+        sampler.set_epoch(epoch)
+        order = torch.as_tensor(list(sampler))
+        for start in range(0, len(order), batch):
+            rows = order[start:start + batch]
+            logits = train_x[rows] @ weight.T
+            loss = focal_loss(logits, train_y[rows], gamma=spec.gamma, alpha=spec.alpha, form=spec.form)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            if losses is not None:
+                losses.record(rows, focal_loss(logits.detach(), train_y[rows], gamma=spec.gamma, form=spec.form,
+                                               reduction="none"))
+        if losses is not None:
+            losses.end_epoch()
+        with torch.no_grad():
+            val_loss = float(focal_loss(x["val"] @ weight.T, val_y, gamma=spec.gamma, alpha=spec.alpha, form=spec.form))
+        if val_loss < best_loss:
+            best, best_loss = weight.detach().clone(), val_loss
+    return best
+
+
+def gain_words(mine: float, reference: float) -> str:
+    relative = f" ({(mine - reference) / reference:+.1%} relative)" if reference > 0 else ""
+    return f"minority_f1 {mine - reference:+.3f}{relative}"
+
+
+def spread(values: list[float]) -> str:
+    return f"{np.mean(values):.3f} ± {np.std(values):.3f}"
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", default=str(REPO / "config/config.yaml"), help="presets, max_length, batch size")
+    p.add_argument("--checkpoint", default=str(REPO / "resources/models/demo"))
+    p.add_argument("--data", default=str(REPO / "results/data"), help="train/val/test.xlsx and labels.json")
+    p.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    p.add_argument("--epochs", type=int, default=2, help="as the demo config trains")
+    p.add_argument("--long-epochs", type=int, default=8, help="the 'more epochs' variant")
+    p.add_argument("--lr", type=float, default=1e-3, help="head-only training takes a larger step than LoRA")
+    args = p.parse_args()
+    started = time.time()
+
+    config = yaml.safe_load(Path(args.config).read_text(encoding="utf-8"))
+    data = Path(args.data)
+    if not (data / "train.xlsx").exists():
+        sys.exit(f"{data}/train.xlsx not found: run the demo first (snakemake --cores 2 results/data/summary.json)")
+    labels = json.loads((data / "labels.json").read_text(encoding="utf-8"))
+    frames = {split: read_table(data / f"{split}.xlsx") for split in SPLITS}
+    y = {split: label_ids(frames[split], labels) for split in SPLITS}
+    counts = {x: int((frames["train"][LABEL] == x).sum()) for x in labels}
+    count_list = [counts[x] for x in labels]
+    x = features(args.checkpoint, frames, labels, config["model"]["max_length"])
+    feature_s = time.time() - started
+
+    runs = {}
+    variants = {name: (preset, args.epochs, False) for name, preset in config["presets"].items()}
+    variants.update({
+        f"ce, {args.long_epochs} epochs": ({"loss": "ce"}, args.long_epochs, False),
+        f"balanced, {args.long_epochs} epochs": (config["presets"].get("balanced", {"loss": "focal", "alpha": "balanced"}),
+                                                  args.long_epochs, False),
+        "ce + hard-example batches": ({"loss": "ce"}, args.long_epochs, True),
+    })
+    for name, (preset, epochs, hard) in variants.items():
+        spec = resolve_preset(name, preset, labels, counts)
+        runs[name] = []
+        for seed in args.seeds:
+            weight = train_head(x, y, spec, count_list, seed=seed, epochs=epochs, batch=config["train"]["batch_size"],
+                                lr=args.lr, hard_examples=hard)
+            runs[name].append(classification_metrics(y["test"], probs_of(weight, x["test"], spec.form), labels, counts))
+    runs["tfidf"] = [
+        classification_metrics(y["test"], tfidf_probs(frames["train"], {"test": frames["test"]}, labels, seed=seed)["test"],
+                               labels, counts)
+        for seed in args.seeds
+    ]
+
+    lora = {}
+    for name in [*config["presets"], "tfidf", "direct"]:
+        folder = data.parent / ("baselines" if name in ("tfidf", "direct") else "presets") / name
+        path = folder / ("metrics.json" if name in ("tfidf", "direct") else "eval/metrics.json")
+        if path.exists():
+            lora[name] = json.loads(path.read_text(encoding="utf-8"))
+
+    print(f"demo data: {len(y['train'])} train / {len(y['val'])} val / {len(y['test'])} test rows, {len(labels)} classes, "
+          f"minority classes (rarest third by training count): {', '.join(runs['tfidf'][0]['minority_labels'])}")
+    print(f"head-only training on frozen features of {args.checkpoint} (features {feature_s:.0f} s), seeds {args.seeds}, "
+          f"{args.epochs} epochs unless named; test split")
+    print(f"{'model':<28} {'macro_f1 (mean ± sd)':>22} {'minority_f1 (mean ± sd)':>24} {'full LoRA macro / minority':>28}")
+    for name, results in runs.items():
+        full = lora.get(name)
+        beside = f"{full['macro_f1']:.3f} / {full['minority_f1']:.3f}" if full else ""
+        print(f"{name:<28} {spread([r['macro_f1'] for r in results]):>22} "
+              f"{spread([r['minority_f1'] for r in results]):>24} {beside:>28}")
+    if "direct" in lora:
+        print(f"{'direct (zero-shot, no seed)':<28} {lora['direct']['macro_f1']:>22.3f} {lora['direct']['minority_f1']:>24.3f}")
+
+    def minority(name):
+        return float(np.mean([r["minority_f1"] for r in runs[name]]))
+
+    focal = [n for n, preset in config["presets"].items() if preset.get("loss", "focal") == "focal"]
+    best = max(focal, key=minority)
+    print(f"elapsed {time.time() - started:.0f} s")
+    print(f"best focal preset on minority_f1 (head-only, mean of {len(args.seeds)} seeds): {best}, "
+          f"{gain_words(minority(best), minority('ce'))} over ce; the original tool claimed +15% to +25%")
+    if lora.get("ce") and lora.get(best):
+        print(f"same preset with full LoRA (demo, one seed): "
+              f"{gain_words(lora[best]['minority_f1'], lora['ce']['minority_f1'])} over ce")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,74 @@
+"""The first-run doctor: each check's verdict and fix, and `snakemake check_env` end to end."""
+
+import yaml
+
+from focalcls import doctor
+
+V100 = {"name": "Tesla V100", "memory_gb": 32.0, "bf16": False}
+H100 = {"name": "H100", "memory_gb": 80.0, "bf16": True}
+
+
+def failed(findings):
+    return {f.check: f.fix for f in findings if not f.ok}
+
+
+def test_pins_are_read_and_compared_without_the_build_suffix(tmp_path):
+    (tmp_path / "req.txt").write_text("-r base.txt\ntorch==2.13.0  # cpu wheel\n# note==1\npytest==0.0.1\n")
+    pins = doctor.pinned_versions(tmp_path / "req.txt")
+    assert pins == {"torch": "2.13.0", "pytest": "0.0.1"}
+    findings = failed(doctor.check_packages({**pins, "no-such-package": "1.0"}, "envs/requirements.txt"))
+    assert "torch" not in findings  # 2.13.0+cpu matches 2.13.0
+    assert findings["pytest"] == findings["no-such-package"] == "pip install -r envs/requirements.txt"
+
+
+def test_gpu_checks_name_the_mismatch_and_the_fix():
+    assert failed(doctor.check_gpus([H100] * 4, "12.8", 4, 4, "auto")) == {}
+    too_few = failed(doctor.check_gpus([H100] * 2, "12.8", 4, None, "auto"))
+    assert "train.gpus is 4 but torch sees 2 GPUs" in too_few["GPUs seen"]
+    assert "--resources gpu=4" in failed(doctor.check_gpus([H100] * 4, "12.8", 1, 8, "auto"))["--resources gpu"]
+    assert "no bf16" not in str(failed(doctor.check_gpus([V100], "12.8", 1, 1, "auto")))
+    assert "train.precision" in failed(doctor.check_gpus([V100], "12.8", 1, 1, "bf16"))["bf16"]
+    assert "CUDA build" in failed(doctor.check_gpus([], None, 2, None, "auto"))["torch build"]
+    assert failed(doctor.check_gpus([], None, 0, None, "bf16")) == {}  # the CPU demo
+
+
+def test_model_folder_needs_config_weights_and_tokenizer(tmp_path):
+    (tmp_path / "config.json").write_text("{}")
+    (tmp_path / "pytorch_model.bin").write_bytes(b"")
+    findings = failed(doctor.check_checkpoint(str(tmp_path), demo_folder=tmp_path, allow_pickle=False))
+    assert "model.allow_pickle" in findings["model weights"] and "tokenizer.json" in findings["tokenizer"]
+    assert "model weights" not in failed(doctor.check_checkpoint(str(tmp_path), demo_folder=tmp_path, allow_pickle=True))
+    assert "not a folder" in failed(doctor.check_checkpoint(str(tmp_path / "gone"), demo_folder=tmp_path,
+                                                            allow_pickle=False))["model"]
+
+
+def test_hub_id_is_explained_and_the_token_never_printed(monkeypatch):
+    monkeypatch.setenv("HF_TOKEN", "hf_secret_value")
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens there: unreachable, at once
+    findings = doctor.check_checkpoint("Qwen/Qwen3-1.7B", demo_folder=doctor.Path("."), allow_pickle=False)
+    text = doctor.table(findings) + "\n".join(doctor.fixes(findings))
+    assert "huggingface-cli download Qwen/Qwen3-1.7B --local-dir /models/Qwen3-1.7B" in text
+    assert "not reachable" in text and "set (HF_TOKEN)" in text and "hf_secret_value" not in text
+
+
+def test_disk_check_asks_for_room(tmp_path):
+    assert doctor.check_disk(tmp_path / "results", min_free_gb=0.0).ok
+    assert "free at least" in doctor.check_disk(tmp_path / "results", min_free_gb=1e9).fix
+
+
+def test_snakemake_check_env_prints_the_table_and_fails_with_fixes(tmp_path, tiny_model_dir):
+    from helpers import snakemake
+    from test_workflow import tiny_config
+
+    config = tiny_config(tiny_model_dir)
+    del config["predict"]
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    ready = snakemake("check_env", "--configfile", "config.yaml", "--cores", "1", cwd=tmp_path)
+    assert "ok    pad token" in ready.stdout + ready.stderr and "Everything checked is ready." in ready.stdout + ready.stderr
+
+    config["train"]["gpus"] = 2  # this machine has no GPU
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    done = snakemake("check_env", "--configfile", "config.yaml", "--cores", "1", cwd=tmp_path, check=False)
+    out = done.stdout + done.stderr
+    assert done.returncode != 0 and "To fix:" in out and "train.gpus is 2 but torch sees 0 GPUs" in out
+    assert (tmp_path / "results/logs/check_env.log").read_text().count("FAIL") >= 2

@@ -1,0 +1,54 @@
+"""First-run doctor: packages against the pins, GPUs against train.gpus and --resources gpu, free disk,
+the model folder and its pad token. Prints a table; exits 1 with the list of fixes when a check fails."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from focalcls import cli, doctor  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def gpu_listing() -> tuple[list[dict], str | None]:
+    import torch
+
+    gpus = []
+    if torch.cuda.is_available():
+        for i in range(torch.cuda.device_count()):
+            props = torch.cuda.get_device_properties(i)
+            gpus.append({"name": props.name, "memory_gb": props.total_memory / 2**30, "bf16": props.major >= 8})
+    return gpus, torch.version.cuda
+
+
+def main(args) -> int:
+    requirements = REPO / "envs" / "requirements.txt"
+    model, train = args.model, args.train
+    gpus, cuda_build = gpu_listing()
+    findings = [
+        *doctor.check_packages(doctor.pinned_versions(requirements), str(requirements.relative_to(REPO))),
+        *doctor.check_gpus(gpus, cuda_build, train["gpus"], args.gpu_resource, train["precision"]),
+        doctor.check_disk(Path(args.results)),
+        *doctor.check_checkpoint(model["checkpoint"], demo_folder=Path(args.demo_model), allow_pickle=model["allow_pickle"]),
+    ]
+    folder = args.demo_model if model["checkpoint"] == "demo" else model["checkpoint"]
+    if (Path(folder) / "config.json").exists():
+        findings.append(doctor.check_pad_token(folder, model["trust_remote_code"]))
+    print(doctor.table(findings))
+    todo = doctor.fixes(findings)
+    if todo:
+        print("\nTo fix:\n" + "\n".join(f"- {line}" for line in todo))
+        return 1
+    print("\nEverything checked is ready.")
+    return 0
+
+
+def build_parser():
+    p = cli.parser(__doc__, paths=("results", "demo-model"), sections=("model", "train"))
+    p.add_argument("--gpu-resource", type=int, default=None, help="Snakemake's --resources gpu, when given")
+    return p
+
+
+if __name__ == "__main__":
+    sys.exit(cli.run(main, build_parser()))
