@@ -2,6 +2,7 @@
 
 import copy
 import json
+import re
 import shutil
 
 import pandas as pd
@@ -149,6 +150,26 @@ def test_local_profile_plans_the_same_jobs(workflow_run):
                      "--forcerun", "train", "--quiet", "rules", cwd=workflow_run).stdout
     jobs = dict(line.split() for line in plan.splitlines() if len(line.split()) == 2 and line.split()[1].isdigit())
     assert jobs["train"] == jobs["evaluate"] == jobs["binary_test"] == str(len(PRESETS)) and jobs["report"] == "1"
+
+
+def test_slurm_profile_sends_gpu_jobs_to_the_gpu_partition_with_one_task(workflow_run):
+    pytest.importorskip("snakemake_executor_plugin_slurm", reason="pip install -r envs/requirements-slurm.txt")
+    from conftest import REPO
+
+    config = yaml.safe_load((workflow_run / "config.yaml").read_text())
+    config["train"]["gpus"] = 2
+    (workflow_run / "gpus.yaml").write_text(yaml.safe_dump(config))
+    plan = snakemake("--profile", REPO / "workflow/profiles/slurm", "--configfile", "gpus.yaml", "-n",
+                     "--forcerun", "extract_labels", cwd=workflow_run).stdout
+    jobs = {}
+    for block in plan.split("rule ")[1:]:
+        resources = re.search(r"resources: (.*)", block)
+        if resources:
+            jobs.setdefault(block.split(":", 1)[0], dict(kv.split("=", 1) for kv in resources.group(1).split(", ")))
+    assert jobs["train"]["gpu"] == "2" and jobs["train"]["slurm_partition"] == "gpu"
+    assert jobs["train"]["tasks_per_gpu"] == "0"  # the job starts its own processes: no task per GPU
+    assert jobs["evaluate"]["gpu"] == "2" and jobs["extract_labels"]["slurm_partition"] == "cpu"
+    assert "gpu" not in jobs["extract_labels"] and "No such file" not in plan
 
 
 def test_production_example_config_plans_every_stage(tmp_path, tiny_model_dir, imbalanced_rows):
