@@ -20,3 +20,8 @@ rule all:
         "results/report.html",
         expand("results/predictions/{name}.xlsx", name=config["predict"]["files"]),
     default_target: True
+
+
+onsuccess:
+    if Path("results/report.html").exists():
+        print(f"Done. The report: {Path('results/report.html').resolve()} (opens from disk in any browser)")

@@ -1,4 +1,4 @@
-"""Environments: the conda file every rule uses pins exactly what requirements.txt pins."""
+"""Environments: the conda file every rule uses pins exactly what requirements.txt pins; every rule is timed."""
 
 import re
 
@@ -16,9 +16,10 @@ def test_conda_environment_pins_match_the_requirements():
     assert "python=3.11" in env["dependencies"]
 
 
-def test_every_rule_runs_in_the_conda_environment():
+def test_every_rule_runs_in_the_conda_environment_and_records_its_time():
     for rules in (REPO / "workflow/rules").glob("*.smk"):
         blocks = re.split(r"^rule ", rules.read_text(encoding="utf-8"), flags=re.M)[1:]
         for block in blocks:
             name = block.split(":", 1)[0]
             assert re.search(r"^    conda:\n        ENV$", block, flags=re.M), f"rule {name} in {rules.name} has no conda: ENV"
+            assert re.search(r"^    benchmark:\n", block, flags=re.M), f"rule {name} in {rules.name} has no benchmark:"

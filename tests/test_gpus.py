@@ -109,3 +109,23 @@ def test_a_killed_job_gives_its_gpu_back(tmp_path, monkeypatch):
     job.join(timeout=60)
     with acquire_gpus(1, total=1, pool_dir=tmp_path, timeout_s=0) as ids:
         assert ids == [0]
+
+
+def test_multi_node_options_reach_accelerate_and_win(monkeypatch):
+    """A dry run of accelerate's own parser over the command a multi-node training job would run."""
+    from accelerate.commands.launch import launch_command_parser
+
+    from focalcls.launch import launch_command
+
+    monkeypatch.setenv("SLURM_NODEID", "1")
+    monkeypatch.setenv("MASTER_ADDR", "10.0.0.7")
+    extra = ["--num_machines", "2", "--num_processes", "8", "--machine_rank", "$SLURM_NODEID",
+             "--main_process_ip", "$MASTER_ADDR", "--main_process_port", "29555"]
+    cmd = launch_command("train.py", ["--preset", "moderate"], processes=4, port=40001, extra=extra)
+    assert cmd[1:3] == ["-m", "accelerate.commands.launch"] and cmd[-3:] == ["train.py", "--preset", "moderate"]
+    parsed = launch_command_parser().parse_args(cmd[3:])
+    assert (parsed.num_machines, parsed.num_processes, parsed.machine_rank) == (2, 8, 1)
+    assert (parsed.main_process_ip, parsed.main_process_port) == ("10.0.0.7", 29555)
+    assert parsed.training_script == "train.py" and parsed.training_script_args == ["--preset", "moderate"]
+    single = launch_command_parser().parse_args(launch_command("t.py", [], processes=2, port=40001)[3:])
+    assert (single.num_machines, single.num_processes, single.main_process_port) == (1, 2, 40001)

@@ -10,6 +10,8 @@ rule check_env:
         script=script_path("check_env.py"),
     log:
         "results/logs/check_env.log",
+    benchmark:
+        "results/benchmarks/check_env.tsv"
     localrule: True
     conda:
         ENV

@@ -15,7 +15,8 @@ from focalcls.tables import read_table  # noqa: E402
 def main(args) -> None:
     gpus = int(args.train_settings.get("gpus", 0))
     processes = gpus or int(args.train_settings.get("cpu_processes", 1))
-    run_on_devices(lambda: _train(args), script=__file__, gpus=gpus, processes=processes, threads=args.threads)
+    run_on_devices(lambda: _train(args), script=__file__, gpus=gpus, processes=processes, threads=args.threads,
+                   accelerate_args=args.train_settings.get("accelerate_args", []))
 
 
 def _train(args) -> None:

@@ -31,6 +31,8 @@ def json_arg(text: str):
 def run(main: Callable[[argparse.Namespace], int | None], p: argparse.ArgumentParser, argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     args = p.parse_args(argv)
+    if not sys.stderr.isatty():  # a log file: a progress line every 10 s instead of every tenth of one
+        os.environ.setdefault("TQDM_MININTERVAL", "10")
     if getattr(args, "threads", 0):
         import torch
 

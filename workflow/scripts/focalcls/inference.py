@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import logging
-import time
+import sys
 from typing import Sequence
 
 import numpy as np
 import pandas as pd
 import torch
+from tqdm.auto import tqdm
 
 from .data import LABEL, TEXT
 from .losses import class_probabilities
-
-log = logging.getLogger(__name__)
 
 
 @torch.inference_mode()
@@ -27,16 +25,14 @@ def predict_probs(
     encoded = tokenizer(list(texts), truncation=True, max_length=max_length)["input_ids"]
     order = np.argsort([len(ids) for ids in encoded], kind="stable")
     out = np.zeros((len(texts), model.config.num_labels), dtype=np.float32)
-    started, n_batches = time.time(), int(np.ceil(len(order) / batch_size))
-    for b in range(n_batches):
-        idx = order[b * batch_size : (b + 1) * batch_size]
-        batch = tokenizer.pad({"input_ids": [encoded[i] for i in idx]}, return_tensors="pt").to(device)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-            logits = model(**batch).logits
-        out[idx] = class_probabilities(logits, form).cpu().numpy()
-        if b % max(1, n_batches // 10) == 0 or b == n_batches - 1:
-            done = min((b + 1) * batch_size, len(order))
-            log.info("inference batch %d/%d (%.1f rows/s)", b + 1, n_batches, done / max(time.time() - started, 1e-9))
+    with tqdm(total=len(order), desc="predicting", unit="row", file=sys.stderr) as bar:
+        for start in range(0, len(order), batch_size):
+            idx = order[start : start + batch_size]
+            batch = tokenizer.pad({"input_ids": [encoded[i] for i in idx]}, return_tensors="pt").to(device)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+                logits = model(**batch).logits
+            out[idx] = class_probabilities(logits, form).cpu().numpy()
+            bar.update(len(idx))
     return out
 
 

@@ -10,15 +10,18 @@ import os
 import signal
 import subprocess
 import sys
-from typing import Callable
+from typing import Callable, Sequence
 
 from .gpus import acquire_gpus, reserve_port
 
 LAUNCHED = "FOCALCLS_LAUNCHED"
 
 
-def run_on_devices(work: Callable[[], None], *, script: str, gpus: int, processes: int, threads: int = 0) -> None:
-    """`gpus` GPU ids for the job (0: the CPU, even on a GPU box); `processes` > 1 runs data-parallel."""
+def run_on_devices(work: Callable[[], None], *, script: str, gpus: int, processes: int, threads: int = 0,
+                   accelerate_args: Sequence[str] = ()) -> None:
+    """`gpus` GPU ids for the job (0: the CPU, even on a GPU box); `processes` > 1 runs data-parallel;
+    `accelerate_args` (train.accelerate_args) go to accelerate launch as they are, after ours, so they
+    win: the multi-node options, for one."""
     if os.environ.get(LAUNCHED):  # already one of accelerate's processes
         if processes > 1 and "LOCAL_RANK" not in os.environ:
             raise RuntimeError(f"accelerate started one process instead of {processes}; refusing to launch again")
@@ -31,23 +34,30 @@ def run_on_devices(work: Callable[[], None], *, script: str, gpus: int, processe
     with acquire_gpus(gpus) as ids:
         # Set before anything starts CUDA, which reads it once.
         os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, ids))
-        if processes > 1:
-            _relaunch(script, processes)
+        if processes > 1 or accelerate_args:
+            _relaunch(script, processes, accelerate_args)
         else:
             work()
 
 
-def _relaunch(script: str, processes: int) -> None:
+def launch_command(script: str, argv: Sequence[str], processes: int, port: int, extra: Sequence[str] = ()) -> list[str]:
+    """The accelerate launch command line; $VARS in `extra` come from this job's environment
+    ($SLURM_NODEID as the machine rank on each node of a Slurm allocation)."""
+    return [
+        sys.executable, "-m", "accelerate.commands.launch",
+        "--num_processes", str(processes),
+        "--main_process_port", str(port),
+        "--num_machines", "1",
+        "--dynamo_backend", "no",
+        "--multi_gpu",  # torchrun underneath; on the CPU over gloo
+        *[os.path.expandvars(arg) for arg in extra],
+        script, *argv,
+    ]
+
+
+def _relaunch(script: str, processes: int, extra: Sequence[str]) -> None:
     with reserve_port() as port:  # held until the processes end, so no job starting meanwhile takes it
-        cmd = [
-            sys.executable, "-m", "accelerate.commands.launch",
-            "--num_processes", str(processes),
-            "--main_process_port", str(port),
-            "--num_machines", "1",
-            "--dynamo_backend", "no",
-            "--multi_gpu",  # torchrun underneath; on the CPU over gloo
-            script, *sys.argv[1:],
-        ]
+        cmd = launch_command(script, sys.argv[1:], processes, port, extra)
         print("launching:", " ".join(cmd), file=sys.stderr, flush=True)
         child = subprocess.Popen(cmd, env={**os.environ, LAUNCHED: "1"})
         # Snakemake and schedulers stop a job with SIGTERM: pass it on, so no process keeps training

@@ -23,6 +23,7 @@ from transformers import (
     DataCollatorWithPadding,
     EarlyStoppingCallback,
     Trainer,
+    TrainerCallback,
     TrainingArguments,
     set_seed,
 )
@@ -104,6 +105,16 @@ class FocalTrainer(Trainer):
 
     def _get_train_sampler(self, train_dataset=None):
         return self.sampler
+
+
+class EvaluationSummary(TrainerCallback):
+    """One line per validation pass, so a log read at any time says where training stands."""
+
+    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+        if state.is_world_process_zero and metrics:
+            log.info("step %d/%d (epoch %.2f): val loss %.4f, macro-F1 %.3f, minority-F1 %.3f",
+                     state.global_step, state.max_steps, state.epoch or 0.0, metrics.get("eval_loss", float("nan")),
+                     metrics.get("eval_macro_f1", float("nan")), metrics.get("eval_minority_f1", float("nan")))
 
 
 def log_table(log_history: Sequence[dict]) -> str:
@@ -202,7 +213,7 @@ def training_arguments(settings: TrainSettings, checkpoints: Path, eval_steps: i
         seed=settings.seed,
         data_seed=settings.seed,
         report_to="none",
-        disable_tqdm=True,
+        disable_tqdm=False,
         label_names=["labels"],
         dataloader_num_workers=0,
     )
@@ -266,7 +277,8 @@ def train_preset(
     losses = RowLosses(len(train_rows)) if settings.hard_example_sampling else None
     sampler = EpochSampler(train_rows.lengths(), settings.batch_size * settings.grad_accum, seed=settings.seed,
                            losses=losses, floor=settings.hard_example_floor)
-    callbacks = [EarlyStoppingCallback(early_stopping_patience=settings.patience), SamplerCallback(sampler)]
+    callbacks = [EarlyStoppingCallback(early_stopping_patience=settings.patience), SamplerCallback(sampler),
+                 EvaluationSummary()]
     trainer = FocalTrainer(
         model=model,
         args=args,

@@ -6,16 +6,14 @@ once per label, so the label names cost a few tokens each instead of a whole pro
 
 from __future__ import annotations
 
-import logging
-import time
+import sys
 from typing import Sequence
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from .errors import UserError
-
-log = logging.getLogger(__name__)
 
 def build_prompts(tokenizer, texts: Sequence[str], labels: Sequence[str], template: str, max_length: int) -> list[str]:
     """The template filled in, each text first cut to max_length tokens."""
@@ -94,12 +92,11 @@ def zero_shot_probs(
     lengths = [len(p) for p in prompts]
     order = np.argsort(lengths, kind="stable")
     out = np.zeros((len(texts), len(labels)), dtype=np.float32)
-    started = time.time()
-    for start in range(0, len(order), batch_size):
-        idx = order[start : start + batch_size]
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-            scores = label_log_likelihoods(model, tokenizer, [prompts[i] for i in idx], tokens)
-        out[idx] = torch.softmax(scores - bias, dim=1).numpy()
-        done = min(start + batch_size, len(order))
-        log.info("zero-shot %d/%d rows (%.1f rows/s)", done, len(order), done / max(time.time() - started, 1e-9))
+    with tqdm(total=len(order), desc="zero-shot", unit="row", file=sys.stderr) as bar:
+        for start in range(0, len(order), batch_size):
+            idx = order[start : start + batch_size]
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+                scores = label_log_likelihoods(model, tokenizer, [prompts[i] for i in idx], tokens)
+            out[idx] = torch.softmax(scores - bias, dim=1).numpy()
+            bar.update(len(idx))
     return out
