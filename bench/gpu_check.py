@@ -24,7 +24,7 @@ import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
 from focalcls.inference import predict_probs  # noqa: E402
-from focalcls.model import load_tokenizer, resolve_dtype, use_bf16  # noqa: E402
+from focalcls.model import resolve_dtype, use_bf16  # noqa: E402
 from focalcls.presets import resolve_preset  # noqa: E402
 from focalcls.training import TrainSettings, train_preset  # noqa: E402
 
@@ -94,8 +94,8 @@ def main() -> None:
 
         from focalcls.model import load_trained_classifier
 
-        tokenizer = load_tokenizer(folder)
-        model = load_trained_classifier(str(folder), Path(tmp) / "preset" / "adapter", LABELS, dtype=resolve_dtype("auto"))
+        model, tokenizer, _ = load_trained_classifier(str(folder), Path(tmp) / "preset" / "adapter", LABELS,
+                                                      dtype=resolve_dtype("auto"))
         if gpu:
             model.to("cuda")
         texts = list(synthetic_rows(args.rows, 2)["text"])
@@ -119,7 +119,7 @@ def main() -> None:
     # LoRA training: forward 2N and backward 2N per token (input gradients only; the base weights are frozen).
     achieved = 4 * dense * tokens / summary["seconds"] / 1e12
     peak = next((v for k, v in PEAK_TFLOPS.items() if gpu and k in gpu), None)
-    print(f"device: {gpu or 'CPU'}; shape {args.shape}: {dense / 1e9:.2f}B parameters in the layers; "
+    print(f"device: {gpu or 'CPU'}; shape {args.shape}: {dense / 1e6:,.0f}M matmul parameters in the layers; "
           f"model built and saved in {build_s:.0f} s")
     print(f"training (train stage, focal sigmoid, bf16 {summary['bf16']}, batch {args.batch_size}, max_length "
           f"{args.max_length}): {summary['steps']} steps, {tokens} tokens in {summary['seconds']:.1f} s of stage time "

@@ -1,0 +1,50 @@
+"""The bench scripts run end to end on the tiny model and print their figures (speed is not asserted:
+timings belong to the benchmarks, not to tests)."""
+
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from conftest import REPO
+
+
+def bench(name: str, *args, cwd) -> str:
+    done = subprocess.run([sys.executable, str(REPO / "bench" / name), *map(str, args)], cwd=cwd,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+@pytest.fixture(scope="module")
+def demo_like(stages, tiny_model_dir, tmp_path_factory):
+    """The stages' split files and a config naming the tiny model, laid out as the demo leaves them."""
+    from conftest import LORA, MODEL
+
+    work = tmp_path_factory.mktemp("bench")
+    config = {"model": MODEL, "lora": LORA, "train": {"batch_size": 16, "precision": "fp32"},
+              "presets": {"ce": {"loss": "ce"}, "balanced": {"loss": "focal", "alpha": "balanced", "gamma": 2.0}}}
+    (work / "config.yaml").write_text(yaml.safe_dump(config))
+    return work, stages / "d"
+
+
+def test_gpu_check_runs_its_path_on_the_cpu_with_the_tiny_shape(tmp_path):
+    out = bench("gpu_check.py", "--shape", "tiny", "--rows", "48", "--max-length", "32", cwd=tmp_path)
+    assert "training tokens/s:" in out and "evaluation rows/s:" in out and "device: CPU" in out
+
+
+def test_quality_prints_every_preset_baseline_and_the_gain(demo_like, tiny_model_dir):
+    work, data = demo_like
+    out = bench("quality.py", "--config", work / "config.yaml", "--checkpoint", tiny_model_dir, "--data", data,
+                "--seeds", "1", "2", "--long-epochs", "3", cwd=work)
+    for name in ("ce ", "balanced ", "ce, 3 epochs", "ce + hard-example batches", "tfidf"):
+        assert name in out
+    assert "best focal preset on minority_f1" in out.splitlines()[-1]
+
+
+def test_speed_benchmarks_print_their_ratios(demo_like, tiny_model_dir):
+    work, data = demo_like
+    common = ["--config", work / "config.yaml", "--checkpoint", tiny_model_dir, "--data", data]
+    assert "speed-up:" in bench("train_throughput.py", *common, "--steps", "3", cwd=work).splitlines()[-1]
+    assert "focal loss overhead:" in bench("loss_overhead.py", *common, "--repeats", "2", cwd=work).splitlines()[-1]
