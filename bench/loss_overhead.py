@@ -10,25 +10,18 @@ Uses the demo model and the demo training split (run the demo first), or pass yo
 
 from __future__ import annotations
 
-import argparse
-import json
 import statistics
-import sys
 import time
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "workflow" / "scripts"))
+import demo_inputs  # bench/demo_inputs.py; it also puts workflow/scripts on the path
+import torch
+from transformers import DataCollatorWithPadding
 
-import torch  # noqa: E402
-import yaml  # noqa: E402
-from transformers import DataCollatorWithPadding  # noqa: E402
-
-from focalcls.data import LABEL, TEXT  # noqa: E402
-from focalcls.losses import focal_loss  # noqa: E402
-from focalcls.model import add_lora, load_classifier, load_tokenizer  # noqa: E402
-from focalcls.presets import resolve_preset  # noqa: E402
-from focalcls.tables import read_table  # noqa: E402
+from focalcls.data import LABEL, TEXT
+from focalcls.losses import focal_loss
+from focalcls.model import add_lora, load_classifier, load_tokenizer
+from focalcls.presets import resolve_preset
+from focalcls.tables import read_table
 
 LOSSES = {
     "ce": {"loss": "ce"},
@@ -38,19 +31,13 @@ LOSSES = {
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--config", default=str(REPO / "config/config.yaml"), help="lora, model.max_length, train.precision")
-    p.add_argument("--checkpoint", default=str(REPO / "resources/models/demo"))
-    p.add_argument("--data", default=str(REPO / "results/data"), help="train.xlsx and labels.json")
+    p = demo_inputs.parser(__doc__)
     p.add_argument("--repeats", type=int, default=30)
     p.add_argument("--batch-size", type=int, default=16)
     args = p.parse_args()
 
-    config = yaml.safe_load(Path(args.config).read_text(encoding="utf-8"))
-    data = Path(args.data)
-    if not (data / "train.xlsx").exists():
-        sys.exit(f"{data}/train.xlsx not found: run the demo first (snakemake --cores 2 results/data/summary.json)")
-    labels = json.loads((data / "labels.json").read_text(encoding="utf-8"))
+    demo = demo_inputs.load(args)
+    config, data, labels = demo.config, demo.data, demo.labels
     train = read_table(data / "train.xlsx").sample(frac=1.0, random_state=0)
     counts = {x: int((train[LABEL] == x).sum()) for x in labels}
     specs = {name: resolve_preset(name, preset, labels, counts) for name, preset in LOSSES.items()}

@@ -12,29 +12,23 @@ the variants that might help are measured the same way: more epochs, and difficu
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 import time
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "workflow" / "scripts"))
+import demo_inputs  # bench/demo_inputs.py; it also puts workflow/scripts on the path
+import numpy as np
+import torch
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-import yaml  # noqa: E402
-
-from focalcls.baselines import tfidf_probs  # noqa: E402
-from focalcls.data import LABEL, TEXT  # noqa: E402
-from focalcls.hard_examples import EpochSampler, RowLosses  # noqa: E402
-from focalcls.head_init import head_inputs, prior_head_weight, prior_logits  # noqa: E402
-from focalcls.inference import label_ids  # noqa: E402
-from focalcls.losses import focal_loss  # noqa: E402
-from focalcls.metrics import classification_metrics  # noqa: E402
-from focalcls.model import load_classifier, load_tokenizer  # noqa: E402
-from focalcls.presets import LossSpec, resolve_preset  # noqa: E402
-from focalcls.tables import read_table  # noqa: E402
+from focalcls.baselines import tfidf_probs
+from focalcls.data import LABEL, TEXT
+from focalcls.hard_examples import EpochSampler, RowLosses
+from focalcls.head_init import head_inputs, prior_head_weight, prior_logits
+from focalcls.inference import label_ids
+from focalcls.losses import focal_loss
+from focalcls.metrics import classification_metrics
+from focalcls.model import load_classifier, load_tokenizer
+from focalcls.presets import LossSpec, resolve_preset
+from focalcls.tables import read_table
 
 SPLITS = ("train", "val", "test")
 
@@ -104,10 +98,7 @@ def spread(values: list[float]) -> str:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--config", default=str(REPO / "config/config.yaml"), help="presets, max_length, batch size")
-    p.add_argument("--checkpoint", default=str(REPO / "resources/models/demo"))
-    p.add_argument("--data", default=str(REPO / "results/data"), help="train/val/test.xlsx and labels.json")
+    p = demo_inputs.parser(__doc__)
     p.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     p.add_argument("--epochs", type=int, default=2, help="as the demo config trains")
     p.add_argument("--long-epochs", type=int, default=8, help="the 'more epochs' variant")
@@ -115,11 +106,8 @@ def main() -> None:
     args = p.parse_args()
     started = time.time()
 
-    config = yaml.safe_load(Path(args.config).read_text(encoding="utf-8"))
-    data = Path(args.data)
-    if not (data / "train.xlsx").exists():
-        sys.exit(f"{data}/train.xlsx not found: run the demo first (snakemake --cores 2 results/data/summary.json)")
-    labels = json.loads((data / "labels.json").read_text(encoding="utf-8"))
+    demo = demo_inputs.load(args)
+    config, data, labels = demo.config, demo.data, demo.labels
     frames = {split: read_table(data / f"{split}.xlsx") for split in SPLITS}
     y = {split: label_ids(frames[split], labels) for split in SPLITS}
     counts = {x: int((frames["train"][LABEL] == x).sum()) for x in labels}

@@ -11,23 +11,17 @@ Uses the demo model and the demo training split (run the demo first), or pass yo
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "workflow" / "scripts"))
+import demo_inputs  # bench/demo_inputs.py; it also puts workflow/scripts on the path
+import torch
 
-import torch  # noqa: E402
-import yaml  # noqa: E402
-
-from focalcls.data import LABEL, TEXT  # noqa: E402
-from focalcls.presets import resolve_preset  # noqa: E402
-from focalcls.tables import read_table  # noqa: E402
-from focalcls.training import TrainSettings, train_preset  # noqa: E402
+from focalcls.data import LABEL, TEXT
+from focalcls.presets import resolve_preset
+from focalcls.tables import read_table
+from focalcls.training import TrainSettings, train_preset
 
 
 class Rows(torch.utils.data.Dataset):
@@ -66,20 +60,14 @@ def plain_script(checkpoint: str, frame, labels: list[str], lora: dict, *, batch
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--config", default=str(REPO / "config/config.yaml"), help="lora, model.max_length, train.precision")
-    p.add_argument("--checkpoint", default=str(REPO / "resources/models/demo"))
-    p.add_argument("--data", default=str(REPO / "results/data"), help="train.xlsx, val.xlsx and labels.json")
+    p = demo_inputs.parser(__doc__)
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--val-rows", type=int, default=32)
     args = p.parse_args()
 
-    config = yaml.safe_load(Path(args.config).read_text(encoding="utf-8"))
-    data = Path(args.data)
-    if not (data / "train.xlsx").exists():
-        sys.exit(f"{data}/train.xlsx not found: run the demo first (snakemake --cores 2 results/data/summary.json)")
-    labels = json.loads((data / "labels.json").read_text(encoding="utf-8"))
+    demo = demo_inputs.load(args)
+    config, data, labels = demo.config, demo.data, demo.labels
     rows = args.steps * args.batch_size
     train = read_table(data / "train.xlsx").sample(frac=1.0, random_state=0).head(rows)
     val = read_table(data / "val.xlsx").head(args.val_rows)

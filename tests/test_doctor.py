@@ -66,7 +66,7 @@ def test_snakemake_check_env_prints_the_table_and_fails_with_fixes(tmp_path, tin
     ready = snakemake("check_env", "--configfile", "config.yaml", "--cores", "1", cwd=tmp_path)
     assert "ok    pad token" in ready.stdout + ready.stderr and "Everything checked is ready." in ready.stdout + ready.stderr
 
-    config["train"]["gpus"] = 2  # this machine has no GPU
+    config["train"]["gpus"] = 2  # this machine has no GPU; the doctor runs again, as on every call
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     done = snakemake("check_env", "--configfile", "config.yaml", "--cores", "1", cwd=tmp_path, check=False)
     out = done.stdout + done.stderr

@@ -22,4 +22,5 @@ def test_every_rule_runs_in_the_conda_environment_and_records_its_time():
         for block in blocks:
             name = block.split(":", 1)[0]
             assert re.search(r"^    conda:\n        ENV$", block, flags=re.M), f"rule {name} in {rules.name} has no conda: ENV"
-            assert re.search(r"^    benchmark:\n", block, flags=re.M), f"rule {name} in {rules.name} has no benchmark:"
+            if name != "check_env":  # runs on every call: a benchmark file would count as its output
+                assert re.search(r"^    benchmark:\n", block, flags=re.M), f"rule {name} in {rules.name} has no benchmark:"

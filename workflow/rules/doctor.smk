@@ -1,4 +1,5 @@
 # snakemake check_env [--configfile my.yaml] [--resources gpu=4]: a table of what is ready, the fixes for what is not.
+# No output and no benchmark file (Snakemake would take it for an output): it runs on every call.
 
 
 rule check_env:
@@ -10,8 +11,6 @@ rule check_env:
         script=script_path("check_env.py"),
     log:
         "results/logs/check_env.log",
-    benchmark:
-        "results/benchmarks/check_env.tsv"
     localrule: True
     conda:
         ENV

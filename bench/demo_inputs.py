@@ -1,0 +1,42 @@
+"""What the bench scripts share: the demo's config, model and splits (or a user's), named on the command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "workflow" / "scripts"))
+
+
+def parser(description: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", default=str(REPO / "config/config.yaml"), help="presets, lora, model, train sections")
+    p.add_argument("--checkpoint", default=str(REPO / "resources/models/demo"))
+    p.add_argument("--data", default=str(REPO / "results/data"), help="train/val/test.xlsx and labels.json")
+    return p
+
+
+@dataclass
+class DemoInputs:
+    config: dict
+    checkpoint: str
+    data: Path
+    labels: list[str]
+
+
+def load(args: argparse.Namespace) -> DemoInputs:
+    data = Path(args.data)
+    if not (data / "train.xlsx").exists():
+        sys.exit(f"{data}/train.xlsx not found: run the demo first (snakemake --cores 2 results/data/summary.json)")
+    return DemoInputs(
+        config=yaml.safe_load(Path(args.config).read_text(encoding="utf-8")),
+        checkpoint=args.checkpoint,
+        data=data,
+        labels=json.loads((data / "labels.json").read_text(encoding="utf-8")),
+    )
