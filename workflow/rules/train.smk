@@ -17,8 +17,15 @@ rule train:
         # Only this preset's settings: changing one preset reruns that preset alone.
         preset=lambda wc: as_json(config["presets"][wc.preset]),
         lora=as_json(config["lora"]),
-        # eval_batch_size only matters to evaluate: changing it retrains nothing.
-        train=as_json({k: v for k, v in config["train"].items() if k != "eval_batch_size"}),
+        # eval_batch_size only matters to evaluate: changing it retrains nothing; nor does an empty
+        # accelerate_args, so results trained before the key existed stay up to date.
+        train=as_json(
+            {
+                k: v
+                for k, v in config["train"].items()
+                if k != "eval_batch_size" and not (k == "accelerate_args" and not v)
+            }
+        ),
         model=as_json(config["model"]),
         checkpoint=model_folder(),
         out_dir="results/presets/{preset}",

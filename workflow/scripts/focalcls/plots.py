@@ -37,7 +37,7 @@ def class_counts(counts: Mapping[str, Mapping[str, int]], labels: Sequence[str])
         ax.set_yscale("log")
     ax.set_xticks(x + width * (len(names) - 1) / 2, labels, rotation=45, ha="right")
     ax.set_ylabel("rows")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the bars, never over them
     return to_png(fig)
 
 
@@ -51,7 +51,7 @@ def per_class_f1(f1: Mapping[str, Mapping[str, float]], labels: Sequence[str]) -
     ax.set_xticks(x + width * (len(f1) - 1) / 2, labels, rotation=45, ha="right")
     ax.set_ylabel("F1 (test)")
     ax.set_ylim(0, 1)
-    ax.legend(fontsize=8, ncol=min(len(f1), 4))
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return to_png(fig)
 
 
