@@ -11,6 +11,8 @@ on a CPU (the test suite does).
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import sys
 import tempfile
 import time
@@ -18,6 +20,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow" / "scripts"))
+
+# One GPU: the figures are per GPU, and Trainer would otherwise spread one process over all of them.
+os.environ.setdefault("CUDA_VISIBLE_DEVICES", "0")
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -35,7 +40,8 @@ SHAPES = {
                  num_key_value_heads=2, head_dim=16, vocab_size=4096),
 }
 LABELS = [f"class{i}" for i in range(10)]
-PEAK_TFLOPS = {"H200": 989.0, "H100": 989.0, "A100": 312.0, "L40S": 362.0, "A10": 125.0, "L4": 121.0}  # dense bf16
+# Dense bf16 peaks (SXM parts unless named); matched as whole words, longest name first.
+PEAK_TFLOPS = {"H100 PCIe": 756.0, "H200": 989.0, "H100": 989.0, "A100": 312.0, "L40S": 362.0, "A10": 125.0, "L4": 121.0}
 
 
 def build_model(folder: Path, shape: str) -> None:
@@ -118,7 +124,8 @@ def main() -> None:
     dense = per_layer * layer["num_hidden_layers"]
     # LoRA training: forward 2N and backward 2N per token (input gradients only; the base weights are frozen).
     achieved = 4 * dense * tokens / summary["seconds"] / 1e12
-    peak = next((v for k, v in PEAK_TFLOPS.items() if gpu and k in gpu), None)
+    peak = next((PEAK_TFLOPS[k] for k in sorted(PEAK_TFLOPS, key=len, reverse=True)
+                 if gpu and re.search(rf"\b{re.escape(k)}\b", gpu)), None)
     print(f"device: {gpu or 'CPU'}; shape {args.shape}: {dense / 1e6:,.0f}M matmul parameters in the layers; "
           f"model built and saved in {build_s:.0f} s")
     print(f"training (train stage, focal sigmoid, bf16 {summary['bf16']}, batch {args.batch_size}, max_length "

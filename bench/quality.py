@@ -160,8 +160,11 @@ def main() -> None:
         return float(np.mean([r["minority_f1"] for r in runs[name]]))
 
     focal = [n for n, preset in config["presets"].items() if preset.get("loss", "focal") == "focal"]
-    best = max(focal, key=minority)
     print(f"elapsed {time.time() - started:.0f} s")
+    if "ce" not in runs or not focal:
+        print("no gain computed: the config needs a preset named ce and at least one focal preset")
+        return
+    best = max(focal, key=minority)
     print(f"best focal preset on minority_f1 (head-only, mean of {len(args.seeds)} seeds): {best}, "
           f"{gain_words(minority(best), minority('ce'))} over ce; the original tool claimed +15% to +25%")
     if lora.get("ce") and lora.get(best):

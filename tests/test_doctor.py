@@ -26,7 +26,7 @@ def test_gpu_checks_name_the_mismatch_and_the_fix():
     too_few = failed(doctor.check_gpus([H100] * 2, "12.8", 4, None, "auto"))
     assert "train.gpus is 4 but torch sees 2 GPUs" in too_few["GPUs seen"]
     assert "--resources gpu=4" in failed(doctor.check_gpus([H100] * 4, "12.8", 1, 8, "auto"))["--resources gpu"]
-    assert "no bf16" not in str(failed(doctor.check_gpus([V100], "12.8", 1, 1, "auto")))
+    assert "bf16" not in failed(doctor.check_gpus([V100], "12.8", 1, 1, "auto"))  # auto falls back to fp32
     assert "train.precision" in failed(doctor.check_gpus([V100], "12.8", 1, 1, "bf16"))["bf16"]
     assert "CUDA build" in failed(doctor.check_gpus([], None, 2, None, "auto"))["torch build"]
     assert failed(doctor.check_gpus([], None, 0, None, "bf16")) == {}  # the CPU demo
@@ -35,20 +35,22 @@ def test_gpu_checks_name_the_mismatch_and_the_fix():
 def test_model_folder_needs_config_weights_and_tokenizer(tmp_path):
     (tmp_path / "config.json").write_text("{}")
     (tmp_path / "pytorch_model.bin").write_bytes(b"")
-    findings = failed(doctor.check_checkpoint(str(tmp_path), demo_folder=tmp_path, allow_pickle=False))
-    assert "model.allow_pickle" in findings["model weights"] and "tokenizer.json" in findings["tokenizer"]
-    assert "model weights" not in failed(doctor.check_checkpoint(str(tmp_path), demo_folder=tmp_path, allow_pickle=True))
-    assert "not a folder" in failed(doctor.check_checkpoint(str(tmp_path / "gone"), demo_folder=tmp_path,
-                                                            allow_pickle=False))["model"]
+    findings = failed(doctor.check_checkpoint(str(tmp_path), demo_folder=tmp_path))
+    # the base model always loads from safetensors: pickled weights need converting, whatever allow_pickle says
+    assert "convert pickled .bin weights" in findings["model weights"] and "tokenizer.json" in findings["tokenizer"]
+    (tmp_path / "model.safetensors").write_bytes(b"")
+    (tmp_path / "tokenizer.json").write_text("{}")
+    assert failed(doctor.check_checkpoint(str(tmp_path), demo_folder=tmp_path)) == {}
+    assert "not a folder" in failed(doctor.check_checkpoint(str(tmp_path / "gone"), demo_folder=tmp_path))["model"]
 
 
 def test_hub_id_is_explained_and_the_token_never_printed(monkeypatch):
     monkeypatch.setenv("HF_TOKEN", "hf_secret_value")
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens there: unreachable, at once
-    findings = doctor.check_checkpoint("Qwen/Qwen3-1.7B", demo_folder=doctor.Path("."), allow_pickle=False)
+    findings = doctor.check_checkpoint("Qwen/Qwen3-1.7B", demo_folder=doctor.Path("."))
     text = doctor.table(findings) + "\n".join(doctor.fixes(findings))
-    assert "huggingface-cli download Qwen/Qwen3-1.7B --local-dir /models/Qwen3-1.7B" in text
-    assert "not reachable" in text and "set (HF_TOKEN)" in text and "hf_secret_value" not in text
+    assert "hf download Qwen/Qwen3-1.7B --local-dir /models/Qwen3-1.7B" in text
+    assert "127.0.0.1:9 not reachable" in text and "set (HF_TOKEN)" in text and "hf_secret_value" not in text
 
 
 def test_disk_check_asks_for_room(tmp_path):

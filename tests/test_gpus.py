@@ -129,3 +129,5 @@ def test_multi_node_options_reach_accelerate_and_win(monkeypatch):
     assert parsed.training_script == "train.py" and parsed.training_script_args == ["--preset", "moderate"]
     single = launch_command_parser().parse_args(launch_command("t.py", [], processes=2, port=40001)[3:])
     assert (single.num_machines, single.num_processes, single.main_process_port) == (1, 2, 40001)
+    # accelerate refuses --multi_gpu for one process on one machine
+    assert "--multi_gpu" not in launch_command("t.py", [], processes=1, port=40001, extra=["--mixed_precision", "bf16"])

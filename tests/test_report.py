@@ -25,3 +25,13 @@ def test_verdict_says_whether_the_rare_classes_gain():
     assert [s.split(",")[0] for s in answer["sentences"]] == ["Against ce", "Against tfidf"]
     assert "no focal-loss preset beat it" in headline(runs, "ce", "macro_f1", ["tfidf"])["verdict"]
     assert "no ce preset" in headline({"moderate": runs["moderate"]}, "moderate", "macro_f1", [])["verdict"]
+
+
+def test_no_binary_curves_gives_no_figure_and_a_tie_is_no_gain():
+    from focalcls.plots import binary_curves
+
+    assert binary_curves({"ce": {"curves": None, "roc_auc": None}, "moderate": {"curves": None}}) is None
+    runs = {"ce": run(0.79, 0.6502, val=0.80), "moderate": run(0.80, 0.6504, val=0.81)}
+    answer = headline(runs, "moderate", "macro_f1", [])
+    assert "level on minority-class F1 (0.650)" in answer["sentences"][0]
+    assert answer["verdict"].startswith("For the rare classes, moderate makes no difference")

@@ -168,6 +168,7 @@ def test_slurm_profile_sends_gpu_jobs_to_the_gpu_partition_with_one_task(workflo
             jobs.setdefault(block.split(":", 1)[0], dict(kv.split("=", 1) for kv in resources.group(1).split(", ")))
     assert jobs["train"]["gpu"] == "2" and jobs["train"]["slurm_partition"] == "gpu"
     assert jobs["train"]["tasks_per_gpu"] == "0"  # the job starts its own processes: no task per GPU
+    assert jobs["train"]["nodes"] == "1"  # all of a job's GPUs on one node
     assert jobs["evaluate"]["gpu"] == "2" and jobs["extract_labels"]["slurm_partition"] == "cpu"
     assert "gpu" not in jobs["extract_labels"] and "No such file" not in plan
 
@@ -201,7 +202,8 @@ def hostile_report(workflow_run, tmp_path_factory):
         frame.loc[0, "true_label"] = next(x for x in frame.true_label.unique() if x != frame.predicted_label[0])
         frame.loc[0, "confidence"] = "1.0"
         write_xlsx(path, frame)
-    snakemake("results/report.html", "--configfile", "config.yaml", "--cores", "2", cwd=work)
+    # As the README says it: no --cores (the default workflow profile gives every core).
+    snakemake("results/report.html", "--configfile", "config.yaml", cwd=work)
     return work / "results/report.html"
 
 

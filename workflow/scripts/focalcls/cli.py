@@ -31,6 +31,7 @@ def json_arg(text: str):
 def run(main: Callable[[argparse.Namespace], int | None], p: argparse.ArgumentParser, argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     args = p.parse_args(argv)
+    # Trainer's bars read this when tqdm is first imported, which in the training scripts comes later.
     if not sys.stderr.isatty():  # a log file: a progress line every 10 s instead of every tenth of one
         os.environ.setdefault("TQDM_MININTERVAL", "10")
     if getattr(args, "threads", 0):

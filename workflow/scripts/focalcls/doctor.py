@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Mapping, Sequence
+from urllib.parse import urlsplit
 
 MIN_FREE_GB = 5.0  # adapters are small, but checkpoints keep optimizer state and a merged model is GBs
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
@@ -80,7 +81,7 @@ def check_disk(folder: Path, min_free_gb: float = MIN_FREE_GB) -> Finding:
                    f"free at least {min_free_gb:.0f} GB under {folder} (checkpoints keep optimizer state)")
 
 
-def check_checkpoint(checkpoint: str, *, demo_folder: Path, allow_pickle: bool) -> list[Finding]:
+def check_checkpoint(checkpoint: str, *, demo_folder: Path) -> list[Finding]:
     """A local model folder with config, weights and tokenizer; hub ids are explained, never fetched."""
     if checkpoint == "demo":
         ready = (demo_folder / "config.json").exists()
@@ -93,15 +94,14 @@ def check_checkpoint(checkpoint: str, *, demo_folder: Path, allow_pickle: bool) 
                         f"model.checkpoint {checkpoint} is not a folder: set it to a local model folder")]
     names = {p.name for p in folder.iterdir()}
     safetensors = any(n.endswith(".safetensors") for n in names)
-    pickled = any(n.endswith(".bin") for n in names)
     tokenizer = names & {"tokenizer.json", "tokenizer.model", "vocab.txt", "vocab.json", "spiece.model"}
     return [
         Finding("model config", "config.json" in names, f"{folder}/config.json",
                 f"{folder} has no config.json: point model.checkpoint at the folder that holds it"),
-        Finding("model weights", safetensors or (pickled and allow_pickle),
-                "safetensors" if safetensors else ("pickled .bin (allowed)" if pickled else "none found"),
-                "weights in .bin only: convert them to safetensors, or set model.allow_pickle: true for a trusted source"
-                if pickled else f"{folder} holds no *.safetensors: copy the whole checkpoint"),
+        # Base weights load with use_safetensors=True always (model.allow_pickle covers adapters only).
+        Finding("model weights", safetensors, "safetensors" if safetensors else "no *.safetensors",
+                f"{folder} holds no *.safetensors: copy the whole checkpoint, or convert pickled .bin weights "
+                "(model.save_pretrained(folder, safe_serialization=True) on a trusted machine)"),
         Finding("tokenizer", bool(tokenizer), ", ".join(sorted(tokenizer)) or "none found",
                 f"{folder} has no tokenizer files (tokenizer.json or tokenizer.model): copy them with the weights"),
     ]
@@ -110,17 +110,18 @@ def check_checkpoint(checkpoint: str, *, demo_folder: Path, allow_pickle: bool) 
 def check_hub_id(repo_id: str, timeout: float = 3.0) -> list[Finding]:
     """The workflow reads local folders only; say how to get one, and whether this machine could."""
     token = bool(os.environ.get("HF_TOKEN") or os.environ.get("HUGGING_FACE_HUB_TOKEN"))
-    host = re.sub(r"^https?://", "", os.environ.get("HF_ENDPOINT", "https://huggingface.co")).split("/")[0]
+    endpoint = urlsplit(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
+    host, port = endpoint.hostname or "", endpoint.port or (80 if endpoint.scheme == "http" else 443)
     try:
-        socket.create_connection((host, 443), timeout=timeout).close()
+        socket.create_connection((host, port), timeout=timeout).close()
         reachable = True
     except OSError:
         reachable = False
     return [
         Finding("model", False, f"{repo_id} looks like a hub id; the workflow only reads local folders",
-                f"download it once (huggingface-cli download {repo_id} --local-dir /models/{repo_id.split('/')[-1]}) "
+                f"download it once (hf download {repo_id} --local-dir /models/{repo_id.split('/')[-1]}) "
                 "and set model.checkpoint to that folder"),
-        Finding("hub reachable", reachable, f"{host}:443 {'reachable' if reachable else 'not reachable'} from here",
+        Finding("hub reachable", reachable, f"{host}:{port} {'reachable' if reachable else 'not reachable'} from here",
                 "download on a machine with access and copy the folder here"),
         Finding("hub token", True, "set (HF_TOKEN)" if token else "not set (needed for gated models such as Gemma)"),
     ]

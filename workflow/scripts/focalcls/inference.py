@@ -14,6 +14,11 @@ from .data import LABEL, TEXT
 from .losses import class_probabilities
 
 
+def progress(total: int, desc: str) -> tqdm:
+    """A progress bar on stderr: lively in a terminal, a line every 10 s in a log file."""
+    return tqdm(total=total, desc=desc, unit="row", file=sys.stderr, mininterval=0.5 if sys.stderr.isatty() else 10)
+
+
 @torch.inference_mode()
 def predict_probs(
     model, tokenizer, texts: Sequence[str], *, form: str, max_length: int, batch_size: int = 64, bf16: bool = False
@@ -25,7 +30,7 @@ def predict_probs(
     encoded = tokenizer(list(texts), truncation=True, max_length=max_length)["input_ids"]
     order = np.argsort([len(ids) for ids in encoded], kind="stable")
     out = np.zeros((len(texts), model.config.num_labels), dtype=np.float32)
-    with tqdm(total=len(order), desc="predicting", unit="row", file=sys.stderr) as bar:
+    with progress(len(order), "predicting") as bar:
         for start in range(0, len(order), batch_size):
             idx = order[start : start + batch_size]
             batch = tokenizer.pad({"input_ids": [encoded[i] for i in idx]}, return_tensors="pt").to(device)

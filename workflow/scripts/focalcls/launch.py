@@ -28,7 +28,7 @@ def run_on_devices(work: Callable[[], None], *, script: str, gpus: int, processe
         if threads:
             import torch
 
-            torch.set_num_threads(max(1, threads // int(os.environ.get("WORLD_SIZE", "1"))))
+            torch.set_num_threads(max(1, threads // int(os.environ.get("LOCAL_WORLD_SIZE", "1"))))
         work()
         return
     with acquire_gpus(gpus) as ids:
@@ -43,14 +43,17 @@ def run_on_devices(work: Callable[[], None], *, script: str, gpus: int, processe
 def launch_command(script: str, argv: Sequence[str], processes: int, port: int, extra: Sequence[str] = ()) -> list[str]:
     """The accelerate launch command line; $VARS in `extra` come from this job's environment
     ($SLURM_NODEID as the machine rank on each node of a Slurm allocation)."""
+    extra = [os.path.expandvars(arg) for arg in extra]
+    # torchrun underneath (on the CPU over gloo); accelerate refuses it for a single process on one machine.
+    distributed = ["--multi_gpu"] if processes > 1 or "--num_machines" in extra else []
     return [
         sys.executable, "-m", "accelerate.commands.launch",
         "--num_processes", str(processes),
         "--main_process_port", str(port),
         "--num_machines", "1",
         "--dynamo_backend", "no",
-        "--multi_gpu",  # torchrun underneath; on the CPU over gloo
-        *[os.path.expandvars(arg) for arg in extra],
+        *distributed,
+        *extra,
         script, *argv,
     ]
 

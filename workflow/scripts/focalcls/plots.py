@@ -91,9 +91,12 @@ def text_lengths(lengths: Mapping[str, Sequence[int]]) -> str:
     return to_png(fig)
 
 
-def binary_curves(results: Mapping[str, Mapping]) -> str:
+def binary_curves(results: Mapping[str, Mapping]) -> str | None:
     """ROC and precision-recall curves of the one-vs-rest test per preset; a dot marks the threshold chosen
-    on validation, where the test split's precision and recall land."""
+    on validation, where the test split's precision and recall land. None when the test split lacks the
+    positive or the negative class, so no preset has curves."""
+    if not any(result.get("curves") for result in results.values()):
+        return None
     fig, (roc, pr) = plt.subplots(1, 2, figsize=(10, 4))
     for name, result in results.items():
         curves = result.get("curves")

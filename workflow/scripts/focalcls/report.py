@@ -45,6 +45,7 @@ def collect(results: Path, presets: Sequence[str], baselines: Sequence[str]) -> 
 
 
 METRIC_WORDS = {"macro_f1": "macro-F1", "minority_f1": "minority-class F1"}
+LEVEL = 5e-4  # differences below this print as 0.000: called level, never a gain
 
 
 def comparison_sentence(best: str, other: str, runs: Mapping[str, dict]) -> str:
@@ -54,7 +55,7 @@ def comparison_sentence(best: str, other: str, runs: Mapping[str, dict]) -> str:
     for metric, words in METRIC_WORDS.items():
         mine, theirs = runs[best]["metrics"][metric], runs[other]["metrics"][metric]
         delta = mine - theirs
-        if abs(delta) < 5e-4:
+        if abs(delta) < LEVEL:
             parts.append(f"level on {words} ({mine:.3f})")
             continue
         part = f"{'higher' if delta > 0 else 'lower'} on {words} by {delta:+.3f} ({theirs:.3f} to {mine:.3f}"
@@ -74,8 +75,8 @@ def headline(runs: Mapping[str, dict], best: str, metric: str, baselines: Sequen
         verdict = "Plain cross-entropy (ce) is the best on validation: no focal-loss preset beat it on this data."
     else:
         delta = chosen["minority_f1"] - runs["ce"]["metrics"]["minority_f1"]
-        verdict = (f"For the rare classes, {best} {'helps' if delta > 0 else 'does not help'}: minority-class F1 "
-                   f"{delta:+.3f} against ce on test.")
+        effect = "helps" if delta >= LEVEL else "makes no difference" if delta > -LEVEL else "does not help"
+        verdict = f"For the rare classes, {best} {effect}: minority-class F1 {delta:+.3f} against ce on test."
     return {
         "best": best, "metric": metric, "macro_f1": chosen["macro_f1"], "minority_f1": chosen["minority_f1"],
         "minority_labels": chosen["minority_labels"], "val_value": chosen["val"][metric],
@@ -161,7 +162,8 @@ def build_report(
     by_count = sorted(labels, key=lambda x: -train_counts.get(x, 0))
     rows, best_values = comparison_rows(runs)
     counts = {"train (before balancing)": summary["before_balance"]["train"], **summary["counts"]}
-    lengths = {split: read_table(results / "data" / f"{split}.xlsx")["text"].astype(str).str.len().tolist()
+    lengths = {("train (balanced)" if split == "train" else split):
+               read_table(results / "data" / f"{split}.xlsx")["text"].astype(str).str.len().tolist()
                for split in ("train", "val", "test")}
     figures = {
         "counts": plots.class_counts(counts, labels),

@@ -6,14 +6,13 @@ once per label, so the label names cost a few tokens each instead of a whole pro
 
 from __future__ import annotations
 
-import sys
 from typing import Sequence
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from .errors import UserError
+from .inference import progress
 
 def build_prompts(tokenizer, texts: Sequence[str], labels: Sequence[str], template: str, max_length: int) -> list[str]:
     """The template filled in, each text first cut to max_length tokens."""
@@ -92,7 +91,7 @@ def zero_shot_probs(
     lengths = [len(p) for p in prompts]
     order = np.argsort(lengths, kind="stable")
     out = np.zeros((len(texts), len(labels)), dtype=np.float32)
-    with tqdm(total=len(order), desc="zero-shot", unit="row", file=sys.stderr) as bar:
+    with progress(len(order), "zero-shot") as bar:
         for start in range(0, len(order), batch_size):
             idx = order[start : start + batch_size]
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
