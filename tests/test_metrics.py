@@ -88,3 +88,28 @@ def test_ranking_curves_are_thinned_and_mark_the_threshold():
     assert curves["at_threshold"]["tpr"] == pytest.approx(flagged[truth == 1].mean())
     assert curves["at_threshold"]["fpr"] == pytest.approx(flagged[truth == 0].mean())
     assert ranking_curves(np.zeros(4, dtype=int), np.ones(4), 0.5) is None
+
+
+def test_per_class_f1_matches_scikit_learn():
+    from sklearn.metrics import f1_score
+
+    from focalcls.metrics import per_class_f1
+
+    rng = np.random.default_rng(1)
+    truth, pred = rng.integers(0, 4, 300), rng.integers(0, 4, 300)
+    pred[:150] = truth[:150]
+    assert np.allclose(per_class_f1(truth, pred, 5)[:4], f1_score(truth, pred, labels=range(4), average=None))
+    assert per_class_f1(truth, pred, 5)[4] == 0.0
+
+
+def test_bootstrap_interval_is_zero_for_the_same_model_and_positive_for_a_clearly_better_one():
+    from focalcls.metrics import bootstrap_f1_difference
+
+    rng = np.random.default_rng(0)
+    truth = rng.integers(0, 3, 400)
+    noisy = np.where(rng.random(400) < 0.5, truth, rng.integers(0, 3, 400))
+    assert bootstrap_f1_difference(truth, noisy, noisy, [0, 1, 2], resamples=200) == (0.0, 0.0)
+    low, high = bootstrap_f1_difference(truth, truth, noisy, [0, 1, 2], resamples=200)
+    assert 0 < low < high <= 1
+    low, high = bootstrap_f1_difference(truth, noisy, truth, [2], resamples=200)
+    assert low < high < 0

@@ -35,3 +35,16 @@ def test_no_binary_curves_gives_no_figure_and_a_tie_is_no_gain():
     answer = headline(runs, "moderate", "macro_f1", [])
     assert "level on minority-class F1 (0.650)" in answer["sentences"][0]
     assert answer["verdict"].startswith("For the rare classes, moderate makes no difference")
+
+
+def test_with_intervals_a_gain_counts_only_when_its_interval_is_above_zero():
+    runs = {"ce": run(0.788, 0.650), "balanced": run(0.806, 0.694, val=0.9), "tfidf": run(0.5, 0.4)}
+    wide = {"ce": {"macro_f1": (-0.01, 0.05), "minority_f1": (-0.03, 0.11)}}
+    answer = headline(runs, "balanced", "macro_f1", ["tfidf"], wide)
+    assert "(0.650 to 0.694, +6.8% relative; 95% interval -0.030 to +0.110)" in answer["sentences"][0]
+    assert "cannot be told apart" in answer["verdict"] and "spans zero" in answer["verdict"]
+    assert "interval" not in answer["sentences"][1]  # no paired predictions for tfidf given
+    clear = {"ce": {"macro_f1": (0.01, 0.03), "minority_f1": (0.02, 0.07)}}
+    assert headline(runs, "balanced", "macro_f1", [], clear)["verdict"].startswith("For the rare classes, balanced helps")
+    worse = {"ce": {"macro_f1": (-0.03, -0.01), "minority_f1": (-0.07, -0.02)}}
+    assert "does worse than ce" in headline(runs, "balanced", "macro_f1", [], worse)["verdict"]

@@ -16,6 +16,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from . import plots
 from .atomic import read_json, write_text
+from .metrics import bootstrap_f1_difference
 from .selection import pick_best
 from .tables import read_table
 
@@ -40,7 +41,8 @@ def collect(results: Path, presets: Sequence[str], baselines: Sequence[str]) -> 
         }
     for name in baselines:
         folder = results / "baselines" / name
-        runs[name] = {"kind": "baseline", "metrics": read_json(folder / "metrics.json")}
+        runs[name] = {"kind": "baseline", "metrics": read_json(folder / "metrics.json"),
+                      "predictions": folder / "predictions.xlsx"}
     return runs
 
 
@@ -48,39 +50,93 @@ METRIC_WORDS = {"macro_f1": "macro-F1", "minority_f1": "minority-class F1"}
 LEVEL = 5e-4  # differences below this print as 0.000: called level, never a gain
 
 
-def comparison_sentence(best: str, other: str, runs: Mapping[str, dict]) -> str:
+Interval = tuple[float, float]
+
+
+def compared_with(runs: Mapping[str, dict], best: str, baselines: Sequence[str]) -> list[str]:
+    """What the chosen preset is set against in the headline: ce, then each baseline."""
+    return [name for name in ("ce", *baselines) if name in runs and name != best]
+
+
+def difference_intervals(runs: Mapping[str, dict], best: str, others: Sequence[str], labels: Sequence[str]) -> dict:
+    """{other: {metric: 95% interval of best minus other}} from both models' test predictions, with the
+    classes each metric averages over (every class in the test split; the minority classes)."""
+    index = {label: i for i, label in enumerate(labels)}
+
+    def ids(frame, column):
+        return frame[column].map(index).fillna(-1).astype(int).to_numpy()
+
+    chosen = read_table(runs[best]["predictions"])
+    truth = ids(chosen, "true_label")
+    metrics = runs[best]["metrics"]
+    classes = {
+        "macro_f1": [index[x] for x, c in metrics["per_class"].items() if c["support"] > 0],
+        "minority_f1": [index[x] for x in metrics["minority_labels"]],
+    }
+    intervals = {}
+    for other in others:
+        theirs = read_table(runs[other]["predictions"])
+        if list(theirs["text"]) != list(chosen["text"]):
+            continue  # not the same test rows: no paired interval
+        mine, their_ids = ids(chosen, "predicted_label"), ids(theirs, "predicted_label")
+        keep = (mine >= 0) & (their_ids >= 0) & (truth >= 0)
+        intervals[other] = {m: bootstrap_f1_difference(truth[keep], mine[keep], their_ids[keep], c) for m, c in classes.items()}
+    return intervals
+
+
+def _interval_words(interval: Interval | None) -> str:
+    return "" if interval is None else f"; 95% interval {interval[0]:+.3f} to {interval[1]:+.3f}"
+
+
+def comparison_sentence(best: str, other: str, runs: Mapping[str, dict], intervals: Mapping[str, Interval] | None = None) -> str:
     """One plain sentence with signed differences, e.g. 'Against ce, balanced is higher on macro-F1 by
-    +0.018 (0.788 to 0.806) and ...'; a relative change is given for the minority classes."""
+    +0.018 (0.788 to 0.806; 95% interval -0.010 to +0.047) and ...'; a relative change is given for the
+    minority classes, and the interval (when given) is what resampling the test rows produces."""
     parts = []
     for metric, words in METRIC_WORDS.items():
         mine, theirs = runs[best]["metrics"][metric], runs[other]["metrics"][metric]
         delta = mine - theirs
+        interval = _interval_words((intervals or {}).get(metric))
         if abs(delta) < LEVEL:
-            parts.append(f"level on {words} ({mine:.3f})")
+            parts.append(f"level on {words} ({mine:.3f}{interval})")
             continue
         part = f"{'higher' if delta > 0 else 'lower'} on {words} by {delta:+.3f} ({theirs:.3f} to {mine:.3f}"
         if metric == "minority_f1" and theirs > 0:
             part += f", {delta / theirs:+.1%} relative"
-        parts.append(part + ")")
+        parts.append(part + interval + ")")
     return f"Against {other}, {best} is " + " and ".join(parts) + "."
 
 
-def headline(runs: Mapping[str, dict], best: str, metric: str, baselines: Sequence[str]) -> dict:
-    """The answer to 'which preset, and does it help the rare classes?' in figures and in words."""
+def headline(runs: Mapping[str, dict], best: str, metric: str, baselines: Sequence[str],
+             intervals: Mapping[str, Mapping[str, Interval]] | None = None) -> dict:
+    """The answer to 'which preset, and does it help the rare classes?' in figures and in words. With
+    intervals, a gain counts only when its whole 95% interval is above zero."""
+    intervals = intervals or {}
     chosen = runs[best]["metrics"]
-    others = [name for name in ("ce", *baselines) if name in runs and name != best]
+    others = compared_with(runs, best, baselines)
     if "ce" not in runs:
         verdict = "There is no ce preset in this run, so the gain of focal loss over cross-entropy is not measured."
     elif best == "ce":
         verdict = "Plain cross-entropy (ce) is the best on validation: no focal-loss preset beat it on this data."
     else:
         delta = chosen["minority_f1"] - runs["ce"]["metrics"]["minority_f1"]
-        effect = "helps" if delta >= LEVEL else "makes no difference" if delta > -LEVEL else "does not help"
-        verdict = f"For the rare classes, {best} {effect}: minority-class F1 {delta:+.3f} against ce on test."
+        interval = intervals.get("ce", {}).get("minority_f1")
+        figures = f"minority-class F1 {delta:+.3f} against ce on test{_interval_words(interval)}"
+        if interval is None:
+            effect = "helps" if delta >= LEVEL else "makes no difference" if delta > -LEVEL else "does not help"
+            verdict = f"For the rare classes, {best} {effect}: {figures}."
+        elif interval[0] > 0:
+            verdict = f"For the rare classes, {best} helps: {figures}, above zero."
+        elif interval[1] < 0:
+            verdict = f"For the rare classes, {best} does worse than ce: {figures}, below zero."
+        else:
+            verdict = (f"For the rare classes, {best} and ce cannot be told apart on this test split: {figures}, "
+                       "which spans zero.")
     return {
         "best": best, "metric": metric, "macro_f1": chosen["macro_f1"], "minority_f1": chosen["minority_f1"],
         "minority_labels": chosen["minority_labels"], "val_value": chosen["val"][metric],
-        "sentences": [comparison_sentence(best, other, runs) for other in others], "verdict": verdict,
+        "sentences": [comparison_sentence(best, other, runs, intervals.get(other)) for other in others],
+        "verdict": verdict,
     }
 
 
@@ -175,7 +231,7 @@ def build_report(
     }
     env = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=select_autoescape(default=True))
     env.filters["num"] = lambda v, d=3: "" if v is None else (f"{v:.{d}f}" if isinstance(v, float) else str(v))
-    answer = headline(runs, best, metric, baselines)
+    answer = headline(runs, best, metric, baselines, difference_intervals(runs, best, compared_with(runs, best, baselines), labels))
     html = env.get_template("report.html.j2").render(
         headline=answer, rows=rows, best_values=best_values, columns=["val_macro_f1", *TABLE_COLUMNS],
         labels=labels, summary=summary, figures=figures,
