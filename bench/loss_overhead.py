@@ -17,7 +17,7 @@ import demo_inputs  # bench/demo_inputs.py; it also puts workflow/scripts on the
 import torch
 from transformers import DataCollatorWithPadding
 
-from focalcls.data import LABEL, TEXT
+from focalcls.data import LABEL, TEXT, class_counts
 from focalcls.losses import focal_loss
 from focalcls.model import add_lora, load_classifier, load_tokenizer
 from focalcls.presets import resolve_preset
@@ -39,7 +39,7 @@ def main() -> None:
     demo = demo_inputs.load(args)
     config, data, labels = demo.config, demo.data, demo.labels
     train = read_table(data / "train.xlsx").sample(frac=1.0, random_state=0)
-    counts = {x: int((train[LABEL] == x).sum()) for x in labels}
+    counts = class_counts(train, labels)
     specs = {name: resolve_preset(name, preset, labels, counts) for name, preset in LOSSES.items()}
     bf16 = config["train"]["precision"] == "bf16"
 

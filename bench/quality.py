@@ -20,11 +20,11 @@ import numpy as np
 import torch
 
 from focalcls.baselines import tfidf_probs
-from focalcls.data import LABEL, TEXT
+from focalcls.data import TEXT, class_counts
 from focalcls.hard_examples import EpochSampler, RowLosses
 from focalcls.head_init import head_inputs, prior_head_weight, prior_logits
 from focalcls.inference import label_ids
-from focalcls.losses import focal_loss
+from focalcls.losses import class_probabilities, focal_loss
 from focalcls.metrics import classification_metrics
 from focalcls.model import load_classifier, load_tokenizer
 from focalcls.presets import LossSpec, resolve_preset
@@ -44,12 +44,6 @@ def features(checkpoint: str, frames: dict, labels: list[str], max_length: int, 
             out[split] = torch.cat([head_inputs(model, tokenizer, texts[i:i + batch], max_length)
                                     for i in range(0, len(texts), batch)])
     return out
-
-
-def probs_of(weight: torch.Tensor, x: torch.Tensor, form: str) -> np.ndarray:
-    logits = x @ weight.T
-    scores = torch.sigmoid(logits) if form == "sigmoid" else torch.softmax(logits, dim=-1)
-    return (scores / scores.sum(dim=1, keepdim=True)).numpy() if form == "sigmoid" else scores.numpy()
 
 
 def train_head(x: dict, y: dict, spec: LossSpec, counts: list[int], *, seed: int, epochs: int, batch: int,
@@ -110,7 +104,7 @@ def main() -> None:
     config, data, labels = demo.config, demo.data, demo.labels
     frames = {split: read_table(data / f"{split}.xlsx") for split in SPLITS}
     y = {split: label_ids(frames[split], labels) for split in SPLITS}
-    counts = {x: int((frames["train"][LABEL] == x).sum()) for x in labels}
+    counts = class_counts(frames["train"], labels)
     count_list = [counts[x] for x in labels]
     x = features(args.checkpoint, frames, labels, config["model"]["max_length"])
     feature_s = time.time() - started
@@ -129,7 +123,7 @@ def main() -> None:
         for seed in args.seeds:
             weight = train_head(x, y, spec, count_list, seed=seed, epochs=epochs, batch=config["train"]["batch_size"],
                                 lr=args.lr, hard_examples=hard)
-            runs[name].append(classification_metrics(y["test"], probs_of(weight, x["test"], spec.form), labels, counts))
+            runs[name].append(classification_metrics(y["test"], class_probabilities(x["test"] @ weight.T, spec.form).numpy(), labels, counts))
     runs["tfidf"] = [
         classification_metrics(y["test"], tfidf_probs(frames["train"], {"test": frames["test"]}, labels, seed=seed)["test"],
                                labels, counts)

@@ -18,7 +18,7 @@ from pathlib import Path
 import demo_inputs  # bench/demo_inputs.py; it also puts workflow/scripts on the path
 import torch
 
-from focalcls.data import LABEL, TEXT
+from focalcls.data import LABEL, TEXT, class_counts
 from focalcls.presets import resolve_preset
 from focalcls.tables import read_table
 from focalcls.training import TrainSettings, train_preset
@@ -73,7 +73,7 @@ def main() -> None:
     val = read_table(data / "val.xlsx").head(args.val_rows)
     max_length, precision = config["model"]["max_length"], config["train"]["precision"]
     bf16 = precision == "bf16"
-    counts = {x: int((train[LABEL] == x).sum()) for x in labels}
+    counts = class_counts(train, labels)
 
     with tempfile.TemporaryDirectory() as tmp:
         plain_s = plain_script(args.checkpoint, train, labels, config["lora"], batch_size=args.batch_size,

@@ -197,7 +197,7 @@ def balance(
 ) -> tuple[pd.DataFrame, dict]:
     """Rebalance the training split only. Returns the new rows and the per-class before/after counts."""
     rng = np.random.default_rng(seed)
-    before = train[LABEL].value_counts().reindex(labels, fill_value=0)
+    before = class_counts(train, labels)
     if strategy == "none":
         out = train
     elif strategy == "undersample":
@@ -213,7 +213,7 @@ def balance(
                 pieces.append(group.iloc[rng.integers(0, len(group), size=extra)])
         out = pd.concat(pieces)
     elif strategy == "longtail":
-        top = max_per_class or int(before.max())
+        top = max_per_class or max(before.values())
         targets = longtail_targets(labels, top, imbalance_ratio)
         out = pd.concat(
             [_take(train[train[LABEL] == label], targets[label], rng) for label in labels if before[label] > 0]
@@ -221,12 +221,7 @@ def balance(
     else:
         raise UserError(f"balance.strategy {strategy!r} is unknown; use none, undersample, oversample or longtail")
     out = _shuffle(out, seed)
-    after = out[LABEL].value_counts().reindex(labels, fill_value=0)
-    return out, {
-        "strategy": strategy,
-        "before": {k: int(v) for k, v in before.items()},
-        "after": {k: int(v) for k, v in after.items()},
-    }
+    return out, {"strategy": strategy, "before": before, "after": class_counts(out, labels)}
 
 
 def longtail_targets(labels: Sequence[str], top: int, ratio: float) -> dict[str, int]:
@@ -250,14 +245,18 @@ def _required(value: int | None, key: str, strategy: str) -> int:
     return int(value)
 
 
+def class_counts(frame: pd.DataFrame, labels: Sequence[str]) -> dict[str, int]:
+    """Rows per label, in label order, 0 for a label with no rows."""
+    return {k: int(v) for k, v in frame[LABEL].value_counts().reindex(labels, fill_value=0).items()}
+
+
 def split_summary(
     splits: Mapping[str, pd.DataFrame], labels: Sequence[str], tokenizer=None, max_length: int | None = None
 ) -> dict:
     """Counts per class per split, and length percentiles in characters (and tokens, given a tokenizer)."""
     out: dict = {"labels": list(labels), "counts": {}, "length": {}}
     for name, frame in splits.items():
-        counts = frame[LABEL].value_counts().reindex(labels, fill_value=0)
-        out["counts"][name] = {k: int(v) for k, v in counts.items()}
+        out["counts"][name] = class_counts(frame, labels)
         stats = {"chars": _percentiles(frame[TEXT].str.len())}
         if tokenizer is not None:
             tokens = pd.Series([len(ids) for ids in tokenizer(list(frame[TEXT]))["input_ids"]], dtype=float)

@@ -29,7 +29,7 @@ from transformers import (
 )
 
 from .atomic import atomic_dir, atomic_path, write_json
-from .data import LABEL, TEXT
+from .data import LABEL, TEXT, class_counts
 from .errors import UserError
 from .hard_examples import STATE_FILE, EpochSampler, RowLosses, SamplerCallback
 from .losses import focal_loss
@@ -247,7 +247,7 @@ def train_preset(
     )
     if torch.cuda.is_available():  # the head's forward pass on the GPU this process trains on, not the CPU
         model.to(f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}")
-    train_counts = {x: int((train[LABEL] == x).sum()) for x in labels}
+    train_counts = class_counts(train, labels)
     sample = list(train[TEXT].sample(frac=1.0, random_state=settings.seed))
     init_head(model, tokenizer, sample, [train_counts[x] for x in labels], loss.form, max_length)
     model = add_lora(model, r=lora["r"], alpha=lora["alpha"], dropout=lora["dropout"], target_modules=lora["target_modules"])
