@@ -94,7 +94,7 @@ def main() -> None:
             train=train, val=val, labels=LABELS, checkpoint=str(folder),
             loss=resolve_preset("moderate", {"loss": "focal", "form": "sigmoid", "alpha": 0.25, "gamma": 2.0}, LABELS, counts),
             lora={"r": 16, "alpha": 32, "dropout": 0.05, "target_modules": "all-linear"},
-            settings=TrainSettings(epochs=1, batch_size=args.batch_size, precision="auto", eval_batch_size=args.eval_batch_size),
+            settings=TrainSettings(epochs=1, batch_size=args.batch_size, precision="auto"),
             max_length=args.max_length, out_dir=Path(tmp) / "preset", preset_name="moderate", dtype="auto",
         )
 

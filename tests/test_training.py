@@ -126,3 +126,21 @@ def test_lora_weights_learn_with_memory_savers(tiny_model_dir, tmp_path, setting
     assert lora_b and all(v.float().abs().sum() > 0 for v in lora_b)
     head = [v for k, v in weights.items() if ".score." in k]
     assert head and all(v.dtype == torch.float32 for v in head)  # the head trains in float32 whatever the base dtype
+
+
+def test_out_of_memory_while_predicting_names_the_batch_key(tiny_model_dir):
+    from focalcls.inference import predict_probs
+    from focalcls.model import load_tokenizer
+
+    class NoMemory(torch.nn.Module):
+        config = type("Config", (), {"num_labels": 2})()
+
+        def __init__(self):
+            super().__init__()
+            self.weight = torch.nn.Parameter(torch.zeros(1))
+
+        def forward(self, **batch):
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 8.00 GiB")
+
+    with pytest.raises(UserError, match="batches of 4 rows; halve train.eval_batch_size, or lower model.max_length"):
+        predict_probs(NoMemory(), load_tokenizer(tiny_model_dir), ["一", "二"], form="softmax", max_length=8, batch_size=4)

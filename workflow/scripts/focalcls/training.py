@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
@@ -13,7 +14,7 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -47,7 +48,6 @@ LOG_COLUMNS = ["step", "epoch", "lr", "train_loss", "val_loss", "val_macro_f1", 
 class TrainSettings:
     epochs: float = 2.0
     batch_size: int = 16
-    eval_batch_size: int = 64
     grad_accum: int = 1
     lr: float = 2e-4
     weight_decay: float = 0.0
@@ -188,7 +188,8 @@ def training_arguments(settings: TrainSettings, checkpoints: Path, eval_steps: i
         output_dir=str(checkpoints),
         num_train_epochs=settings.epochs,
         per_device_train_batch_size=settings.batch_size,
-        per_device_eval_batch_size=settings.eval_batch_size,
+        # Validation batches as large as training ones: they fit wherever training fits (no gradients kept).
+        per_device_eval_batch_size=settings.batch_size,
         gradient_accumulation_steps=settings.grad_accum,
         learning_rate=settings.lr,
         weight_decay=settings.weight_decay,
@@ -249,7 +250,8 @@ def train_preset(
         model.to(f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}")
     train_counts = class_counts(train, labels)
     sample = list(train[TEXT].sample(frac=1.0, random_state=settings.seed))
-    init_head(model, tokenizer, sample, [train_counts[x] for x in labels], loss.form, max_length)
+    with out_of_memory_advice(preset_name, settings, max_length):
+        init_head(model, tokenizer, sample, [train_counts[x] for x in labels], loss.form, max_length)
     model = add_lora(model, r=lora["r"], alpha=lora["alpha"], dropout=lora["dropout"], target_modules=lora["target_modules"])
     if settings.gradient_checkpointing:
         model.enable_input_require_grads()  # else LoRA weights behind checkpointed blocks get no gradient
@@ -301,10 +303,8 @@ def train_preset(
         log.info("resuming from %s", resume)
         if losses is not None and (Path(resume) / STATE_FILE).exists():
             losses.load_state_dict(torch.load(Path(resume) / STATE_FILE))
-    try:
+    with out_of_memory_advice(preset_name, settings, max_length):
         trainer.train(resume_from_checkpoint=resume)
-    except torch.OutOfMemoryError:
-        raise UserError(out_of_memory_advice(preset_name, settings, max_length)) from None
 
     state = trainer.state
     summary = {
@@ -338,15 +338,19 @@ def train_preset(
     return summary
 
 
-def out_of_memory_advice(preset: str, settings: TrainSettings, max_length: int) -> str:
-    return (
-        f"preset {preset!r} ran out of GPU memory with train.batch_size {settings.batch_size}, "
-        f"train.eval_batch_size {settings.eval_batch_size} (validation passes) and model.max_length {max_length}; "
-        "halve train.batch_size and double train.grad_accum (same effective batch), lower train.eval_batch_size "
-        "if the log shows it failed while evaluating, turn on train.gradient_checkpointing, or lower "
-        "model.max_length (balance's summary.json says how many rows are longer). Checkpoints so far are kept: "
-        "the rerun resumes from the last one."
-    )
+@contextlib.contextmanager
+def out_of_memory_advice(preset: str, settings: TrainSettings, max_length: int) -> Iterator[None]:
+    """A GPU running out of memory becomes one message naming the settings to lower."""
+    try:
+        yield
+    except torch.OutOfMemoryError:
+        raise UserError(
+            f"preset {preset!r} ran out of GPU memory with train.batch_size {settings.batch_size} (training and "
+            f"its validation passes) and model.max_length {max_length}; halve train.batch_size and double "
+            "train.grad_accum (same effective batch), turn on train.gradient_checkpointing, or lower "
+            "model.max_length (balance's summary.json says how many rows are longer). A rerun with the same "
+            "settings resumes from the last checkpoint; changing any of these starts the preset afresh."
+        ) from None
 
 
 def _step_of(checkpoint: str | None) -> int | None:

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from .errors import UserError
-from .inference import progress
+from .inference import batch_memory_advice, progress
 
 def build_prompts(tokenizer, texts: Sequence[str], labels: Sequence[str], template: str, max_length: int) -> list[str]:
     """The template filled in, each text first cut to max_length tokens."""
@@ -91,7 +91,7 @@ def zero_shot_probs(
     lengths = [len(p) for p in prompts]
     order = np.argsort(lengths, kind="stable")
     out = np.zeros((len(texts), len(labels)), dtype=np.float32)
-    with progress(len(order), "zero-shot") as bar:
+    with progress(len(order), "zero-shot") as bar, batch_memory_advice(batch_size, "direct.batch_size"):
         for start in range(0, len(order), batch_size):
             idx = order[start : start + batch_size]
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
