@@ -2,7 +2,7 @@
 
 Same model, same rows, same threads, measured side by side in one run. Uses the demo model and the
 demo test split (run the demo first), or pass --checkpoint/--rows for your own.
-    python bench/eval_throughput.py [--rows 300] [--batch-size 64]
+    python bench/eval_throughput.py [--n 300] [--batch-size 64]
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """The bench scripts run end to end on the tiny model and print their figures (speed is not asserted:
 timings belong to the benchmarks, not to tests)."""
 
+import re
 import subprocess
 import sys
 
@@ -31,16 +32,19 @@ def demo_like(stages, tiny_model_dir, tmp_path_factory):
 
 def test_gpu_check_runs_its_path_on_the_cpu_with_the_tiny_shape(tmp_path):
     out = bench("gpu_check.py", "--shape", "tiny", "--rows", "48", "--max-length", "32", cwd=tmp_path)
-    assert "training tokens/s:" in out and "evaluation rows/s:" in out and "device: CPU" in out
+    import torch
+
+    assert "training tokens/s:" in out and "evaluation rows/s:" in out
+    assert ("device: CPU" in out) == (not torch.cuda.is_available())
 
 
 def test_quality_prints_every_preset_baseline_and_the_gain(demo_like, tiny_model_dir):
     work, data = demo_like
     out = bench("quality.py", "--config", work / "config.yaml", "--checkpoint", tiny_model_dir, "--data", data,
                 "--seeds", "1", "2", "--long-epochs", "3", cwd=work)
-    for name in ("ce ", "balanced ", "ce, 3 epochs", "ce + hard-example batches", "tfidf"):
-        assert name in out
-    assert "best focal preset on minority_f1" in out.splitlines()[-1]
+    for name in ("ce", "balanced", "ce, 3 epochs", "ce + hard-example batches", "tfidf"):
+        assert re.search(rf"^{re.escape(name)}\s+\d\.\d{{3}} ± ", out, flags=re.M), name  # its own row, with figures
+    assert "focal preset with the best validation minority_f1" in out.splitlines()[-1]
 
 
 def test_speed_benchmarks_print_their_ratios(demo_like, tiny_model_dir):
@@ -48,3 +52,6 @@ def test_speed_benchmarks_print_their_ratios(demo_like, tiny_model_dir):
     common = ["--config", work / "config.yaml", "--checkpoint", tiny_model_dir, "--data", data]
     assert "speed-up:" in bench("train_throughput.py", *common, "--steps", "3", cwd=work).splitlines()[-1]
     assert "focal loss overhead:" in bench("loss_overhead.py", *common, "--repeats", "2", cwd=work).splitlines()[-1]
+    out = bench("eval_throughput.py", "--checkpoint", tiny_model_dir, "--rows", data / "test.xlsx", "--n", "16",
+                "--max-length", "16", "--precision", "fp32", cwd=work)
+    assert "speed-up:" in out.splitlines()[-1]

@@ -68,9 +68,12 @@ def test_snakemake_check_env_prints_the_table_and_fails_with_fixes(tmp_path, tin
     ready = snakemake("check_env", "--configfile", "config.yaml", "--cores", "1", cwd=tmp_path)
     assert "ok    pad token" in ready.stdout + ready.stderr and "Everything checked is ready." in ready.stdout + ready.stderr
 
-    config["train"]["gpus"] = 2  # this machine has no GPU; the doctor runs again, as on every call
+    import torch
+
+    seen = torch.cuda.device_count()
+    config["train"]["gpus"] = seen + 1  # one more than this machine has; the doctor runs again, as on every call
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     done = snakemake("check_env", "--configfile", "config.yaml", "--cores", "1", cwd=tmp_path, check=False)
     out = done.stdout + done.stderr
-    assert done.returncode != 0 and "To fix:" in out and "train.gpus is 2 but torch sees 0 GPUs" in out
+    assert done.returncode != 0 and "To fix:" in out and f"train.gpus is {seen + 1} but torch sees {seen} GPUs" in out
     assert (tmp_path / "results/logs/check_env.log").read_text().count("FAIL") >= 2
