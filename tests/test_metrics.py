@@ -90,16 +90,16 @@ def test_ranking_curves_are_thinned_and_mark_the_threshold():
     assert ranking_curves(np.zeros(4, dtype=int), np.ones(4), 0.5) is None
 
 
-def test_per_class_f1_matches_scikit_learn():
+def test_f1_from_counts_matches_scikit_learn():
     from sklearn.metrics import f1_score
 
-    from focalcls.metrics import per_class_f1
+    from focalcls.metrics import f1_from_counts
 
     rng = np.random.default_rng(1)
     truth, pred = rng.integers(0, 4, 300), rng.integers(0, 4, 300)
     pred[:150] = truth[:150]
-    assert np.allclose(per_class_f1(truth, pred, 5)[:4], f1_score(truth, pred, labels=range(4), average=None))
-    assert per_class_f1(truth, pred, 5)[4] == 0.0
+    assert np.allclose(f1_from_counts(truth, pred, 5)[:4], f1_score(truth, pred, labels=range(4), average=None))
+    assert f1_from_counts(truth, pred, 5)[4] == 0.0
 
 
 def test_bootstrap_interval_is_zero_for_the_same_model_and_positive_for_a_clearly_better_one():

@@ -4,10 +4,13 @@ rule report:
         labels=rules.extract_labels.output.labels,
         summary=rules.balance.output.summary,
         metrics=expand("results/presets/{preset}/eval/metrics.json", preset=PRESETS),
+        predictions=expand("results/presets/{preset}/eval/predictions.xlsx", preset=PRESETS),
+        confusion=expand("results/presets/{preset}/eval/confusion.csv", preset=PRESETS),
         binary=expand("results/presets/{preset}/binary/metrics.json", preset=PRESETS),
         train=expand("results/presets/{preset}/train_summary.json", preset=PRESETS),
         curves=expand("results/presets/{preset}/train_log.csv", preset=PRESETS),
         baselines=expand("results/baselines/{baseline}/metrics.json", baseline=config["baselines"]),
+        baseline_predictions=expand("results/baselines/{baseline}/predictions.xlsx", baseline=config["baselines"]),
     output:
         report("results/report.html", caption="../report/report.rst", category="1. Summary", labels={"file": "report.html"}),
     params:

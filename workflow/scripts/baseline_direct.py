@@ -22,7 +22,7 @@ def _direct(args) -> None:
     import torch
     from transformers import AutoModelForCausalLM
 
-    from focalcls.model import DTYPES, load_tokenizer, resolve_dtype, use_bf16
+    from focalcls.model import DTYPES, load_tokenizer, refusing_remote_code, resolve_dtype, use_bf16
     from focalcls.zero_shot import zero_shot_probs
 
     labels = read_json(args.labels)
@@ -30,10 +30,13 @@ def _direct(args) -> None:
     trust = args.model.get("trust_remote_code", False)
     tokenizer = load_tokenizer(args.checkpoint, trust_remote_code=trust)
     try:
-        model = AutoModelForCausalLM.from_pretrained(
-            args.checkpoint, dtype=DTYPES[dtype], use_safetensors=True, trust_remote_code=trust
-        ).eval()
+        with refusing_remote_code(args.checkpoint):
+            model = AutoModelForCausalLM.from_pretrained(
+                args.checkpoint, dtype=DTYPES[dtype], use_safetensors=True, trust_remote_code=trust
+            ).eval()
     except ValueError as e:  # an encoder checkpoint (BERT-like) has no language-model head to score labels with
+        if "Unrecognized configuration class" not in str(e):
+            raise
         raise UserError(
             f"{args.checkpoint} is not a causal language model ({e.__class__.__name__}), so it cannot score label "
             "names zero-shot; remove 'direct' from baselines"

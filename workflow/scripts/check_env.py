@@ -12,7 +12,10 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def gpu_listing() -> tuple[list[dict], str | None]:
-    import torch
+    try:
+        import torch
+    except ImportError:  # the package table already says torch is missing and how to install it
+        return [], None
 
     gpus = []
     if torch.cuda.is_available():

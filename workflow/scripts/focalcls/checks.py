@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import string
 from pathlib import Path
 from typing import Mapping
@@ -11,9 +12,20 @@ from typing import Mapping
 from .errors import UserError
 
 
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")  # organisation/name, as on a model hub
+
+
+def download_advice(repo_id: str) -> str:
+    return (f"download it once (hf download {repo_id} --local-dir /models/{repo_id.split('/')[-1]}) "
+            "and set model.checkpoint to that folder")
+
+
 def check_checkpoint(path: str | os.PathLike) -> Path:
     """A local model folder with a config and safetensors weights, or a UserError saying what is wrong."""
     folder = Path(path)
+    if not folder.is_dir() and HUB_ID.match(str(path)):
+        raise UserError(f"model.checkpoint {str(path)!r} is not a folder but looks like a hub id; the workflow reads "
+                        f"local folders only: {download_advice(str(path))}")
     if not folder.is_dir():
         raise UserError(f"model.checkpoint {str(folder)!r} is not a folder; point it at a local model folder")
     if not (folder / "config.json").exists():

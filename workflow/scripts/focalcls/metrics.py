@@ -19,6 +19,7 @@ from sklearn.metrics import (
 
 ECE_BINS = 15
 CURVE_POINTS = 200
+BOOTSTRAP_RESAMPLES = 2000
 
 
 def minority_labels(labels: Sequence[str], train_counts: Mapping[str, int]) -> list[str]:
@@ -131,7 +132,7 @@ def _thin(values: np.ndarray, points: int) -> list[float]:
     return [round(float(v), 5) for v in values[keep]]
 
 
-def per_class_f1(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndarray:
+def f1_from_counts(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndarray:
     """F1 of every class from counts alone (fast enough to repeat thousands of times); 0 where a class
     is neither true nor predicted."""
     tp = np.bincount(y_true[y_true == y_pred], minlength=n_classes)
@@ -141,7 +142,7 @@ def per_class_f1(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.n
 
 def bootstrap_f1_difference(
     y_true: np.ndarray, pred_a: np.ndarray, pred_b: np.ndarray, classes: Sequence[int], *,
-    resamples: int = 2000, seed: int = 0,
+    resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0,
 ) -> tuple[float, float]:
     """95% percentile interval of mean F1 over `classes` of a minus that of b, test rows resampled with
     replacement and both models scored on the same resample (paired), so the interval shows how much of
@@ -153,7 +154,7 @@ def bootstrap_f1_difference(
     for r in range(resamples):
         rows = rng.integers(0, len(y_true), len(y_true))
         truth = y_true[rows]
-        differences[r] = (per_class_f1(truth, pred_a[rows], n_classes)[classes].mean()
-                          - per_class_f1(truth, pred_b[rows], n_classes)[classes].mean())
+        differences[r] = (f1_from_counts(truth, pred_a[rows], n_classes)[classes].mean()
+                          - f1_from_counts(truth, pred_b[rows], n_classes)[classes].mean())
     low, high = np.percentile(differences, [2.5, 97.5])
     return float(low), float(high)

@@ -16,7 +16,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from . import plots
 from .atomic import read_json, write_text
-from .metrics import bootstrap_f1_difference
+from .inference import label_ids
+from .metrics import BOOTSTRAP_RESAMPLES, bootstrap_f1_difference
 from .selection import pick_best
 from .tables import read_table
 
@@ -62,12 +63,8 @@ def difference_intervals(runs: Mapping[str, dict], best: str, others: Sequence[s
     """{other: {metric: 95% interval of best minus other}} from both models' test predictions, with the
     classes each metric averages over (every class in the test split; the minority classes)."""
     index = {label: i for i, label in enumerate(labels)}
-
-    def ids(frame, column):
-        return frame[column].map(index).fillna(-1).astype(int).to_numpy()
-
     chosen = read_table(runs[best]["predictions"])
-    truth = ids(chosen, "true_label")
+    truth = label_ids(chosen, labels, "true_label", missing=-1)
     metrics = runs[best]["metrics"]
     classes = {
         "macro_f1": [index[x] for x, c in metrics["per_class"].items() if c["support"] > 0],
@@ -78,7 +75,7 @@ def difference_intervals(runs: Mapping[str, dict], best: str, others: Sequence[s
         theirs = read_table(runs[other]["predictions"])
         if list(theirs["text"]) != list(chosen["text"]):
             continue  # not the same test rows: no paired interval
-        mine, their_ids = ids(chosen, "predicted_label"), ids(theirs, "predicted_label")
+        mine, their_ids = (label_ids(t, labels, "predicted_label", missing=-1) for t in (chosen, theirs))
         keep = (mine >= 0) & (their_ids >= 0) & (truth >= 0)
         intervals[other] = {m: bootstrap_f1_difference(truth[keep], mine[keep], their_ids[keep], c) for m, c in classes.items()}
     return intervals
@@ -233,7 +230,7 @@ def build_report(
     env.filters["num"] = lambda v, d=3: "" if v is None else (f"{v:.{d}f}" if isinstance(v, float) else str(v))
     answer = headline(runs, best, metric, baselines, difference_intervals(runs, best, compared_with(runs, best, baselines), labels))
     html = env.get_template("report.html.j2").render(
-        headline=answer, rows=rows, best_values=best_values, columns=["val_macro_f1", *TABLE_COLUMNS],
+        headline=answer, resamples=f"{BOOTSTRAP_RESAMPLES:,}", rows=rows, best_values=best_values, columns=["val_macro_f1", *TABLE_COLUMNS],
         labels=labels, summary=summary, figures=figures,
         binary={n: runs[n]["binary"] for n in presets},
         hardest=hardest_examples(runs[best]["predictions"], config["report"]["hardest_examples"]),
