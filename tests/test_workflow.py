@@ -144,6 +144,26 @@ def test_unknown_positive_label_stops_the_run_once_labels_are_known(tmp_path, ti
     assert done.returncode != 0 and "binary.positive names ['Health'], which are not labels" in done.stdout + done.stderr
 
 
+def test_labels_of_the_last_run_are_checked_only_while_they_are_newer_than_the_data(tmp_path, tiny_model_dir,
+                                                                                  imbalanced_rows):
+    import os
+
+    config = tiny_config(tiny_model_dir)
+    del config["predict"]
+    config["binary"] = {"positive": ["health"]}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    write_xlsx(tmp_path / RAW, imbalanced_rows)
+    labels = tmp_path / "results/data/labels.json"
+    labels.parent.mkdir(parents=True)
+    labels.write_text(json.dumps(["sports", "finance"]))  # an earlier data set without 'health'
+    os.utime(tmp_path / RAW, (1, 1))
+    done = snakemake("--configfile", "config.yaml", "-n", cwd=tmp_path, check=False)
+    assert done.returncode != 0 and "of the last run; delete it if the data changed since" in done.stdout + done.stderr
+
+    (tmp_path / RAW).touch()  # new data since: the old labels say nothing about it
+    snakemake("--configfile", "config.yaml", "-n", cwd=tmp_path)
+
+
 def test_local_profile_plans_the_same_jobs(workflow_run):
     from conftest import REPO
 

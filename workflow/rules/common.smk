@@ -22,11 +22,6 @@ check_config(config)
 _granted = workflow.global_resources.get("gpu")
 GPU_RESOURCE = getattr(_granted, "value", _granted)  # --resources gpu=N, or None when not given
 check_gpu_budget(config["train"]["gpus"], GPU_RESOURCE)
-if config["data"]["labels"]:
-    check_against_labels(config, config["data"]["labels"], "data.labels")
-elif Path("results/data/labels.json").exists():
-    check_against_labels(config, json.loads(Path("results/data/labels.json").read_text(encoding="utf-8")),
-                         "results/data/labels.json")
 
 PRESETS = list(config["presets"])
 DEMO_MODEL = "resources/models/demo"
@@ -84,3 +79,18 @@ def predict_candidates():
     """The presets predict chooses from: all of them for 'best', else the one named."""
     chosen = config["predict"]["preset"]
     return PRESETS if chosen == "best" else [chosen]
+
+
+def labels_from_last_run():
+    """results/data/labels.json when it is newer than every input file; an older one may belong to other data."""
+    path = Path(DATA) / "labels.json"
+    if not path.exists() or any(Path(p).exists() and Path(p).stat().st_mtime > path.stat().st_mtime for p in raw_inputs(None)):
+        return None
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+if config["data"]["labels"]:
+    check_against_labels(config, config["data"]["labels"], "data.labels")
+elif labels_from_last_run() is not None:
+    check_against_labels(config, labels_from_last_run(),
+                         "results/data/labels.json of the last run; delete it if the data changed since")

@@ -16,6 +16,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from . import plots
 from .atomic import read_json, write_text
+from .doctor import pinned_versions
 from .inference import label_ids
 from .metrics import BOOTSTRAP_RESAMPLES, bootstrap_f1_difference
 from .selection import pick_best
@@ -23,7 +24,6 @@ from .tables import read_table
 
 TABLE_COLUMNS = ["macro_f1", "minority_f1", "balanced_accuracy", "accuracy", "f1_std", "hard_sample_accuracy", "ece"]
 LOWER_IS_BETTER = {"f1_std", "ece"}
-PACKAGES = ["torch", "transformers", "peft", "accelerate", "snakemake", "scikit-learn", "pandas"]
 
 
 def collect(results: Path, presets: Sequence[str], baselines: Sequence[str]) -> dict:
@@ -170,7 +170,7 @@ def hardest_examples(predictions: Path, n: int) -> list[dict]:
 
 def provenance(config: Mapping, results: Path, repo: Path) -> dict:
     versions = {}
-    for package in PACKAGES:
+    for package in pinned_versions(repo / "envs" / "requirements.txt"):  # every pinned package, as installed
         try:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
