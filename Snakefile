@@ -16,10 +16,10 @@ include: "workflow/rules/doctor.smk"
 
 
 rule all:
+    default_target: True
     input:
         "results/report.html",
         expand("results/predictions/{name}.xlsx", name=config["predict"]["files"]),
-    default_target: True
 
 
 onsuccess:

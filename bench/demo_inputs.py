@@ -11,7 +11,6 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "workflow" / "scripts"))
 
 
 def parser(description: str) -> argparse.ArgumentParser:

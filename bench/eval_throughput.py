@@ -8,19 +8,17 @@ demo test split (run the demo first), or pass --checkpoint/--rows for your own.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
+import numpy as np
+import torch
+
+from focalcls.inference import predict_probs
+from focalcls.model import add_lora, load_classifier, load_tokenizer
+from focalcls.tables import read_table
+
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "workflow" / "scripts"))
-
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-from focalcls.inference import predict_probs  # noqa: E402
-from focalcls.model import add_lora, load_classifier, load_tokenizer  # noqa: E402
-from focalcls.tables import read_table  # noqa: E402
 
 
 def one_at_a_time(model, tokenizer, texts, max_length: int, bf16: bool) -> np.ndarray:
@@ -45,15 +43,19 @@ def main() -> None:
 
     texts = list(read_table(args.rows)["text"])[: args.n]
     tokenizer = load_tokenizer(args.checkpoint)
-    model = load_classifier(args.checkpoint, ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j"],
-                            pad_token_id=tokenizer.pad_token_id)
+    model = load_classifier(
+        args.checkpoint, ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j"], pad_token_id=tokenizer.pad_token_id
+    )
     model = add_lora(model, r=16, alpha=32, dropout=0.0, target_modules="all-linear").eval()
     bf16 = args.precision == "bf16"
-    predict_probs(model, tokenizer, texts[:8], form="softmax", max_length=args.max_length, batch_size=8, bf16=bf16)  # warm-up
+    predict_probs(
+        model, tokenizer, texts[:8], form="softmax", max_length=args.max_length, batch_size=8, bf16=bf16
+    )  # warm-up
 
     started = time.perf_counter()
-    batched = predict_probs(model, tokenizer, texts, form="softmax", max_length=args.max_length,
-                            batch_size=args.batch_size, bf16=bf16)
+    batched = predict_probs(
+        model, tokenizer, texts, form="softmax", max_length=args.max_length, batch_size=args.batch_size, bf16=bf16
+    )
     batched_s = time.perf_counter() - started
     started = time.perf_counter()
     single = one_at_a_time(model, tokenizer, texts, args.max_length, bf16)
@@ -65,10 +67,14 @@ def main() -> None:
     tokens = sum(len(ids) for ids in tokenizer(texts, truncation=True, max_length=args.max_length)["input_ids"])
     dense = sum(p.numel() for n, p in model.named_parameters() if "embed" not in n)
     print(f"model {args.checkpoint}, {len(texts)} rows, {torch.get_num_threads()} threads, {args.precision}")
-    print(f"batched (batch {args.batch_size}, sorted by length): {len(texts) / batched_s:8.1f} rows/s ({batched_s:.1f} s)")
+    print(
+        f"batched (batch {args.batch_size}, sorted by length): {len(texts) / batched_s:8.1f} rows/s ({batched_s:.1f} s)"
+    )
     print(f"one row at a time:                    {len(texts) / single_s:8.1f} rows/s ({single_s:.1f} s)")
-    print(f"batched compute: {2 * dense * tokens / batched_s / 1e9:.0f} GFLOP/s "
-          f"({tokens} tokens, {dense / 1e6:.0f}M parameters outside the embeddings)")
+    print(
+        f"batched compute: {2 * dense * tokens / batched_s / 1e9:.0f} GFLOP/s "
+        f"({tokens} tokens, {dense / 1e6:.0f}M parameters outside the embeddings)"
+    )
     print(f"same predicted class on {agree:.1%} of rows")
     print(f"speed-up: {single_s / batched_s:.1f}x (target: 10x or better)")
 

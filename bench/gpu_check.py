@@ -19,29 +19,50 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "workflow" / "scripts"))
 
 # One GPU: the figures are per GPU, and Trainer would otherwise spread one process over all of them.
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "0")
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import pandas as pd
+import torch
 
-from focalcls.inference import predict_probs  # noqa: E402
-from focalcls.model import resolve_dtype, use_bf16  # noqa: E402
-from focalcls.presets import resolve_preset  # noqa: E402
-from focalcls.training import TrainSettings, train_preset  # noqa: E402
+from focalcls.inference import predict_probs
+from focalcls.model import resolve_dtype, use_bf16
+from focalcls.presets import resolve_preset
+from focalcls.training import TrainSettings, train_preset
 
 SHAPES = {
-    "qwen3-1.7b": dict(hidden_size=2048, intermediate_size=6144, num_hidden_layers=28, num_attention_heads=16,
-                       num_key_value_heads=8, head_dim=128, vocab_size=151936),
-    "tiny": dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
-                 num_key_value_heads=2, head_dim=16, vocab_size=4096),
+    "qwen3-1.7b": dict(
+        hidden_size=2048,
+        intermediate_size=6144,
+        num_hidden_layers=28,
+        num_attention_heads=16,
+        num_key_value_heads=8,
+        head_dim=128,
+        vocab_size=151936,
+    ),
+    "tiny": dict(
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        head_dim=16,
+        vocab_size=4096,
+    ),
 }
 LABELS = [f"class{i}" for i in range(10)]
 # Dense bf16 peaks (SXM parts unless named); matched as whole words, longest name first.
-PEAK_TFLOPS = {"H100 PCIe": 756.0, "H200": 989.0, "H100": 989.0, "A100": 312.0, "L40S": 362.0, "A10": 125.0, "L4": 121.0}
+PEAK_TFLOPS = {
+    "H100 PCIe": 756.0,
+    "H200": 989.0,
+    "H100": 989.0,
+    "A100": 312.0,
+    "L40S": 362.0,
+    "A10": 125.0,
+    "L4": 121.0,
+}
 
 
 def build_model(folder: Path, shape: str) -> None:
@@ -55,8 +76,9 @@ def build_model(folder: Path, shape: str) -> None:
     tok.pre_tokenizer = pre_tokenizers.Split("", behavior="isolated")
     tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", unk_token="<unk>", eos_token="<eos>")
     tokenizer.save_pretrained(folder)
-    config = Qwen3Config(**SHAPES[shape], max_position_embeddings=4096, pad_token_id=0, eos_token_id=2,
-                         tie_word_embeddings=True)
+    config = Qwen3Config(
+        **SHAPES[shape], max_position_embeddings=4096, pad_token_id=0, eos_token_id=2, tie_word_embeddings=True
+    )
     with torch.device("cuda" if torch.cuda.is_available() else "cpu"):
         model = Qwen3ForCausalLM(config).to(torch.bfloat16 if torch.cuda.is_available() else torch.float32)
     model.save_pretrained(folder, safe_serialization=True)
@@ -91,49 +113,89 @@ def main() -> None:
         train, val = synthetic_rows(args.rows, 0), synthetic_rows(128, 1)
         counts = {x: int((train["label"] == x).sum()) for x in LABELS}
         summary = train_preset(
-            train=train, val=val, labels=LABELS, checkpoint=str(folder),
-            loss=resolve_preset("moderate", {"loss": "focal", "form": "sigmoid", "alpha": 0.25, "gamma": 2.0}, LABELS, counts),
+            train=train,
+            val=val,
+            labels=LABELS,
+            checkpoint=str(folder),
+            loss=resolve_preset(
+                "moderate", {"loss": "focal", "form": "sigmoid", "alpha": 0.25, "gamma": 2.0}, LABELS, counts
+            ),
             lora={"r": 16, "alpha": 32, "dropout": 0.05, "target_modules": "all-linear"},
             settings=TrainSettings(epochs=1, batch_size=args.batch_size, precision="auto"),
-            max_length=args.max_length, out_dir=Path(tmp) / "preset", preset_name="moderate", dtype="auto",
+            max_length=args.max_length,
+            out_dir=Path(tmp) / "preset",
+            preset_name="moderate",
+            dtype="auto",
         )
 
         from focalcls.model import load_trained_classifier
 
-        model, tokenizer, _ = load_trained_classifier(str(folder), Path(tmp) / "preset" / "adapter", LABELS,
-                                                      dtype=resolve_dtype("auto"))
+        model, tokenizer, _ = load_trained_classifier(
+            str(folder), Path(tmp) / "preset" / "adapter", LABELS, dtype=resolve_dtype("auto")
+        )
         if gpu:
             model.to("cuda")
         texts = list(synthetic_rows(args.rows, 2)["text"])
-        predict_probs(model, tokenizer, texts[: args.eval_batch_size], form="sigmoid", max_length=args.max_length,
-                      batch_size=args.eval_batch_size, bf16=use_bf16("auto"))  # warm-up
+        predict_probs(
+            model,
+            tokenizer,
+            texts[: args.eval_batch_size],
+            form="sigmoid",
+            max_length=args.max_length,
+            batch_size=args.eval_batch_size,
+            bf16=use_bf16("auto"),
+        )  # warm-up
         if gpu:
             torch.cuda.synchronize()
         started = time.perf_counter()
-        predict_probs(model, tokenizer, texts, form="sigmoid", max_length=args.max_length,
-                      batch_size=args.eval_batch_size, bf16=use_bf16("auto"))
+        predict_probs(
+            model,
+            tokenizer,
+            texts,
+            form="sigmoid",
+            max_length=args.max_length,
+            batch_size=args.eval_batch_size,
+            bf16=use_bf16("auto"),
+        )
         if gpu:
             torch.cuda.synchronize()
         eval_s = time.perf_counter() - started
 
     tokens = int(sum(min(len(t), args.max_length) for t in train["text"]))
     layer = SHAPES[args.shape]
-    hidden, heads, kv, head_dim = layer["hidden_size"], layer["num_attention_heads"], layer["num_key_value_heads"], layer["head_dim"]
+    hidden, heads, kv, head_dim = (
+        layer["hidden_size"],
+        layer["num_attention_heads"],
+        layer["num_key_value_heads"],
+        layer["head_dim"],
+    )
     # Matmul parameters per layer (attention projections and MLP); embeddings are lookups and the head is tiny.
     per_layer = hidden * head_dim * (2 * heads + 2 * kv) + 3 * hidden * layer["intermediate_size"]
     dense = per_layer * layer["num_hidden_layers"]
     # LoRA training: forward 2N and backward 2N per token (input gradients only; the base weights are frozen).
     achieved = 4 * dense * tokens / summary["seconds"] / 1e12
-    peak = next((PEAK_TFLOPS[k] for k in sorted(PEAK_TFLOPS, key=len, reverse=True)
-                 if gpu and re.search(rf"\b{re.escape(k)}\b", gpu)), None)
-    print(f"device: {gpu or 'CPU'}; shape {args.shape}: {dense / 1e6:,.0f}M matmul parameters in the layers; "
-          f"model built and saved in {build_s:.0f} s")
-    print(f"training (train stage, focal sigmoid, bf16 {summary['bf16']}, batch {args.batch_size}, max_length "
-          f"{args.max_length}): {summary['steps']} steps, {tokens} tokens in {summary['seconds']:.1f} s of stage time "
-          f"(model load, head init and a validation pass included), "
-          f"peak memory {summary['peak_memory_mb'] / 1024:.1f} GB")
-    print(f"training tokens/s: {tokens / summary['seconds']:.0f}; {achieved:.1f} TFLOP/s achieved (4N per token)"
-          + (f", model FLOP utilisation {achieved / peak:.1%} of {peak:.0f} TFLOP/s bf16 dense" if peak else ""))
+    peak = next(
+        (
+            PEAK_TFLOPS[k]
+            for k in sorted(PEAK_TFLOPS, key=len, reverse=True)
+            if gpu and re.search(rf"\b{re.escape(k)}\b", gpu)
+        ),
+        None,
+    )
+    print(
+        f"device: {gpu or 'CPU'}; shape {args.shape}: {dense / 1e6:,.0f}M matmul parameters in the layers; "
+        f"model built and saved in {build_s:.0f} s"
+    )
+    print(
+        f"training (train stage, focal sigmoid, bf16 {summary['bf16']}, batch {args.batch_size}, max_length "
+        f"{args.max_length}): {summary['steps']} steps, {tokens} tokens in {summary['seconds']:.1f} s of stage time "
+        f"(model load, head init and a validation pass included), "
+        f"peak memory {summary['peak_memory_mb'] / 1024:.1f} GB"
+    )
+    print(
+        f"training tokens/s: {tokens / summary['seconds']:.0f}; {achieved:.1f} TFLOP/s achieved (4N per token)"
+        + (f", model FLOP utilisation {achieved / peak:.1%} of {peak:.0f} TFLOP/s bf16 dense" if peak else "")
+    )
     print(f"evaluation rows/s: {len(texts) / eval_s:.0f} ({len(texts)} rows, batch {args.eval_batch_size})")
 
 

@@ -13,10 +13,10 @@ from __future__ import annotations
 import statistics
 import time
 
-import demo_inputs  # bench/demo_inputs.py; it also puts workflow/scripts on the path
 import torch
 from transformers import DataCollatorWithPadding
 
+import demo_inputs  # bench/demo_inputs.py; it also puts workflow/scripts on the path
 from focalcls.data import LABEL, TEXT, class_counts
 from focalcls.losses import focal_loss
 from focalcls.model import add_lora, load_classifier, load_tokenizer
@@ -46,15 +46,19 @@ def main() -> None:
     tokenizer = load_tokenizer(args.checkpoint)
     model = load_classifier(args.checkpoint, labels, pad_token_id=tokenizer.pad_token_id)
     lora = config["lora"]
-    model = add_lora(model, r=lora["r"], alpha=lora["alpha"], dropout=0.0, target_modules=lora["target_modules"]).train()
+    model = add_lora(
+        model, r=lora["r"], alpha=lora["alpha"], dropout=0.0, target_modules=lora["target_modules"]
+    ).train()
     optimizer = torch.optim.AdamW([q for q in model.parameters() if q.requires_grad], lr=1e-5)
     collate = DataCollatorWithPadding(tokenizer)
     index = {label: i for i, label in enumerate(labels)}
     batches = []
     for r in range(args.repeats + 1):
-        rows = train.iloc[r * args.batch_size:(r + 1) * args.batch_size]
+        rows = train.iloc[r * args.batch_size : (r + 1) * args.batch_size]
         encoded = tokenizer(list(rows[TEXT]), truncation=True, max_length=config["model"]["max_length"])
-        batch = collate([{"input_ids": i, "attention_mask": m} for i, m in zip(encoded["input_ids"], encoded["attention_mask"])])
+        batch = collate(
+            [{"input_ids": i, "attention_mask": m} for i, m in zip(encoded["input_ids"], encoded["attention_mask"])]
+        )
         batches.append((batch, torch.tensor([index[x] for x in rows[LABEL]])))
 
     def step(batch, targets, spec) -> tuple[float, torch.Tensor]:
@@ -90,17 +94,26 @@ def main() -> None:
         """Step time over ce's on the same batch in the same repetition: the machine's drift cancels."""
         return [t / c - 1 for t, c in zip(times[name], times["ce"])]
 
-    print(f"model {args.checkpoint}, batch {args.batch_size}, {len(labels)} classes, {'bf16' if bf16 else 'fp32'}, "
-          f"{torch.get_num_threads()} threads, {args.repeats} steps per loss, interleaved")
-    print(f"{'loss':<36} {'median step s':>14} {'paired vs ce':>13} {'(quartiles)':>16} {'loss fwd+bwd us':>16} {'share':>8}")
+    print(
+        f"model {args.checkpoint}, batch {args.batch_size}, {len(labels)} classes, {'bf16' if bf16 else 'fp32'}, "
+        f"{torch.get_num_threads()} threads, {args.repeats} steps per loss, interleaved"
+    )
+    print(
+        f"{'loss':<36} {'median step s':>14} {'paired vs ce':>13} {'(quartiles)':>16} "
+        f"{'loss fwd+bwd us':>16} {'share':>8}"
+    )
     for name in specs:
         q1, median, q3 = statistics.quantiles(paired(name), n=4)
-        print(f"{name:<36} {statistics.median(times[name]):14.3f} {median:+13.1%} {f'{q1:+.1%} .. {q3:+.1%}':>16} "
-              f"{alone[name] * 1e6:16.0f} {alone[name] / base:8.3%}")
+        print(
+            f"{name:<36} {statistics.median(times[name]):14.3f} {median:+13.1%} {f'{q1:+.1%} .. {q3:+.1%}':>16} "
+            f"{alone[name] * 1e6:16.0f} {alone[name] / base:8.3%}"
+        )
     worst = max(alone[n] - alone["ce"] for n in specs)
     step = max(statistics.median(paired(n)) for n in specs if n != "ce")
-    print(f"focal loss overhead: {worst / base:.3%} of a step from the loss computation alone; "
-          f"whole steps, paired median {step:+.1%} (target: at most 2% slower)")
+    print(
+        f"focal loss overhead: {worst / base:.3%} of a step from the loss computation alone; "
+        f"whole steps, paired median {step:+.1%} (target: at most 2% slower)"
+    )
 
 
 if __name__ == "__main__":

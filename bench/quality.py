@@ -17,10 +17,10 @@ from __future__ import annotations
 import json
 import time
 
-import demo_inputs  # bench/demo_inputs.py; it also puts workflow/scripts on the path
 import numpy as np
 import torch
 
+import demo_inputs  # bench/demo_inputs.py; it also puts workflow/scripts on the path
 from focalcls.baselines import tfidf_probs
 from focalcls.data import TEXT, class_counts
 from focalcls.hard_examples import EpochSampler, RowLosses
@@ -36,20 +36,32 @@ SPLITS = ("train", "val", "test")
 
 
 def features(checkpoint: str, frames: dict, labels: list[str], max_length: int, batch: int = 32) -> dict:
-    """The hidden state the classification head reads, per row of every split, under bf16 autocast as the demo trains."""
+    """The hidden state the classification head reads, per row of every split, under bf16 autocast as the
+    demo trains."""
     tokenizer = load_tokenizer(checkpoint)
     model = load_classifier(checkpoint, labels, pad_token_id=tokenizer.pad_token_id)
     out = {}
     with torch.autocast("cpu", dtype=torch.bfloat16):
         for split, frame in frames.items():
             texts = list(frame[TEXT])
-            out[split] = torch.cat([head_inputs(model, tokenizer, texts[i:i + batch], max_length)
-                                    for i in range(0, len(texts), batch)])
+            out[split] = torch.cat(
+                [head_inputs(model, tokenizer, texts[i : i + batch], max_length) for i in range(0, len(texts), batch)]
+            )
     return out
 
 
-def train_head(x: dict, y: dict, spec: LossSpec, counts: list[int], *, seed: int, epochs: int, batch: int,
-               lr: float, hard_examples: bool) -> torch.Tensor:
+def train_head(
+    x: dict,
+    y: dict,
+    spec: LossSpec,
+    counts: list[int],
+    *,
+    seed: int,
+    epochs: int,
+    batch: int,
+    lr: float,
+    hard_examples: bool,
+) -> torch.Tensor:
     """One preset's head: AdamW with cosine decay, the epoch with the lowest validation loss kept."""
     torch.manual_seed(seed)
     train_x, train_y = x["train"], torch.as_tensor(y["train"])
@@ -65,7 +77,7 @@ def train_head(x: dict, y: dict, spec: LossSpec, counts: list[int], *, seed: int
         sampler.set_epoch(epoch)
         order = torch.as_tensor(list(sampler))
         for start in range(0, len(order), batch):
-            rows = order[start:start + batch]
+            rows = order[start : start + batch]
             logits = train_x[rows] @ weight.T
             loss = focal_loss(logits, train_y[rows], gamma=spec.gamma, alpha=spec.alpha, form=spec.form)
             optimizer.zero_grad()
@@ -73,8 +85,9 @@ def train_head(x: dict, y: dict, spec: LossSpec, counts: list[int], *, seed: int
             optimizer.step()
             schedule.step()
             if losses is not None:
-                losses.record(rows, focal_loss(logits.detach(), train_y[rows], gamma=spec.gamma, form=spec.form,
-                                               reduction="none"))
+                losses.record(
+                    rows, focal_loss(logits.detach(), train_y[rows], gamma=spec.gamma, form=spec.form, reduction="none")
+                )
         if losses is not None:
             losses.end_epoch()
         with torch.no_grad():
@@ -113,24 +126,43 @@ def main() -> None:
 
     runs = {}
     variants = {name: (preset, args.epochs, False) for name, preset in config["presets"].items()}
-    variants.update({
-        f"ce, {args.long_epochs} epochs": ({"loss": "ce"}, args.long_epochs, False),
-        f"balanced, {args.long_epochs} epochs": (config["presets"].get("balanced", {"loss": "focal", "alpha": "balanced"}),
-                                                  args.long_epochs, False),
-        "ce + hard-example batches": ({"loss": "ce"}, args.long_epochs, True),
-    })
+    variants.update(
+        {
+            f"ce, {args.long_epochs} epochs": ({"loss": "ce"}, args.long_epochs, False),
+            f"balanced, {args.long_epochs} epochs": (
+                config["presets"].get("balanced", {"loss": "focal", "alpha": "balanced"}),
+                args.long_epochs,
+                False,
+            ),
+            "ce + hard-example batches": ({"loss": "ce"}, args.long_epochs, True),
+        }
+    )
     for name, (preset, epochs, hard) in variants.items():
         spec = resolve_preset(name, preset, labels, counts)
         runs[name] = []
         for seed in args.seeds:
-            weight = train_head(x, y, spec, count_list, seed=seed, epochs=epochs, batch=config["train"]["batch_size"],
-                                lr=args.lr, hard_examples=hard)
-            scored = {split: classification_metrics(y[split], class_probabilities(x[split] @ weight.T, spec.form).numpy(),
-                                                    labels, counts) for split in ("val", "test")}
+            weight = train_head(
+                x,
+                y,
+                spec,
+                count_list,
+                seed=seed,
+                epochs=epochs,
+                batch=config["train"]["batch_size"],
+                lr=args.lr,
+                hard_examples=hard,
+            )
+            scored = {
+                split: classification_metrics(
+                    y[split], class_probabilities(x[split] @ weight.T, spec.form).numpy(), labels, counts
+                )
+                for split in ("val", "test")
+            }
             runs[name].append({**scored["test"], "val": scored["val"]})
     runs["tfidf"] = [
-        classification_metrics(y["test"], tfidf_probs(frames["train"], {"test": frames["test"]}, labels, seed=seed)["test"],
-                               labels, counts)
+        classification_metrics(
+            y["test"], tfidf_probs(frames["train"], {"test": frames["test"]}, labels, seed=seed)["test"], labels, counts
+        )
         for seed in args.seeds
     ]
 
@@ -141,18 +173,30 @@ def main() -> None:
         if path.exists():
             lora[name] = json.loads(path.read_text(encoding="utf-8"))
 
-    print(f"demo data: {len(y['train'])} train / {len(y['val'])} val / {len(y['test'])} test rows, {len(labels)} classes, "
-          f"minority classes (rarest third by training count): {', '.join(runs['tfidf'][0]['minority_labels'])}")
-    print(f"head-only training on frozen features of {args.checkpoint} (features {feature_s:.0f} s), seeds {args.seeds}, "
-          f"{args.epochs} epochs unless named; test split")
-    print(f"{'model':<28} {'macro_f1 (mean ± sd)':>22} {'minority_f1 (mean ± sd)':>24} {'full LoRA macro / minority':>28}")
+    print(
+        f"demo data: {len(y['train'])} train / {len(y['val'])} val / {len(y['test'])} test rows, "
+        f"{len(labels)} classes, "
+        f"minority classes (rarest third by training count): {', '.join(runs['tfidf'][0]['minority_labels'])}"
+    )
+    print(
+        f"head-only training on frozen features of {args.checkpoint} (features {feature_s:.0f} s), seeds {args.seeds}, "
+        f"{args.epochs} epochs unless named; test split"
+    )
+    print(
+        f"{'model':<28} {'macro_f1 (mean ± sd)':>22} {'minority_f1 (mean ± sd)':>24} {'full LoRA macro / minority':>28}"
+    )
     for name, results in runs.items():
         full = lora.get(name)
         beside = f"{full['macro_f1']:.3f} / {full['minority_f1']:.3f}" if full else ""
-        print(f"{name:<28} {spread([r['macro_f1'] for r in results]):>22} "
-              f"{spread([r['minority_f1'] for r in results]):>24} {beside:>28}")
+        print(
+            f"{name:<28} {spread([r['macro_f1'] for r in results]):>22} "
+            f"{spread([r['minority_f1'] for r in results]):>24} {beside:>28}"
+        )
     if "direct" in lora:
-        print(f"{'direct (zero-shot, no seed)':<28} {lora['direct']['macro_f1']:>22.3f} {lora['direct']['minority_f1']:>24.3f}")
+        print(
+            f"{'direct (zero-shot, no seed)':<28} {lora['direct']['macro_f1']:>22.3f} "
+            f"{lora['direct']['minority_f1']:>24.3f}"
+        )
 
     def minority(name, split="test"):
         return float(np.mean([(r["val"] if split == "val" else r)["minority_f1"] for r in runs[name]]))
@@ -163,11 +207,15 @@ def main() -> None:
         print("no gain computed: the config needs a preset named ce and at least one focal preset")
         return
     best = max(focal, key=lambda name: minority(name, "val"))  # chosen on validation, never on test
-    print(f"focal preset with the best validation minority_f1 (head-only, mean of {len(args.seeds)} seeds): {best}, test "
-          f"{gain_words(minority(best), minority('ce'))} over ce; the original tool claimed +15% to +25%")
+    print(
+        f"focal preset with the best validation minority_f1 (head-only, mean of {len(args.seeds)} seeds): {best}, test "
+        f"{gain_words(minority(best), minority('ce'))} over ce; the original tool claimed +15% to +25%"
+    )
     if lora.get("ce") and lora.get(best):
-        print(f"same preset with full LoRA (demo, one seed): "
-              f"{gain_words(lora[best]['minority_f1'], lora['ce']['minority_f1'])} over ce")
+        print(
+            f"same preset with full LoRA (demo, one seed): "
+            f"{gain_words(lora[best]['minority_f1'], lora['ce']['minority_f1'])} over ce"
+        )
 
 
 if __name__ == "__main__":

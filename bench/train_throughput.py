@@ -15,9 +15,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import demo_inputs  # bench/demo_inputs.py; it also puts workflow/scripts on the path
 import torch
 
+import demo_inputs  # bench/demo_inputs.py; it also puts workflow/scripts on the path
 from focalcls.data import LABEL, TEXT, class_counts
 from focalcls.presets import resolve_preset
 from focalcls.tables import read_table
@@ -26,8 +26,10 @@ from focalcls.training import TrainSettings, train_preset
 
 class Rows(torch.utils.data.Dataset):
     def __init__(self, encoded, label_ids: list[int]):
-        self.items = [{"input_ids": i, "attention_mask": m, "labels": y}
-                      for i, m, y in zip(encoded["input_ids"], encoded["attention_mask"], label_ids)]
+        self.items = [
+            {"input_ids": i, "attention_mask": m, "labels": y}
+            for i, m, y in zip(encoded["input_ids"], encoded["attention_mask"], label_ids)
+        ]
 
     def __len__(self) -> int:
         return len(self.items)
@@ -36,8 +38,18 @@ class Rows(torch.utils.data.Dataset):
         return self.items[i]
 
 
-def plain_script(checkpoint: str, frame, labels: list[str], lora: dict, *, batch_size: int, max_length: int,
-                 bf16: bool, seed: int, out: Path) -> float:
+def plain_script(
+    checkpoint: str,
+    frame,
+    labels: list[str],
+    lora: dict,
+    *,
+    batch_size: int,
+    max_length: int,
+    bf16: bool,
+    seed: int,
+    out: Path,
+) -> float:
     """What a first fine-tuning script looks like; returns its wall time in seconds."""
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForSequenceClassification, AutoTokenizer, Trainer, TrainingArguments
@@ -46,14 +58,32 @@ def plain_script(checkpoint: str, frame, labels: list[str], lora: dict, *, batch
     tokenizer = AutoTokenizer.from_pretrained(checkpoint)
     model = AutoModelForSequenceClassification.from_pretrained(checkpoint, num_labels=len(labels))
     model.config.pad_token_id = tokenizer.pad_token_id
-    model = get_peft_model(model, LoraConfig(task_type="SEQ_CLS", r=lora["r"], lora_alpha=lora["alpha"],
-                                             lora_dropout=lora["dropout"], target_modules=lora["target_modules"]))
+    model = get_peft_model(
+        model,
+        LoraConfig(
+            task_type="SEQ_CLS",
+            r=lora["r"],
+            lora_alpha=lora["alpha"],
+            lora_dropout=lora["dropout"],
+            target_modules=lora["target_modules"],
+        ),
+    )
     encoded = tokenizer(list(frame[TEXT]), truncation=True, max_length=max_length, padding="max_length")
     index = {label: i for i, label in enumerate(labels)}
     dataset = Rows(encoded, [index[x] for x in frame[LABEL]])
-    args = TrainingArguments(output_dir=str(out), per_device_train_batch_size=batch_size, num_train_epochs=1,
-                             learning_rate=2e-4, bf16=bf16, use_cpu=True, save_strategy="no", report_to="none",
-                             disable_tqdm=True, seed=seed, logging_steps=10)
+    args = TrainingArguments(
+        output_dir=str(out),
+        per_device_train_batch_size=batch_size,
+        num_train_epochs=1,
+        learning_rate=2e-4,
+        bf16=bf16,
+        use_cpu=True,
+        save_strategy="no",
+        report_to="none",
+        disable_tqdm=True,
+        seed=seed,
+        logging_steps=10,
+    )
     Trainer(model=model, args=args, train_dataset=dataset).train()
     model.save_pretrained(str(out / "adapter"))
     return time.perf_counter() - started
@@ -76,24 +106,48 @@ def main() -> None:
     counts = class_counts(train, labels)
 
     with tempfile.TemporaryDirectory() as tmp:
-        plain_s = plain_script(args.checkpoint, train, labels, config["lora"], batch_size=args.batch_size,
-                               max_length=max_length, bf16=bf16, seed=42, out=Path(tmp) / "plain")
+        plain_s = plain_script(
+            args.checkpoint,
+            train,
+            labels,
+            config["lora"],
+            batch_size=args.batch_size,
+            max_length=max_length,
+            bf16=bf16,
+            seed=42,
+            out=Path(tmp) / "plain",
+        )
         started = time.perf_counter()
         summary = train_preset(
-            train=train, val=val, labels=labels, checkpoint=args.checkpoint,
-            loss=resolve_preset("ce", {"loss": "ce"}, labels, counts), lora=config["lora"],
+            train=train,
+            val=val,
+            labels=labels,
+            checkpoint=args.checkpoint,
+            loss=resolve_preset("ce", {"loss": "ce"}, labels, counts),
+            lora=config["lora"],
             settings=TrainSettings(epochs=1, batch_size=args.batch_size, precision=precision),
-            max_length=max_length, out_dir=Path(tmp) / "stage", preset_name="ce",
+            max_length=max_length,
+            out_dir=Path(tmp) / "stage",
+            preset_name="ce",
         )
         stage_s = time.perf_counter() - started
 
     from transformers import AutoTokenizer
 
-    lengths = [len(ids) for ids in AutoTokenizer.from_pretrained(args.checkpoint)(
-        list(train[TEXT]), truncation=True, max_length=max_length)["input_ids"]]
-    print(f"model {args.checkpoint}, {rows} rows = {args.steps} steps of {args.batch_size}, max_length {max_length}, "
-          f"{precision}, {torch.get_num_threads()} threads; train stage ran {summary['steps']} steps")
-    print(f"tokens per row: mean {sum(lengths) / len(lengths):.1f}, max {max(lengths)} (the plain script pads all to {max_length})")
+    lengths = [
+        len(ids)
+        for ids in AutoTokenizer.from_pretrained(args.checkpoint)(
+            list(train[TEXT]), truncation=True, max_length=max_length
+        )["input_ids"]
+    ]
+    print(
+        f"model {args.checkpoint}, {rows} rows = {args.steps} steps of {args.batch_size}, max_length {max_length}, "
+        f"{precision}, {torch.get_num_threads()} threads; train stage ran {summary['steps']} steps"
+    )
+    print(
+        f"tokens per row: mean {sum(lengths) / len(lengths):.1f}, max {max(lengths)} "
+        f"(the plain script pads all to {max_length})"
+    )
     print(f"plain Trainer + peft, padded to max_length: {rows / plain_s:6.2f} samples/s ({plain_s:.1f} s)")
     print(f"train stage (length-grouped batches):      {rows / stage_s:6.2f} samples/s ({stage_s:.1f} s)")
     print(f"speed-up: {plain_s / stage_s:.2f}x (target: 1.5x or better)")

@@ -80,12 +80,20 @@ def tiny_gguf(path: Path, seed: int = 0) -> dict:
     writer.add_pad_token_id(0)
     rng = np.random.default_rng(seed)
     shapes = {
-        "token_embd.weight": (vocab, hidden), "output_norm.weight": (hidden,), "output.weight": (vocab, hidden),
-        "blk.0.attn_norm.weight": (hidden,), "blk.0.ffn_norm.weight": (hidden,),
-        "blk.0.attn_q.weight": (heads * head_dim, hidden), "blk.0.attn_k.weight": (kv_heads * head_dim, hidden),
-        "blk.0.attn_v.weight": (kv_heads * head_dim, hidden), "blk.0.attn_output.weight": (hidden, heads * head_dim),
-        "blk.0.attn_q_norm.weight": (head_dim,), "blk.0.attn_k_norm.weight": (head_dim,),
-        "blk.0.ffn_gate.weight": (inter, hidden), "blk.0.ffn_up.weight": (inter, hidden), "blk.0.ffn_down.weight": (hidden, inter),
+        "token_embd.weight": (vocab, hidden),
+        "output_norm.weight": (hidden,),
+        "output.weight": (vocab, hidden),
+        "blk.0.attn_norm.weight": (hidden,),
+        "blk.0.ffn_norm.weight": (hidden,),
+        "blk.0.attn_q.weight": (heads * head_dim, hidden),
+        "blk.0.attn_k.weight": (kv_heads * head_dim, hidden),
+        "blk.0.attn_v.weight": (kv_heads * head_dim, hidden),
+        "blk.0.attn_output.weight": (hidden, heads * head_dim),
+        "blk.0.attn_q_norm.weight": (head_dim,),
+        "blk.0.attn_k_norm.weight": (head_dim,),
+        "blk.0.ffn_gate.weight": (inter, hidden),
+        "blk.0.ffn_up.weight": (inter, hidden),
+        "blk.0.ffn_down.weight": (hidden, inter),
     }
     written = {name: (rng.standard_normal(shape) * 0.1).astype(np.float32) for name, shape in shapes.items()}
     for name, array in written.items():

@@ -27,9 +27,23 @@ def run_script(name: str, *args, cwd: Path, check: bool = True) -> subprocess.Co
     return done
 
 
+def run_rule_script(name: str, *, cwd: Path, check: bool = True, **rule) -> subprocess.CompletedProcess:
+    """A `script:` rule's script with the rule's input, output, params, log, threads (dicts of name -> value),
+    run in its own process as Snakemake runs it. Without a log, its messages come back on stderr."""
+    spec = cwd / f".{name}.rule.json"
+    spec.write_text(json.dumps(rule, ensure_ascii=False, default=str), encoding="utf-8")
+    argv = [sys.executable, str(REPO / "tests" / "rule_runner.py"), str(SCRIPTS / name), str(spec)]
+    done = subprocess.run(argv, cwd=cwd, capture_output=True, text=True)
+    if check and done.returncode != 0:
+        raise AssertionError(f"{name} failed ({done.returncode}):\n{done.stderr[-4000:]}")
+    return done
+
+
 def snakemake(*args, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
     argv = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(cwd), *map(str, args)]
     done = subprocess.run(argv, cwd=cwd, capture_output=True, text=True)
     if check and done.returncode != 0:
-        raise AssertionError(f"snakemake {' '.join(map(str, args))} failed:\n{done.stdout[-3000:]}\n{done.stderr[-5000:]}")
+        raise AssertionError(
+            f"snakemake {' '.join(map(str, args))} failed:\n{done.stdout[-3000:]}\n{done.stderr[-5000:]}"
+        )
     return done

@@ -12,8 +12,13 @@ from conftest import REPO
 
 
 def bench(name: str, *args, cwd) -> str:
-    done = subprocess.run([sys.executable, str(REPO / "bench" / name), *map(str, args)], cwd=cwd,
-                          capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, str(REPO / "bench" / name), *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return done.stdout
 
@@ -24,8 +29,12 @@ def demo_like(stages, tiny_model_dir, tmp_path_factory):
     from conftest import LORA, MODEL
 
     work = tmp_path_factory.mktemp("bench")
-    config = {"model": MODEL, "lora": LORA, "train": {"batch_size": 16, "precision": "fp32"},
-              "presets": {"ce": {"loss": "ce"}, "balanced": {"loss": "focal", "alpha": "balanced", "gamma": 2.0}}}
+    config = {
+        "model": MODEL,
+        "lora": LORA,
+        "train": {"batch_size": 16, "precision": "fp32"},
+        "presets": {"ce": {"loss": "ce"}, "balanced": {"loss": "focal", "alpha": "balanced", "gamma": 2.0}},
+    }
     (work / "config.yaml").write_text(yaml.safe_dump(config))
     return work, stages / "d"
 
@@ -40,8 +49,21 @@ def test_gpu_check_runs_its_path_on_the_cpu_with_the_tiny_shape(tmp_path):
 
 def test_quality_prints_every_preset_baseline_and_the_gain(demo_like, tiny_model_dir):
     work, data = demo_like
-    out = bench("quality.py", "--config", work / "config.yaml", "--checkpoint", tiny_model_dir, "--data", data,
-                "--seeds", "1", "2", "--long-epochs", "3", cwd=work)
+    out = bench(
+        "quality.py",
+        "--config",
+        work / "config.yaml",
+        "--checkpoint",
+        tiny_model_dir,
+        "--data",
+        data,
+        "--seeds",
+        "1",
+        "2",
+        "--long-epochs",
+        "3",
+        cwd=work,
+    )
     for name in ("ce", "balanced", "ce, 3 epochs", "ce + hard-example batches", "tfidf"):
         assert re.search(rf"^{re.escape(name)}\s+\d\.\d{{3}} ± ", out, flags=re.M), name  # its own row, with figures
     assert "focal preset with the best validation minority_f1" in out.splitlines()[-1]
@@ -52,6 +74,18 @@ def test_speed_benchmarks_print_their_ratios(demo_like, tiny_model_dir):
     common = ["--config", work / "config.yaml", "--checkpoint", tiny_model_dir, "--data", data]
     assert "speed-up:" in bench("train_throughput.py", *common, "--steps", "3", cwd=work).splitlines()[-1]
     assert "focal loss overhead:" in bench("loss_overhead.py", *common, "--repeats", "2", cwd=work).splitlines()[-1]
-    out = bench("eval_throughput.py", "--checkpoint", tiny_model_dir, "--rows", data / "test.xlsx", "--n", "16",
-                "--max-length", "16", "--precision", "fp32", cwd=work)
+    out = bench(
+        "eval_throughput.py",
+        "--checkpoint",
+        tiny_model_dir,
+        "--rows",
+        data / "test.xlsx",
+        "--n",
+        "16",
+        "--max-length",
+        "16",
+        "--precision",
+        "fp32",
+        cwd=work,
+    )
     assert "speed-up:" in out.splitlines()[-1]

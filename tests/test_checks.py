@@ -31,9 +31,15 @@ def test_a_valid_config_passes():
         ({"presets": {"p": {"form": "sigmoid", "alpha": 1.5}}}, "presets.p.alpha is 1.5"),
         ({"presets": {"p": {"loss": "ce", "form": "sigmoid"}}}, "presets.p: loss ce"),
         ({"model": {"checkpoint": "/no/such/folder"}}, "is not a folder"),
-        ({"model": {"checkpoint": "Qwen/Qwen3-1.7B"}}, "looks like a hub id; the workflow reads local folders only: "
-                                                       "download it once \\(hf download Qwen/Qwen3-1.7B"),
-        ({"model": {"checkpoint": "demo", "dtype": "bfloat16"}, "train": {"precision": "fp32"}}, "train.precision is fp32"),
+        (
+            {"model": {"checkpoint": "Qwen/Qwen3-1.7B"}},
+            "looks like a hub id; the workflow reads local folders only: "
+            "download it once \\(hf download Qwen/Qwen3-1.7B",
+        ),
+        (
+            {"model": {"checkpoint": "demo", "dtype": "bfloat16"}, "train": {"precision": "fp32"}},
+            "train.precision is fp32",
+        ),
         ({"direct": {"prompt": "Classify: {txt}"}}, "direct.prompt has the fields \\['txt'\\]"),
         ({"direct": {"prompt": "Classify {text} as one of {"}}, "direct.prompt cannot be filled in"),
         ({"predict": {"files": {}, "preset": "moderat"}}, "predict.preset is 'moderat'"),

@@ -10,22 +10,29 @@ def frame(rows):
 
 
 def test_extract_cleans_and_counts_every_drop():
-    raw = frame([
-        ["  ＡＢＣ新闻 ", "体育"],      # full-width letters and spaces: NFKC + strip
-        ["ABC新闻", "体育"],            # exact duplicate after cleaning
-        ["", "体育"],                   # empty text
-        ["两队打平", "sport"],          # renamed onto 体育
-        ["同一句话", "财经"],           # conflicting duplicate ...
-        ["同一句话", "体育"],           # ... both dropped
-        ["股市上涨", "财经"],
-        ["银行加息", "财经"],
-        ["稀有类别", "其他"],         # below min_count
-    ])
-    out = extract_labels(raw, text_column="文本", label_column="类别", rename={"sport": "体育"}, min_count=2, source="x.xlsx")
+    raw = frame(
+        [
+            ["  ＡＢＣ新闻 ", "体育"],  # full-width letters and spaces: NFKC + strip
+            ["ABC新闻", "体育"],  # exact duplicate after cleaning
+            ["", "体育"],  # empty text
+            ["两队打平", "sport"],  # renamed onto 体育
+            ["同一句话", "财经"],  # conflicting duplicate ...
+            ["同一句话", "体育"],  # ... both dropped
+            ["股市上涨", "财经"],
+            ["银行加息", "财经"],
+            ["稀有类别", "其他"],  # below min_count
+        ]
+    )
+    out = extract_labels(
+        raw, text_column="文本", label_column="类别", rename={"sport": "体育"}, min_count=2, source="x.xlsx"
+    )
     assert list(out.rows["text"]) == ["ABC新闻", "两队打平", "股市上涨", "银行加息"]
     assert out.labels == ["体育", "财经"]
     assert out.report["dropped"] == {
-        "empty text": 1, "empty label": 0, "duplicate": 1, "same text, conflicting labels": 2,
+        "empty text": 1,
+        "empty label": 0,
+        "duplicate": 1,
+        "same text, conflicting labels": 2,
         "label with fewer than data.min_count=2 rows": 1,
     }
     assert out.report["dropped_rare_labels"] == {"其他": 1}
@@ -53,7 +60,11 @@ def test_split_is_stratified_without_leakage(imbalanced_rows):
     train, val, test, held = stratified_split(imbalanced_rows, val_fraction=0.2, test_fraction=0.2, seed=3)
     assert not held
     assert len(train) + len(val) + len(test) == len(imbalanced_rows)
-    assert not (set(train.text) & set(val.text)) and not (set(train.text) & set(test.text)) and not (set(val.text) & set(test.text))
+    assert (
+        not (set(train.text) & set(val.text))
+        and not (set(train.text) & set(test.text))
+        and not (set(val.text) & set(test.text))
+    )
     for label, n in imbalanced_rows["label"].value_counts().items():
         assert abs((test["label"] == label).sum() - 0.2 * n) <= 1
     again = stratified_split(imbalanced_rows, val_fraction=0.2, test_fraction=0.2, seed=3)
@@ -61,10 +72,14 @@ def test_split_is_stratified_without_leakage(imbalanced_rows):
 
 
 def test_too_small_class_is_an_error_or_stays_in_train(imbalanced_rows):
-    rows = pd.concat([imbalanced_rows, pd.DataFrame({"text": ["孤单1", "孤单2"], "label": ["rare", "rare"], "id": ["r1", "r2"]})])
+    rows = pd.concat(
+        [imbalanced_rows, pd.DataFrame({"text": ["孤单1", "孤单2"], "label": ["rare", "rare"], "id": ["r1", "r2"]})]
+    )
     with pytest.raises(UserError, match="'rare' has 2 rows"):
         stratified_split(rows, val_fraction=0.2, test_fraction=0.2, seed=0)
-    train, val, test, held = stratified_split(rows, val_fraction=0.2, test_fraction=0.2, seed=0, small_classes="train_only")
+    train, val, test, held = stratified_split(
+        rows, val_fraction=0.2, test_fraction=0.2, seed=0, small_classes="train_only"
+    )
     assert held == ["rare"] and (train.label == "rare").sum() == 2 and "rare" not in set(val.label) | set(test.label)
 
 

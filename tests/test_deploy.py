@@ -23,8 +23,20 @@ def labels_of(stages):
 
 
 def test_merged_folder_loads_with_transformers_alone_and_predicts_the_same(stages, tiny_model_dir):
-    run_script("merge.py", "--checkpoint", tiny_model_dir, "--adapter", "p/balanced/adapter", "--labels", "d/labels.json",
-               "--model", MODEL, "--out", "p/balanced/merged", cwd=stages)
+    run_script(
+        "merge.py",
+        "--checkpoint",
+        tiny_model_dir,
+        "--adapter",
+        "p/balanced/adapter",
+        "--labels",
+        "d/labels.json",
+        "--model",
+        MODEL,
+        "--out",
+        "p/balanced/merged",
+        cwd=stages,
+    )
     folder = stages / "p/balanced/merged"
     assert list(folder.glob("*.safetensors")) and not list(folder.glob("*.bin"))
     merged = AutoModelForSequenceClassification.from_pretrained(folder).eval()
@@ -40,12 +52,35 @@ def test_predict_labels_new_rows_and_keeps_their_columns(stages, tiny_model_dir)
     rows["备注"] = "x"
     rows.loc[0, "内容"] = "  "  # an empty text gets no prediction, and the row stays
     write_xlsx(stages / "new.xlsx", rows[["id", "内容", "备注"]])
-    run_script("predict.py", "--checkpoint", tiny_model_dir, "--presets-dir", "p", "--candidates", ["balanced"],
-               "--labels", "d/labels.json", "--input", "new.xlsx", "--text-column", "内容", "--predict", {"sheet": 0},
-               "--model", MODEL, "--precision", "fp32", "--out", "out/new.xlsx", cwd=stages)
+    run_script(
+        "predict.py",
+        "--checkpoint",
+        tiny_model_dir,
+        "--presets-dir",
+        "p",
+        "--candidates",
+        ["balanced"],
+        "--labels",
+        "d/labels.json",
+        "--input",
+        "new.xlsx",
+        "--text-column",
+        "内容",
+        "--predict",
+        {"sheet": 0},
+        "--model",
+        MODEL,
+        "--precision",
+        "fp32",
+        "--out",
+        "out/new.xlsx",
+        cwd=stages,
+    )
     out = pd.read_excel(stages / "out/new.xlsx", dtype={"id": str}, keep_default_na=False)
     labels = labels_of(stages)
-    assert list(out.columns[:3]) == ["id", "内容", "备注"] and list(out.id) == list(rows.id) and (out["备注"] == "x").all()
+    assert (
+        list(out.columns[:3]) == ["id", "内容", "备注"] and list(out.id) == list(rows.id) and (out["备注"] == "x").all()
+    )
     assert out.predicted_label[0] == "" and set(out.predicted_label[1:]) <= set(labels)
     filled = out.iloc[1:]
     probs = filled[[f"p_{x}" for x in labels]].astype(float)
@@ -58,10 +93,35 @@ def test_predict_labels_new_rows_and_keeps_their_columns(stages, tiny_model_dir)
 
 def test_predict_with_a_missing_text_column_names_the_columns(stages, tiny_model_dir):
     write_xlsx(stages / "bad.xlsx", pd.DataFrame({"正文": ["一"]}))
-    done = run_script("predict.py", "--checkpoint", tiny_model_dir, "--presets-dir", "p", "--candidates", ["balanced"],
-                      "--labels", "d/labels.json", "--input", "bad.xlsx", "--text-column", "内容", "--predict", {},
-                      "--model", MODEL, "--out", "out/bad.xlsx", cwd=stages, check=False)
-    assert done.returncode == 2 and "'内容'" in done.stderr and "正文" in done.stderr and "predict.text_column" in done.stderr
+    done = run_script(
+        "predict.py",
+        "--checkpoint",
+        tiny_model_dir,
+        "--presets-dir",
+        "p",
+        "--candidates",
+        ["balanced"],
+        "--labels",
+        "d/labels.json",
+        "--input",
+        "bad.xlsx",
+        "--text-column",
+        "内容",
+        "--predict",
+        {},
+        "--model",
+        MODEL,
+        "--out",
+        "out/bad.xlsx",
+        cwd=stages,
+        check=False,
+    )
+    assert (
+        done.returncode == 2
+        and "'内容'" in done.stderr
+        and "正文" in done.stderr
+        and "predict.text_column" in done.stderr
+    )
     assert not (stages / "out/bad.xlsx").exists()
 
 
@@ -86,9 +146,27 @@ def test_a_pickled_adapter_is_refused_unless_the_config_allows_it(stages, tiny_m
     adapter = copy_adapter(stages, tmp_path)
     torch.save(load_file(str(adapter / ADAPTER_WEIGHTS)), adapter / "adapter_model.bin")
     (adapter / ADAPTER_WEIGHTS).unlink()
-    done = run_script("evaluate.py", "--checkpoint", tiny_model_dir, "--adapter", adapter, "--labels", stages / "d/labels.json",
-                      "--summary", stages / "d/summary.json", "--val", stages / "d/val.xlsx", "--test", stages / "d/test.xlsx",
-                      "--model", MODEL, "--out-dir", tmp_path / "eval", cwd=tmp_path, check=False)
+    done = run_script(
+        "evaluate.py",
+        "--checkpoint",
+        tiny_model_dir,
+        "--adapter",
+        adapter,
+        "--labels",
+        stages / "d/labels.json",
+        "--summary",
+        stages / "d/summary.json",
+        "--val",
+        stages / "d/val.xlsx",
+        "--test",
+        stages / "d/test.xlsx",
+        "--model",
+        MODEL,
+        "--out-dir",
+        tmp_path / "eval",
+        cwd=tmp_path,
+        check=False,
+    )
     assert done.returncode == 2 and "is a pickle" in done.stderr and "model.allow_pickle" in done.stderr
     assert not (tmp_path / "eval").exists()
     pickled, tokenizer, _ = load_trained_classifier(tiny_model_dir, adapter, labels_of(stages), allow_pickle=True)
@@ -102,9 +180,27 @@ def test_an_adapter_without_its_head_is_refused(stages, tiny_model_dir, tmp_path
     adapter = copy_adapter(stages, tmp_path)
     weights = load_file(str(adapter / ADAPTER_WEIGHTS))
     save_file({k.replace(".score.", ".renamed."): v for k, v in weights.items()}, str(adapter / ADAPTER_WEIGHTS))
-    done = run_script("evaluate.py", "--checkpoint", tiny_model_dir, "--adapter", adapter, "--labels", stages / "d/labels.json",
-                      "--summary", stages / "d/summary.json", "--val", stages / "d/val.xlsx", "--test", stages / "d/test.xlsx",
-                      "--model", MODEL, "--out-dir", tmp_path / "eval", cwd=tmp_path, check=False)
+    done = run_script(
+        "evaluate.py",
+        "--checkpoint",
+        tiny_model_dir,
+        "--adapter",
+        adapter,
+        "--labels",
+        stages / "d/labels.json",
+        "--summary",
+        stages / "d/summary.json",
+        "--val",
+        stages / "d/val.xlsx",
+        "--test",
+        stages / "d/test.xlsx",
+        "--model",
+        MODEL,
+        "--out-dir",
+        tmp_path / "eval",
+        cwd=tmp_path,
+        check=False,
+    )
     assert done.returncode == 2 and "holds no classification head" in done.stderr and not (tmp_path / "eval").exists()
 
 
@@ -112,9 +208,17 @@ def test_a_checkpoint_with_its_own_code_is_not_run_unless_trusted(tmp_path):
     from focalcls.model import load_classifier
 
     marker = tmp_path / "code-ran"
-    (tmp_path / "config.json").write_text(json.dumps({
-        "model_type": "custom", "auto_map": {"AutoConfig": "configuration_custom.CustomConfig",
-                                             "AutoModelForSequenceClassification": "modeling_custom.CustomModel"}}))
+    (tmp_path / "config.json").write_text(
+        json.dumps(
+            {
+                "model_type": "custom",
+                "auto_map": {
+                    "AutoConfig": "configuration_custom.CustomConfig",
+                    "AutoModelForSequenceClassification": "modeling_custom.CustomModel",
+                },
+            }
+        )
+    )
     (tmp_path / "configuration_custom.py").write_text(f"open({str(marker)!r}, 'w').write('ran')\n")
     with pytest.raises(UserError, match="ships its own Python code, which was not run; set model.trust_remote_code"):
         load_classifier(tmp_path, ["a", "b"], pad_token_id=0)

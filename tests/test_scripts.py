@@ -13,6 +13,7 @@ from conftest import LORA, MODEL, PRESET, TRAIN
 from focalcls.tables import write_xlsx
 from helpers import run_script, script_argv
 
+
 def read(work, path):
     return json.loads((work / path).read_text(encoding="utf-8"))
 
@@ -39,7 +40,11 @@ def test_train_writes_adapter_log_and_summary(stages):
     assert list(log.columns) == ["step", "epoch", "lr", "train_loss", "val_loss", "val_macro_f1", "val_minority_f1"]
     assert log["val_macro_f1"].notna().any() and log["train_loss"].notna().any()
     summary = read(stages, "p/balanced/train_summary.json")
-    assert summary["steps"] > 0 and summary["best_step"] is not None and summary["stop_reason"] in ("max_epochs", "early_stopping")
+    assert (
+        summary["steps"] > 0
+        and summary["best_step"] is not None
+        and summary["stop_reason"] in ("max_epochs", "early_stopping")
+    )
     assert not (folder / "checkpoints").exists()
 
 
@@ -67,8 +72,21 @@ def test_binary_and_tfidf(stages):
 
 def test_bad_column_is_one_clear_error_and_writes_nothing(stages):
     data = {"raw": "raw.xlsx", "text_column": "text", "label_column": "类别"}
-    done = run_script("extract_labels.py", "--data", data, "--out", "bad/x.xlsx", "--labels", "bad/l.json",
-                      "--report", "bad/r.json", "--dropped", "bad/c.xlsx", cwd=stages, check=False)
+    done = run_script(
+        "extract_labels.py",
+        "--data",
+        data,
+        "--out",
+        "bad/x.xlsx",
+        "--labels",
+        "bad/l.json",
+        "--report",
+        "bad/r.json",
+        "--dropped",
+        "bad/c.xlsx",
+        cwd=stages,
+        check=False,
+    )
     assert done.returncode == 2
     assert "raw.xlsx" in done.stderr and "'text'" in done.stderr and "data.text_column" in done.stderr
     assert "Traceback" not in done.stderr and not (stages / "bad").exists()
@@ -76,17 +94,57 @@ def test_bad_column_is_one_clear_error_and_writes_nothing(stages):
 
 def test_adapter_with_other_labels_is_refused(stages, tiny_model_dir, tmp_path):
     (tmp_path / "labels.json").write_text(json.dumps(["a", "b", "c", "d"]))
-    done = run_script("evaluate.py", "--checkpoint", tiny_model_dir, "--adapter", stages / "p/balanced/adapter",
-                      "--labels", tmp_path / "labels.json", "--summary", stages / "d/summary.json",
-                      "--val", stages / "d/val.xlsx", "--test", stages / "d/test.xlsx", "--model", MODEL,
-                      "--out-dir", tmp_path / "eval", cwd=tmp_path, check=False)
+    done = run_script(
+        "evaluate.py",
+        "--checkpoint",
+        tiny_model_dir,
+        "--adapter",
+        stages / "p/balanced/adapter",
+        "--labels",
+        tmp_path / "labels.json",
+        "--summary",
+        stages / "d/summary.json",
+        "--val",
+        stages / "d/val.xlsx",
+        "--test",
+        stages / "d/test.xlsx",
+        "--model",
+        MODEL,
+        "--out-dir",
+        tmp_path / "eval",
+        cwd=tmp_path,
+        check=False,
+    )
     assert done.returncode == 2 and "retrain this preset" in done.stderr and not (tmp_path / "eval").exists()
 
 
 def train_args(out_dir, model_dir, **settings):
-    return ["--threads", 2, "--train", "d/train.xlsx", "--val", "d/val.xlsx", "--labels", "d/labels.json",
-            "--summary", "d/summary.json", "--checkpoint", model_dir, "--preset", "p", "--preset-settings", PRESET,
-            "--lora", LORA, "--train-settings", {**TRAIN, **settings}, "--model", MODEL, "--out-dir", out_dir]
+    return [
+        "--threads",
+        2,
+        "--train",
+        "d/train.xlsx",
+        "--val",
+        "d/val.xlsx",
+        "--labels",
+        "d/labels.json",
+        "--summary",
+        "d/summary.json",
+        "--checkpoint",
+        model_dir,
+        "--preset",
+        "p",
+        "--preset-settings",
+        PRESET,
+        "--lora",
+        LORA,
+        "--train-settings",
+        {**TRAIN, **settings},
+        "--model",
+        MODEL,
+        "--out-dir",
+        out_dir,
+    ]
 
 
 def test_two_cpu_processes_train_one_adapter_written_by_rank_zero(stages, tiny_model_dir):
@@ -101,16 +159,42 @@ def test_two_cpu_processes_train_one_adapter_written_by_rank_zero(stages, tiny_m
 
 
 def test_two_processes_shard_evaluation_and_gather_rows_in_order(stages, tiny_model_dir):
-    done = run_script("evaluate.py", "--threads", 2, "--checkpoint", tiny_model_dir, "--adapter", "p/balanced/adapter",
-                      "--labels", "d/labels.json", "--summary", "d/summary.json", "--val", "d/val.xlsx",
-                      "--test", "d/test.xlsx", "--model", MODEL, "--keep-columns", ["id"], "--precision", "fp32",
-                      "--cpu-processes", 2, "--out-dir", "p/balanced/eval2", cwd=stages)
+    done = run_script(
+        "evaluate.py",
+        "--threads",
+        2,
+        "--checkpoint",
+        tiny_model_dir,
+        "--adapter",
+        "p/balanced/adapter",
+        "--labels",
+        "d/labels.json",
+        "--summary",
+        "d/summary.json",
+        "--val",
+        "d/val.xlsx",
+        "--test",
+        "d/test.xlsx",
+        "--model",
+        MODEL,
+        "--keep-columns",
+        ["id"],
+        "--precision",
+        "fp32",
+        "--cpu-processes",
+        2,
+        "--out-dir",
+        "p/balanced/eval2",
+        cwd=stages,
+    )
     assert "process 0 of 2 predicted" in done.stderr and "process 1 of 2 predicted" in done.stderr
     one, two = (pd.read_excel(stages / f"p/balanced/{x}/predictions.xlsx") for x in ("eval", "eval2"))
     assert list(one.id) == list(two.id)
     probs = [c for c in one.columns if c.startswith("p_")]
     assert (one[probs] - two[probs]).abs().max().max() < 1e-5
-    assert read(stages, "p/balanced/eval2/metrics.json")["macro_f1"] == pytest.approx(read(stages, "p/balanced/eval/metrics.json")["macro_f1"])
+    assert read(stages, "p/balanced/eval2/metrics.json")["macro_f1"] == pytest.approx(
+        read(stages, "p/balanced/eval/metrics.json")["macro_f1"]
+    )
 
 
 def test_early_stopping_watches_the_presets_val_loss_and_keeps_the_best(stages):
@@ -127,8 +211,12 @@ def test_killed_training_resumes_and_matches_an_uninterrupted_run(stages, tiny_m
     settings = {"epochs": 4 * processes, "eval_steps": 2, "patience": 100, "cpu_processes": processes}
     whole, killed = f"p/whole{processes}", f"p/killed{processes}"
     run_script("train.py", *train_args(whole, tiny_model_dir, **settings), cwd=stages)
-    job = subprocess.Popen(script_argv("train.py", *train_args(killed, tiny_model_dir, **settings)), cwd=stages,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    job = subprocess.Popen(
+        script_argv("train.py", *train_args(killed, tiny_model_dir, **settings)),
+        cwd=stages,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 180
     while not (stages / killed / f"checkpoints/checkpoint-{kill_after}/trainer_state.json").exists():
         assert job.poll() is None and time.time() < deadline, "training ended before the checkpoint to kill at"
@@ -152,28 +240,108 @@ def test_killed_training_resumes_and_matches_an_uninterrupted_run(stages, tiny_m
 
 
 def test_same_config_and_seed_give_identical_metrics(stages, tiny_model_dir):
-    run_script("train.py", "--threads", 1, "--train", "d/train.xlsx", "--val", "d/val.xlsx", "--labels", "d/labels.json",
-               "--summary", "d/summary.json", "--checkpoint", tiny_model_dir, "--preset", "balanced",
-               "--preset-settings", PRESET, "--lora", LORA, "--train-settings", TRAIN, "--model", MODEL,
-               "--out-dir", "p/again", cwd=stages)
-    run_script("evaluate.py", "--threads", 1, "--checkpoint", tiny_model_dir, "--adapter", "p/again/adapter",
-               "--labels", "d/labels.json", "--summary", "d/summary.json", "--val", "d/val.xlsx", "--test", "d/test.xlsx",
-               "--model", MODEL, "--keep-columns", ["id"], "--precision", "fp32", "--out-dir", "p/again/eval", cwd=stages)
+    run_script(
+        "train.py",
+        "--threads",
+        1,
+        "--train",
+        "d/train.xlsx",
+        "--val",
+        "d/val.xlsx",
+        "--labels",
+        "d/labels.json",
+        "--summary",
+        "d/summary.json",
+        "--checkpoint",
+        tiny_model_dir,
+        "--preset",
+        "balanced",
+        "--preset-settings",
+        PRESET,
+        "--lora",
+        LORA,
+        "--train-settings",
+        TRAIN,
+        "--model",
+        MODEL,
+        "--out-dir",
+        "p/again",
+        cwd=stages,
+    )
+    run_script(
+        "evaluate.py",
+        "--threads",
+        1,
+        "--checkpoint",
+        tiny_model_dir,
+        "--adapter",
+        "p/again/adapter",
+        "--labels",
+        "d/labels.json",
+        "--summary",
+        "d/summary.json",
+        "--val",
+        "d/val.xlsx",
+        "--test",
+        "d/test.xlsx",
+        "--model",
+        MODEL,
+        "--keep-columns",
+        ["id"],
+        "--precision",
+        "fp32",
+        "--out-dir",
+        "p/again/eval",
+        cwd=stages,
+    )
     assert (stages / "p/again/eval/metrics.json").read_bytes() == (stages / "p/balanced/eval/metrics.json").read_bytes()
     assert (stages / "p/again/train_log.csv").read_text() == (stages / "p/balanced/train_log.csv").read_text()
 
 
 def test_presplit_files_keep_their_split_and_are_checked(tmp_path, imbalanced_rows):
-    parts = {"train": imbalanced_rows.iloc[:200], "val": imbalanced_rows.iloc[200:240], "test": imbalanced_rows.iloc[240:]}
+    parts = {
+        "train": imbalanced_rows.iloc[:200],
+        "val": imbalanced_rows.iloc[200:240],
+        "test": imbalanced_rows.iloc[240:],
+    }
     for name, part in parts.items():
         write_xlsx(tmp_path / f"{name}.xlsx", part)
     data = {f: f"{f}.xlsx" for f in parts} | {"text_column": "text", "label_column": "label", "keep_columns": ["id"]}
-    outputs = ["--out", "d/extracted.xlsx", "--labels", "d/labels.json", "--report", "d/report.json", "--dropped", "d/c.xlsx"]
+    outputs = [
+        "--out",
+        "d/extracted.xlsx",
+        "--labels",
+        "d/labels.json",
+        "--report",
+        "d/report.json",
+        "--dropped",
+        "d/c.xlsx",
+    ]
     run_script("extract_labels.py", "--data", data, *outputs, cwd=tmp_path)
-    run_script("balance.py", "--extracted", "d/extracted.xlsx", "--labels", "d/labels.json", "--extract-report", "d/report.json",
-               "--split", {"val_fraction": 0.2, "test_fraction": 0.2, "seed": 0}, "--balance", {"strategy": "none"},
-               "--train", "d/train.xlsx", "--val", "d/val.xlsx", "--test", "d/test.xlsx", "--summary", "d/summary.json",
-               "--model", MODEL, cwd=tmp_path)
+    run_script(
+        "balance.py",
+        "--extracted",
+        "d/extracted.xlsx",
+        "--labels",
+        "d/labels.json",
+        "--extract-report",
+        "d/report.json",
+        "--split",
+        {"val_fraction": 0.2, "test_fraction": 0.2, "seed": 0},
+        "--balance",
+        {"strategy": "none"},
+        "--train",
+        "d/train.xlsx",
+        "--val",
+        "d/val.xlsx",
+        "--test",
+        "d/test.xlsx",
+        "--summary",
+        "d/summary.json",
+        "--model",
+        MODEL,
+        cwd=tmp_path,
+    )
     assert sorted(pd.read_excel(tmp_path / "d/val.xlsx")["id"]) == sorted(parts["val"]["id"])
     assert read(tmp_path, "d/report.json")["overlap"] == {"train/val": 0, "train/test": 0, "val/test": 0}
 
@@ -235,8 +403,21 @@ def test_bad_input_stops_with_one_message_and_no_output(tmp_path, case, message)
         elif case == "all_texts_empty":
             frame["text"] = ""
         write_xlsx(tmp_path / "raw.xlsx", frame)
-    done = run_script("extract_labels.py", "--data", data, "--out", "d/x.xlsx", "--labels", "d/l.json",
-                      "--report", "d/r.json", "--dropped", "d/dropped.xlsx", cwd=tmp_path, check=False)
+    done = run_script(
+        "extract_labels.py",
+        "--data",
+        data,
+        "--out",
+        "d/x.xlsx",
+        "--labels",
+        "d/l.json",
+        "--report",
+        "d/r.json",
+        "--dropped",
+        "d/dropped.xlsx",
+        cwd=tmp_path,
+        check=False,
+    )
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert re.search(message, done.stderr), done.stderr
     assert not (tmp_path / "d").exists()
@@ -244,6 +425,19 @@ def test_bad_input_stops_with_one_message_and_no_output(tmp_path, case, message)
 
 def test_missing_column_lists_the_columns_there_are(tmp_path):
     write_xlsx(tmp_path / "raw.xlsx", pd.DataFrame({"内容": ["x"], "类别": ["a"]}))
-    done = run_script("extract_labels.py", "--data", {"raw": "raw.xlsx", "text_column": "text", "label_column": "类别"},
-                      "--out", "x.xlsx", "--labels", "l.json", "--report", "r.json", "--dropped", "d.xlsx", cwd=tmp_path, check=False)
+    done = run_script(
+        "extract_labels.py",
+        "--data",
+        {"raw": "raw.xlsx", "text_column": "text", "label_column": "类别"},
+        "--out",
+        "x.xlsx",
+        "--labels",
+        "l.json",
+        "--report",
+        "r.json",
+        "--dropped",
+        "d.xlsx",
+        cwd=tmp_path,
+        check=False,
+    )
     assert "the file has columns ['内容', '类别']" in done.stderr and "_origin" not in done.stderr

@@ -8,7 +8,7 @@ from focalcls.tables import read_table, write_xlsx
 
 
 def test_formula_like_texts_are_written_as_text(tmp_path):
-    texts = ["=1+1", "+SUM(A1:A2)", "-2", "@cmd", "\t=HYPERLINK(\"x\")", "普通文本"]
+    texts = ["=1+1", "+SUM(A1:A2)", "-2", "@cmd", '\t=HYPERLINK("x")', "普通文本"]
     path = tmp_path / "out.xlsx"
     write_xlsx(path, pd.DataFrame({"text": texts}))
     sheet = load_workbook(path).active

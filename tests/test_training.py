@@ -82,9 +82,10 @@ def test_log_table_keeps_train_and_eval_rows():
 
 
 def test_out_of_memory_says_which_preset_and_what_to_lower(tiny_model_dir, tmp_path, monkeypatch):
+    from transformers import Trainer
+
     from conftest import synthetic_rows
     from focalcls.training import TrainSettings, train_preset
-    from transformers import Trainer
 
     def no_memory(self, *args, **kwargs):
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
@@ -92,11 +93,18 @@ def test_out_of_memory_says_which_preset_and_what_to_lower(tiny_model_dir, tmp_p
     monkeypatch.setattr(Trainer, "train", no_memory)
     rows = synthetic_rows({"sports": 10, "finance": 10})
     with pytest.raises(UserError) as caught:
-        train_preset(train=rows, val=rows, labels=["sports", "finance"], checkpoint=str(tiny_model_dir),
-                     loss=LossSpec(loss="ce", form="softmax", gamma=0.0, alpha=None),
-                     lora={"r": 2, "alpha": 4, "dropout": 0.0, "target_modules": "all-linear"},
-                     settings=TrainSettings(batch_size=32, precision="fp32"), max_length=48, out_dir=tmp_path,
-                     preset_name="severe")
+        train_preset(
+            train=rows,
+            val=rows,
+            labels=["sports", "finance"],
+            checkpoint=str(tiny_model_dir),
+            loss=LossSpec(loss="ce", form="softmax", gamma=0.0, alpha=None),
+            lora={"r": 2, "alpha": 4, "dropout": 0.0, "target_modules": "all-linear"},
+            settings=TrainSettings(batch_size=32, precision="fp32"),
+            max_length=48,
+            out_dir=tmp_path,
+            preset_name="severe",
+        )
     message = str(caught.value)
     assert "'severe'" in message and "batch_size 32" in message and "max_length 48" in message
     assert "grad_accum" in message and "gradient_checkpointing" in message
@@ -114,11 +122,19 @@ def test_lora_weights_learn_with_memory_savers(tiny_model_dir, tmp_path, setting
     from focalcls.training import TrainSettings, train_preset
 
     rows = synthetic_rows({"sports": 24, "finance": 24})
-    summary = train_preset(train=rows, val=rows.iloc[:8], labels=["sports", "finance"], checkpoint=str(tiny_model_dir),
-                           loss=LossSpec(loss="focal", form="softmax", gamma=2.0, alpha=None),
-                           lora={"r": 2, "alpha": 4, "dropout": 0.0, "target_modules": "all-linear"},
-                           settings=TrainSettings(epochs=1, batch_size=8, lr=1e-2, **settings), max_length=16,
-                           out_dir=tmp_path, preset_name="p", dtype=dtype)
+    summary = train_preset(
+        train=rows,
+        val=rows.iloc[:8],
+        labels=["sports", "finance"],
+        checkpoint=str(tiny_model_dir),
+        loss=LossSpec(loss="focal", form="softmax", gamma=2.0, alpha=None),
+        lora={"r": 2, "alpha": 4, "dropout": 0.0, "target_modules": "all-linear"},
+        settings=TrainSettings(epochs=1, batch_size=8, lr=1e-2, **settings),
+        max_length=16,
+        out_dir=tmp_path,
+        preset_name="p",
+        dtype=dtype,
+    )
     assert summary["dtype"] == dtype and summary["steps"] == 6
     weights = load_file(str(tmp_path / "adapter/adapter_model.safetensors"))
     # peft starts every lora_B at zero: non-zero values mean gradients reached the adapters.
@@ -143,4 +159,6 @@ def test_out_of_memory_while_predicting_names_the_batch_key(tiny_model_dir):
             raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 8.00 GiB")
 
     with pytest.raises(UserError, match="batches of 4 rows; halve train.eval_batch_size, or lower model.max_length"):
-        predict_probs(NoMemory(), load_tokenizer(tiny_model_dir), ["一", "二"], form="softmax", max_length=8, batch_size=4)
+        predict_probs(
+            NoMemory(), load_tokenizer(tiny_model_dir), ["一", "二"], form="softmax", max_length=8, batch_size=4
+        )

@@ -13,7 +13,7 @@ from focalcls.tables import write_xlsx
 from helpers import snakemake
 
 # Spaces and both quotes in paths: config values must never reach a shell unquoted.
-RAW = "input/labelled \"raw\" rows.xlsx"
+RAW = 'input/labelled "raw" rows.xlsx'
 NEW_ROWS = "input/new rows from 'the field'.xlsx"
 PRESETS = {"ce": {"loss": "ce"}, "moderate": {"loss": "focal", "form": "sigmoid", "alpha": 0.25, "gamma": 2.0}}
 
@@ -91,16 +91,40 @@ def test_nothing_left_to_do_and_one_preset_change_reruns_only_it(workflow_run):
     config["presets"]["moderate"]["gamma"] = 1.0
     (work / "changed.yaml").write_text(yaml.safe_dump(config))
     plan = snakemake("--configfile", "changed.yaml", "-n", "--quiet", "rules", cwd=work).stdout
-    jobs = dict(line.split() for line in plan.splitlines() if line.split() and line.split()[0] in
-                {"train", "evaluate", "binary_test", "report", "predict", "baseline_tfidf", "baseline_direct", "balance",
-                 "extract_labels"} and len(line.split()) == 2)
+    jobs = dict(
+        line.split()
+        for line in plan.splitlines()
+        if line.split()
+        and line.split()[0]
+        in {
+            "train",
+            "evaluate",
+            "binary_test",
+            "report",
+            "predict",
+            "baseline_tfidf",
+            "baseline_direct",
+            "balance",
+            "extract_labels",
+        }
+        and len(line.split()) == 2
+    )
     # predict.preset 'best' weighs every preset on validation, so it is redone too.
     assert jobs == {"train": "1", "evaluate": "1", "binary_test": "1", "report": "1", "predict": "1"}
 
 
 def test_one_preset_target_runs_alone(workflow_run):
-    plan = snakemake("results/presets/moderate/eval/metrics.json", "--configfile", "config.yaml", "-n",
-                     "--forcerun", "train", "--quiet", "rules", cwd=workflow_run).stdout
+    plan = snakemake(
+        "results/presets/moderate/eval/metrics.json",
+        "--configfile",
+        "config.yaml",
+        "-n",
+        "--forcerun",
+        "train",
+        "--quiet",
+        "rules",
+        cwd=workflow_run,
+    ).stdout
     assert "report" not in plan and "binary_test" not in plan
     assert any(line.split() == ["train", "1"] for line in plan.splitlines())
 
@@ -116,8 +140,18 @@ def _set(config: dict, path: tuple, value) -> None:
     "key, value, extra, message",
     [
         (("train", "learning_rate"), 0.1, [], "'train.learning_rate': did you mean train.lr"),
-        (("presets", "moderate", "gamma"), -1, [], "config key presets.moderate.gamma: -1 is less than the minimum of 0"),
-        (("presets", "../evil"), {"gamma": 1.0}, [], "'../evil' does not match '^[A-Za-z0-9][A-Za-z0-9_.-]*$'; a preset name"),
+        (
+            ("presets", "moderate", "gamma"),
+            -1,
+            [],
+            "config key presets.moderate.gamma: -1 is less than the minimum of 0",
+        ),
+        (
+            ("presets", "../evil"),
+            {"gamma": 1.0},
+            [],
+            "'../evil' does not match '^[A-Za-z0-9][A-Za-z0-9_.-]*$'; a preset name",
+        ),
         (("train", "scheduler"), "cosin", [], "config key train.scheduler: 'cosin' is not one of"),
         (("presets", "moderate", "alpha"), 1.5, [], "presets.moderate.alpha is 1.5; in the sigmoid form"),
         (("train", "gpus"), 4, ["--resources", "gpu=2"], "train.gpus is 4 but --resources gpu=2"),
@@ -141,11 +175,14 @@ def test_unknown_positive_label_stops_the_run_once_labels_are_known(tmp_path, ti
     config["binary"] = {"positive": ["Health"]}
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     done = snakemake("--configfile", "config.yaml", "-n", cwd=tmp_path, check=False)
-    assert done.returncode != 0 and "binary.positive names ['Health'], which are not labels" in done.stdout + done.stderr
+    assert (
+        done.returncode != 0 and "binary.positive names ['Health'], which are not labels" in done.stdout + done.stderr
+    )
 
 
-def test_labels_of_the_last_run_are_checked_only_while_they_are_newer_than_the_data(tmp_path, tiny_model_dir,
-                                                                                  imbalanced_rows):
+def test_labels_of_the_last_run_are_checked_only_while_they_are_newer_than_the_data(
+    tmp_path, tiny_model_dir, imbalanced_rows
+):
     import os
 
     config = tiny_config(tiny_model_dir)
@@ -167,8 +204,18 @@ def test_labels_of_the_last_run_are_checked_only_while_they_are_newer_than_the_d
 def test_local_profile_plans_the_same_jobs(workflow_run):
     from conftest import REPO
 
-    plan = snakemake("--profile", REPO / "workflow/profiles/local", "--configfile", "config.yaml", "-n",
-                     "--forcerun", "train", "--quiet", "rules", cwd=workflow_run).stdout
+    plan = snakemake(
+        "--profile",
+        REPO / "workflow/profiles/local",
+        "--configfile",
+        "config.yaml",
+        "-n",
+        "--forcerun",
+        "train",
+        "--quiet",
+        "rules",
+        cwd=workflow_run,
+    ).stdout
     jobs = dict(line.split() for line in plan.splitlines() if len(line.split()) == 2 and line.split()[1].isdigit())
     assert jobs["train"] == jobs["evaluate"] == jobs["binary_test"] == str(len(PRESETS)) and jobs["report"] == "1"
 
@@ -180,8 +227,16 @@ def test_slurm_profile_sends_gpu_jobs_to_the_gpu_partition_with_one_task(workflo
     config = yaml.safe_load((workflow_run / "config.yaml").read_text())
     config["train"]["gpus"] = 2
     (workflow_run / "gpus.yaml").write_text(yaml.safe_dump(config))
-    plan = snakemake("--profile", REPO / "workflow/profiles/slurm", "--configfile", "gpus.yaml", "-n",
-                     "--forcerun", "extract_labels", cwd=workflow_run).stdout
+    plan = snakemake(
+        "--profile",
+        REPO / "workflow/profiles/slurm",
+        "--configfile",
+        "gpus.yaml",
+        "-n",
+        "--forcerun",
+        "extract_labels",
+        cwd=workflow_run,
+    ).stdout
     jobs = {}
     for block in plan.split("rule ")[1:]:
         resources = re.search(r"resources: (.*)", block)
@@ -201,7 +256,9 @@ def test_production_example_config_plans_every_stage(tmp_path, tiny_model_dir, i
     config["model"]["checkpoint"] = str(tiny_model_dir)  # the example's folder exists only on a GPU box
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
     write_xlsx(tmp_path / config["data"]["raw"], imbalanced_rows.rename(columns={"text": "文本", "label": "标签"}))
-    plan = snakemake("--configfile", "config.yaml", "-n", "--quiet", "rules", "--resources", "gpu=4", cwd=tmp_path).stdout
+    plan = snakemake(
+        "--configfile", "config.yaml", "-n", "--quiet", "rules", "--resources", "gpu=4", cwd=tmp_path
+    ).stdout
     jobs = dict(line.split() for line in plan.splitlines() if len(line.split()) == 2 and line.split()[1].isdigit())
     assert jobs["train"] == jobs["evaluate"] == str(len(config["presets"])) and "fetch_demo_model" not in jobs
 
@@ -236,14 +293,14 @@ def test_report_shows_hostile_texts_as_text(hostile_report):
 
 def test_report_headline_compares_with_ce_in_words(workflow_run):
     html = (workflow_run / "results/report.html").read_text(encoding="utf-8")
-    top = html[html.index('<section id="headline">'):html.index('<section id="data">')]
+    top = html[html.index('<section id="headline">') : html.index('<section id="data">')]
     labels = load(workflow_run, "results/data/labels.json")
     metrics = {p: load(workflow_run, f"results/presets/{p}/eval/metrics.json") for p in PRESETS}
     best = max(PRESETS, key=lambda p: (metrics[p]["val"]["macro_f1"], -list(PRESETS).index(p)))  # ties: first
     assert f"Use <strong>{best}</strong>" in top and f"<strong>{metrics[best]['macro_f1']:.3f}</strong>" in top
     if best != "ce":
         delta = metrics[best]["macro_f1"] - metrics["ce"]["macro_f1"]
-        against_ce = top[top.index(f"Against ce, {best} is"):].split("</li>")[0]
+        against_ce = top[top.index(f"Against ce, {best} is") :].split("</li>")[0]
         assert f"by {delta:+.3f}" in against_ce or "level on macro-F1" in against_ce
         assert "95% interval" in against_ce
     else:
@@ -254,8 +311,10 @@ def test_report_headline_compares_with_ce_in_words(workflow_run):
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 
 
-@pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
-                    reason="no headless browser: apt-get install chromium chromium-driver (.ci/run does)")
+@pytest.mark.skipif(
+    not (CHROMIUM and CHROMEDRIVER),
+    reason="no headless browser: apt-get install chromium chromium-driver (.ci/run does)",
+)
 def test_report_renders_in_a_real_browser(hostile_report):
     from selenium import webdriver
     from selenium.common.exceptions import NoAlertPresentException
@@ -265,15 +324,24 @@ def test_report_renders_in_a_real_browser(hostile_report):
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     # No network here: the background-networking flags keep Chromium from dialling out at start.
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+    ):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     try:
         driver.get(hostile_report.as_uri())
         images = driver.execute_script(
-            "return Array.from(document.images).map(i => [i.alt, i.complete && i.naturalWidth > 0]);")
+            "return Array.from(document.images).map(i => [i.alt, i.complete && i.naturalWidth > 0]);"
+        )
         assert len(images) >= 6 and all(loaded for _, loaded in images), images
         hardest = driver.find_element(By.ID, "hardest").text
         assert HOSTILE in hardest  # shown as text, not run
@@ -281,8 +349,10 @@ def test_report_renders_in_a_real_browser(hostile_report):
         column = [th.text for th in table.find_elements(By.TAG_NAME, "th")].index("macro_f1")
 
         def values():
-            return [float(row.find_elements(By.TAG_NAME, "td")[column].text)
-                    for row in table.find_elements(By.CSS_SELECTOR, "tbody tr")]
+            return [
+                float(row.find_elements(By.TAG_NAME, "td")[column].text)
+                for row in table.find_elements(By.CSS_SELECTOR, "tbody tr")
+            ]
 
         table.find_elements(By.TAG_NAME, "th")[column].click()
         assert values() == sorted(values())
@@ -291,7 +361,7 @@ def test_report_renders_in_a_real_browser(hostile_report):
         errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
         assert errors == []
         with pytest.raises(NoAlertPresentException):
-            driver.switch_to.alert  # the hostile text's alert() never ran
+            _ = driver.switch_to.alert  # the hostile text's alert() never ran
     finally:
         driver.quit()
 
@@ -347,8 +417,20 @@ def test_a_killed_run_resumes_its_training_from_the_last_checkpoint(workflow_run
     config["train"].update({"epochs": 20, "eval_steps": 2})
     (work / "config.yaml").write_text(yaml.safe_dump(config))
     target = "results/presets/moderate/train_summary.json"
-    argv = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(work), target,
-            "--configfile", "config.yaml", "--cores", "2"]
+    argv = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(work),
+        target,
+        "--configfile",
+        "config.yaml",
+        "--cores",
+        "2",
+    ]
     run = subprocess.Popen(argv, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     checkpoints = work / "results/presets/moderate/checkpoints"
     deadline = time.time() + 300

@@ -36,7 +36,9 @@ def test_cached_batched_scores_equal_one_sequence_at_a_time(lm):
 
 def test_probabilities_come_back_in_input_order(lm):
     model, tokenizer = lm
-    probs = zero_shot_probs(model, tokenizer, TEXTS, LABELS, template="{text}：{labels}：", answer_prefix="", batch_size=3)
+    probs = zero_shot_probs(
+        model, tokenizer, TEXTS, LABELS, template="{text}：{labels}：", answer_prefix="", batch_size=3
+    )
     assert probs.shape == (4, 3) and np.allclose(probs.sum(axis=1), 1)
     one = zero_shot_probs(model, tokenizer, TEXTS[2:3], LABELS, template="{text}：{labels}：", answer_prefix="")
     assert probs[2] == pytest.approx(one[0], abs=1e-5)

@@ -1,18 +1,17 @@
 import json
 import re
 import shlex
-import sys
 from pathlib import Path
 
 import yaml
 from snakemake.utils import min_version, validate
 
+from focalcls.checks import check_against_labels, check_config, check_gpu_budget, check_keys, check_values
+
 min_version("9.0")
 
 
 SCRIPTS = Path(workflow.basedir) / "workflow" / "scripts"
-sys.path.insert(0, str(SCRIPTS))
-from focalcls.checks import check_against_labels, check_config, check_gpu_budget, check_keys, check_values
 
 SCHEMA = yaml.safe_load(Path(workflow.basedir, "config", "schema.yaml").read_text())
 check_keys(config, SCHEMA)
@@ -84,7 +83,9 @@ def predict_candidates():
 def labels_from_last_run():
     """results/data/labels.json when it is newer than every input file; an older one may belong to other data."""
     path = Path(DATA) / "labels.json"
-    if not path.exists() or any(Path(p).exists() and Path(p).stat().st_mtime > path.stat().st_mtime for p in raw_inputs(None)):
+    if not path.exists() or any(
+        Path(p).exists() and Path(p).stat().st_mtime > path.stat().st_mtime for p in raw_inputs(None)
+    ):
         return None
     return json.loads(path.read_text(encoding="utf-8"))
 
@@ -92,5 +93,6 @@ def labels_from_last_run():
 if config["data"]["labels"]:
     check_against_labels(config, config["data"]["labels"], "data.labels")
 elif labels_from_last_run() is not None:
-    check_against_labels(config, labels_from_last_run(),
-                         "results/data/labels.json of the last run; delete it if the data changed since")
+    check_against_labels(
+        config, labels_from_last_run(), "results/data/labels.json of the last run; delete it if the data changed since"
+    )

@@ -8,20 +8,20 @@ rule merge:
         model=model_input,
     output:
         directory("results/presets/{preset}/merged"),
-    params:
-        model=as_json(config["model"]),
-        checkpoint=model_folder(),
-        script=script_path("merge.py"),
     log:
         "results/logs/merge/{preset}.log",
     benchmark:
         "results/benchmarks/merge/{preset}.tsv"
+    conda:
+        ENV
     threads: 2
     resources:
         # The merge runs in float32: about 4 bytes per parameter, twice over while saving (8B: ~64 GB).
         mem_mb=32000,
-    conda:
-        ENV
+    params:
+        model=as_json(config["model"]),
+        checkpoint=model_folder(),
+        script=script_path("merge.py"),
     shell:
         "python {params.script:q} --threads {threads} --checkpoint {params.checkpoint:q} --adapter {input.adapter:q}"
         " --labels {input.labels:q} --model {params.model:q} --out {output:q} > {log:q} 2>&1"
@@ -41,6 +41,16 @@ rule predict:
             category="5. Predictions",
             labels={"file": "{name}"},
         ),
+    log:
+        "results/logs/predict/{name}.log",
+    benchmark:
+        "results/benchmarks/predict/{name}.tsv"
+    conda:
+        ENV
+    threads: 8
+    resources:
+        gpu=min(1, gpus_per_job()),
+        mem_mb=8000,
     params:
         predict=as_json(config["predict"]),
         model=as_json(config["model"]),
@@ -52,16 +62,6 @@ rule predict:
         gpus=gpus_per_job(),
         checkpoint=model_folder(),
         script=script_path("predict.py"),
-    log:
-        "results/logs/predict/{name}.log",
-    benchmark:
-        "results/benchmarks/predict/{name}.tsv"
-    threads: 8
-    resources:
-        gpu=min(1, gpus_per_job()),
-        mem_mb=8000,
-    conda:
-        ENV
     shell:
         "python {params.script:q} --threads {threads} --checkpoint {params.checkpoint:q} --presets-dir results/presets"
         " --candidates {params.candidates:q} --selection-metric {params.metric} --labels {input.labels:q}"

@@ -3,17 +3,17 @@
 
 
 rule check_env:
+    log:
+        "results/logs/check_env.log",
+    localrule: True
+    conda:
+        ENV
     params:
         model=as_json(config["model"]),
         train=as_json(config["train"]),
         gpu_resource=f"--gpu-resource {GPU_RESOURCE}" if GPU_RESOURCE is not None else "",
         demo_model=DEMO_MODEL,
         script=script_path("check_env.py"),
-    log:
-        "results/logs/check_env.log",
-    localrule: True
-    conda:
-        ENV
     shell:
         "python {params.script:q} --model {params.model:q} --train {params.train:q} --results results"
         " --demo-model {params.demo_model:q} {params.gpu_resource} 2>&1 | tee {log:q}"

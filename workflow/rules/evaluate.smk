@@ -21,6 +21,16 @@ rule evaluate:
             category="2. Presets",
             labels={"preset": "{preset}", "file": "confusion"},
         ),
+    log:
+        "results/logs/evaluate/{preset}.log",
+    benchmark:
+        "results/benchmarks/evaluate/{preset}.tsv"
+    conda:
+        ENV
+    threads: 8
+    resources:
+        gpu=gpus_per_job(),
+        mem_mb=8000,
     params:
         model=as_json(config["model"]),
         keep=as_json(config["data"]["keep_columns"]),
@@ -31,16 +41,6 @@ rule evaluate:
         checkpoint=model_folder(),
         out_dir="results/presets/{preset}/eval",
         script=script_path("evaluate.py"),
-    log:
-        "results/logs/evaluate/{preset}.log",
-    benchmark:
-        "results/benchmarks/evaluate/{preset}.tsv"
-    threads: 8
-    resources:
-        gpu=gpus_per_job(),
-        mem_mb=8000,
-    conda:
-        ENV
     shell:
         "python {params.script:q} --threads {threads} --checkpoint {params.checkpoint:q}"
         " --adapter {input.adapter:q} --labels {input.labels:q} --summary {input.summary:q}"
@@ -62,18 +62,18 @@ rule binary_test:
             category="2. Presets",
             labels={"preset": "{preset}", "file": "binary test"},
         ),
-    params:
-        binary=as_json(config["binary"]),
-        script=script_path("binary_test.py"),
     log:
         "results/logs/binary_test/{preset}.log",
     benchmark:
         "results/benchmarks/binary_test/{preset}.tsv"
+    conda:
+        ENV
     threads: 1
     resources:
         mem_mb=1000,
-    conda:
-        ENV
+    params:
+        binary=as_json(config["binary"]),
+        script=script_path("binary_test.py"),
     shell:
         "python {params.script:q} --labels {input.labels:q} --summary {input.summary:q}"
         " --val-predictions {input.val:q} --test-predictions {input.test:q}"
@@ -95,19 +95,19 @@ rule baseline_tfidf:
         predictions="results/baselines/tfidf/predictions.xlsx",
         val_predictions="results/baselines/tfidf/val_predictions.xlsx",
         confusion="results/baselines/tfidf/confusion.csv",
-    params:
-        keep=as_json(config["data"]["keep_columns"]),
-        seed=config["train"]["seed"],
-        script=script_path("baseline_tfidf.py"),
     log:
         "results/logs/baselines/tfidf.log",
     benchmark:
         "results/benchmarks/baselines/tfidf.tsv"
+    conda:
+        ENV
     threads: 1
     resources:
         mem_mb=2000,
-    conda:
-        ENV
+    params:
+        keep=as_json(config["data"]["keep_columns"]),
+        seed=config["train"]["seed"],
+        script=script_path("baseline_tfidf.py"),
     shell:
         "python {params.script:q} --train {input.train:q} --val {input.val:q} --test {input.test:q}"
         " --labels {input.labels:q} --summary {input.summary:q} --keep-columns {params.keep:q}"
@@ -131,6 +131,16 @@ rule baseline_direct:
         predictions="results/baselines/direct/predictions.xlsx",
         val_predictions="results/baselines/direct/val_predictions.xlsx",
         confusion="results/baselines/direct/confusion.csv",
+    log:
+        "results/logs/baselines/direct.log",
+    benchmark:
+        "results/benchmarks/baselines/direct.tsv"
+    conda:
+        ENV
+    threads: 8
+    resources:
+        gpu=min(1, gpus_per_job()),
+        mem_mb=8000,
     params:
         model=as_json(config["model"]),
         direct=lambda wc: as_json(config["direct"]),
@@ -139,16 +149,6 @@ rule baseline_direct:
         gpus=gpus_per_job(),
         checkpoint=model_folder(),
         script=script_path("baseline_direct.py"),
-    log:
-        "results/logs/baselines/direct.log",
-    benchmark:
-        "results/benchmarks/baselines/direct.tsv"
-    threads: 8
-    resources:
-        gpu=min(1, gpus_per_job()),
-        mem_mb=8000,
-    conda:
-        ENV
     shell:
         "python {params.script:q} --threads {threads} --checkpoint {params.checkpoint:q}"
         " --labels {input.labels:q} --summary {input.summary:q} --val {input.val:q} --test {input.test:q}"

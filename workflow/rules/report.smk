@@ -12,21 +12,26 @@ rule report:
         baselines=expand("results/baselines/{baseline}/metrics.json", baseline=config["baselines"]),
         baseline_predictions=expand("results/baselines/{baseline}/predictions.xlsx", baseline=config["baselines"]),
     output:
-        report("results/report.html", caption="../report/report.rst", category="1. Summary", labels={"file": "report.html"}),
+        report(
+            "results/report.html",
+            caption="../report/report.rst",
+            category="1. Summary",
+            labels={"file": "report.html"},
+        ),
+    log:
+        "results/logs/report.log",
+    benchmark:
+        "results/benchmarks/report.tsv"
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=2000,
     params:
         config=lambda wc: as_json(config),
         presets=as_json(PRESETS),
         baselines=as_json(config["baselines"]),
         script=script_path("report.py"),
-    log:
-        "results/logs/report.log",
-    benchmark:
-        "results/benchmarks/report.tsv"
-    threads: 1
-    resources:
-        mem_mb=2000,
-    conda:
-        ENV
     shell:
         "python {params.script:q} --config {params.config:q} --presets {params.presets:q}"
         " --baselines {params.baselines:q} --results results --out {output:q} > {log:q} 2>&1"

@@ -13,6 +13,16 @@ rule train:
             labels={"preset": "{preset}"},
         ),
         summary="results/presets/{preset}/train_summary.json",
+    log:
+        "results/logs/train/{preset}.log",
+    benchmark:
+        "results/benchmarks/train/{preset}.tsv"
+    conda:
+        ENV
+    threads: 8
+    resources:
+        gpu=gpus_per_job(),
+        mem_mb=8000,
     params:
         # Only this preset's settings: changing one preset reruns that preset alone.
         preset=lambda wc: as_json(config["presets"][wc.preset]),
@@ -30,16 +40,6 @@ rule train:
         checkpoint=model_folder(),
         out_dir="results/presets/{preset}",
         script=script_path("train.py"),
-    log:
-        "results/logs/train/{preset}.log",
-    benchmark:
-        "results/benchmarks/train/{preset}.tsv"
-    threads: 8
-    resources:
-        gpu=gpus_per_job(),
-        mem_mb=8000,
-    conda:
-        ENV
     shell:
         "python {params.script:q} --threads {threads} --train {input.train:q} --val {input.val:q}"
         " --labels {input.labels:q} --summary {input.summary:q} --checkpoint {params.checkpoint:q}"

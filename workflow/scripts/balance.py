@@ -1,14 +1,11 @@
 """Stratified train/val/test split (or the user's own split) and balancing of the training split."""
 
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from focalcls import cli  # noqa: E402
-from focalcls.atomic import read_json, write_json  # noqa: E402
-from focalcls.data import balance, split_summary, stratified_split  # noqa: E402
-from focalcls.tables import read_table, write_xlsx  # noqa: E402
+from focalcls import cli
+from focalcls.atomic import read_json, write_json
+from focalcls.data import balance, split_summary, stratified_split
+from focalcls.tables import read_table, write_xlsx
 
 
 def main(args) -> None:
@@ -16,7 +13,9 @@ def main(args) -> None:
     rows = read_table(args.extracted)
     split, rebalance = args.split, args.balance
     if "split" in rows.columns:
-        parts = {s: rows[rows["split"] == s].drop(columns="split").reset_index(drop=True) for s in ("train", "val", "test")}
+        parts = {
+            s: rows[rows["split"] == s].drop(columns="split").reset_index(drop=True) for s in ("train", "val", "test")
+        }
         train_only = []
     else:
         train, val, test, train_only = stratified_split(

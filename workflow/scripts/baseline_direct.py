@@ -3,14 +3,12 @@
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from focalcls import cli  # noqa: E402
-from focalcls.atomic import read_json  # noqa: E402
-from focalcls.errors import UserError  # noqa: E402
-from focalcls.evaluation import write_evaluation  # noqa: E402
-from focalcls.launch import run_on_devices  # noqa: E402
-from focalcls.tables import read_table  # noqa: E402
+from focalcls import cli
+from focalcls.atomic import read_json
+from focalcls.errors import UserError
+from focalcls.evaluation import write_evaluation
+from focalcls.launch import run_on_devices
+from focalcls.tables import read_table
 
 
 def main(args) -> None:
@@ -46,21 +44,34 @@ def _direct(args) -> None:
     frames = {"val": read_table(args.val), "test": read_table(args.test)}
     probs = {
         split: zero_shot_probs(
-            model, tokenizer, list(frame["text"]), labels, template=args.direct["prompt"],
-            answer_prefix=args.direct["answer_prefix"], calibrate=args.direct["calibrate"], max_length=args.model["max_length"],
-            batch_size=args.direct["batch_size"], bf16=use_bf16(args.precision) or dtype == "bfloat16",
+            model,
+            tokenizer,
+            list(frame["text"]),
+            labels,
+            template=args.direct["prompt"],
+            answer_prefix=args.direct["answer_prefix"],
+            calibrate=args.direct["calibrate"],
+            max_length=args.model["max_length"],
+            batch_size=args.direct["batch_size"],
+            bf16=use_bf16(args.precision) or dtype == "bfloat16",
         )
         for split, frame in frames.items()
     }
     write_evaluation(
-        Path(args.out_dir), frames, probs, labels, read_json(args.summary)["counts"]["train"],
-        keep_columns=args.keep_columns, extra={"preset": "direct", "loss": {"loss": "zero-shot (no training)"}},
+        Path(args.out_dir),
+        frames,
+        probs,
+        labels,
+        read_json(args.summary)["counts"]["train"],
+        keep_columns=args.keep_columns,
+        extra={"preset": "direct", "loss": {"loss": "zero-shot (no training)"}},
     )
 
 
 def build_parser():
-    p = cli.parser(__doc__, paths=("checkpoint", "labels", "summary", "val", "test", "out-dir"),
-                   sections=("model", "direct"))
+    p = cli.parser(
+        __doc__, paths=("checkpoint", "labels", "summary", "val", "test", "out-dir"), sections=("model", "direct")
+    )
     p.add_argument("--keep-columns", type=cli.json_arg, default=[])
     p.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp32"], help="train.precision")
     p.add_argument("--gpus", type=int, default=0, help="train.gpus: 0 runs on the CPU, more on one GPU")

@@ -3,13 +3,11 @@
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from focalcls import cli  # noqa: E402
-from focalcls.atomic import read_json  # noqa: E402
-from focalcls.baselines import tfidf_probs  # noqa: E402
-from focalcls.evaluation import write_evaluation  # noqa: E402
-from focalcls.tables import read_table  # noqa: E402
+from focalcls import cli
+from focalcls.atomic import read_json
+from focalcls.baselines import tfidf_probs
+from focalcls.evaluation import write_evaluation
+from focalcls.tables import read_table
 
 
 def main(args) -> None:
@@ -18,8 +16,13 @@ def main(args) -> None:
     frames = {"val": read_table(args.val), "test": read_table(args.test)}
     probs = tfidf_probs(train, frames, labels, seed=args.seed)
     write_evaluation(
-        Path(args.out_dir), frames, probs, labels, read_json(args.summary)["counts"]["train"],
-        keep_columns=args.keep_columns, extra={"preset": "tfidf", "loss": {"loss": "logistic (balanced)"}},
+        Path(args.out_dir),
+        frames,
+        probs,
+        labels,
+        read_json(args.summary)["counts"]["train"],
+        keep_columns=args.keep_columns,
+        extra={"preset": "tfidf", "loss": {"loss": "logistic (balanced)"}},
     )
 
 

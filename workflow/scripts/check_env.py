@@ -4,9 +4,7 @@ the model folder and its pad token. Prints a table; exits 1 with the list of fix
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from focalcls import cli, doctor  # noqa: E402
+from focalcls import cli, doctor
 
 REPO = Path(__file__).resolve().parents[2]
 

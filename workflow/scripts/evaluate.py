@@ -3,13 +3,11 @@
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from focalcls import cli  # noqa: E402
-from focalcls.atomic import read_json  # noqa: E402
-from focalcls.evaluation import write_evaluation  # noqa: E402
-from focalcls.launch import run_on_devices  # noqa: E402
-from focalcls.tables import read_table  # noqa: E402
+from focalcls import cli
+from focalcls.atomic import read_json
+from focalcls.evaluation import write_evaluation
+from focalcls.launch import run_on_devices
+from focalcls.tables import read_table
 
 
 def main(args) -> None:
@@ -36,16 +34,31 @@ def _evaluate(args) -> None:
     probs = {}
     for split, frame in frames.items():
         with state.split_between_processes(list(frame["text"])) as shard:
-            part = predict_probs(model, tokenizer, shard, form=meta["loss"]["form"],
-                                 max_length=args.model["max_length"], batch_size=args.batch_size, bf16=bf16)
+            part = predict_probs(
+                model,
+                tokenizer,
+                shard,
+                form=meta["loss"]["form"],
+                max_length=args.model["max_length"],
+                batch_size=args.batch_size,
+                bf16=bf16,
+            )
         probs[split] = np.concatenate(gather_object([part]))
-        print(f"process {state.process_index} of {state.num_processes} predicted {len(part)} {split} rows",
-              file=sys.stderr, flush=True)
+        print(
+            f"process {state.process_index} of {state.num_processes} predicted {len(part)} {split} rows",
+            file=sys.stderr,
+            flush=True,
+        )
     if not state.is_main_process:
         return
     write_evaluation(
-        Path(args.out_dir), frames, probs, labels, read_json(args.summary)["counts"]["train"],
-        keep_columns=args.keep_columns, extra={"preset": meta["preset"], "loss": meta["loss"]},
+        Path(args.out_dir),
+        frames,
+        probs,
+        labels,
+        read_json(args.summary)["counts"]["train"],
+        keep_columns=args.keep_columns,
+        extra={"preset": meta["preset"], "loss": meta["loss"]},
     )
 
 
@@ -56,7 +69,9 @@ def build_parser():
     p.add_argument("--keep-columns", type=cli.json_arg, default=[])
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp32"], help="train.precision")
-    p.add_argument("--gpus", type=int, default=0, help="train.gpus: 0 predicts on the CPU; more shard the rows over them")
+    p.add_argument(
+        "--gpus", type=int, default=0, help="train.gpus: 0 predicts on the CPU; more shard the rows over them"
+    )
     p.add_argument("--cpu-processes", type=int, default=1, help="train.cpu_processes: with --gpus 0, CPU processes")
     return p
 

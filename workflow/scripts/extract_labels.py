@@ -1,17 +1,14 @@
 """Raw Excel/CSV/JSONL -> cleaned rows of the chosen labels, the label map and a cleaning report."""
 
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+import pandas as pd
 
-import pandas as pd  # noqa: E402
-
-from focalcls import cli  # noqa: E402
-from focalcls.atomic import write_json  # noqa: E402
-from focalcls.data import extract_labels, check_presplit  # noqa: E402
-from focalcls.errors import UserError  # noqa: E402
-from focalcls.tables import ORIGIN, read_table, write_xlsx  # noqa: E402
+from focalcls import cli
+from focalcls.atomic import write_json
+from focalcls.data import check_presplit, extract_labels
+from focalcls.errors import UserError
+from focalcls.tables import ORIGIN, read_table, write_xlsx
 
 SPLITS = ("train", "val", "test")
 
@@ -53,7 +50,11 @@ def _presplit(data: dict, options: dict):
             f"val {sorted(columns['val'])}, test {sorted(columns['test'])}; give all three the same columns"
         )
     train = extract_labels(
-        frames["train"], labels=data.get("labels") or [], min_count=data.get("min_count", 1), source=data["train"], **options
+        frames["train"],
+        labels=data.get("labels") or [],
+        min_count=data.get("min_count", 1),
+        source=data["train"],
+        **options,
     )
     labels = train.labels
     parts, report, dropped = {"train": train.rows}, {"train": train.report}, [train.dropped.assign(file=data["train"])]

@@ -4,9 +4,7 @@
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from focalcls import cli, demo  # noqa: E402
+from focalcls import cli, demo
 
 
 def main(args) -> None:

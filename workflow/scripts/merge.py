@@ -3,18 +3,21 @@
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from focalcls import cli  # noqa: E402
-from focalcls.atomic import read_json  # noqa: E402
+from focalcls import cli
+from focalcls.atomic import read_json
 
 
 def main(args) -> None:
     from focalcls.merge import merge_adapter
 
-    merge_adapter(args.checkpoint, args.adapter, read_json(args.labels), Path(args.out),
-                  trust_remote_code=args.model.get("trust_remote_code", False),
-                  allow_pickle=args.model.get("allow_pickle", False))
+    merge_adapter(
+        args.checkpoint,
+        args.adapter,
+        read_json(args.labels),
+        Path(args.out),
+        trust_remote_code=args.model.get("trust_remote_code", False),
+        allow_pickle=args.model.get("allow_pickle", False),
+    )
 
 
 def build_parser():

@@ -3,13 +3,11 @@
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from focalcls import cli  # noqa: E402
-from focalcls.atomic import read_json  # noqa: E402
-from focalcls.launch import run_on_devices  # noqa: E402
-from focalcls.selection import pick_best  # noqa: E402
-from focalcls.tables import read_table, write_xlsx  # noqa: E402
+from focalcls import cli
+from focalcls.atomic import read_json
+from focalcls.launch import run_on_devices
+from focalcls.selection import pick_best
+from focalcls.tables import read_table, write_xlsx
 
 
 def main(args) -> None:
@@ -21,26 +19,41 @@ def _predict(args) -> None:
     from focalcls.model import load_for_inference
     from focalcls.prediction import predict_table
 
-    runs = {name: {"kind": "preset", "metrics": read_json(Path(args.presets_dir) / name / "eval" / "metrics.json")}
-            for name in args.candidates}
+    runs = {
+        name: {"kind": "preset", "metrics": read_json(Path(args.presets_dir) / name / "eval" / "metrics.json")}
+        for name in args.candidates
+    }
     preset = pick_best(runs, args.selection_metric)
     frame = read_table(args.input, args.predict.get("sheet", 0), section="predict")
     model, tokenizer, meta, bf16 = load_for_inference(
-        args.checkpoint, Path(args.presets_dir) / preset / "adapter", read_json(args.labels),
-        model_config=args.model, precision=args.precision,
+        args.checkpoint,
+        Path(args.presets_dir) / preset / "adapter",
+        read_json(args.labels),
+        model_config=args.model,
+        precision=args.precision,
     )
     print(f"labelling {len(frame)} rows of {args.input} with preset {preset}", file=sys.stderr)
     table = predict_table(
-        frame, args.text_column, model, tokenizer, meta["labels"], form=meta["loss"]["form"],
-        max_length=args.model["max_length"], batch_size=args.batch_size,
-        bf16=bf16, source=args.input,
+        frame,
+        args.text_column,
+        model,
+        tokenizer,
+        meta["labels"],
+        form=meta["loss"]["form"],
+        max_length=args.model["max_length"],
+        batch_size=args.batch_size,
+        bf16=bf16,
+        source=args.input,
     )
     write_xlsx(Path(args.out), table)
 
 
 def build_parser():
-    p = cli.parser(__doc__, paths=("checkpoint", "presets-dir", "labels", "input", "text-column", "out"),
-                   sections=("predict", "model"))
+    p = cli.parser(
+        __doc__,
+        paths=("checkpoint", "presets-dir", "labels", "input", "text-column", "out"),
+        sections=("predict", "model"),
+    )
     p.add_argument("--candidates", type=cli.json_arg, required=True, help="presets to choose from (one: that preset)")
     p.add_argument("--selection-metric", default="macro_f1", help="report.selection_metric, on validation")
     p.add_argument("--batch-size", type=int, default=64)

@@ -3,16 +3,18 @@
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from focalcls import cli  # noqa: E402
-from focalcls.report import build_report  # noqa: E402
+from focalcls import cli
+from focalcls.report import build_report
 
 
 def main(args) -> None:
     headline = build_report(
-        results=Path(args.results), config=args.config, presets=args.presets, baselines=args.baselines,
-        out=Path(args.out), repo=Path(__file__).resolve().parents[2],
+        results=Path(args.results),
+        config=args.config,
+        presets=args.presets,
+        baselines=args.baselines,
+        out=Path(args.out),
+        repo=Path(__file__).resolve().parents[2],
     )
     print(f"best preset: {headline['best']}; test macro-F1 {headline['macro_f1']:.3f}", file=sys.stderr)
 

@@ -3,20 +3,24 @@
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from focalcls import cli  # noqa: E402
-from focalcls.atomic import read_json  # noqa: E402
-from focalcls.launch import run_on_devices  # noqa: E402
-from focalcls.presets import resolve_preset  # noqa: E402
-from focalcls.tables import read_table  # noqa: E402
+from focalcls import cli
+from focalcls.atomic import read_json
+from focalcls.launch import run_on_devices
+from focalcls.presets import resolve_preset
+from focalcls.tables import read_table
 
 
 def main(args) -> None:
     gpus = int(args.train_settings.get("gpus", 0))
     processes = gpus or int(args.train_settings.get("cpu_processes", 1))
-    run_on_devices(lambda: _train(args), script=__file__, gpus=gpus, processes=processes, threads=args.threads,
-                   accelerate_args=args.train_settings.get("accelerate_args", []))
+    run_on_devices(
+        lambda: _train(args),
+        script=__file__,
+        gpus=gpus,
+        processes=processes,
+        threads=args.threads,
+        accelerate_args=args.train_settings.get("accelerate_args", []),
+    )
 
 
 def _train(args) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -11,7 +11,9 @@ from .errors import UserError
 from .metrics import best_threshold, binary_metrics, minority_labels, ranking_curves, ranking_metrics
 
 
-def positive_labels(positive: Sequence[str] | str | None, labels: Sequence[str], train_counts: Mapping[str, int]) -> list[str]:
+def positive_labels(
+    positive: Sequence[str] | str | None, labels: Sequence[str], train_counts: Mapping[str, int]
+) -> list[str]:
     """The configured positives, or the rarest training class when none are configured."""
     if isinstance(positive, str):
         positive = [positive]

@@ -6,26 +6,29 @@ import difflib
 import os
 import re
 import string
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 from .errors import UserError
-
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")  # organisation/name, as on a model hub
 
 
 def download_advice(repo_id: str) -> str:
-    return (f"download it once (hf download {repo_id} --local-dir /models/{repo_id.split('/')[-1]}) "
-            "and set model.checkpoint to that folder")
+    return (
+        f"download it once (hf download {repo_id} --local-dir /models/{repo_id.split('/')[-1]}) "
+        "and set model.checkpoint to that folder"
+    )
 
 
 def check_checkpoint(path: str | os.PathLike) -> Path:
     """A local model folder with a config and safetensors weights, or a UserError saying what is wrong."""
     folder = Path(path)
     if not folder.is_dir() and HUB_ID.match(str(path)):
-        raise UserError(f"model.checkpoint {str(path)!r} is not a folder but looks like a hub id; the workflow reads "
-                        f"local folders only: {download_advice(str(path))}")
+        raise UserError(
+            f"model.checkpoint {str(path)!r} is not a folder but looks like a hub id; the workflow reads "
+            f"local folders only: {download_advice(str(path))}"
+        )
     if not folder.is_dir():
         raise UserError(f"model.checkpoint {str(folder)!r} is not a folder; point it at a local model folder")
     if not (folder / "config.json").exists():
@@ -40,11 +43,22 @@ def check_checkpoint(path: str | os.PathLike) -> Path:
 
 # Names users bring from transformers, peft and other tools, with the key that means the same here.
 ALIASES = {
-    "learning_rate": "lr", "num_train_epochs": "epochs", "num_epochs": "epochs",
-    "per_device_train_batch_size": "batch_size", "per_device_eval_batch_size": "eval_batch_size",
-    "gradient_accumulation_steps": "grad_accum", "bf16": "precision", "fp16": "precision",
-    "lora_r": "r", "rank": "r", "lora_alpha": "alpha", "lora_dropout": "dropout",
-    "model_name_or_path": "checkpoint", "max_seq_length": "max_length", "focal_gamma": "gamma", "focal_alpha": "alpha",
+    "learning_rate": "lr",
+    "num_train_epochs": "epochs",
+    "num_epochs": "epochs",
+    "per_device_train_batch_size": "batch_size",
+    "per_device_eval_batch_size": "eval_batch_size",
+    "gradient_accumulation_steps": "grad_accum",
+    "bf16": "precision",
+    "fp16": "precision",
+    "lora_r": "r",
+    "rank": "r",
+    "lora_alpha": "alpha",
+    "lora_dropout": "dropout",
+    "model_name_or_path": "checkpoint",
+    "max_seq_length": "max_length",
+    "focal_gamma": "gamma",
+    "focal_alpha": "alpha",
 }
 
 
@@ -60,7 +74,11 @@ def check_keys(config: Mapping, schema: Mapping, where: str = "") -> None:
             sub = extra
         elif extra is False:
             alias = ALIASES.get(str(key))
-            close = [alias] if alias in properties else difflib.get_close_matches(str(key), list(properties), n=1, cutoff=0.5)
+            close = (
+                [alias]
+                if alias in properties
+                else difflib.get_close_matches(str(key), list(properties), n=1, cutoff=0.5)
+            )
             hint = f"did you mean {where}{close[0]}? " if close else ""
             raise UserError(f"unknown config key {path!r}: {hint}valid keys here: {', '.join(properties)}")
         else:
@@ -127,10 +145,14 @@ def check_config(config: Mapping) -> None:
     data = config["data"]
     presplit = [k for k in ("train", "val", "test") if data.get(k)]
     if data.get("raw") and presplit:
-        raise UserError(f"set either data.raw or data.train/val/test, not both (data.raw and data.{presplit[0]} are set)")
+        raise UserError(
+            f"set either data.raw or data.train/val/test, not both (data.raw and data.{presplit[0]} are set)"
+        )
     if not data.get("raw") and len(presplit) != 3:
         missing = [f"data.{k}" for k in ("train", "val", "test") if not data.get(k)]
-        raise UserError(f"no input data: set data.raw, or all of data.train, data.val and data.test ({', '.join(missing)} unset)")
+        raise UserError(
+            f"no input data: set data.raw, or all of data.train, data.val and data.test ({', '.join(missing)} unset)"
+        )
     split = config.get("split", {})
     if split.get("val_fraction", 0.1) + split.get("test_fraction", 0.1) >= 1:
         raise UserError(
@@ -140,7 +162,10 @@ def check_config(config: Mapping) -> None:
     for name, preset in config["presets"].items():
         check_alpha(name, preset)
         if preset.get("loss") == "ce" and preset.get("form") == "sigmoid":
-            raise UserError(f"presets.{name}: loss ce is the softmax cross-entropy; drop 'form: sigmoid' or use loss: focal with gamma: 0")
+            raise UserError(
+                f"presets.{name}: loss ce is the softmax cross-entropy; drop 'form: sigmoid' "
+                "or use loss: focal with gamma: 0"
+            )
     if config["model"]["checkpoint"] != "demo":
         check_checkpoint(config["model"]["checkpoint"])
     if config["model"].get("dtype") == "bfloat16" and config["train"].get("precision") == "fp32":
@@ -164,6 +189,8 @@ def check_against_labels(config: Mapping, labels: list[str], source: str) -> Non
     positive = config["binary"]["positive"]
     unknown = [x for x in ([positive] if isinstance(positive, str) else positive) if x not in labels]
     if unknown:
-        raise UserError(f"binary.positive names {unknown}, which are not labels ({source}: {labels}); fix binary.positive")
+        raise UserError(
+            f"binary.positive names {unknown}, which are not labels ({source}: {labels}); fix binary.positive"
+        )
     for name, preset in config["presets"].items():
         check_alpha(name, preset, len(labels))

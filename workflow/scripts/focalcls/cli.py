@@ -1,4 +1,7 @@
-"""What every workflow script shares: logging to stderr and user errors without a traceback."""
+"""What every workflow script shares: logging to stderr (the rule's log) and user errors without a traceback.
+
+Two entries: `run` for the scripts a rule starts as a command line (the ones that relaunch themselves
+under accelerate), `run_rule` for the scripts a rule runs with Snakemake's `script:` directive."""
 
 from __future__ import annotations
 
@@ -7,7 +10,8 @@ import json
 import logging
 import os
 import sys
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from .errors import UserError
 
@@ -28,19 +32,40 @@ def json_arg(text: str):
     return json.loads(text)
 
 
-def run(main: Callable[[argparse.Namespace], int | None], p: argparse.ArgumentParser, argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+def run(
+    main: Callable[[argparse.Namespace], int | None], p: argparse.ArgumentParser, argv: Sequence[str] | None = None
+) -> int:
     args = p.parse_args(argv)
+    _set_up(getattr(args, "threads", 0))
+    return _guarded(lambda: main(args))
+
+
+def run_rule(main: Callable[[Any], None]) -> None:
+    """Entry of a `script:` rule: `main` gets the `snakemake` object Snakemake puts in the script's globals
+    (input, output, params, log, threads). Everything the script prints to stderr, a traceback included,
+    goes to the rule's log, as a command line's `2> {log}` would send it; the process exits 2 on a UserError."""
+    rule = sys.modules["__main__"].snakemake
+    if rule.log:
+        sys.stderr = open(rule.log[0], "w", encoding="utf-8", buffering=1)  # open for the whole job
+    _set_up(rule.threads)
+    sys.exit(_guarded(lambda: main(rule)))
+
+
+def _set_up(threads: int) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     # Trainer's bars read this when tqdm is first imported, which in the training scripts comes later.
     if not sys.stderr.isatty():  # a log file: a progress line every 10 s instead of every tenth of one
         os.environ.setdefault("TQDM_MININTERVAL", "10")
-    if getattr(args, "threads", 0):
+    if threads:
+        os.environ.setdefault("OMP_NUM_THREADS", str(threads))
         import torch
 
-        torch.set_num_threads(args.threads)
-        os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
+        torch.set_num_threads(threads)
+
+
+def _guarded(main: Callable[[], int | None]) -> int:
     try:
-        return main(args) or 0  # a script may exit non-zero without an error, as the doctor does on findings
+        return main() or 0  # a script may exit non-zero without an error, as the doctor does on findings
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

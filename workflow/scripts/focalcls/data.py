@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -82,7 +82,9 @@ def extract_labels(
         rows[column] = frame[column].values
     rows[ORIGIN] = frame[ORIGIN].values if ORIGIN in frame.columns else [f"row {i + 2}" for i in range(len(frame))]
     if len(rows) and (rows[TEXT] == "").all():
-        raise UserError(f"{source}: every cell of the text column {text_column!r} is empty; is data.text_column the right column?")
+        raise UserError(
+            f"{source}: every cell of the text column {text_column!r} is empty; is data.text_column the right column?"
+        )
     unlabelled = (rows[LABEL] == "") & (rows[TEXT] != "")
     if unlabelled.any() and empty_labels == "error":
         where = ", ".join(rows[ORIGIN][unlabelled].head(5))
@@ -228,8 +230,7 @@ def longtail_targets(labels: Sequence[str], top: int, ratio: float) -> dict[str,
     """Geometric decay from `top` rows for the first label to top/ratio for the last (at least 1)."""
     k = len(labels)
     return {
-        label: max(1, int(round(top * ratio ** (-(i / (k - 1) if k > 1 else 0.0)))))
-        for i, label in enumerate(labels)
+        label: max(1, int(round(top * ratio ** (-(i / (k - 1) if k > 1 else 0.0))))) for i, label in enumerate(labels)
     }
 
 

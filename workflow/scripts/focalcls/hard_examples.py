@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import torch
 import torch.distributed as dist
@@ -67,8 +67,9 @@ class EpochSampler(torch.utils.data.Sampler):
     SamplerCallback tells it the epoch (accelerate's own set_epoch does not reach it in every setup).
     """
 
-    def __init__(self, lengths: Sequence[int], group_size: int, *, seed: int, losses: RowLosses | None = None,
-                 floor: float = 0.2):
+    def __init__(
+        self, lengths: Sequence[int], group_size: int, *, seed: int, losses: RowLosses | None = None, floor: float = 0.2
+    ):
         self.lengths, self.group_size, self.seed = list(lengths), group_size, seed
         self.losses, self.floor, self.epoch = losses, floor, 0
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -78,7 +78,9 @@ def with_predictions(table: pd.DataFrame, probs: np.ndarray, labels: Sequence[st
     return table
 
 
-def label_ids(frame: pd.DataFrame, labels: Sequence[str], column: str = LABEL, missing: int | None = None) -> np.ndarray:
+def label_ids(
+    frame: pd.DataFrame, labels: Sequence[str], column: str = LABEL, missing: int | None = None
+) -> np.ndarray:
     """Class ids of a label column; a value that is no label raises KeyError, or becomes `missing` when given."""
     index = {label: i for i, label in enumerate(labels)}
     if missing is None:

@@ -10,15 +10,22 @@ import os
 import signal
 import subprocess
 import sys
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from .gpus import acquire_gpus, reserve_port
 
 LAUNCHED = "FOCALCLS_LAUNCHED"
 
 
-def run_on_devices(work: Callable[[], None], *, script: str, gpus: int, processes: int, threads: int = 0,
-                   accelerate_args: Sequence[str] = ()) -> None:
+def run_on_devices(
+    work: Callable[[], None],
+    *,
+    script: str,
+    gpus: int,
+    processes: int,
+    threads: int = 0,
+    accelerate_args: Sequence[str] = (),
+) -> None:
     """`gpus` GPU ids for the job (0: the CPU, even on a GPU box); `processes` > 1 runs data-parallel;
     `accelerate_args` (train.accelerate_args) go to accelerate launch as they are, after ours, so they
     win: the multi-node options, for one."""
@@ -48,14 +55,21 @@ def launch_command(script: str, argv: Sequence[str], processes: int, port: int, 
     several_machines = any(arg.split("=", 1)[0] == "--num_machines" for arg in extra)
     distributed = ["--multi_gpu"] if processes > 1 or several_machines else []
     return [
-        sys.executable, "-m", "accelerate.commands.launch",
-        "--num_processes", str(processes),
-        "--main_process_port", str(port),
-        "--num_machines", "1",
-        "--dynamo_backend", "no",
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--num_processes",
+        str(processes),
+        "--main_process_port",
+        str(port),
+        "--num_machines",
+        "1",
+        "--dynamo_backend",
+        "no",
         *distributed,
         *extra,
-        script, *argv,
+        script,
+        *argv,
     ]
 
 

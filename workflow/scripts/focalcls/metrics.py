@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 from sklearn.metrics import (
@@ -11,8 +11,8 @@ from sklearn.metrics import (
     balanced_accuracy_score,
     confusion_matrix,
     f1_score,
-    precision_recall_fscore_support,
     precision_recall_curve,
+    precision_recall_fscore_support,
     roc_auc_score,
     roc_curve,
 )
@@ -35,9 +35,7 @@ def classification_metrics(
     """Every figure the report compares; `probs` is (n, classes), rows summing to one."""
     ids = list(range(len(labels)))
     y_pred = probs.argmax(axis=1)
-    precision, recall, f1, support = precision_recall_fscore_support(
-        y_true, y_pred, labels=ids, zero_division=0
-    )
+    precision, recall, f1, support = precision_recall_fscore_support(y_true, y_pred, labels=ids, zero_division=0)
     per_class = {
         label: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
         for label, p, r, f, s in zip(labels, precision, recall, f1, support)
@@ -141,8 +139,13 @@ def f1_from_counts(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np
 
 
 def bootstrap_f1_difference(
-    y_true: np.ndarray, pred_a: np.ndarray, pred_b: np.ndarray, classes: Sequence[int], *,
-    resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0,
+    y_true: np.ndarray,
+    pred_a: np.ndarray,
+    pred_b: np.ndarray,
+    classes: Sequence[int],
+    *,
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    seed: int = 0,
 ) -> tuple[float, float]:
     """95% percentile interval of mean F1 over `classes` of a minus that of b, test rows resampled with
     replacement and both models scored on the same resample (paired), so the interval shows how much of
@@ -154,7 +157,9 @@ def bootstrap_f1_difference(
     for r in range(resamples):
         rows = rng.integers(0, len(y_true), len(y_true))
         truth = y_true[rows]
-        differences[r] = (f1_from_counts(truth, pred_a[rows], n_classes)[classes].mean()
-                          - f1_from_counts(truth, pred_b[rows], n_classes)[classes].mean())
+        differences[r] = (
+            f1_from_counts(truth, pred_a[rows], n_classes)[classes].mean()
+            - f1_from_counts(truth, pred_b[rows], n_classes)[classes].mean()
+        )
     low, high = np.percentile(differences, [2.5, 97.5])
     return float(low), float(high)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import torch
 from peft import LoraConfig, PeftModel, TaskType, get_peft_model
@@ -198,13 +198,29 @@ def verify_head(model: PeftModel, adapter: Path) -> None:
             )
 
 
-def load_for_inference(checkpoint: str | os.PathLike, adapter: str | os.PathLike, labels: Sequence[str], *,
-                       model_config: dict, precision: str, device: torch.device | str | None = None):
+def load_for_inference(
+    checkpoint: str | os.PathLike,
+    adapter: str | os.PathLike,
+    labels: Sequence[str],
+    *,
+    model_config: dict,
+    precision: str,
+    device: torch.device | str | None = None,
+):
     """Base + adapter, verified, on `device` (default: the job's GPU if any); returns (model, tokenizer, meta, bf16)."""
     dtype = resolve_dtype(model_config.get("dtype", "auto"))
     model, tokenizer, meta = load_trained_classifier(
-        checkpoint, adapter, labels, dtype=dtype, trust_remote_code=model_config.get("trust_remote_code", False),
+        checkpoint,
+        adapter,
+        labels,
+        dtype=dtype,
+        trust_remote_code=model_config.get("trust_remote_code", False),
         allow_pickle=model_config.get("allow_pickle", False),
     )
     model.to(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    return model, tokenizer, meta, use_bf16(precision) or dtype == "bfloat16"  # bf16 weights reach the float32 head via autocast
+    return (
+        model,
+        tokenizer,
+        meta,
+        use_bf16(precision) or dtype == "bfloat16",
+    )  # bf16 weights reach the float32 head via autocast

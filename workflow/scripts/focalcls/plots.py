@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import matplotlib
 
@@ -104,8 +104,12 @@ def binary_curves(results: Mapping[str, Mapping]) -> str | None:
             continue
         line = roc.plot(curves["roc"]["fpr"], curves["roc"]["tpr"], label=f"{name} (AUC {result['roc_auc']:.3f})")[0]
         roc.scatter([curves["at_threshold"]["fpr"]], [curves["at_threshold"]["tpr"]], color=line.get_color(), zorder=3)
-        pr.plot(curves["pr"]["recall"], curves["pr"]["precision"], color=line.get_color(),
-                label=f"{name} (AP {result['pr_auc']:.3f})")
+        pr.plot(
+            curves["pr"]["recall"],
+            curves["pr"]["precision"],
+            color=line.get_color(),
+            label=f"{name} (AP {result['pr_auc']:.3f})",
+        )
         pr.scatter([result["recall"]], [result["precision"]], color=line.get_color(), zorder=3)
     roc.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1)
     roc.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC (test)", xlim=(0, 1), ylim=(0, 1.02))
@@ -126,8 +130,15 @@ def confusion_matrix(matrix: pd.DataFrame, title: str) -> str:
     ax.set_yticks(range(n), matrix.index, fontsize=8)
     for i in range(n):
         for j in range(n):
-            ax.text(j, i, f"{normalised[i, j]:.2f}", ha="center", va="center", fontsize=6,
-                    color="white" if normalised[i, j] > 0.5 else "black")
+            ax.text(
+                j,
+                i,
+                f"{normalised[i, j]:.2f}",
+                ha="center",
+                va="center",
+                fontsize=6,
+                color="white" if normalised[i, j] > 0.5 else "black",
+            )
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title(title, fontsize=10)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -38,6 +38,13 @@ def predict_table(
     filled = [i for i, text in enumerate(texts) if text]
     probs = np.full((len(frame), len(labels)), np.nan, dtype=np.float32)
     if filled:
-        probs[filled] = predict_probs(model, tokenizer, [texts[i] for i in filled], form=form,
-                                      max_length=max_length, batch_size=batch_size, bf16=bf16)
+        probs[filled] = predict_probs(
+            model,
+            tokenizer,
+            [texts[i] for i in filled],
+            form=form,
+            max_length=max_length,
+            batch_size=batch_size,
+            bf16=bf16,
+        )
     return with_predictions(frame, probs, labels)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -21,9 +21,7 @@ class LossSpec:
         return {"loss": self.loss, "form": self.form, "gamma": self.gamma, "alpha": self.alpha}
 
 
-def resolve_preset(
-    name: str, preset: Mapping, labels: Sequence[str], train_counts: Mapping[str, int]
-) -> LossSpec:
+def resolve_preset(name: str, preset: Mapping, labels: Sequence[str], train_counts: Mapping[str, int]) -> LossSpec:
     """Per-class alpha from 'balanced' / 'effective' / a list; cross-entropy is focal with gamma 0.
 
     'balanced' (inverse frequency) and 'effective' (Cui et al. 2019) weights have mean 1 in the

@@ -6,9 +6,9 @@ import datetime as dt
 import os
 import platform
 import subprocess
+from collections.abc import Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import pandas as pd
 import yaml
@@ -42,8 +42,11 @@ def collect(results: Path, presets: Sequence[str], baselines: Sequence[str]) -> 
         }
     for name in baselines:
         folder = results / "baselines" / name
-        runs[name] = {"kind": "baseline", "metrics": read_json(folder / "metrics.json"),
-                      "predictions": folder / "predictions.xlsx"}
+        runs[name] = {
+            "kind": "baseline",
+            "metrics": read_json(folder / "metrics.json"),
+            "predictions": folder / "predictions.xlsx",
+        }
     return runs
 
 
@@ -77,7 +80,9 @@ def difference_intervals(runs: Mapping[str, dict], best: str, others: Sequence[s
             continue  # not the same test rows: no paired interval
         mine, their_ids = (label_ids(t, labels, "predicted_label", missing=-1) for t in (chosen, theirs))
         keep = (mine >= 0) & (their_ids >= 0) & (truth >= 0)
-        intervals[other] = {m: bootstrap_f1_difference(truth[keep], mine[keep], their_ids[keep], c) for m, c in classes.items()}
+        intervals[other] = {
+            m: bootstrap_f1_difference(truth[keep], mine[keep], their_ids[keep], c) for m, c in classes.items()
+        }
     return intervals
 
 
@@ -85,7 +90,9 @@ def _interval_words(interval: Interval | None) -> str:
     return "" if interval is None else f"; 95% interval {interval[0]:+.3f} to {interval[1]:+.3f}"
 
 
-def comparison_sentence(best: str, other: str, runs: Mapping[str, dict], intervals: Mapping[str, Interval] | None = None) -> str:
+def comparison_sentence(
+    best: str, other: str, runs: Mapping[str, dict], intervals: Mapping[str, Interval] | None = None
+) -> str:
     """One plain sentence with signed differences, e.g. 'Against ce, balanced is higher on macro-F1 by
     +0.018 (0.788 to 0.806; 95% interval -0.010 to +0.047) and ...'; a relative change is given for the
     minority classes, and the interval (when given) is what resampling the test rows produces."""
@@ -104,8 +111,13 @@ def comparison_sentence(best: str, other: str, runs: Mapping[str, dict], interva
     return f"Against {other}, {best} is " + " and ".join(parts) + "."
 
 
-def headline(runs: Mapping[str, dict], best: str, metric: str, baselines: Sequence[str],
-             intervals: Mapping[str, Mapping[str, Interval]] | None = None) -> dict:
+def headline(
+    runs: Mapping[str, dict],
+    best: str,
+    metric: str,
+    baselines: Sequence[str],
+    intervals: Mapping[str, Mapping[str, Interval]] | None = None,
+) -> dict:
     """The answer to 'which preset, and does it help the rare classes?' in figures and in words. With
     intervals, a gain counts only when its whole 95% interval is above zero."""
     intervals = intervals or {}
@@ -127,11 +139,17 @@ def headline(runs: Mapping[str, dict], best: str, metric: str, baselines: Sequen
         elif interval[1] < 0:
             verdict = f"For the rare classes, {best} does worse than ce: {figures}, below zero."
         else:
-            verdict = (f"For the rare classes, {best} and ce cannot be told apart on this test split: {figures}, "
-                       "which spans zero.")
+            verdict = (
+                f"For the rare classes, {best} and ce cannot be told apart on this test split: {figures}, "
+                "which spans zero."
+            )
     return {
-        "best": best, "metric": metric, "macro_f1": chosen["macro_f1"], "minority_f1": chosen["minority_f1"],
-        "minority_labels": chosen["minority_labels"], "val_value": chosen["val"][metric],
+        "best": best,
+        "metric": metric,
+        "macro_f1": chosen["macro_f1"],
+        "minority_f1": chosen["minority_f1"],
+        "minority_labels": chosen["minority_labels"],
+        "val_value": chosen["val"][metric],
         "sentences": [comparison_sentence(best, other, runs, intervals.get(other)) for other in others],
         "verdict": verdict,
     }
@@ -141,12 +159,19 @@ def comparison_rows(runs: Mapping[str, dict]) -> tuple[list[dict], dict]:
     rows = []
     for name, run in runs.items():
         m, loss = run["metrics"], run["metrics"].get("loss", {})
-        rows.append({
-            "name": name, "kind": run["kind"], "loss": loss.get("loss", ""), "form": loss.get("form", ""),
-            "alpha": _short(loss.get("alpha")), "gamma": loss.get("gamma", ""),
-            "val_macro_f1": m["val"]["macro_f1"], **{c: m[c] for c in TABLE_COLUMNS},
-            "seconds": run.get("train", {}).get("seconds"),
-        })
+        rows.append(
+            {
+                "name": name,
+                "kind": run["kind"],
+                "loss": loss.get("loss", ""),
+                "form": loss.get("form", ""),
+                "alpha": _short(loss.get("alpha")),
+                "gamma": loss.get("gamma", ""),
+                "val_macro_f1": m["val"]["macro_f1"],
+                **{c: m[c] for c in TABLE_COLUMNS},
+                "seconds": run.get("train", {}).get("seconds"),
+            }
+        )
     best = {}
     for column in ["val_macro_f1", *TABLE_COLUMNS]:
         values = [r[column] for r in rows]
@@ -176,20 +201,27 @@ def provenance(config: Mapping, results: Path, repo: Path) -> dict:
         except metadata.PackageNotFoundError:
             versions[package] = "not installed"
     try:
-        commit = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+        commit = subprocess.run(
+            ["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True
+        ).stdout.strip()
     except OSError:
         commit = ""
     timings = []
     for tsv in sorted((results / "benchmarks").rglob("*.tsv")):
         frame = pd.read_csv(tsv, sep="\t")
-        timings.append({"rule": str(tsv.relative_to(results / "benchmarks").with_suffix("")), "seconds": float(frame["s"].iloc[-1])})
+        timings.append(
+            {
+                "rule": str(tsv.relative_to(results / "benchmarks").with_suffix("")),
+                "seconds": float(frame["s"].iloc[-1]),
+            }
+        )
     return {
         "config_yaml": yaml.safe_dump(dict(config), allow_unicode=True, sort_keys=False),
         "versions": versions,
         "commit": commit or "unknown (not a git checkout)",
         "python": platform.python_version(),
         "hardware": _hardware(),
-        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "timings": timings,
         "seeds": {"split": config["split"]["seed"], "train": config["train"]["seed"]},
     }
@@ -198,7 +230,9 @@ def provenance(config: Mapping, results: Path, repo: Path) -> dict:
 def _hardware() -> str:
     import torch
 
-    gpus = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())] if torch.cuda.is_available() else []
+    gpus = (
+        [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())] if torch.cuda.is_available() else []
+    )
     cpu = platform.processor() or platform.machine()
     return f"CPU {cpu}, {os.cpu_count()} cores" + (f"; GPUs: {', '.join(gpus)}" if gpus else "; no GPU")
 
@@ -215,23 +249,43 @@ def build_report(
     by_count = sorted(labels, key=lambda x: -train_counts.get(x, 0))
     rows, best_values = comparison_rows(runs)
     counts = {"train (before balancing)": summary["before_balance"]["train"], **summary["counts"]}
-    lengths = {("train (balanced)" if split == "train" else split):
-               read_table(results / "data" / f"{split}.xlsx")["text"].astype(str).str.len().tolist()
-               for split in ("train", "val", "test")}
+    lengths = {
+        ("train (balanced)" if split == "train" else split): read_table(results / "data" / f"{split}.xlsx")["text"]
+        .astype(str)
+        .str.len()
+        .tolist()
+        for split in ("train", "val", "test")
+    }
     figures = {
         "counts": plots.class_counts(counts, labels),
         "lengths": plots.text_lengths(lengths),
-        "per_class": plots.per_class_f1({n: {x: r["metrics"]["per_class"][x]["f1"] for x in labels} for n, r in runs.items()}, by_count),
+        "per_class": plots.per_class_f1(
+            {n: {x: r["metrics"]["per_class"][x]["f1"] for x in labels} for n, r in runs.items()}, by_count
+        ),
         "curves": plots.training_curves({n: runs[n]["log"] for n in presets}, {n: runs[n]["train"] for n in presets}),
-        "confusion": [plots.confusion_matrix(runs[n]["confusion"], f"{n} (rows normalised)") for n in dict.fromkeys([best, "ce"]) if n in presets],
+        "confusion": [
+            plots.confusion_matrix(runs[n]["confusion"], f"{n} (rows normalised)")
+            for n in dict.fromkeys([best, "ce"])
+            if n in presets
+        ],
         "binary": plots.binary_curves({n: runs[n]["binary"] for n in presets}),
     }
-    env = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=select_autoescape(default=True))
+    env = Environment(
+        loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=select_autoescape(default=True)
+    )
     env.filters["num"] = lambda v, d=3: "" if v is None else (f"{v:.{d}f}" if isinstance(v, float) else str(v))
-    answer = headline(runs, best, metric, baselines, difference_intervals(runs, best, compared_with(runs, best, baselines), labels))
+    answer = headline(
+        runs, best, metric, baselines, difference_intervals(runs, best, compared_with(runs, best, baselines), labels)
+    )
     html = env.get_template("report.html.j2").render(
-        headline=answer, resamples=f"{BOOTSTRAP_RESAMPLES:,}", rows=rows, best_values=best_values, columns=["val_macro_f1", *TABLE_COLUMNS],
-        labels=labels, summary=summary, figures=figures,
+        headline=answer,
+        resamples=f"{BOOTSTRAP_RESAMPLES:,}",
+        rows=rows,
+        best_values=best_values,
+        columns=["val_macro_f1", *TABLE_COLUMNS],
+        labels=labels,
+        summary=summary,
+        figures=figures,
         binary={n: runs[n]["binary"] for n in presets},
         hardest=hardest_examples(runs[best]["predictions"], config["report"]["hardest_examples"]),
         provenance=provenance(config, results, repo),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 
 def pick_best(runs: Mapping[str, dict], metric: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import zipfile
 from pathlib import Path
+
 import pandas as pd
 from openpyxl import Workbook
 
@@ -79,7 +80,9 @@ def _read_excel(p: Path, sheet: str | int | None, section: str) -> dict:
     names = book.sheet_names
     if not all_sheets:
         if isinstance(sheet, int) and not 0 <= sheet < len(names):
-            raise UserError(f"{p}: sheet index {sheet} not found; {section}.sheet must be one of {names} or 0..{len(names) - 1}")
+            raise UserError(
+                f"{p}: sheet index {sheet} not found; {section}.sheet must be one of {names} or 0..{len(names) - 1}"
+            )
         if isinstance(sheet, str) and sheet not in names:
             raise UserError(f"{p}: sheet {sheet!r} not found; {section}.sheet must be one of {names} or an index")
         names = [names[sheet] if isinstance(sheet, int) else sheet]

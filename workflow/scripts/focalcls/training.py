@@ -12,9 +12,9 @@ import os
 import resource
 import shutil
 import time
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -33,9 +33,9 @@ from .atomic import atomic_dir, atomic_path, write_json
 from .data import LABEL, TEXT, class_counts
 from .errors import UserError
 from .hard_examples import STATE_FILE, EpochSampler, RowLosses, SamplerCallback
+from .head_init import init_head
 from .losses import focal_loss
 from .metrics import minority_labels
-from .head_init import init_head
 from .model import add_lora, load_classifier, load_tokenizer, resolve_dtype, save_adapter, use_bf16
 from .presets import LossSpec
 
@@ -112,9 +112,15 @@ class EvaluationSummary(TrainerCallback):
 
     def on_evaluate(self, args, state, control, metrics=None, **kwargs):
         if state.is_world_process_zero and metrics:
-            log.info("step %d/%d (epoch %.2f): val loss %.4f, macro-F1 %.3f, minority-F1 %.3f",
-                     state.global_step, state.max_steps, state.epoch or 0.0, metrics.get("eval_loss", float("nan")),
-                     metrics.get("eval_macro_f1", float("nan")), metrics.get("eval_minority_f1", float("nan")))
+            log.info(
+                "step %d/%d (epoch %.2f): val loss %.4f, macro-F1 %.3f, minority-F1 %.3f",
+                state.global_step,
+                state.max_steps,
+                state.epoch or 0.0,
+                metrics.get("eval_loss", float("nan")),
+                metrics.get("eval_macro_f1", float("nan")),
+                metrics.get("eval_minority_f1", float("nan")),
+            )
 
 
 def log_table(log_history: Sequence[dict]) -> str:
@@ -252,7 +258,9 @@ def train_preset(
     sample = list(train[TEXT].sample(frac=1.0, random_state=settings.seed))
     with out_of_memory_advice(preset_name, settings, max_length):
         init_head(model, tokenizer, sample, [train_counts[x] for x in labels], loss.form, max_length)
-    model = add_lora(model, r=lora["r"], alpha=lora["alpha"], dropout=lora["dropout"], target_modules=lora["target_modules"])
+    model = add_lora(
+        model, r=lora["r"], alpha=lora["alpha"], dropout=lora["dropout"], target_modules=lora["target_modules"]
+    )
     if settings.gradient_checkpointing:
         model.enable_input_require_grads()  # else LoRA weights behind checkpointed blocks get no gradient
 
@@ -277,10 +285,18 @@ def train_preset(
 
     args = training_arguments(settings, checkpoints, eval_steps, bf16)
     losses = RowLosses(len(train_rows)) if settings.hard_example_sampling else None
-    sampler = EpochSampler(train_rows.lengths(), settings.batch_size * settings.grad_accum, seed=settings.seed,
-                           losses=losses, floor=settings.hard_example_floor)
-    callbacks = [EarlyStoppingCallback(early_stopping_patience=settings.patience), SamplerCallback(sampler),
-                 EvaluationSummary()]
+    sampler = EpochSampler(
+        train_rows.lengths(),
+        settings.batch_size * settings.grad_accum,
+        seed=settings.seed,
+        losses=losses,
+        floor=settings.hard_example_floor,
+    )
+    callbacks = [
+        EarlyStoppingCallback(early_stopping_patience=settings.patience),
+        SamplerCallback(sampler),
+        EvaluationSummary(),
+    ]
     trainer = FocalTrainer(
         model=model,
         args=args,
@@ -293,8 +309,19 @@ def train_preset(
         loss=loss,
         sampler=sampler,
     )
-    setup = fingerprint(loss.as_dict(), dict(lora), settings.__dict__, max_length, str(checkpoint), labels, world_size,
-                        dtype, list(train[TEXT]), list(train[LABEL]), list(val[TEXT]))
+    setup = fingerprint(
+        loss.as_dict(),
+        dict(lora),
+        settings.__dict__,
+        max_length,
+        str(checkpoint),
+        labels,
+        world_size,
+        dtype,
+        list(train[TEXT]),
+        list(train[LABEL]),
+        list(val[TEXT]),
+    )
     if trainer.is_world_process_zero():
         clean_checkpoints(checkpoints, setup)
     trainer.accelerator.wait_for_everyone()
@@ -325,11 +352,18 @@ def train_preset(
         "world_size": args.world_size,
         "resumed_from": resume,
     }
-    log.info("process %d of %d trained %d steps (%s)", args.process_index, args.world_size, state.global_step,
-             summary["stop_reason"])
+    log.info(
+        "process %d of %d trained %d steps (%s)",
+        args.process_index,
+        args.world_size,
+        state.global_step,
+        summary["stop_reason"],
+    )
     if trainer.is_world_process_zero():
         with atomic_dir(out_dir / "adapter") as tmp:
-            save_adapter(trainer.model, tmp, labels, {"preset": preset_name, "loss": loss.as_dict(), "max_length": max_length})
+            save_adapter(
+                trainer.model, tmp, labels, {"preset": preset_name, "loss": loss.as_dict(), "max_length": max_length}
+            )
         with atomic_path(out_dir / "train_log.csv") as tmp:
             tmp.write_text(log_table(state.log_history), encoding="utf-8")
         write_json(out_dir / "train_summary.json", summary)

@@ -6,13 +6,14 @@ once per label, so the label names cost a few tokens each instead of a whole pro
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
 
 from .errors import UserError
 from .inference import batch_memory_advice, progress
+
 
 def build_prompts(tokenizer, texts: Sequence[str], labels: Sequence[str], template: str, max_length: int) -> list[str]:
     """The template filled in, each text first cut to max_length tokens."""
@@ -25,7 +26,9 @@ def label_tokens(tokenizer, labels: Sequence[str], prefix: str) -> list[list[int
     tokens = [tokenizer(prefix + label, add_special_tokens=False)["input_ids"] for label in labels]
     empty = [label for label, ids in zip(labels, tokens) if not ids]
     if empty:
-        raise UserError(f"labels {empty} tokenise to nothing with direct.answer_prefix {prefix!r}; check the label names")
+        raise UserError(
+            f"labels {empty} tokenise to nothing with direct.answer_prefix {prefix!r}; check the label names"
+        )
     return tokens
 
 
@@ -42,7 +45,9 @@ def label_log_likelihoods(model, tokenizer, prompts: Sequence[str], labels: Sequ
     mask = batch["attention_mask"]
     positions = (mask.cumsum(dim=1) - 1).clamp(min=0)
     # Only the last position's logits are needed here: a vocabulary of 262k makes all of them gigabytes.
-    out = model(input_ids=batch["input_ids"], attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1)
+    out = model(
+        input_ids=batch["input_ids"], attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1
+    )
     first = torch.log_softmax(out.logits[:, -1].float(), dim=-1)
     scores = torch.stack([first[:, ids[0]] for ids in labels], dim=1)
     longest = max(len(ids) for ids in labels)
@@ -73,8 +78,17 @@ def label_log_likelihoods(model, tokenizer, prompts: Sequence[str], labels: Sequ
 
 
 def zero_shot_probs(
-    model, tokenizer, texts: Sequence[str], labels: Sequence[str], *, template: str,
-    answer_prefix: str = " ", calibrate: bool = True, max_length: int = 256, batch_size: int = 16, bf16: bool = False,
+    model,
+    tokenizer,
+    texts: Sequence[str],
+    labels: Sequence[str],
+    *,
+    template: str,
+    answer_prefix: str = " ",
+    calibrate: bool = True,
+    max_length: int = 256,
+    batch_size: int = 16,
+    bf16: bool = False,
 ) -> np.ndarray:
     """Class probabilities: a softmax over the label names' log-likelihoods, rows batched by length.
 
