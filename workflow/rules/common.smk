@@ -3,20 +3,17 @@ import re
 import shlex
 from pathlib import Path
 
-import yaml
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
 
-from focalcls.checks import check_against_labels, check_config, check_gpu_budget, check_keys, check_values
+from focalcls.checks import check_against_labels, check_config, check_gpu_budget
+from focalcls.config import complete
 
 min_version("9.0")
 
 
 SCRIPTS = Path(workflow.basedir) / "workflow" / "scripts"
 
-SCHEMA = yaml.safe_load(Path(workflow.basedir, "config", "schema.yaml").read_text())
-check_keys(config, SCHEMA)
-check_values(config, SCHEMA)
-validate(config, schema="../../config/schema.yaml", set_default=True)
+config.update(complete(config, Path(workflow.basedir, "config", "schema.yaml")))  # defaults from the schema only
 check_config(config)
 _granted = workflow.global_resources.get("gpu")
 GPU_RESOURCE = getattr(_granted, "value", _granted)  # --resources gpu=N, or None when not given

@@ -1,0 +1,37 @@
+"""A config made complete: unknown keys named with the closest valid one, every value checked against
+config/schema.yaml, and every default filled in from it. The schema is the only place a default lives:
+code downstream indexes the filled config and never supplies a fallback of its own."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from pathlib import Path
+
+import yaml
+
+from .checks import check_keys, check_values
+
+SCHEMA = Path(__file__).resolve().parents[3] / "config" / "schema.yaml"
+
+
+def load_schema(path: str | Path = SCHEMA) -> dict:
+    return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+
+
+def complete(config: Mapping, schema_path: str | Path = SCHEMA) -> dict:
+    """A copy of `config` checked (one line naming the key on the first fault) with the schema's defaults filled
+    in at every level, preset fields included. Snakemake's validate fills the defaults, as in every workflow."""
+    from snakemake.utils import validate
+
+    schema = load_schema(schema_path)
+    filled = copy.deepcopy(dict(config))
+    check_keys(filled, schema)
+    check_values(filled, schema)  # a one-line error; validate below would print the whole schema
+    validate(filled, schema=str(schema_path), set_default=True)
+    return filled
+
+
+def load_config(path: str | Path, schema_path: str | Path = SCHEMA) -> dict:
+    """A config file as the workflow sees it (for bench scripts and a user's own code)."""
+    return complete(yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}, schema_path)
