@@ -8,6 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from focalcls.config import complete
+
 REPO = Path(__file__).resolve().parents[1]
 # Each class has its own words, so even a tiny model can learn something in a few steps.
 CLASS_WORDS = {
@@ -67,10 +69,16 @@ def tiny_model_dir(tmp_path_factory) -> Path:
     return folder
 
 
-TRAIN = {"epochs": 2, "batch_size": 16, "lr": 5e-3, "seed": 0, "gpus": 0, "precision": "fp32", "patience": 3}
-LORA = {"r": 4, "alpha": 8, "dropout": 0.0, "target_modules": "all-linear"}
-MODEL = {"max_length": 16}
-PRESET = {"loss": "focal", "form": "softmax", "alpha": "balanced", "gamma": 2.0}
+# Config sections as the scripts receive them: complete, the schema's defaults filled in (focalcls.config).
+TINY = complete(
+    {
+        "train": {"epochs": 2, "batch_size": 16, "lr": 5e-3, "seed": 0, "gpus": 0, "precision": "fp32", "patience": 3},
+        "lora": {"r": 4, "alpha": 8, "dropout": 0.0, "target_modules": "all-linear"},
+        "model": {"max_length": 16},
+        "presets": {"balanced": {"loss": "focal", "form": "softmax", "alpha": "balanced", "gamma": 2.0}},
+    }
+)
+TRAIN, LORA, MODEL, PRESET = TINY["train"], TINY["lora"], TINY["model"], TINY["presets"]["balanced"]
 
 
 @pytest.fixture(scope="session")

@@ -1,10 +1,12 @@
 import pytest
 
-from focalcls.checks import check_checkpoint, check_config
+from focalcls.checks import check_config, require_model_folder
+from focalcls.config import complete
 from focalcls.errors import UserError
 
 
 def config(**overrides):
+    """A config as the workflow checks it: overrides replace whole sections, the schema fills the rest."""
     base = {
         "data": {"raw": "x.xlsx"},
         "model": {"checkpoint": "demo"},
@@ -13,9 +15,7 @@ def config(**overrides):
         "direct": {"prompt": "Text: {text}\nCategories: {labels}\nAnswer:"},
         "predict": {"files": {}, "preset": "best"},
     }
-    for key, value in overrides.items():
-        base[key] = value
-    return base
+    return complete({**base, **overrides})
 
 
 def test_a_valid_config_passes():
@@ -53,13 +53,13 @@ def test_each_bad_config_names_its_key(overrides, message):
 
 def test_checkpoint_needs_config_and_safetensors(tmp_path):
     with pytest.raises(UserError, match="no config.json"):
-        check_checkpoint(tmp_path)
+        require_model_folder(tmp_path)
     (tmp_path / "config.json").write_text("{}")
     (tmp_path / "pytorch_model.bin").write_bytes(b"pickle")
     with pytest.raises(UserError, match="only safetensors"):
-        check_checkpoint(tmp_path)
+        require_model_folder(tmp_path)
     (tmp_path / "model.safetensors").write_bytes(b"")
-    assert check_checkpoint(tmp_path) == tmp_path
+    assert require_model_folder(tmp_path) == tmp_path
 
 
 def test_unknown_key_suggests_the_closest_valid_one():
@@ -81,7 +81,7 @@ def test_unknown_key_suggests_the_closest_valid_one():
 def test_label_dependent_keys_are_checked_once_labels_are_known():
     from focalcls.checks import check_against_labels
 
-    good = {"binary": {"positive": ["b"]}, "presets": {"p": {"form": "softmax", "alpha": [1.0, 2.0, 3.0]}}}
+    good = config(binary={"positive": ["b"]}, presets={"p": {"form": "softmax", "alpha": [1.0, 2.0, 3.0]}})
     check_against_labels(good, ["a", "b", "c"], "data.labels")
     with pytest.raises(UserError, match=r"binary.positive names \['B'\], which are not labels \(data.labels"):
         check_against_labels({**good, "binary": {"positive": "B"}}, ["a", "b", "c"], "data.labels")

@@ -35,19 +35,19 @@ def test_gpu_checks_name_the_mismatch_and_the_fix():
 def test_model_folder_needs_config_weights_and_tokenizer(tmp_path):
     (tmp_path / "config.json").write_text("{}")
     (tmp_path / "pytorch_model.bin").write_bytes(b"")
-    findings = failed(doctor.check_checkpoint(str(tmp_path), demo_folder=tmp_path))
+    findings = failed(doctor.model_folder_findings(str(tmp_path), demo_folder=tmp_path))
     # the base model always loads from safetensors: pickled weights need converting, whatever allow_pickle says
     assert "convert pickled .bin weights" in findings["model weights"] and "tokenizer.json" in findings["tokenizer"]
     (tmp_path / "model.safetensors").write_bytes(b"")
     (tmp_path / "tokenizer.json").write_text("{}")
-    assert failed(doctor.check_checkpoint(str(tmp_path), demo_folder=tmp_path)) == {}
-    assert "not a folder" in failed(doctor.check_checkpoint(str(tmp_path / "gone"), demo_folder=tmp_path))["model"]
+    assert failed(doctor.model_folder_findings(str(tmp_path), demo_folder=tmp_path)) == {}
+    assert "not a folder" in failed(doctor.model_folder_findings(str(tmp_path / "gone"), demo_folder=tmp_path))["model"]
 
 
 def test_hub_id_is_explained_and_the_token_never_printed(monkeypatch):
     monkeypatch.setenv("HF_TOKEN", "hf_secret_value")
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens there: unreachable, at once
-    findings = doctor.check_checkpoint("Qwen/Qwen3-1.7B", demo_folder=doctor.Path("."))
+    findings = doctor.model_folder_findings("Qwen/Qwen3-1.7B", demo_folder=doctor.Path("."))
     text = doctor.table(findings) + "\n".join(doctor.fixes(findings))
     assert "hf download Qwen/Qwen3-1.7B --local-dir /models/Qwen3-1.7B" in text
     assert "127.0.0.1:9 not reachable" in text and "set (HF_TOKEN)" in text and "hf_secret_value" not in text

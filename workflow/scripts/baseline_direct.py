@@ -24,8 +24,8 @@ def _direct(args) -> None:
     from focalcls.zero_shot import zero_shot_probs
 
     labels = read_json(args.labels)
-    dtype = resolve_dtype(args.model.get("dtype", "auto"))
-    trust = args.model.get("trust_remote_code", False)
+    dtype = resolve_dtype(args.model["dtype"])
+    trust = args.model["trust_remote_code"]
     tokenizer = load_tokenizer(args.checkpoint, trust_remote_code=trust)
     try:
         with refusing_remote_code(args.checkpoint):

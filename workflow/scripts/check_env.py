@@ -31,7 +31,7 @@ def main(args) -> int:
         *doctor.check_packages(doctor.pinned_versions(requirements), str(requirements.relative_to(REPO))),
         *doctor.check_gpus(gpus, cuda_build, train["gpus"], args.gpu_resource, train["precision"]),
         doctor.check_disk(Path(args.results)),
-        *doctor.check_checkpoint(model["checkpoint"], demo_folder=Path(args.demo_model)),
+        *doctor.model_folder_findings(model["checkpoint"], demo_folder=Path(args.demo_model)),
     ]
     folder = args.demo_model if model["checkpoint"] == "demo" else model["checkpoint"]
     if (Path(folder) / "config.json").exists():

@@ -21,7 +21,7 @@ def download_advice(repo_id: str) -> str:
     )
 
 
-def check_checkpoint(path: str | os.PathLike) -> Path:
+def require_model_folder(path: str | os.PathLike) -> Path:
     """A local model folder with a config and safetensors weights, or a UserError saying what is wrong."""
     folder = Path(path)
     if not folder.is_dir() and HUB_ID.match(str(path)):
@@ -103,18 +103,23 @@ def check_values(config: Mapping, schema: Mapping) -> None:
     raise UserError(f"config key {key}: {error.message}; {hint}")
 
 
-def check_alpha(name: str, preset: Mapping, n_labels: int | None = None) -> None:
-    """A list needs one weight per label; in the sigmoid form every alpha is a share in (0, 1)."""
-    alpha = preset.get("alpha")
-    sigmoid = preset.get("form") == "sigmoid"
+def check_alpha_range(name: str, preset: Mapping) -> None:
+    """In the sigmoid form every alpha is the positive side's share, so it lies in (0, 1)."""
+    alpha = preset["alpha"]
     values = alpha if isinstance(alpha, (list, tuple)) else [alpha] if isinstance(alpha, (int, float)) else []
-    if n_labels is not None and isinstance(alpha, (list, tuple)) and len(alpha) != n_labels:
+    if preset["form"] == "sigmoid" and any(not 0 < a < 1 for a in values):
+        raise UserError(f"presets.{name}.alpha is {alpha}; in the sigmoid form every alpha must lie in (0, 1)")
+
+
+def check_alpha_length(name: str, alpha, n_labels: int) -> None:
+    """A list of alphas needs one weight per label. The labels exist only once extract_labels has run: the
+    workflow checks this at load time when it knows them (data.labels, or the last run's labels.json),
+    and the train job checks it again against the labels it trains on, which may be new."""
+    if isinstance(alpha, (list, tuple)) and len(alpha) != n_labels:
         raise UserError(
             f"presets.{name}.alpha has {len(alpha)} values but there are {n_labels} labels; give one weight per "
             "label in results/data/labels.json order, a single number, 'balanced' or 'effective'"
         )
-    if sigmoid and any(not 0 < a < 1 for a in values):
-        raise UserError(f"presets.{name}.alpha is {alpha}; in the sigmoid form every alpha must lie in (0, 1)")
 
 
 def check_prompt(prompt: str) -> None:
@@ -143,32 +148,32 @@ def check_gpu_budget(train_gpus: int, granted: int | None) -> None:
 def check_config(config: Mapping) -> None:
     """Cross-key rules: where the data comes from, and what each preset's alpha can mean."""
     data = config["data"]
-    presplit = [k for k in ("train", "val", "test") if data.get(k)]
-    if data.get("raw") and presplit:
+    presplit = [k for k in ("train", "val", "test") if data[k]]
+    if data["raw"] and presplit:
         raise UserError(
             f"set either data.raw or data.train/val/test, not both (data.raw and data.{presplit[0]} are set)"
         )
-    if not data.get("raw") and len(presplit) != 3:
-        missing = [f"data.{k}" for k in ("train", "val", "test") if not data.get(k)]
+    if not data["raw"] and len(presplit) != 3:
+        missing = [f"data.{k}" for k in ("train", "val", "test") if not data[k]]
         raise UserError(
             f"no input data: set data.raw, or all of data.train, data.val and data.test ({', '.join(missing)} unset)"
         )
-    split = config.get("split", {})
-    if split.get("val_fraction", 0.1) + split.get("test_fraction", 0.1) >= 1:
+    split = config["split"]
+    if split["val_fraction"] + split["test_fraction"] >= 1:
         raise UserError(
             f"split.val_fraction ({split['val_fraction']}) + split.test_fraction ({split['test_fraction']}) "
             "leave no training rows; their sum must be below 1"
         )
     for name, preset in config["presets"].items():
-        check_alpha(name, preset)
-        if preset.get("loss") == "ce" and preset.get("form") == "sigmoid":
+        check_alpha_range(name, preset)
+        if preset["loss"] == "ce" and preset["form"] == "sigmoid":
             raise UserError(
                 f"presets.{name}: loss ce is the softmax cross-entropy; drop 'form: sigmoid' "
                 "or use loss: focal with gamma: 0"
             )
     if config["model"]["checkpoint"] != "demo":
-        check_checkpoint(config["model"]["checkpoint"])
-    if config["model"].get("dtype") == "bfloat16" and config["train"].get("precision") == "fp32":
+        require_model_folder(config["model"]["checkpoint"])
+    if config["model"]["dtype"] == "bfloat16" and config["train"]["precision"] == "fp32":
         raise UserError("model.dtype bfloat16 needs bf16 compute, but train.precision is fp32; set it to bf16 or auto")
     check_prompt(config["direct"]["prompt"])
     predict = config["predict"]
@@ -193,4 +198,4 @@ def check_against_labels(config: Mapping, labels: list[str], source: str) -> Non
             f"binary.positive names {unknown}, which are not labels ({source}: {labels}); fix binary.positive"
         )
     for name, preset in config["presets"].items():
-        check_alpha(name, preset, len(labels))
+        check_alpha_length(name, preset["alpha"], len(labels))

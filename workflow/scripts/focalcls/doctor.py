@@ -116,7 +116,7 @@ def check_disk(folder: Path, min_free_gb: float = MIN_FREE_GB) -> Finding:
     )
 
 
-def check_checkpoint(checkpoint: str, *, demo_folder: Path) -> list[Finding]:
+def model_folder_findings(checkpoint: str, *, demo_folder: Path) -> list[Finding]:
     """A local model folder with config, weights and tokenizer; hub ids are explained, never fetched."""
     if checkpoint == "demo":
         ready = (demo_folder / "config.json").exists()

@@ -18,7 +18,8 @@ from .errors import UserError
 
 log = logging.getLogger(__name__)
 
-ADAPTER_LABELS = "labels.json"
+# Beside the peft files: the label map, the loss and the max_length the adapter was trained with.
+ADAPTER_META = "labels.json"
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
 PICKLED_WEIGHTS = "adapter_model.bin"  # older peft's format: a pickle, which can run code when it is loaded
 HEAD_NAMES = ("score", "classifier")
@@ -120,13 +121,13 @@ def add_lora(model: PreTrainedModel, *, r: int, alpha: int, dropout: float, targ
 def save_adapter(model: PeftModel, folder: Path, labels: Sequence[str], meta: dict) -> None:
     """peft adapter (safetensors) plus the label map and the loss settings it was trained with."""
     model.save_pretrained(str(folder), safe_serialization=True)
-    write_json(folder / ADAPTER_LABELS, {"labels": list(labels), **meta})
+    write_json(folder / ADAPTER_META, {"labels": list(labels), **meta})
 
 
 def adapter_meta(folder: str | os.PathLike) -> dict:
-    path = Path(folder) / ADAPTER_LABELS
+    path = Path(folder) / ADAPTER_META
     if not path.exists():
-        raise UserError(f"{folder}: not an adapter folder of this workflow (no {ADAPTER_LABELS}); rerun the train rule")
+        raise UserError(f"{folder}: not an adapter folder of this workflow (no {ADAPTER_META}); rerun the train rule")
     return read_json(path)
 
 
@@ -144,7 +145,7 @@ def load_trained_classifier(
     meta = adapter_meta(adapter)
     if list(meta["labels"]) != list(labels):
         raise UserError(
-            f"{adapter}/{ADAPTER_LABELS} has labels {meta['labels']} but results/data/labels.json has "
+            f"{adapter}/{ADAPTER_META} has labels {meta['labels']} but results/data/labels.json has "
             f"{list(labels)}; retrain this preset (delete {adapter}) so both agree"
         )
     adapter_weights(adapter, allow_pickle)  # which file, or a clear refusal, before any model is loaded
@@ -208,14 +209,14 @@ def load_for_inference(
     device: torch.device | str | None = None,
 ):
     """Base + adapter, verified, on `device` (default: the job's GPU if any); returns (model, tokenizer, meta, bf16)."""
-    dtype = resolve_dtype(model_config.get("dtype", "auto"))
+    dtype = resolve_dtype(model_config["dtype"])
     model, tokenizer, meta = load_trained_classifier(
         checkpoint,
         adapter,
         labels,
         dtype=dtype,
-        trust_remote_code=model_config.get("trust_remote_code", False),
-        allow_pickle=model_config.get("allow_pickle", False),
+        trust_remote_code=model_config["trust_remote_code"],
+        allow_pickle=model_config["allow_pickle"],
     )
     model.to(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     return (

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .checks import check_alpha
+from .checks import check_alpha_length
 
 
 @dataclass(frozen=True)
