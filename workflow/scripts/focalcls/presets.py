@@ -28,7 +28,7 @@ def resolve_preset(name: str, preset: Mapping, labels: Sequence[str], train_coun
     softmax form. In the sigmoid form alpha is the positive side's share, so each weight w becomes
     w / (1 + w): 0.5 for a class of average weight, more for rarer classes, always inside (0, 1).
     """
-    check_alpha(name, preset, len(labels))
+    check_alpha_length(name, preset.get("alpha"), len(labels))
     loss = preset.get("loss", "focal")
     form = preset.get("form", "softmax")
     gamma = 0.0 if loss == "ce" else float(preset.get("gamma", 2.0))
