@@ -1,7 +1,15 @@
 import pandas as pd
 import pytest
 
-from focalcls.data import balance, extract_labels, longtail_targets, split_summary, stratified_split
+from focalcls.data import (
+    LEAKED,
+    balance,
+    extract_labels,
+    extract_presplit,
+    longtail_targets,
+    split_summary,
+    stratified_split,
+)
 from focalcls.errors import UserError
 
 
@@ -104,3 +112,41 @@ def test_longtail_targets_decay_geometrically():
 def test_split_summary_counts_every_label(imbalanced_rows):
     summary = split_summary({"train": imbalanced_rows}, ["sports", "finance", "tech", "health", "none"])
     assert summary["counts"]["train"]["none"] == 0 and sum(summary["counts"]["train"].values()) == len(imbalanced_rows)
+
+
+PRESPLIT = {"train": "tr.xlsx", "val": "va.xlsx", "test": "te.xlsx"}
+CLEANING = {"text_column": "text", "label_column": "label", "keep_columns": ["id"]}
+
+
+def presplit_frames(rows):
+    return {"train": rows.iloc[:200], "val": rows.iloc[200:240], "test": rows.iloc[240:]}
+
+
+def test_presplit_keeps_each_files_rows_and_drops_texts_seen_in_training(imbalanced_rows):
+    frames = presplit_frames(imbalanced_rows)
+    leaky = pd.concat([frames["test"], frames["train"].iloc[:4], frames["val"].iloc[:1]])
+    found = extract_presplit({**frames, "test": leaky}, PRESPLIT, **CLEANING)
+    assert found.labels == list(frames["train"].label.value_counts().index)  # the training file's, by frequency
+    kept = {**frames, "test": pd.concat([frames["test"], frames["val"].iloc[:1]])}  # a val/test overlap stays
+    for name, frame in kept.items():
+        assert sorted(found.rows[found.rows.split == name].id) == sorted(frame.id)
+    assert found.report["overlap"] == {"train/val": 0, "train/test": 4, "val/test": 1}  # val/test only reported
+    assert found.report["test"]["dropped"][LEAKED] == 4 and found.report["val"]["dropped"][LEAKED] == 0
+    leaked = found.dropped[found.dropped.reason == LEAKED]
+    assert sorted(leaked.id) == sorted(frames["train"].id.iloc[:4]) and set(leaked.file) == {"te.xlsx"}
+
+
+def test_presplit_keeps_the_chosen_labels_in_every_file(imbalanced_rows):
+    found = extract_presplit(presplit_frames(imbalanced_rows), PRESPLIT, labels=["tech", "sports"], **CLEANING)
+    assert found.labels == ["tech", "sports"]
+    assert found.rows.groupby("split").label.unique().map(set).to_dict() == {s: {"tech", "sports"} for s in PRESPLIT}
+
+
+def test_presplit_refuses_unseen_labels_and_different_columns(imbalanced_rows):
+    frames = presplit_frames(imbalanced_rows)
+    unseen = frames["val"].copy()
+    unseen.iloc[:3, unseen.columns.get_loc("label")] = "unknown"
+    with pytest.raises(UserError, match="va.xlsx: labels \\['unknown'\\] never occur in the training file tr.xlsx"):
+        extract_presplit({**frames, "val": unseen}, PRESPLIT, **CLEANING)
+    with pytest.raises(UserError, match=r"different columns: .*val \(va.xlsx\) \['label', 'text'\]"):
+        extract_presplit({**frames, "val": frames["val"].drop(columns="id")}, PRESPLIT, **CLEANING)

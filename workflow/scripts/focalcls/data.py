@@ -14,6 +14,8 @@ from .errors import UserError
 from .tables import ORIGIN
 
 TEXT, LABEL = "text", "label"
+SPLITS = ("train", "val", "test")
+LEAKED = "also in the training file"
 
 
 def normalise(value: str) -> str:
@@ -295,3 +297,46 @@ def check_presplit(splits: Mapping[str, pd.DataFrame], labels: Sequence[str], so
         for b in names[i + 1 :]:
             overlap[f"{a}/{b}"] = int(len(set(splits[a][TEXT]) & set(splits[b][TEXT])))
     return overlap
+
+
+def extract_presplit(
+    frames: Mapping[str, pd.DataFrame],
+    sources: Mapping[str, str],
+    *,
+    labels: Sequence[str] = (),
+    min_count: int = 1,
+    **options,
+) -> Extracted:
+    """The user's own train/val/test files, each cleaned by extract_labels, as one frame with a `split` column.
+
+    The label map comes from the training file (`labels` and `min_count` apply there); a val/test label the
+    training file lacks is an error (check_presplit), and a val/test text also in the training file is dropped,
+    counted and listed, since a text the model trained on says nothing about how it generalises. `options`
+    are extract_labels' cleaning options; the dropped rows carry the file they came from.
+    """
+    _check_same_columns(frames, sources)
+    train = extract_labels(frames["train"], labels=labels, min_count=min_count, source=sources["train"], **options)
+    parts, report = {"train": train.rows}, {"train": train.report}
+    dropped = [train.dropped.assign(file=sources["train"])]
+    for name in ("val", "test"):
+        found = extract_labels(frames[name], labels=[], min_labels=1, source=sources[name], **options)
+        wanted = list(labels) or list(set(found.labels) | set(train.labels))
+        parts[name], report[name] = found.rows[found.rows[LABEL].isin(wanted)], found.report
+        dropped.append(found.dropped.assign(file=sources[name]))
+    report["overlap"] = check_presplit(parts, train.labels, sources)
+    seen = set(parts["train"][TEXT])
+    for name in ("val", "test"):
+        part = parts[name][parts[name][LABEL].isin(train.labels)]
+        leaked = part[TEXT].isin(seen)
+        dropped.append(part[leaked].assign(reason=LEAKED, file=sources[name]))
+        parts[name] = part[~leaked]
+        report[name]["dropped"][LEAKED] = int(leaked.sum())
+    rows = pd.concat([part.assign(split=name) for name, part in parts.items()], ignore_index=True)
+    return Extracted(rows, train.labels, report, pd.concat(dropped, ignore_index=True))
+
+
+def _check_same_columns(frames: Mapping[str, pd.DataFrame], sources: Mapping[str, str]) -> None:
+    columns = {name: sorted(set(map(str, frame.columns)) - {ORIGIN}) for name, frame in frames.items()}
+    if any(columns[name] != columns["train"] for name in SPLITS):
+        listed = ", ".join(f"{name} ({sources[name]}) {columns[name]}" for name in SPLITS)
+        raise UserError(f"the pre-split files have different columns: {listed}; give all three the same columns")
