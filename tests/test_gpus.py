@@ -3,45 +3,67 @@ import socket
 import pytest
 
 from focalcls.errors import UserError
-from focalcls.gpus import acquire_gpus, free_port, reserve_port
+from focalcls.gpus import ALLOCATED_VARIABLE, POOL_VARIABLE, acquire_gpus, free_port, gpu_pool, reserve_port
+
+ONE, FOUR = ["0"], ["0", "1", "2", "3"]
 
 
 def test_two_jobs_never_share_ids_and_ids_come_back(tmp_path, monkeypatch):
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
-    with acquire_gpus(2, total=4, pool_dir=tmp_path) as first:
-        with acquire_gpus(2, total=4, pool_dir=tmp_path) as second:
+    with acquire_gpus(2, pool=FOUR, pool_dir=tmp_path) as first:
+        with acquire_gpus(2, pool=FOUR, pool_dir=tmp_path) as second:
             assert len(first) == len(second) == 2 and not set(first) & set(second)
             with pytest.raises(UserError, match="no 1 free GPU"):
-                with acquire_gpus(1, total=4, pool_dir=tmp_path, timeout_s=0):
+                with acquire_gpus(1, pool=FOUR, pool_dir=tmp_path, timeout_s=0):
                     pass
-    with acquire_gpus(4, total=4, pool_dir=tmp_path) as everything:
-        assert everything == [0, 1, 2, 3]
+    with acquire_gpus(4, pool=FOUR, pool_dir=tmp_path) as everything:
+        assert everything == ["0", "1", "2", "3"]
 
 
 def test_ids_are_released_when_the_job_fails(tmp_path, monkeypatch):
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
     with pytest.raises(RuntimeError):
-        with acquire_gpus(1, total=1, pool_dir=tmp_path):
+        with acquire_gpus(1, pool=ONE, pool_dir=tmp_path):
             raise RuntimeError("training crashed")
-    with acquire_gpus(1, total=1, pool_dir=tmp_path, timeout_s=0) as ids:
-        assert ids == [0]
+    with acquire_gpus(1, pool=ONE, pool_dir=tmp_path, timeout_s=0) as ids:
+        assert ids == ["0"]
 
 
-def test_scheduler_assignment_wins_and_too_many_is_an_error(tmp_path, monkeypatch):
+def test_a_schedulers_allocation_is_the_jobs_own(tmp_path, monkeypatch):
+    """In a job Slurm started, CUDA_VISIBLE_DEVICES is that job's: taken as it is, nothing locked."""
+    monkeypatch.setenv(ALLOCATED_VARIABLE, "1")
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3,5")
-    with acquire_gpus(2, pool_dir=tmp_path) as ids:
-        assert ids == ["3", "5"]
+    with acquire_gpus(2, pool_dir=tmp_path) as ids, acquire_gpus(2, pool_dir=tmp_path) as again:
+        assert ids == again == ["3", "5"]
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "GPU-8a1f,GPU-77c2")
     with acquire_gpus(1, pool_dir=tmp_path) as ids:
         assert ids == ["GPU-8a1f"]
-    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3,5")
-    with pytest.raises(UserError, match="train.gpus is 3"):
+    with pytest.raises(UserError, match="the scheduler gave this job 2"):
         with acquire_gpus(3, pool_dir=tmp_path):
             pass
-    monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
-    with pytest.raises(UserError, match="shows 2 GPU"):
-        with acquire_gpus(4, total=2, pool_dir=tmp_path):
+
+
+@pytest.mark.parametrize("variable", ["CUDA_VISIBLE_DEVICES", POOL_VARIABLE])
+def test_exported_ids_or_train_gpu_ids_are_a_pool_that_parallel_jobs_share(tmp_path, monkeypatch, variable):
+    """CUDA_VISIBLE_DEVICES=2,3 exported by a user (or train.gpu_ids: [2, 3]) outside a scheduler's job: two
+    jobs side by side get one distinct id each, and a third waits for one of them."""
+    monkeypatch.delenv(ALLOCATED_VARIABLE, raising=False)
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    monkeypatch.setenv(variable, "2,3")
+    with acquire_gpus(1, pool_dir=tmp_path) as first, acquire_gpus(1, pool_dir=tmp_path) as second:
+        assert sorted(first + second) == ["2", "3"]
+        with pytest.raises(UserError, match="no 1 free GPU"):
+            with acquire_gpus(1, pool_dir=tmp_path, timeout_s=0):
+                pass
+    with pytest.raises(UserError, match="the GPU pool has 2 id"):
+        with acquire_gpus(4, pool_dir=tmp_path):
             pass
+
+
+def test_train_gpu_ids_win_over_exported_ids(monkeypatch):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1,2,3")
+    assert gpu_pool([1, 3]) == ["1", "3"]
+    assert gpu_pool() == ["0", "1", "2", "3"]
 
 
 def test_free_port_is_bindable():
@@ -54,7 +76,7 @@ def _hold_ids_and_port(pool_dir, out, barrier):
     """One job: reserve 2 of 4 fake GPUs and a port, and hold them while the other job does the same."""
     import json
 
-    with acquire_gpus(2, total=4, pool_dir=pool_dir, timeout_s=0) as ids, reserve_port(pool_dir=pool_dir) as port:
+    with acquire_gpus(2, pool=FOUR, pool_dir=pool_dir, timeout_s=0) as ids, reserve_port(pool_dir=pool_dir) as port:
         barrier.wait(timeout=60)
         out.write_text(json.dumps({"ids": ids, "port": port}))
         barrier.wait(timeout=60)
@@ -88,7 +110,7 @@ def test_a_held_port_is_not_handed_out_again(tmp_path, monkeypatch):
 
 
 def _hold_forever(pool_dir, ready):
-    with acquire_gpus(1, total=1, pool_dir=pool_dir, timeout_s=0), reserve_port(pool_dir=pool_dir):
+    with acquire_gpus(1, pool=ONE, pool_dir=pool_dir, timeout_s=0), reserve_port(pool_dir=pool_dir):
         ready.set()
         import time
 
@@ -106,12 +128,12 @@ def test_a_killed_job_gives_its_gpu_back(tmp_path, monkeypatch):
     job.start()
     assert ready.wait(timeout=60)
     with pytest.raises(UserError, match="no 1 free GPU"):
-        with acquire_gpus(1, total=1, pool_dir=tmp_path, timeout_s=0):
+        with acquire_gpus(1, pool=ONE, pool_dir=tmp_path, timeout_s=0):
             pass
     job.kill()
     job.join(timeout=60)
-    with acquire_gpus(1, total=1, pool_dir=tmp_path, timeout_s=0) as ids:
-        assert ids == [0]
+    with acquire_gpus(1, pool=ONE, pool_dir=tmp_path, timeout_s=0) as ids:
+        assert ids == ["0"]
 
 
 def test_multi_node_options_reach_accelerate_and_win(monkeypatch):

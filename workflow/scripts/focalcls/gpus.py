@@ -12,7 +12,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from .errors import UserError
@@ -37,50 +37,51 @@ def visible_gpu_count() -> int:
     return int(done.stdout.strip() or 0)
 
 
+# Set by the workflow (common.smk) for its jobs: train.gpu_ids as the pool, and, in a job a scheduler
+# started (Snakemake's remote execution: the Slurm executor), that its CUDA_VISIBLE_DEVICES is its own.
+POOL_VARIABLE = "FOCALCLS_GPU_IDS"
+ALLOCATED_VARIABLE = "FOCALCLS_SCHEDULER_ALLOCATED"
+
+
+def _ids(text: str | None) -> list[str]:
+    return [x.strip() for x in (text or "").split(",") if x.strip()]  # indices or GPU UUIDs
+
+
+def gpu_pool(configured: Sequence[int | str] = ()) -> list[str]:
+    """The GPU ids the workflow's parallel jobs share, each job locking its own: train.gpu_ids, else the
+    CUDA_VISIBLE_DEVICES the user exported ("use these GPUs"), else every GPU of the machine."""
+    if configured:
+        return [str(x) for x in configured]
+    exported = _ids(os.environ.get("CUDA_VISIBLE_DEVICES"))
+    return exported or [str(i) for i in range(visible_gpu_count())]
+
+
 @contextlib.contextmanager
 def acquire_gpus(
-    n: int, *, total: int | None = None, pool_dir: Path = DEFAULT_POOL_DIR, timeout_s: float = 3600.0
-) -> Iterator[list]:
-    """Hold `n` GPU ids exclusively (flock on one file per id) until the block ends, however it ends.
-
-    When a scheduler already set CUDA_VISIBLE_DEVICES, those ids are the job's and nothing is locked.
-    """
+    n: int, *, pool: Sequence[str] | None = None, pool_dir: Path = DEFAULT_POOL_DIR, timeout_s: float = 3600.0
+) -> Iterator[list[str]]:
+    """Hold `n` GPU ids of the pool exclusively (flock on one file per id) until the block ends, however
+    it ends. A job a scheduler started owns its CUDA_VISIBLE_DEVICES: those ids are taken, nothing locked."""
     if n <= 0:
         yield []
         return
-    preset = os.environ.get("CUDA_VISIBLE_DEVICES")
-    if preset not in (None, ""):
-        ids = [x.strip() for x in preset.split(",") if x.strip()]  # indices or GPU UUIDs
+    if os.environ.get(ALLOCATED_VARIABLE) and _ids(os.environ.get("CUDA_VISIBLE_DEVICES")):
+        ids = _ids(os.environ["CUDA_VISIBLE_DEVICES"])
         if len(ids) < n:
-            raise UserError(
-                f"train.gpus is {n} but CUDA_VISIBLE_DEVICES={preset!r} gives this job {len(ids)}; lower train.gpus"
-            )
+            raise UserError(f"train.gpus is {n} but the scheduler gave this job {len(ids)} GPU(s); lower train.gpus")
         yield ids[:n]
         return
-    total = visible_gpu_count() if total is None else total
-    if n > total:
-        raise UserError(f"train.gpus is {n} but this machine shows {total} GPU(s); lower train.gpus")
-    pool_dir.mkdir(parents=True, exist_ok=True)
-    with contextlib.suppress(PermissionError):
-        pool_dir.chmod(0o1777)  # shared by every user of the box, like /tmp
+    pool = gpu_pool(_ids(os.environ.get(POOL_VARIABLE))) if pool is None else list(pool)
+    if n > len(pool):
+        raise UserError(
+            f"train.gpus is {n} but the GPU pool has {len(pool)} id(s) ({', '.join(pool) or 'none'}: train.gpu_ids, "
+            "else CUDA_VISIBLE_DEVICES, else every GPU of the machine); lower train.gpus or widen the pool"
+        )
+    _shared_folder(pool_dir)
     deadline = time.monotonic() + timeout_s
-    held: list[tuple[int, int]] = []
+    held: list[tuple[str, int]] = []
     try:
-        while True:
-            for gpu in range(total):
-                if len(held) == n:
-                    break
-                # Read-only is enough for flock, so a lock file another user created still works.
-                fd = os.open(pool_dir / f"gpu{gpu}.lock", os.O_CREAT | os.O_RDONLY, 0o644)
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    held.append((gpu, fd))
-                except BlockingIOError:
-                    os.close(fd)
-            if len(held) == n:
-                break
-            _release(held)
-            held = []
+        while not (held := _try_lock(pool, n, pool_dir)):
             if time.monotonic() > deadline:
                 raise UserError(f"no {n} free GPU ids in {pool_dir} after {timeout_s:.0f}s; other jobs hold them")
             time.sleep(1.0)
@@ -89,7 +90,34 @@ def acquire_gpus(
         _release(held)
 
 
-def _release(held: list[tuple[int, int]]) -> None:
+def _try_lock(pool: Sequence[str], n: int, pool_dir: Path) -> list[tuple[str, int]]:
+    """`n` ids locked now, or none (all or nothing, so two jobs never each hold half of what they need)."""
+    held = []
+    for gpu in pool:
+        if len(held) == n:
+            break
+        # One file per physical id, so runs with different pools still never share a GPU. Read-only is
+        # enough for flock, so a lock file another user created still works.
+        name = "".join(c if c.isalnum() or c in "-_" else "_" for c in gpu)
+        fd = os.open(pool_dir / f"gpu{name}.lock", os.O_CREAT | os.O_RDONLY, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            held.append((gpu, fd))
+        except BlockingIOError:
+            os.close(fd)
+    if len(held) < n:
+        _release(held)
+        return []
+    return held
+
+
+def _shared_folder(pool_dir: Path) -> None:
+    pool_dir.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(PermissionError):
+        pool_dir.chmod(0o1777)  # shared by every user of the box, like /tmp
+
+
+def _release(held: list[tuple[str, int]]) -> None:
     for _, fd in held:
         fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
@@ -109,9 +137,7 @@ def reserve_port(*, pool_dir: Path = DEFAULT_POOL_DIR, attempts: int = 50) -> It
     free_port alone leaves a window between choosing the port and accelerate binding it, in which a
     job starting at the same moment can be handed the same port; a lock per port closes it.
     """
-    pool_dir.mkdir(parents=True, exist_ok=True)
-    with contextlib.suppress(PermissionError):
-        pool_dir.chmod(0o1777)
+    _shared_folder(pool_dir)
     for _ in range(attempts):
         port = free_port()
         fd = os.open(pool_dir / f"port{port}.lock", os.O_CREAT | os.O_RDONLY, 0o644)
@@ -123,6 +149,6 @@ def reserve_port(*, pool_dir: Path = DEFAULT_POOL_DIR, attempts: int = 50) -> It
         try:
             yield port
         finally:
-            _release([(port, fd)])
+            _release([(str(port), fd)])
         return
     raise UserError(f"no free port found in {attempts} attempts; are many jobs starting at once?")
