@@ -3,10 +3,12 @@ import re
 import shlex
 from pathlib import Path
 
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version
 
 from focalcls.checks import check_against_labels, check_config, check_gpu_budget
 from focalcls.config import complete
+from focalcls.gpus import share_gpu_pool
 
 min_version("9.0")
 
@@ -17,7 +19,12 @@ config.update(complete(config, Path(workflow.basedir, "config", "schema.yaml")))
 check_config(config)
 _granted = workflow.global_resources.get("gpu")
 GPU_RESOURCE = getattr(_granted, "value", _granted)  # --resources gpu=N, or None when not given
-check_gpu_budget(config["train"]["gpus"], GPU_RESOURCE)
+GPU_POOL = share_gpu_pool(config["train"], scheduled_job=workflow.remote_exec)
+check_gpu_budget(config["train"]["gpus"], GPU_RESOURCE, GPU_POOL)
+if GPU_POOL and GPU_RESOURCE is None:
+    # Without --resources gpu=N Snakemake would start every GPU job at once, and the surplus would wait
+    # for ids in the lock pool; cap GPU use at the pool's size instead, as --resources gpu=N does.
+    workflow.global_resources["gpu"] = len(GPU_POOL)
 
 PRESETS = list(config["presets"])
 DEMO_MODEL = "resources/models/demo"
@@ -58,6 +65,20 @@ def split_files(wildcards=None):
 
 def gpus_per_job():
     return config["train"]["gpus"]
+
+
+def gpu_job_threads(gpus):
+    """CPU threads of a job on `gpus` GPUs: train.cpu_threads, else --cores shared evenly among the GPU
+    jobs that run at once (four one-GPU trainings on a 4-GPU, 8-core box: 2 each), so Snakemake starts
+    them side by side. A CPU job (gpus 0) takes every core, as one CPU training is fastest alone."""
+    if config["train"]["cpu_threads"]:
+        return config["train"]["cpu_threads"]
+    try:
+        cores = workflow.cores
+    except WorkflowError:  # a cluster run without --cores: each job is its own allocation
+        return 8
+    side_by_side = min(len(GPU_POOL), GPU_RESOURCE or len(GPU_POOL)) // gpus if gpus and GPU_POOL else 1
+    return max(1, cores // max(1, side_by_side))
 
 
 def raw_inputs(wildcards):

@@ -135,9 +135,15 @@ def check_prompt(prompt: str) -> None:
         )
 
 
-def check_gpu_budget(train_gpus: int, granted: int | None) -> None:
+def check_gpu_budget(train_gpus: int, granted: int | None, pool: list[str]) -> None:
     """Snakemake would quietly scale a job's gpu resource down to --resources gpu=N; the job would
-    still reserve train.gpus ids, so jobs would overrun N. Stop before any work instead."""
+    still reserve train.gpus ids, so jobs would overrun N. Stop before any work instead, and likewise
+    when the pool of ids (train.gpu_ids, CUDA_VISIBLE_DEVICES or the machine's GPUs) is too small."""
+    if pool and train_gpus > len(pool):
+        raise UserError(
+            f"train.gpus is {train_gpus} but the GPU pool has {len(pool)} id(s) ({', '.join(pool)}: train.gpu_ids, "
+            "else CUDA_VISIBLE_DEVICES, else every GPU of the machine); lower train.gpus or widen the pool"
+        )
     if granted is not None and train_gpus > granted:
         raise UserError(
             f"train.gpus is {train_gpus} but --resources gpu={granted} lets no job have that many; "

@@ -12,7 +12,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from .errors import UserError
@@ -54,6 +54,19 @@ def gpu_pool(configured: Sequence[int | str] = ()) -> list[str]:
         return [str(x) for x in configured]
     exported = _ids(os.environ.get("CUDA_VISIBLE_DEVICES"))
     return exported or [str(i) for i in range(visible_gpu_count())]
+
+
+def share_gpu_pool(train: Mapping, *, scheduled_job: bool) -> list[str]:
+    """The pool for the workflow's jobs, put in the environment they inherit; empty for a CPU run, and in
+    a job a scheduler started (Snakemake's remote execution), whose CUDA_VISIBLE_DEVICES is its own."""
+    if scheduled_job:
+        os.environ[ALLOCATED_VARIABLE] = "1"
+        return []
+    if not train["gpus"]:
+        return []
+    pool = gpu_pool(train["gpu_ids"])
+    os.environ[POOL_VARIABLE] = ",".join(pool)
+    return pool
 
 
 @contextlib.contextmanager
