@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from conftest import synthetic_rows
+from focalcls.config import complete
 from focalcls.hard_examples import EpochSampler, RowLosses
 from focalcls.presets import LossSpec
 from focalcls.training import TrainSettings, train_preset
@@ -74,15 +75,18 @@ def test_training_with_hard_example_sampling_draws_by_loss(tiny_model_dir, tmp_p
     monkeypatch.setattr(EpochSampler, "__iter__", recording_iter)
     rows = synthetic_rows({"sports": 40, "finance": 20, "tech": 8})
     labels = ["sports", "finance", "tech"]
-    settings = TrainSettings(
-        epochs=3,
-        batch_size=8,
-        lr=5e-3,
-        seed=0,
-        precision="fp32",
-        patience=10,
-        hard_example_sampling=True,
-        hard_example_floor=0.05,
+    settings = TrainSettings.from_config(
+        {
+            **complete({})["train"],
+            "epochs": 3,
+            "batch_size": 8,
+            "lr": 5e-3,
+            "seed": 0,
+            "precision": "fp32",
+            "patience": 10,
+            "hard_example_sampling": True,
+            "hard_example_floor": 0.05,
+        }
     )
     summary = train_preset(
         train=rows,
@@ -95,6 +99,8 @@ def test_training_with_hard_example_sampling_draws_by_loss(tiny_model_dir, tmp_p
         max_length=16,
         out_dir=tmp_path / "p",
         preset_name="hard",
+        dtype="auto",
+        trust_remote_code=False,
     )
     assert summary["hard_example_sampling"] and summary["steps"] == 27
     assert [epoch for epoch, _ in draws] == [0, 1, 2]  # Trainer told the sampler each epoch

@@ -1,16 +1,37 @@
 from types import SimpleNamespace
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
 
+from focalcls.checkpoints import clean_checkpoints, resume_point
+from focalcls.config import complete
 from focalcls.errors import UserError
 from focalcls.losses import focal_loss
 from focalcls.presets import LossSpec, resolve_preset
-from focalcls.training import clean_checkpoints, last_checkpoint, log_table, loss_function
+from focalcls.train_outputs import log_table
+from focalcls.trainer_setup import loss_function
+from focalcls.training import TrainSettings
 
 LABELS = ["big", "mid", "tiny"]
 COUNTS = {"big": 100, "mid": 10, "tiny": 1}
+
+
+def train_settings(**overrides) -> TrainSettings:
+    """Settings as a complete config gives them: the schema's defaults, then the test's own values."""
+    return TrainSettings.from_config({**complete({})["train"], **overrides})
+
+
+def test_settings_take_exactly_their_fields_from_the_filled_config_and_have_no_defaults_of_their_own():
+    section = complete({"train": {"epochs": 1}})["train"]
+    settings = TrainSettings.from_config(section)
+    assert settings.epochs == 1 and settings.batch_size == section["batch_size"]  # the schema's default
+    assert "eval_batch_size" in section and not hasattr(settings, "eval_batch_size")
+    with pytest.raises(KeyError, match="batch_size"):
+        TrainSettings.from_config({k: v for k, v in section.items() if k != "batch_size"})
+    with pytest.raises(TypeError):
+        TrainSettings()  # every field is required: config/schema.yaml is where defaults live
 
 
 def test_loss_is_normalised_by_the_rows_of_the_whole_accumulated_batch():
@@ -37,17 +58,11 @@ def test_balanced_alpha_per_form():
     assert ce.gamma == 0.0 and ce.alpha is None
 
 
-@pytest.mark.parametrize(
-    "preset, message",
-    [
-        ({"form": "softmax", "alpha": [1.0, 2.0]}, "2 values but there are 3 labels"),
-        ({"form": "sigmoid", "alpha": [0.2, 0.5, 1.5]}, "must lie in \\(0, 1\\)"),
-        ({"form": "sigmoid", "alpha": 0.0}, "must lie in \\(0, 1\\)"),
-    ],
-)
-def test_alpha_that_cannot_mean_anything_is_refused(preset, message):
-    with pytest.raises(UserError, match=message):
-        resolve_preset("p", preset, LABELS, COUNTS)
+def test_an_alpha_list_not_one_per_training_label_is_refused():
+    # The labels may be new to the train job, so it checks the length again; the sigmoid range of alpha is
+    # a config check (checks.check_alpha_range, tested in test_checks).
+    with pytest.raises(UserError, match="2 values but there are 3 labels"):
+        resolve_preset("p", {"form": "softmax", "alpha": [1.0, 2.0]}, LABELS, COUNTS)
 
 
 def test_checkpoints_of_another_setup_are_not_resumed(tmp_path):
@@ -61,14 +76,47 @@ def test_checkpoints_of_another_setup_are_not_resumed(tmp_path):
     assert not (folder / "checkpoint-10").exists() and (folder / "fingerprint.txt").read_text() == "setup-b"
 
 
+def one_process_trainer() -> SimpleNamespace:
+    """What resume_point asks of the trainer, for a single process without difficulty-aware sampling."""
+    return SimpleNamespace(
+        is_world_process_zero=lambda: True,
+        accelerator=SimpleNamespace(wait_for_everyone=lambda: None),
+        sampler=SimpleNamespace(losses=None),
+    )
+
+
 def test_a_checkpoint_cut_short_is_not_resumed(tmp_path):
     folder = tmp_path / "checkpoints"
-    clean_checkpoints(folder, "setup")
-    for step in (5, 10):
+    assert resume_point(one_process_trainer(), folder, "setup") is None  # nothing yet: start afresh
+    for step in (5, 10, 40):
         (folder / f"checkpoint-{step}").mkdir()
-    (folder / "checkpoint-5" / "trainer_state.json").write_text("{}")  # Trainer writes it last
-    clean_checkpoints(folder, "setup")
-    assert last_checkpoint(folder) == str(folder / "checkpoint-5") and not (folder / "checkpoint-10").exists()
+    for step in (5, 10):  # Trainer writes trainer_state.json last: checkpoint-40 was cut short
+        (folder / f"checkpoint-{step}" / "trainer_state.json").write_text("{}")
+    assert resume_point(one_process_trainer(), folder, "setup") == str(folder / "checkpoint-10")  # by step number
+    assert not (folder / "checkpoint-40").exists()
+    assert resume_point(one_process_trainer(), folder, "another setup") is None
+
+
+@pytest.mark.parametrize(
+    "val_labels",
+    [[0, 0, 0, 0, 1, 1, 1, 2, 2], [0, 0, 0, 0, 1, 1, 1, 1]],
+    ids=["every-class", "minority-class-absent-from-val"],
+)
+def test_training_log_and_report_agree_on_validation_f1(val_labels):
+    from transformers import EvalPrediction
+
+    from focalcls.metrics import classification_metrics
+    from focalcls.trainer_setup import validation_metrics
+
+    y_true = np.array(val_labels)
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(len(y_true), 3)) + 2.0 * np.eye(3)[y_true]
+    logits[0] = [0.0, 0.0, 3.0]  # a wrong guess of the rarest class, present or not
+    during_training = validation_metrics(LABELS, COUNTS)(EvalPrediction(predictions=logits, label_ids=y_true))
+    probs = torch.softmax(torch.tensor(logits), dim=-1).numpy()
+    report = classification_metrics(y_true, probs, LABELS, COUNTS)
+    assert report["minority_f1"] > 0  # so a minority class picked among absent ones (F1 0) would show
+    assert during_training == {"macro_f1": report["macro_f1"], "minority_f1": report["minority_f1"]}
 
 
 def test_log_table_keeps_train_and_eval_rows():
@@ -85,7 +133,7 @@ def test_out_of_memory_says_which_preset_and_what_to_lower(tiny_model_dir, tmp_p
     from transformers import Trainer
 
     from conftest import synthetic_rows
-    from focalcls.training import TrainSettings, train_preset
+    from focalcls.training import train_preset
 
     def no_memory(self, *args, **kwargs):
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
@@ -100,10 +148,12 @@ def test_out_of_memory_says_which_preset_and_what_to_lower(tiny_model_dir, tmp_p
             checkpoint=str(tiny_model_dir),
             loss=LossSpec(loss="ce", form="softmax", gamma=0.0, alpha=None),
             lora={"r": 2, "alpha": 4, "dropout": 0.0, "target_modules": "all-linear"},
-            settings=TrainSettings(batch_size=32, precision="fp32"),
+            settings=train_settings(batch_size=32, precision="fp32"),
             max_length=48,
             out_dir=tmp_path,
             preset_name="severe",
+            dtype="auto",
+            trust_remote_code=False,
         )
     message = str(caught.value)
     assert "'severe'" in message and "batch_size 32" in message and "max_length 48" in message
@@ -119,7 +169,7 @@ def test_lora_weights_learn_with_memory_savers(tiny_model_dir, tmp_path, setting
     from safetensors.torch import load_file
 
     from conftest import synthetic_rows
-    from focalcls.training import TrainSettings, train_preset
+    from focalcls.training import train_preset
 
     rows = synthetic_rows({"sports": 24, "finance": 24})
     summary = train_preset(
@@ -129,11 +179,12 @@ def test_lora_weights_learn_with_memory_savers(tiny_model_dir, tmp_path, setting
         checkpoint=str(tiny_model_dir),
         loss=LossSpec(loss="focal", form="softmax", gamma=2.0, alpha=None),
         lora={"r": 2, "alpha": 4, "dropout": 0.0, "target_modules": "all-linear"},
-        settings=TrainSettings(epochs=1, batch_size=8, lr=1e-2, **settings),
+        settings=train_settings(epochs=1, batch_size=8, lr=1e-2, **settings),
         max_length=16,
         out_dir=tmp_path,
         preset_name="p",
         dtype=dtype,
+        trust_remote_code=False,
     )
     assert summary["dtype"] == dtype and summary["steps"] == 6
     weights = load_file(str(tmp_path / "adapter/adapter_model.safetensors"))

@@ -27,13 +27,14 @@ rule train:
         # Only this preset's settings: changing one preset reruns that preset alone.
         preset=lambda wc: as_json(config["presets"][wc.preset]),
         lora=as_json(config["lora"]),
-        # eval_batch_size only matters to evaluate: changing it retrains nothing; nor does an empty
-        # accelerate_args, so results trained before the key existed stay up to date.
+        # Keys that never change a trained adapter (evaluate's batch size, which GPUs, how many CPU threads)
+        # are left out, so changing them retrains nothing; so is an empty accelerate_args, so results trained
+        # before these keys existed stay up to date. train.py fills them back in from the schema.
         train=as_json(
             {
                 k: v
                 for k, v in config["train"].items()
-                if k != "eval_batch_size" and not (k == "accelerate_args" and not v)
+                if k not in ("eval_batch_size", "gpu_ids", "cpu_threads") and not (k == "accelerate_args" and not v)
             }
         ),
         model=as_json(config["model"]),

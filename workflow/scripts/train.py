@@ -5,45 +5,46 @@ from pathlib import Path
 
 from focalcls import cli
 from focalcls.atomic import read_json
+from focalcls.config import complete
 from focalcls.launch import run_on_devices
 from focalcls.presets import resolve_preset
 from focalcls.tables import read_table
 
 
 def main(args) -> None:
-    gpus = int(args.train_settings.get("gpus", 0))
-    processes = gpus or int(args.train_settings.get("cpu_processes", 1))
+    # The train rule leaves out the keys that must not rerun a training (eval_batch_size, an empty
+    # accelerate_args); the schema, the one place defaults live, fills them back in.
+    config = complete({"train": args.train_settings, "model": args.model})
+    train = config["train"]
+    gpus = train["gpus"]
     run_on_devices(
-        lambda: _train(args),
+        lambda: _train(args, config),
         script=__file__,
         gpus=gpus,
-        processes=processes,
+        processes=gpus or train["cpu_processes"],
         threads=args.threads,
-        accelerate_args=args.train_settings.get("accelerate_args", []),
+        accelerate_args=train["accelerate_args"],
     )
 
 
-def _train(args) -> None:
+def _train(args, config: dict) -> None:
     from focalcls.training import TrainSettings, train_preset
 
     labels = read_json(args.labels)
     counts = read_json(args.summary)["counts"]["train"]
-    loss = resolve_preset(args.preset, args.preset_settings, labels, counts)
-    fields = TrainSettings.__dataclass_fields__
-    settings = TrainSettings(**{k: v for k, v in args.train_settings.items() if k in fields})
     train_preset(
         train=read_table(args.train),
         val=read_table(args.val),
         labels=labels,
         checkpoint=args.checkpoint,
-        loss=loss,
+        loss=resolve_preset(args.preset, args.preset_settings, labels, counts),
         lora=args.lora,
-        settings=settings,
-        max_length=args.model["max_length"],
+        settings=TrainSettings.from_config(config["train"]),
+        max_length=config["model"]["max_length"],
         out_dir=Path(args.out_dir),
         preset_name=args.preset,
-        dtype=args.model.get("dtype", "auto"),
-        trust_remote_code=args.model.get("trust_remote_code", False),
+        dtype=config["model"]["dtype"],
+        trust_remote_code=config["model"]["trust_remote_code"],
     )
 
 

@@ -29,39 +29,56 @@ def minority_labels(labels: Sequence[str], train_counts: Mapping[str, int]) -> l
     return [labels[i] for i in order[:k]]
 
 
+def f1_summary(y_true: np.ndarray, y_pred: np.ndarray, labels: Sequence[str], train_counts: Mapping[str, int]) -> dict:
+    """Per-class precision, recall and F1, and the F1 averages both the training log (validation) and the
+    report quote, so the two can never disagree on the same predictions."""
+    ids = list(range(len(labels)))
+    precision, recall, f1, support = precision_recall_fscore_support(y_true, y_pred, labels=ids, zero_division=0)
+    # Averages run over the classes this split holds: a class kept in train only (split.small_classes)
+    # would otherwise count as F1 = 0 everywhere. The minority classes are the rarest third of those, so
+    # a rare class missing from the split never drags the minority average to 0 either.
+    present = [i for i in ids if support[i] > 0]
+    minority = minority_labels([labels[i] for i in present], train_counts)
+    per_class = {
+        label: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
+        for label, p, r, f, s in zip(labels, precision, recall, f1, support)
+    }
+    return {
+        "macro_f1": float(np.mean(f1[present])),
+        "minority_f1": float(np.mean([per_class[x]["f1"] for x in minority])),
+        "minority_labels": minority,
+        "absent_labels": [labels[i] for i in ids if support[i] == 0],
+        "f1_std": float(np.std(f1[present])),
+        "per_class": per_class,
+    }
+
+
 def classification_metrics(
     y_true: np.ndarray, probs: np.ndarray, labels: Sequence[str], train_counts: Mapping[str, int]
 ) -> dict:
     """Every figure the report compares; `probs` is (n, classes), rows summing to one."""
     ids = list(range(len(labels)))
     y_pred = probs.argmax(axis=1)
-    precision, recall, f1, support = precision_recall_fscore_support(y_true, y_pred, labels=ids, zero_division=0)
-    per_class = {
-        label: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
-        for label, p, r, f, s in zip(labels, precision, recall, f1, support)
-    }
-    # Averages run over the classes this split holds: a class kept in train only (split.small_classes)
-    # would otherwise count as F1 = 0 everywhere.
-    present = [i for i in ids if support[i] > 0]
-    minority = minority_labels([labels[i] for i in present], train_counts)
+    f1 = f1_summary(y_true, y_pred, labels, train_counts)
+    present = [i for i in ids if f1["per_class"][labels[i]]["support"] > 0]
     confidence = probs.max(axis=1)
     hard = np.argsort(confidence, kind="stable")[: max(1, len(confidence) // 4)]
     return {
         "n": int(len(y_true)),
         "accuracy": float(accuracy_score(y_true, y_pred)),
-        "macro_f1": float(np.mean(f1[present])),
+        "macro_f1": f1["macro_f1"],
         "weighted_f1": float(f1_score(y_true, y_pred, labels=ids, average="weighted", zero_division=0)),
         "balanced_accuracy": float(balanced_accuracy_score(y_true, y_pred)),
-        "minority_f1": float(np.mean([per_class[x]["f1"] for x in minority])),
-        "minority_labels": minority,
-        "absent_labels": [labels[i] for i in ids if support[i] == 0],
-        "f1_std": float(np.std(f1[present])),
+        "minority_f1": f1["minority_f1"],
+        "minority_labels": f1["minority_labels"],
+        "absent_labels": f1["absent_labels"],
+        "f1_std": f1["f1_std"],
         "hard_sample_accuracy": float((y_pred[hard] == y_true[hard]).mean()),
         "ece": expected_calibration_error(y_true, probs),
         "pr_auc_macro": float(
             np.mean([average_precision_score(y_true == i, probs[:, i]) for i in present]) if present else 0.0
         ),
-        "per_class": per_class,
+        "per_class": f1["per_class"],
     }
 
 

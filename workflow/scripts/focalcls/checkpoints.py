@@ -1,0 +1,63 @@
+"""Resuming a killed training safely: checkpoints are resumed only by the very setup that wrote them."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import torch
+from transformers.trainer_utils import get_last_checkpoint
+
+from .hard_examples import STATE_FILE
+
+if TYPE_CHECKING:
+    from .trainer_setup import FocalTrainer
+
+log = logging.getLogger(__name__)
+FOLDER = "checkpoints"  # under the preset's output folder; removed once the adapter is written
+
+
+def fingerprint(*parts) -> str:
+    """Identifies a training setup, so checkpoints of another setup are never resumed."""
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(json.dumps(part, sort_keys=True, default=str).encode())
+    return digest.hexdigest()
+
+
+def clean_checkpoints(folder: Path, key: str) -> None:
+    """Keep only checkpoints this setup can resume from: remove those of another setup (other loss, data
+    or settings) and any checkpoint cut short by a kill. Trainer writes trainer_state.json last, so a
+    checkpoint without it is incomplete."""
+    stamp = folder / "fingerprint.txt"
+    if folder.is_dir() and (not stamp.exists() or stamp.read_text() != key):
+        if any(folder.glob("checkpoint-*")):
+            log.warning("removing checkpoints of a different setup in %s", folder)
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(key)
+    for path in folder.glob("checkpoint-*"):
+        if not (path / "trainer_state.json").exists():
+            log.warning("removing %s: it was being written when the job stopped", path)
+            shutil.rmtree(path)
+
+
+def resume_point(trainer: FocalTrainer, folder: Path, key: str) -> str | None:
+    """The checkpoint to resume from (the latest one this setup completed), or None to start afresh. The
+    first process cleans the folder while the others wait, so no process picks a checkpoint about to go.
+    The difficulty-aware sampler's row losses come back with it: they are not part of Trainer's state."""
+    if trainer.is_world_process_zero():
+        clean_checkpoints(folder, key)
+    trainer.accelerator.wait_for_everyone()
+    # A node that does not share the output folder has no checkpoints of its own: it starts afresh.
+    resume = get_last_checkpoint(str(folder)) if folder.is_dir() else None
+    if resume:
+        log.info("resuming from %s", resume)
+        losses = trainer.sampler.losses
+        if losses is not None and (Path(resume) / STATE_FILE).exists():
+            losses.load_state_dict(torch.load(Path(resume) / STATE_FILE))
+    return resume

@@ -1,0 +1,211 @@
+"""The pieces transformers.Trainer is built from for one preset: datasets, loss, metrics, arguments, sampler."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+import torch
+from transformers import (
+    DataCollatorWithPadding,
+    EarlyStoppingCallback,
+    EvalPrediction,
+    Trainer,
+    TrainerCallback,
+    TrainingArguments,
+)
+
+from .data import LABEL, TEXT
+from .hard_examples import EpochSampler, RowLosses, SamplerCallback
+from .losses import focal_loss
+from .metrics import f1_summary
+from .presets import LossSpec
+
+if TYPE_CHECKING:
+    from .training import TrainSettings
+
+log = logging.getLogger(__name__)
+ROW = "row"  # each row's number in the training table, for difficulty-aware sampling
+
+
+class TokenizedRows(torch.utils.data.Dataset):
+    """Tokenised texts with their class ids and row numbers; padding is left to the collator (per batch)."""
+
+    def __init__(self, frame: pd.DataFrame, labels: Sequence[str], tokenizer, max_length: int):
+        index = {label: i for i, label in enumerate(labels)}
+        encoded = tokenizer(list(frame[TEXT]), truncation=True, max_length=max_length)
+        self.items = [
+            {"input_ids": ids, "attention_mask": mask, "labels": index[label], ROW: i}
+            for i, (ids, mask, label) in enumerate(zip(encoded["input_ids"], encoded["attention_mask"], frame[LABEL]))
+        ]
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int) -> dict:
+        return self.items[i]
+
+    def lengths(self) -> list[int]:
+        return [len(item["input_ids"]) for item in self.items]
+
+
+class FocalTrainer(Trainer):
+    """Trainer whose batches come from EpochSampler; it takes the row numbers out of each batch before
+    the model sees them and, with difficulty-aware sampling on, records each training row's loss."""
+
+    def __init__(self, *args, loss: LossSpec, sampler: EpochSampler, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.loss_spec, self.sampler = loss, sampler
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        rows, targets = inputs.pop(ROW), inputs["labels"]  # Trainer pops the labels
+        loss, outputs = super().compute_loss(model, inputs, return_outputs=True, num_items_in_batch=num_items_in_batch)
+        if self.sampler.losses is not None and model.training:
+            # Without alpha: class weights already act in the loss; drawing by them too would square them.
+            spec = self.loss_spec
+            per_row = focal_loss(outputs.logits.detach(), targets, gamma=spec.gamma, form=spec.form, reduction="none")
+            self.sampler.losses.record(rows, per_row)
+        return (loss, outputs) if return_outputs else loss
+
+    def _get_train_sampler(self, train_dataset=None):
+        return self.sampler
+
+
+class EvaluationSummary(TrainerCallback):
+    """One line per validation pass, so a log read at any time says where training stands."""
+
+    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+        if state.is_world_process_zero and metrics:
+            log.info(
+                "step %d/%d (epoch %.2f): val loss %.4f, macro-F1 %.3f, minority-F1 %.3f",
+                state.global_step,
+                state.max_steps,
+                state.epoch or 0.0,
+                metrics.get("eval_loss", float("nan")),
+                metrics.get("eval_macro_f1", float("nan")),
+                metrics.get("eval_minority_f1", float("nan")),
+            )
+
+
+def loss_function(loss: LossSpec) -> Callable:
+    """Trainer's compute_loss_func. In training Trainer passes num_items_in_batch (rows over all
+    accumulation steps, and all processes) and expects the loss already normalised by it."""
+
+    def compute(outputs, targets, num_items_in_batch=None):
+        if num_items_in_batch is None:
+            return focal_loss(outputs.logits, targets, gamma=loss.gamma, alpha=loss.alpha, form=loss.form)
+        total = focal_loss(outputs.logits, targets, gamma=loss.gamma, alpha=loss.alpha, form=loss.form, reduction="sum")
+        return total / num_items_in_batch
+
+    return compute
+
+
+def validation_metrics(labels: Sequence[str], train_counts: Mapping[str, int]) -> Callable[[EvalPrediction], dict]:
+    """Trainer's compute_metrics: the report's own F1 averages (metrics.f1_summary), so the training log's
+    validation figures and the evaluation's agree on the same predictions."""
+
+    def compute(prediction: EvalPrediction) -> dict:
+        y_pred = np.asarray(prediction.predictions).argmax(axis=-1)
+        scores = f1_summary(np.asarray(prediction.label_ids), y_pred, labels, train_counts)
+        return {"macro_f1": scores["macro_f1"], "minority_f1": scores["minority_f1"]}
+
+    return compute
+
+
+def world_size() -> int:
+    """How many processes train together (accelerate sets WORLD_SIZE; a plain run is one)."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def steps_per_epoch(rows: int, settings: TrainSettings, processes: int) -> int:
+    """Optimizer steps in one epoch: each of the processes takes its share of the rows."""
+    batches = int(np.ceil(np.ceil(rows / processes) / settings.batch_size))
+    return max(1, int(np.ceil(batches / settings.grad_accum)))
+
+
+def training_arguments(settings: TrainSettings, checkpoints: Path, eval_steps: int, bf16: bool) -> TrainingArguments:
+    """Evaluate and checkpoint every eval_steps; keep the best checkpoint by the early-stopping metric."""
+    return TrainingArguments(
+        output_dir=str(checkpoints),
+        num_train_epochs=settings.epochs,
+        per_device_train_batch_size=settings.batch_size,
+        # Validation batches as large as training ones: they fit wherever training fits (no gradients kept).
+        per_device_eval_batch_size=settings.batch_size,
+        gradient_accumulation_steps=settings.grad_accum,
+        learning_rate=settings.lr,
+        weight_decay=settings.weight_decay,
+        # Not a bug: transformers 5 reads a float below 1 as a fraction of all steps (warmup_ratio is deprecated).
+        warmup_steps=settings.warmup_ratio,
+        lr_scheduler_type=settings.scheduler,
+        max_grad_norm=settings.max_grad_norm,
+        eval_strategy="steps",
+        eval_steps=eval_steps,
+        save_strategy="steps",
+        save_steps=eval_steps,
+        save_total_limit=2,
+        load_best_model_at_end=True,
+        metric_for_best_model=settings.early_stopping_metric,
+        greater_is_better=settings.early_stopping_metric != "loss",
+        logging_steps=max(1, min(10, eval_steps)),
+        remove_unused_columns=False,  # the row numbers must reach compute_loss
+        bf16=bf16,
+        use_cpu=not torch.cuda.is_available(),
+        gradient_checkpointing=settings.gradient_checkpointing,
+        gradient_checkpointing_kwargs={"use_reentrant": False} if settings.gradient_checkpointing else None,
+        ddp_find_unused_parameters=False,
+        seed=settings.seed,
+        data_seed=settings.seed,
+        report_to="none",
+        disable_tqdm=False,
+        label_names=["labels"],
+        dataloader_num_workers=0,
+    )
+
+
+def build_trainer(
+    model: torch.nn.Module,
+    tokenizer,
+    *,
+    train: pd.DataFrame,
+    val: pd.DataFrame,
+    labels: Sequence[str],
+    train_counts: Mapping[str, int],
+    loss: LossSpec,
+    settings: TrainSettings,
+    max_length: int,
+    checkpoints: Path,
+    bf16: bool,
+) -> FocalTrainer:
+    """A Trainer for one preset: length-grouped (optionally loss-weighted) batches, the preset's loss,
+    validation and a checkpoint every train.eval_steps (default once per epoch), early stopping."""
+    train_rows = TokenizedRows(train, labels, tokenizer, max_length)
+    eval_steps = settings.eval_steps or steps_per_epoch(len(train_rows), settings, world_size())
+    losses = RowLosses(len(train_rows)) if settings.hard_example_sampling else None
+    sampler = EpochSampler(
+        train_rows.lengths(),
+        settings.batch_size * settings.grad_accum,
+        seed=settings.seed,
+        losses=losses,
+        floor=settings.hard_example_floor,
+    )
+    return FocalTrainer(
+        model=model,
+        args=training_arguments(settings, checkpoints, eval_steps, bf16),
+        train_dataset=train_rows,
+        eval_dataset=TokenizedRows(val, labels, tokenizer, max_length),
+        data_collator=DataCollatorWithPadding(tokenizer, pad_to_multiple_of=8 if torch.cuda.is_available() else None),
+        compute_loss_func=loss_function(loss),
+        compute_metrics=validation_metrics(labels, train_counts),
+        callbacks=[
+            EarlyStoppingCallback(early_stopping_patience=settings.patience),
+            SamplerCallback(sampler),
+            EvaluationSummary(),
+        ],
+        loss=loss,
+        sampler=sampler,
+    )
