@@ -13,9 +13,18 @@ from focalcls.errors import UserError
 from focalcls.inference import predict_probs
 from focalcls.model import ADAPTER_WEIGHTS, load_trained_classifier, verify_head
 from focalcls.tables import write_xlsx
-from helpers import run_script
+from helpers import run_rule_script, run_script
 
 TEXTS = ["球队比赛今天进球", "银行利率市场", "医院医生报道", "芯片手机网络"]
+# predict's command line: the candidate presets with their files, in one order, and the config's settings.
+CANDIDATE = [
+    *("--candidates", "balanced"),
+    *("--metrics", "p/balanced/eval/metrics.json", "--adapters", "p/balanced/adapter"),
+]
+SETTINGS = [
+    *("--selection-metric", "macro_f1", "--sheet", 0, "--model", MODEL),
+    *("--batch-size", 64, "--precision", "fp32", "--gpus", 0),
+]
 
 
 def labels_of(stages):
@@ -23,19 +32,13 @@ def labels_of(stages):
 
 
 def test_merged_folder_loads_with_transformers_alone_and_predicts_the_same(stages, tiny_model_dir):
-    run_script(
+    run_rule_script(
         "merge.py",
-        "--checkpoint",
-        tiny_model_dir,
-        "--adapter",
-        "p/balanced/adapter",
-        "--labels",
-        "d/labels.json",
-        "--model",
-        MODEL,
-        "--out",
-        "p/balanced/merged",
         cwd=stages,
+        input={"adapter": "p/balanced/adapter", "labels": "d/labels.json"},
+        output={"merged": "p/balanced/merged"},
+        params={"checkpoint": str(tiny_model_dir), "trust_remote_code": False, "allow_pickle": False},
+        threads=1,
     )
     folder = stages / "p/balanced/merged"
     assert list(folder.glob("*.safetensors")) and not list(folder.glob("*.bin"))
@@ -56,22 +59,14 @@ def test_predict_labels_new_rows_and_keeps_their_columns(stages, tiny_model_dir)
         "predict.py",
         "--checkpoint",
         tiny_model_dir,
-        "--presets-dir",
-        "p",
-        "--candidates",
-        ["balanced"],
+        *CANDIDATE,
         "--labels",
         "d/labels.json",
         "--input",
         "new.xlsx",
         "--text-column",
         "内容",
-        "--predict",
-        {"sheet": 0},
-        "--model",
-        MODEL,
-        "--precision",
-        "fp32",
+        *SETTINGS,
         "--out",
         "out/new.xlsx",
         cwd=stages,
@@ -97,20 +92,14 @@ def test_predict_with_a_missing_text_column_names_the_columns(stages, tiny_model
         "predict.py",
         "--checkpoint",
         tiny_model_dir,
-        "--presets-dir",
-        "p",
-        "--candidates",
-        ["balanced"],
+        *CANDIDATE,
         "--labels",
         "d/labels.json",
         "--input",
         "bad.xlsx",
         "--text-column",
         "内容",
-        "--predict",
-        {},
-        "--model",
-        MODEL,
+        *SETTINGS,
         "--out",
         "out/bad.xlsx",
         cwd=stages,

@@ -7,7 +7,7 @@ rule merge:
         labels=rules.extract_labels.output.labels,
         model=model_input,
     output:
-        directory("results/presets/{preset}/merged"),
+        merged=directory("results/presets/{preset}/merged"),
     log:
         "results/logs/merge/{preset}.log",
     benchmark:
@@ -19,12 +19,11 @@ rule merge:
         # The merge runs in float32: about 4 bytes per parameter, twice over while saving (8B: ~64 GB).
         mem_mb=32000,
     params:
-        model=as_json(config["model"]),
         checkpoint=model_folder(),
-        script=script_path("merge.py"),
-    shell:
-        "python {params.script:q} --threads {threads} --checkpoint {params.checkpoint:q} --adapter {input.adapter:q}"
-        " --labels {input.labels:q} --model {params.model:q} --out {output:q} > {log:q} 2>&1"
+        trust_remote_code=config["model"]["trust_remote_code"],
+        allow_pickle=config["model"]["allow_pickle"],
+    script:
+        "../scripts/merge.py"
 
 
 rule predict:
@@ -52,9 +51,10 @@ rule predict:
         gpu=min(1, gpus_per_job()),
         mem_mb=8000,
     params:
-        predict=as_json(config["predict"]),
+        # The presets in the order of input.metrics and input.adapters.
+        candidates=predict_candidates(),
+        sheet=as_json(config["predict"]["sheet"]),
         model=as_json(config["model"]),
-        candidates=as_json(predict_candidates()),
         text_column=config["predict"]["text_column"] or config["data"]["text_column"],
         metric=config["report"]["selection_metric"],
         batch_size=config["train"]["eval_batch_size"],
@@ -63,8 +63,9 @@ rule predict:
         checkpoint=model_folder(),
         script=script_path("predict.py"),
     shell:
-        "python {params.script:q} --threads {threads} --checkpoint {params.checkpoint:q} --presets-dir results/presets"
-        " --candidates {params.candidates:q} --selection-metric {params.metric} --labels {input.labels:q}"
-        " --input {input.rows:q} --text-column {params.text_column:q} --predict {params.predict:q}"
-        " --model {params.model:q} --batch-size {params.batch_size} --precision {params.precision}"
-        " --gpus {params.gpus} --out {output:q} > {log:q} 2>&1"
+        "python {params.script:q} --threads {threads} --checkpoint {params.checkpoint:q}"
+        " --candidates {params.candidates:q} --metrics {input.metrics:q} --adapters {input.adapters:q}"
+        " --selection-metric {params.metric} --labels {input.labels:q} --input {input.rows:q}"
+        " --sheet {params.sheet:q} --text-column {params.text_column:q} --model {params.model:q}"
+        " --batch-size {params.batch_size} --precision {params.precision} --gpus {params.gpus}"
+        " --out {output:q} > {log:q} 2>&1"

@@ -1,28 +1,23 @@
 """Merge one preset's adapter into the base model: a plain transformers folder (safetensors, label names)."""
 
-import sys
 from pathlib import Path
 
 from focalcls import cli
 from focalcls.atomic import read_json
 
 
-def main(args) -> None:
+def main(rule) -> None:
     from focalcls.merge import merge_adapter
 
     merge_adapter(
-        args.checkpoint,
-        args.adapter,
-        read_json(args.labels),
-        Path(args.out),
-        trust_remote_code=args.model.get("trust_remote_code", False),
-        allow_pickle=args.model.get("allow_pickle", False),
+        rule.params.checkpoint,
+        rule.input.adapter,
+        read_json(rule.input.labels),
+        Path(rule.output.merged),
+        trust_remote_code=rule.params.trust_remote_code,
+        allow_pickle=rule.params.allow_pickle,
     )
 
 
-def build_parser():
-    return cli.parser(__doc__, paths=("checkpoint", "adapter", "labels", "out"), sections=("model",))
-
-
 if __name__ == "__main__":
-    sys.exit(cli.run(main, build_parser()))
+    cli.run_rule(main)

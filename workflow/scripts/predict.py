@@ -19,15 +19,14 @@ def _predict(args) -> None:
     from focalcls.model import load_for_inference
     from focalcls.prediction import predict_table
 
-    runs = {
-        name: {"kind": "preset", "metrics": read_json(Path(args.presets_dir) / name / "eval" / "metrics.json")}
-        for name in args.candidates
-    }
-    preset = pick_best(runs, args.selection_metric)
-    frame = read_table(args.input, args.predict.get("sheet", 0), section="predict")
+    # --candidates, --metrics and --adapters list the presets' names and files in one order.
+    validation = {name: read_json(path) for name, path in zip(args.candidates, args.metrics, strict=True)}
+    adapters = dict(zip(args.candidates, args.adapters, strict=True))
+    preset = pick_best(validation, args.selection_metric)
+    frame = read_table(args.input, args.sheet, section="predict")
     model, tokenizer, meta, bf16 = load_for_inference(
         args.checkpoint,
-        Path(args.presets_dir) / preset / "adapter",
+        Path(adapters[preset]),
         read_json(args.labels),
         model_config=args.model,
         precision=args.precision,
@@ -49,16 +48,15 @@ def _predict(args) -> None:
 
 
 def build_parser():
-    p = cli.parser(
-        __doc__,
-        paths=("checkpoint", "presets-dir", "labels", "input", "text-column", "out"),
-        sections=("predict", "model"),
-    )
-    p.add_argument("--candidates", type=cli.json_arg, required=True, help="presets to choose from (one: that preset)")
-    p.add_argument("--selection-metric", default="macro_f1", help="report.selection_metric, on validation")
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp32"], help="train.precision")
-    p.add_argument("--gpus", type=int, default=0, help="train.gpus: 0 predicts on the CPU, more on one GPU")
+    p = cli.parser(__doc__, paths=("checkpoint", "labels", "input", "text-column", "out"), sections=("model",))
+    p.add_argument("--candidates", nargs="+", required=True, help="presets to choose from (one: that preset)")
+    p.add_argument("--metrics", nargs="+", required=True, help="each candidate's eval/metrics.json, in their order")
+    p.add_argument("--adapters", nargs="+", required=True, help="each candidate's adapter folder, in their order")
+    p.add_argument("--selection-metric", required=True, help="report.selection_metric, on validation")
+    p.add_argument("--sheet", type=cli.json_arg, required=True, help="predict.sheet as JSON: a name, an index or null")
+    p.add_argument("--batch-size", type=int, required=True, help="train.eval_batch_size")
+    p.add_argument("--precision", required=True, choices=["auto", "bf16", "fp32"], help="train.precision")
+    p.add_argument("--gpus", type=int, required=True, help="train.gpus: 0 predicts on the CPU, more on one GPU")
     return p
 
 

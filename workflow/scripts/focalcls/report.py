@@ -244,7 +244,7 @@ def build_report(
     summary = read_json(results / "data" / "summary.json")
     runs = collect(results, presets, baselines)
     metric = config["report"]["selection_metric"]
-    best = pick_best(runs, metric)
+    best = pick_best({name: runs[name]["metrics"] for name in presets}, metric)
     train_counts = summary["counts"]["train"]
     by_count = sorted(labels, key=lambda x: -train_counts.get(x, 0))
     rows, best_values = comparison_rows(runs)
