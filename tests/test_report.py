@@ -1,6 +1,14 @@
-"""The report's headline in words: signed differences, the verdict on the rare classes."""
+"""The report: its headline in words (signed differences, the verdict on the rare classes), the preset it
+picks, and its script reading only the files its rule declares."""
 
-from focalcls.report import comparison_sentence, headline
+import pytest
+
+from conftest import REPO
+from focalcls.config import complete
+from focalcls.report_headline import TIE_TOLERANCE, comparison_sentence, headline
+from focalcls.report_runs import files_by_name
+from focalcls.selection import pick_best
+from helpers import run_rule_script
 
 
 def run(macro, minority, val=0.5):
@@ -58,3 +66,63 @@ def test_with_intervals_a_gain_counts_only_when_its_interval_is_above_zero():
     )
     worse = {"ce": {"macro_f1": (-0.03, -0.01), "minority_f1": (-0.07, -0.02)}}
     assert "does worse than ce" in headline(runs, "balanced", "macro_f1", [], worse)["verdict"]
+
+
+def test_a_difference_below_the_tie_tolerance_is_level_on_both_sides():
+    runs = {"ce": run(0.5, 0.5), "up": run(0.5 + TIE_TOLERANCE * 0.9, 0.5 - TIE_TOLERANCE * 0.9)}
+    assert comparison_sentence("up", "ce", runs) == (
+        "Against ce, up is level on macro-F1 (0.500) and level on minority-class F1 (0.500)."
+    )
+
+
+def test_best_preset_is_chosen_on_validation_and_ties_go_to_the_first_listed():
+    metrics = {name: run(0.1, 0.1, val=v)["metrics"] for name, v in [("ce", 0.7), ("mild", 0.8), ("severe", 0.8)]}
+    assert pick_best(metrics, "macro_f1") == "mild"
+    assert pick_best({"severe": metrics["severe"], "mild": metrics["mild"]}, "macro_f1") == "severe"
+
+
+def test_files_are_matched_to_names_in_their_listed_order():
+    files = files_by_name(["ce", "mild"], {"metrics": ["a/m.json", "b/m.json"], "train_log": ["a/l.csv", "b/l.csv"]})
+    assert {name: {k: str(v) for k, v in f.items()} for name, f in files.items()} == {
+        "ce": {"metrics": "a/m.json", "train_log": "a/l.csv"},
+        "mild": {"metrics": "b/m.json", "train_log": "b/l.csv"},
+    }
+    with pytest.raises(ValueError, match="1 metrics files for 2 names"):
+        files_by_name(["ce", "mild"], {"metrics": ["a/m.json"]})
+
+
+def test_report_script_reads_the_files_its_rule_declares(stages, tmp_path):
+    """The stages' outputs lie where the workflow never puts them (d/, p/, b/): the page is built from them."""
+    preset, eval_dir = "p/balanced", "p/balanced/eval"
+    config = complete({"presets": {"balanced": {"loss": "focal"}}, "report": {"hardest_examples": 3}})
+    run_rule_script(
+        "report.py",
+        cwd=stages,
+        input={
+            **{split: f"d/{split}.xlsx" for split in ("train", "val", "test")},
+            "labels": "d/labels.json",
+            "summary": "d/summary.json",
+            "metrics": [f"{eval_dir}/metrics.json"],
+            "predictions": [f"{eval_dir}/predictions.xlsx"],
+            "confusion": [f"{eval_dir}/confusion.csv"],
+            "binary": [f"{preset}/binary/metrics.json"],
+            "train_summary": [f"{preset}/train_summary.json"],
+            "train_log": [f"{preset}/train_log.csv"],
+            "baseline_metrics": ["b/tfidf/metrics.json"],
+            "baseline_predictions": ["b/tfidf/predictions.xlsx"],
+        },
+        output={"html": str(tmp_path / "page.html")},
+        params={
+            "presets": ["balanced"],
+            "baselines": ["tfidf"],
+            "config": config,
+            "repo": str(REPO),
+            "benchmarks": str(tmp_path / "no-benchmarks"),
+        },
+        log={"log": str(tmp_path / "report.log")},
+    )
+    html = (tmp_path / "page.html").read_text(encoding="utf-8")
+    assert "Use <strong>balanced</strong>" in html and "Against tfidf, balanced is" in html
+    assert "95% interval" in html and "no ce preset in this run" in html
+    assert html.count('<tr><td class="text">') >= 2 and '<tr><td class="text">tfidf</td>' in html
+    assert "best preset: balanced" in (tmp_path / "report.log").read_text(encoding="utf-8")

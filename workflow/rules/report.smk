@@ -1,3 +1,7 @@
+# The report reads only what it declares: one named input per kind of file, listing one file per preset
+# (per baseline) in the order of params.presets (params.baselines).
+
+
 rule report:
     input:
         unpack(split_files),
@@ -7,12 +11,12 @@ rule report:
         predictions=expand("results/presets/{preset}/eval/predictions.xlsx", preset=PRESETS),
         confusion=expand("results/presets/{preset}/eval/confusion.csv", preset=PRESETS),
         binary=expand("results/presets/{preset}/binary/metrics.json", preset=PRESETS),
-        train=expand("results/presets/{preset}/train_summary.json", preset=PRESETS),
-        curves=expand("results/presets/{preset}/train_log.csv", preset=PRESETS),
-        baselines=expand("results/baselines/{baseline}/metrics.json", baseline=config["baselines"]),
+        train_summary=expand("results/presets/{preset}/train_summary.json", preset=PRESETS),
+        train_log=expand("results/presets/{preset}/train_log.csv", preset=PRESETS),
+        baseline_metrics=expand("results/baselines/{baseline}/metrics.json", baseline=config["baselines"]),
         baseline_predictions=expand("results/baselines/{baseline}/predictions.xlsx", baseline=config["baselines"]),
     output:
-        report(
+        html=report(
             "results/report.html",
             caption="../report/report.rst",
             category="1. Summary",
@@ -28,10 +32,11 @@ rule report:
     resources:
         mem_mb=2000,
     params:
-        config=lambda wc: as_json(config),
-        presets=as_json(PRESETS),
-        baselines=as_json(config["baselines"]),
-        script=script_path("report.py"),
-    shell:
-        "python {params.script:q} --config {params.config:q} --presets {params.presets:q}"
-        " --baselines {params.baselines:q} --results results --out {output:q} > {log:q} 2>&1"
+        presets=PRESETS,
+        baselines=config["baselines"],
+        config=config,
+        # Provenance: the checkout's pinned packages and commit, and every rule's benchmark so far.
+        repo=workflow.basedir,
+        benchmarks="results/benchmarks",
+    script:
+        "../scripts/report.py"

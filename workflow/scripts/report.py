@@ -1,27 +1,31 @@
-"""Build results/report.html from the outputs of every other stage."""
+"""Build results/report.html from the outputs of every other stage (the report rule's script)."""
 
 import sys
 from pathlib import Path
 
 from focalcls import cli
+from focalcls.provenance import provenance
 from focalcls.report import build_report
+from focalcls.report_runs import BASELINE_FILES, PRESET_FILES, SPLITS, files_by_name
 
 
-def main(args) -> None:
-    headline = build_report(
-        results=Path(args.results),
-        config=args.config,
-        presets=args.presets,
-        baselines=args.baselines,
-        out=Path(args.out),
-        repo=Path(__file__).resolve().parents[2],
+def main(rule) -> None:
+    inputs, params = rule.input, rule.params
+    answer = build_report(
+        config=params.config,
+        labels=Path(inputs.labels),
+        summary=Path(inputs.summary),
+        splits={split: Path(getattr(inputs, split)) for split in SPLITS},
+        # Each named input lists one file per preset (baseline), in the order of params.presets (baselines).
+        presets=files_by_name(params.presets, {kind: getattr(inputs, kind) for kind in PRESET_FILES}),
+        baselines=files_by_name(
+            params.baselines, {kind: getattr(inputs, f"baseline_{kind}") for kind in BASELINE_FILES}
+        ),
+        provenance=provenance(params.config, repo=Path(params.repo), benchmarks=Path(params.benchmarks)),
+        out=Path(rule.output.html),
     )
-    print(f"best preset: {headline['best']}; test macro-F1 {headline['macro_f1']:.3f}", file=sys.stderr)
-
-
-def build_parser():
-    return cli.parser(__doc__, paths=("results", "out"), sections=("config", "presets", "baselines"))
+    print(f"best preset: {answer['best']}; test macro-F1 {answer['macro_f1']:.3f}", file=sys.stderr)
 
 
 if __name__ == "__main__":
-    sys.exit(cli.run(main, build_parser()))
+    cli.run_rule(main)

@@ -1,0 +1,57 @@
+"""The report's tables: every model side by side, and the chosen preset's most confident errors."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from .tables import read_table
+
+TABLE_COLUMNS = ["macro_f1", "minority_f1", "balanced_accuracy", "accuracy", "f1_std", "hard_sample_accuracy", "ece"]
+LOWER_IS_BETTER = {"f1_std", "ece"}
+
+
+def comparison_rows(runs: Mapping[str, dict]) -> tuple[list[dict], dict]:
+    """One row per model (its loss settings, validation macro-F1, test figures, training seconds), and
+    the best value of each figure column, which the page shows in bold."""
+    rows = []
+    for name, run in runs.items():
+        m, loss = run["metrics"], run["metrics"].get("loss", {})  # a baseline's metrics have no loss
+        rows.append(
+            {
+                "name": name,
+                "kind": run["kind"],
+                "loss": loss.get("loss", ""),
+                "form": loss.get("form", ""),
+                "alpha": short_alpha(loss.get("alpha")),
+                "gamma": loss.get("gamma", ""),
+                "val_macro_f1": m["val"]["macro_f1"],
+                **{c: m[c] for c in TABLE_COLUMNS},
+                "seconds": run.get("train", {}).get("seconds"),  # baselines have no train summary
+            }
+        )
+    return rows, best_values(rows)
+
+
+def best_values(rows: list[dict]) -> dict:
+    best = {}
+    for column in ["val_macro_f1", *TABLE_COLUMNS]:
+        values = [r[column] for r in rows]
+        best[column] = min(values) if column in LOWER_IS_BETTER else max(values)
+    return best
+
+
+def short_alpha(alpha) -> str:
+    """A per-class alpha list shortened to its first three weights; a scalar or a name as it is."""
+    if isinstance(alpha, list):
+        return "per-class [" + ", ".join(f"{a:.2f}" for a in alpha[:3]) + (", ...]" if len(alpha) > 3 else "]")
+    return "" if alpha is None else str(alpha)
+
+
+def hardest_examples(predictions: Path, n: int) -> list[dict]:
+    """The `n` wrong predictions made with the highest confidence."""
+    frame = read_table(predictions)
+    frame["confidence"] = frame["confidence"].astype(float)
+    wrong = frame[frame["true_label"] != frame["predicted_label"]]
+    top = wrong.sort_values("confidence", ascending=False).head(n)
+    return top[["text", "true_label", "predicted_label", "confidence"]].to_dict("records")
