@@ -8,7 +8,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
+from focalcls.config import load_config
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -23,7 +23,7 @@ def parser(description: str) -> argparse.ArgumentParser:
 
 @dataclass
 class DemoInputs:
-    config: dict
+    config: dict  # complete: index it, never supply a fallback
     checkpoint: str
     data: Path
     labels: list[str]
@@ -34,7 +34,7 @@ def load(args: argparse.Namespace) -> DemoInputs:
     if not (data / "train.xlsx").exists():
         sys.exit(f"{data}/train.xlsx not found: run the demo first (snakemake --cores 2 results/data/summary.json)")
     return DemoInputs(
-        config=yaml.safe_load(Path(args.config).read_text(encoding="utf-8")),
+        config=load_config(args.config),  # checked, with every schema default filled in, as the workflow sees it
         checkpoint=args.checkpoint,
         data=data,
         labels=json.loads((data / "labels.json").read_text(encoding="utf-8")),

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from focalcls.config import complete
 from focalcls.inference import predict_probs
 from focalcls.model import resolve_dtype, use_bf16
 from focalcls.presets import resolve_preset
@@ -93,6 +94,76 @@ def synthetic_rows(n: int, seed: int) -> pd.DataFrame:
     return pd.DataFrame({"text": texts, "label": labels})
 
 
+def train_on_shape(folder: Path, out_dir: Path, train: pd.DataFrame, args: argparse.Namespace) -> dict:
+    """One epoch of the train stage (focal sigmoid, LoRA on every linear layer); its train_summary."""
+    counts = {x: int((train["label"] == x).sum()) for x in LABELS}
+    return train_preset(
+        train=train,
+        val=synthetic_rows(128, 1),
+        labels=LABELS,
+        checkpoint=str(folder),
+        loss=resolve_preset(
+            "moderate", {"loss": "focal", "form": "sigmoid", "alpha": 0.25, "gamma": 2.0}, LABELS, counts
+        ),
+        lora={"r": 16, "alpha": 32, "dropout": 0.05, "target_modules": "all-linear"},
+        settings=TrainSettings.from_config(
+            {**complete({})["train"], "epochs": 1, "batch_size": args.batch_size, "precision": "auto"}
+        ),
+        max_length=args.max_length,
+        out_dir=out_dir,
+        preset_name="moderate",
+        dtype="auto",
+        trust_remote_code=False,
+    )
+
+
+def evaluation_seconds(folder: Path, adapter: Path, texts: list[str], args: argparse.Namespace, gpu: bool) -> float:
+    """Seconds the evaluate stage's inference takes over `texts`, after one warm-up batch."""
+    from focalcls.model import load_trained_classifier
+
+    model, tokenizer, _ = load_trained_classifier(str(folder), adapter, LABELS, dtype=resolve_dtype("auto"))
+    if gpu:
+        model.to("cuda")
+
+    def predict(rows: list[str]) -> None:
+        predict_probs(
+            model,
+            tokenizer,
+            rows,
+            form="sigmoid",
+            max_length=args.max_length,
+            batch_size=args.eval_batch_size,
+            bf16=use_bf16("auto"),
+        )
+        if gpu:
+            torch.cuda.synchronize()
+
+    predict(texts[: args.eval_batch_size])  # warm-up
+    started = time.perf_counter()
+    predict(texts)
+    return time.perf_counter() - started
+
+
+def matmul_parameters(shape: str) -> int:
+    """Matmul parameters in the layers (attention projections and MLP); embeddings are lookups and the
+    head is tiny."""
+    layer = SHAPES[shape]
+    hidden, heads, kv, head_dim = (
+        layer["hidden_size"],
+        layer["num_attention_heads"],
+        layer["num_key_value_heads"],
+        layer["head_dim"],
+    )
+    per_layer = hidden * head_dim * (2 * heads + 2 * kv) + 3 * hidden * layer["intermediate_size"]
+    return per_layer * layer["num_hidden_layers"]
+
+
+def peak_tflops(gpu: str | None) -> float | None:
+    """The GPU's dense bf16 peak, when its name is in PEAK_TFLOPS."""
+    names = sorted(PEAK_TFLOPS, key=len, reverse=True)
+    return next((PEAK_TFLOPS[k] for k in names if gpu and re.search(rf"\b{re.escape(k)}\b", gpu)), None)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--shape", choices=list(SHAPES), default="qwen3-1.7b")
@@ -110,78 +181,16 @@ def main() -> None:
         started = time.perf_counter()
         build_model(folder, args.shape)
         build_s = time.perf_counter() - started
-        train, val = synthetic_rows(args.rows, 0), synthetic_rows(128, 1)
-        counts = {x: int((train["label"] == x).sum()) for x in LABELS}
-        summary = train_preset(
-            train=train,
-            val=val,
-            labels=LABELS,
-            checkpoint=str(folder),
-            loss=resolve_preset(
-                "moderate", {"loss": "focal", "form": "sigmoid", "alpha": 0.25, "gamma": 2.0}, LABELS, counts
-            ),
-            lora={"r": 16, "alpha": 32, "dropout": 0.05, "target_modules": "all-linear"},
-            settings=TrainSettings(epochs=1, batch_size=args.batch_size, precision="auto"),
-            max_length=args.max_length,
-            out_dir=Path(tmp) / "preset",
-            preset_name="moderate",
-            dtype="auto",
-        )
-
-        from focalcls.model import load_trained_classifier
-
-        model, tokenizer, _ = load_trained_classifier(
-            str(folder), Path(tmp) / "preset" / "adapter", LABELS, dtype=resolve_dtype("auto")
-        )
-        if gpu:
-            model.to("cuda")
+        train = synthetic_rows(args.rows, 0)
+        summary = train_on_shape(folder, Path(tmp) / "preset", train, args)
         texts = list(synthetic_rows(args.rows, 2)["text"])
-        predict_probs(
-            model,
-            tokenizer,
-            texts[: args.eval_batch_size],
-            form="sigmoid",
-            max_length=args.max_length,
-            batch_size=args.eval_batch_size,
-            bf16=use_bf16("auto"),
-        )  # warm-up
-        if gpu:
-            torch.cuda.synchronize()
-        started = time.perf_counter()
-        predict_probs(
-            model,
-            tokenizer,
-            texts,
-            form="sigmoid",
-            max_length=args.max_length,
-            batch_size=args.eval_batch_size,
-            bf16=use_bf16("auto"),
-        )
-        if gpu:
-            torch.cuda.synchronize()
-        eval_s = time.perf_counter() - started
+        eval_s = evaluation_seconds(folder, Path(tmp) / "preset" / "adapter", texts, args, bool(gpu))
 
     tokens = int(sum(min(len(t), args.max_length) for t in train["text"]))
-    layer = SHAPES[args.shape]
-    hidden, heads, kv, head_dim = (
-        layer["hidden_size"],
-        layer["num_attention_heads"],
-        layer["num_key_value_heads"],
-        layer["head_dim"],
-    )
-    # Matmul parameters per layer (attention projections and MLP); embeddings are lookups and the head is tiny.
-    per_layer = hidden * head_dim * (2 * heads + 2 * kv) + 3 * hidden * layer["intermediate_size"]
-    dense = per_layer * layer["num_hidden_layers"]
+    dense = matmul_parameters(args.shape)
     # LoRA training: forward 2N and backward 2N per token (input gradients only; the base weights are frozen).
     achieved = 4 * dense * tokens / summary["seconds"] / 1e12
-    peak = next(
-        (
-            PEAK_TFLOPS[k]
-            for k in sorted(PEAK_TFLOPS, key=len, reverse=True)
-            if gpu and re.search(rf"\b{re.escape(k)}\b", gpu)
-        ),
-        None,
-    )
+    peak = peak_tflops(gpu)
     print(
         f"device: {gpu or 'CPU'}; shape {args.shape}: {dense / 1e6:,.0f}M matmul parameters in the layers; "
         f"model built and saved in {build_s:.0f} s"

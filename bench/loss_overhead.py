@@ -16,7 +16,7 @@ import time
 import torch
 from transformers import DataCollatorWithPadding
 
-import demo_inputs  # bench/demo_inputs.py; it also puts workflow/scripts on the path
+import demo_inputs  # bench/demo_inputs.py: Python puts the running script's folder on the path
 from focalcls.data import LABEL, TEXT, class_counts
 from focalcls.losses import focal_loss
 from focalcls.model import add_lora, load_classifier, load_tokenizer
@@ -28,6 +28,79 @@ LOSSES = {
     "focal softmax (balanced, gamma 2)": {"loss": "focal", "form": "softmax", "alpha": "balanced", "gamma": 2.0},
     "focal sigmoid (0.25, gamma 2)": {"loss": "focal", "form": "sigmoid", "alpha": 0.25, "gamma": 2.0},
 }
+
+
+def fixed_batches(train, labels: list[str], tokenizer, batch_size: int, count: int, max_length: int) -> list:
+    """`count` consecutive batches of the training rows, collated once so every loss sees the same ones."""
+    collate = DataCollatorWithPadding(tokenizer)
+    index = {label: i for i, label in enumerate(labels)}
+    batches = []
+    for r in range(count):
+        rows = train.iloc[r * batch_size : (r + 1) * batch_size]
+        encoded = tokenizer(list(rows[TEXT]), truncation=True, max_length=max_length)
+        batch = collate(
+            [{"input_ids": i, "attention_mask": m} for i, m in zip(encoded["input_ids"], encoded["attention_mask"])]
+        )
+        batches.append((batch, torch.tensor([index[x] for x in rows[LABEL]])))
+    return batches
+
+
+def step_times(model, batches: list, specs: dict, bf16: bool) -> tuple[dict[str, list[float]], torch.Tensor]:
+    """Seconds of one training step per loss on each batch but the first (the warm-up), interleaved; and
+    the logits of one step, for timing the loss alone."""
+    optimizer = torch.optim.AdamW([q for q in model.parameters() if q.requires_grad], lr=1e-5)
+
+    def step(batch, targets, spec) -> tuple[float, torch.Tensor]:
+        started = time.perf_counter()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            logits = model(**batch).logits
+        loss = focal_loss(logits, targets, gamma=spec.gamma, alpha=spec.alpha, form=spec.form)
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        return time.perf_counter() - started, logits.detach()
+
+    for spec in specs.values():  # warm-up: first calls allocate and pick kernels
+        step(*batches[0], spec)
+    times = {name: [] for name in specs}
+    for batch, targets in batches[1:]:
+        for name, spec in specs.items():
+            times[name].append(step(batch, targets, spec)[0])
+    return times, step(*batches[1], specs["ce"])[1]
+
+
+def loss_only(logits: torch.Tensor, targets: torch.Tensor, spec, calls: int = 2000) -> float:
+    """Seconds of the loss's forward and backward alone, on fixed logits."""
+    leaf = logits.float().clone().requires_grad_(True)
+    started = time.perf_counter()
+    for _ in range(calls):
+        focal_loss(leaf, targets, gamma=spec.gamma, alpha=spec.alpha, form=spec.form).backward()
+    return (time.perf_counter() - started) / calls
+
+
+def print_results(times: dict[str, list[float]], alone: dict[str, float]) -> None:
+    base = statistics.median(times["ce"])
+
+    def paired(name) -> list[float]:
+        """Step time over ce's on the same batch in the same repetition: the machine's drift cancels."""
+        return [t / c - 1 for t, c in zip(times[name], times["ce"])]
+
+    print(
+        f"{'loss':<36} {'median step s':>14} {'paired vs ce':>13} {'(quartiles)':>16} "
+        f"{'loss fwd+bwd us':>16} {'share':>8}"
+    )
+    for name in times:
+        q1, median, q3 = statistics.quantiles(paired(name), n=4)
+        print(
+            f"{name:<36} {statistics.median(times[name]):14.3f} {median:+13.1%} {f'{q1:+.1%} .. {q3:+.1%}':>16} "
+            f"{alone[name] * 1e6:16.0f} {alone[name] / base:8.3%}"
+        )
+    worst = max(alone[n] - alone["ce"] for n in times)
+    step = max(statistics.median(paired(n)) for n in times if n != "ce")
+    print(
+        f"focal loss overhead: {worst / base:.3%} of a step from the loss computation alone; "
+        f"whole steps, paired median {step:+.1%} (target: at most 2% slower)"
+    )
 
 
 def main() -> None:
@@ -49,71 +122,15 @@ def main() -> None:
     model = add_lora(
         model, r=lora["r"], alpha=lora["alpha"], dropout=0.0, target_modules=lora["target_modules"]
     ).train()
-    optimizer = torch.optim.AdamW([q for q in model.parameters() if q.requires_grad], lr=1e-5)
-    collate = DataCollatorWithPadding(tokenizer)
-    index = {label: i for i, label in enumerate(labels)}
-    batches = []
-    for r in range(args.repeats + 1):
-        rows = train.iloc[r * args.batch_size : (r + 1) * args.batch_size]
-        encoded = tokenizer(list(rows[TEXT]), truncation=True, max_length=config["model"]["max_length"])
-        batch = collate(
-            [{"input_ids": i, "attention_mask": m} for i, m in zip(encoded["input_ids"], encoded["attention_mask"])]
-        )
-        batches.append((batch, torch.tensor([index[x] for x in rows[LABEL]])))
-
-    def step(batch, targets, spec) -> tuple[float, torch.Tensor]:
-        started = time.perf_counter()
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            logits = model(**batch).logits
-        loss = focal_loss(logits, targets, gamma=spec.gamma, alpha=spec.alpha, form=spec.form)
-        loss.backward()
-        optimizer.step()
-        optimizer.zero_grad()
-        return time.perf_counter() - started, logits.detach()
-
-    for spec in specs.values():  # warm-up: first calls allocate and pick kernels
-        step(*batches[0], spec)
-    times = {name: [] for name in specs}
-    for batch, targets in batches[1:]:
-        for name, spec in specs.items():
-            times[name].append(step(batch, targets, spec)[0])
-    _, logits = step(*batches[1], specs["ce"])
-
-    def loss_only(spec, calls: int = 2000) -> float:
-        leaf = logits.float().clone().requires_grad_(True)
-        targets = batches[1][1]
-        started = time.perf_counter()
-        for _ in range(calls):
-            focal_loss(leaf, targets, gamma=spec.gamma, alpha=spec.alpha, form=spec.form).backward()
-        return (time.perf_counter() - started) / calls
-
-    alone = {name: loss_only(spec) for name, spec in specs.items()}
-    base = statistics.median(times["ce"])
-
-    def paired(name) -> list[float]:
-        """Step time over ce's on the same batch in the same repetition: the machine's drift cancels."""
-        return [t / c - 1 for t, c in zip(times[name], times["ce"])]
-
+    max_length = config["model"]["max_length"]
+    batches = fixed_batches(train, labels, tokenizer, args.batch_size, args.repeats + 1, max_length)
+    times, logits = step_times(model, batches, specs, bf16)
+    alone = {name: loss_only(logits, batches[1][1], spec) for name, spec in specs.items()}
     print(
         f"model {args.checkpoint}, batch {args.batch_size}, {len(labels)} classes, {'bf16' if bf16 else 'fp32'}, "
         f"{torch.get_num_threads()} threads, {args.repeats} steps per loss, interleaved"
     )
-    print(
-        f"{'loss':<36} {'median step s':>14} {'paired vs ce':>13} {'(quartiles)':>16} "
-        f"{'loss fwd+bwd us':>16} {'share':>8}"
-    )
-    for name in specs:
-        q1, median, q3 = statistics.quantiles(paired(name), n=4)
-        print(
-            f"{name:<36} {statistics.median(times[name]):14.3f} {median:+13.1%} {f'{q1:+.1%} .. {q3:+.1%}':>16} "
-            f"{alone[name] * 1e6:16.0f} {alone[name] / base:8.3%}"
-        )
-    worst = max(alone[n] - alone["ce"] for n in specs)
-    step = max(statistics.median(paired(n)) for n in specs if n != "ce")
-    print(
-        f"focal loss overhead: {worst / base:.3%} of a step from the loss computation alone; "
-        f"whole steps, paired median {step:+.1%} (target: at most 2% slower)"
-    )
+    print_results(times, alone)
 
 
 if __name__ == "__main__":

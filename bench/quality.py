@@ -15,12 +15,13 @@ the variants that might help are measured the same way: more epochs, and difficu
 from __future__ import annotations
 
 import json
+import math
 import time
 
 import numpy as np
 import torch
 
-import demo_inputs  # bench/demo_inputs.py; it also puts workflow/scripts on the path
+import demo_inputs  # bench/demo_inputs.py: Python puts the running script's folder on the path
 from focalcls.baselines import tfidf_probs
 from focalcls.data import TEXT, class_counts
 from focalcls.hard_examples import EpochSampler, RowLosses
@@ -106,38 +107,28 @@ def spread(values: list[float]) -> str:
     return f"{np.mean(values):.3f} ± {np.std(values):.3f}"
 
 
-def main() -> None:
-    p = demo_inputs.parser(__doc__)
-    p.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
-    p.add_argument("--epochs", type=int, default=2, help="as the demo config trains")
-    p.add_argument("--long-epochs", type=int, default=8, help="the 'more epochs' variant")
-    p.add_argument("--lr", type=float, default=1e-3, help="head-only training takes a larger step than LoRA")
-    args = p.parse_args()
-    started = time.time()
-
-    demo = demo_inputs.load(args)
-    config, data, labels = demo.config, demo.data, demo.labels
-    frames = {split: read_table(data / f"{split}.xlsx") for split in SPLITS}
-    y = {split: label_ids(frames[split], labels) for split in SPLITS}
-    counts = class_counts(frames["train"], labels)
-    count_list = [counts[x] for x in labels]
-    x = features(args.checkpoint, frames, labels, config["model"]["max_length"])
-    feature_s = time.time() - started
-
-    runs = {}
-    variants = {name: (preset, args.epochs, False) for name, preset in config["presets"].items()}
-    variants.update(
+def variants(presets: dict, epochs: int, long_epochs: int) -> dict[str, tuple[dict, int, bool]]:
+    """name -> (preset, epochs, difficulty-aware batches): the config's presets, then the variants that
+    might help instead (more epochs, and difficulty-aware batches)."""
+    runs = {name: (preset, epochs, False) for name, preset in presets.items()}
+    runs.update(
         {
-            f"ce, {args.long_epochs} epochs": ({"loss": "ce"}, args.long_epochs, False),
-            f"balanced, {args.long_epochs} epochs": (
-                config["presets"].get("balanced", {"loss": "focal", "alpha": "balanced"}),
-                args.long_epochs,
+            f"ce, {long_epochs} epochs": ({"loss": "ce"}, long_epochs, False),
+            f"balanced, {long_epochs} epochs": (
+                presets.get("balanced", {"loss": "focal", "alpha": "balanced"}),
+                long_epochs,
                 False,
             ),
-            "ce + hard-example batches": ({"loss": "ce"}, args.long_epochs, True),
+            "ce + hard-example batches": ({"loss": "ce"}, long_epochs, True),
         }
     )
-    for name, (preset, epochs, hard) in variants.items():
+    return runs
+
+
+def head_runs(x: dict, y: dict, labels: list[str], counts: dict, variants: dict, args, batch: int) -> dict:
+    """name -> one test-split metrics dict per seed, each with its validation metrics under 'val'."""
+    runs = {}
+    for name, (preset, n_epochs, hard) in variants.items():
         spec = resolve_preset(name, preset, labels, counts)
         runs[name] = []
         for seed in args.seeds:
@@ -145,10 +136,10 @@ def main() -> None:
                 x,
                 y,
                 spec,
-                count_list,
+                [counts[label] for label in labels],
                 seed=seed,
-                epochs=epochs,
-                batch=config["train"]["batch_size"],
+                epochs=n_epochs,
+                batch=batch,
                 lr=args.lr,
                 hard_examples=hard,
             )
@@ -159,29 +150,21 @@ def main() -> None:
                 for split in ("val", "test")
             }
             runs[name].append({**scored["test"], "val": scored["val"]})
-    runs["tfidf"] = [
-        classification_metrics(
-            y["test"], tfidf_probs(frames["train"], {"test": frames["test"]}, labels, seed=seed)["test"], labels, counts
-        )
-        for seed in args.seeds
-    ]
+    return runs
 
-    lora = {}
-    for name in [*config["presets"], "tfidf", "direct"]:
+
+def full_lora_metrics(data, names: list[str]) -> dict:
+    """The demo's own test metrics, where results/ holds them (one seed each)."""
+    found = {}
+    for name in names:
         folder = data.parent / ("baselines" if name in ("tfidf", "direct") else "presets") / name
         path = folder / ("metrics.json" if name in ("tfidf", "direct") else "eval/metrics.json")
         if path.exists():
-            lora[name] = json.loads(path.read_text(encoding="utf-8"))
+            found[name] = json.loads(path.read_text(encoding="utf-8"))
+    return found
 
-    print(
-        f"demo data: {len(y['train'])} train / {len(y['val'])} val / {len(y['test'])} test rows, "
-        f"{len(labels)} classes, "
-        f"minority classes (rarest third by training count): {', '.join(runs['tfidf'][0]['minority_labels'])}"
-    )
-    print(
-        f"head-only training on frozen features of {args.checkpoint} (features {feature_s:.0f} s), seeds {args.seeds}, "
-        f"{args.epochs} epochs unless named; test split"
-    )
+
+def print_table(runs: dict, lora: dict) -> None:
     print(
         f"{'model':<28} {'macro_f1 (mean ± sd)':>22} {'minority_f1 (mean ± sd)':>24} {'full LoRA macro / minority':>28}"
     )
@@ -198,17 +181,20 @@ def main() -> None:
             f"{lora['direct']['minority_f1']:>24.3f}"
         )
 
+
+def print_gain(runs: dict, lora: dict, presets: dict, seeds: int) -> None:
+    """The focal preset with the best validation minority F1 against ce, on test."""
+
     def minority(name, split="test"):
         return float(np.mean([(r["val"] if split == "val" else r)["minority_f1"] for r in runs[name]]))
 
-    focal = [n for n, preset in config["presets"].items() if preset.get("loss", "focal") == "focal"]
-    print(f"elapsed {time.time() - started:.0f} s")
+    focal = [n for n, preset in presets.items() if preset["loss"] == "focal"]
     if "ce" not in runs or not focal:
         print("no gain computed: the config needs a preset named ce and at least one focal preset")
         return
     best = max(focal, key=lambda name: minority(name, "val"))  # chosen on validation, never on test
     print(
-        f"focal preset with the best validation minority_f1 (head-only, mean of {len(args.seeds)} seeds): {best}, test "
+        f"focal preset with the best validation minority_f1 (head-only, mean of {seeds} seeds): {best}, test "
         f"{gain_words(minority(best), minority('ce'))} over ce; the original tool claimed +15% to +25%"
     )
     if lora.get("ce") and lora.get(best):
@@ -216,6 +202,48 @@ def main() -> None:
             f"same preset with full LoRA (demo, one seed): "
             f"{gain_words(lora[best]['minority_f1'], lora['ce']['minority_f1'])} over ce"
         )
+
+
+def main() -> None:
+    p = demo_inputs.parser(__doc__)
+    p.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    p.add_argument("--epochs", type=int, help="default: the config's train.epochs, rounded up")
+    p.add_argument("--long-epochs", type=int, default=8, help="the 'more epochs' variant")
+    p.add_argument("--lr", type=float, default=1e-3, help="head-only training takes a larger step than LoRA")
+    args = p.parse_args()
+    started = time.time()
+
+    demo = demo_inputs.load(args)
+    config, data, labels = demo.config, demo.data, demo.labels
+    epochs = args.epochs or math.ceil(config["train"]["epochs"])
+    frames = {split: read_table(data / f"{split}.xlsx") for split in SPLITS}
+    y = {split: label_ids(frames[split], labels) for split in SPLITS}
+    counts = class_counts(frames["train"], labels)
+    x = features(args.checkpoint, frames, labels, config["model"]["max_length"])
+    feature_s = time.time() - started
+
+    chosen = variants(config["presets"], epochs, args.long_epochs)
+    runs = head_runs(x, y, labels, counts, chosen, args, batch=config["train"]["batch_size"])
+    runs["tfidf"] = [
+        classification_metrics(
+            y["test"], tfidf_probs(frames["train"], {"test": frames["test"]}, labels, seed=seed)["test"], labels, counts
+        )
+        for seed in args.seeds
+    ]
+    lora = full_lora_metrics(data, [*config["presets"], "tfidf", "direct"])
+
+    print(
+        f"demo data: {len(y['train'])} train / {len(y['val'])} val / {len(y['test'])} test rows, "
+        f"{len(labels)} classes, "
+        f"minority classes (rarest third by training count): {', '.join(runs['tfidf'][0]['minority_labels'])}"
+    )
+    print(
+        f"head-only training on frozen features of {args.checkpoint} (features {feature_s:.0f} s), seeds {args.seeds}, "
+        f"{epochs} epochs unless named; test split"
+    )
+    print_table(runs, lora)
+    print(f"elapsed {time.time() - started:.0f} s")
+    print_gain(runs, lora, config["presets"], len(args.seeds))
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-import demo_inputs  # bench/demo_inputs.py; it also puts workflow/scripts on the path
+import demo_inputs  # bench/demo_inputs.py: Python puts the running script's folder on the path
 from focalcls.data import LABEL, TEXT, class_counts
 from focalcls.presets import resolve_preset
 from focalcls.tables import read_table
@@ -89,6 +89,27 @@ def plain_script(
     return time.perf_counter() - started
 
 
+def train_stage(checkpoint: str, train, val, labels: list[str], config: dict, batch_size: int, out: Path) -> dict:
+    """The train stage with the ce preset and the config's settings, but as many steps as the plain script
+    takes (one epoch, no accumulation) and one validation pass; its train_summary."""
+    return train_preset(
+        train=train,
+        val=val,
+        labels=labels,
+        checkpoint=checkpoint,
+        loss=resolve_preset("ce", {"loss": "ce"}, labels, class_counts(train, labels)),
+        lora=config["lora"],
+        settings=TrainSettings.from_config(
+            {**config["train"], "epochs": 1, "batch_size": batch_size, "grad_accum": 1, "eval_steps": None}
+        ),
+        max_length=config["model"]["max_length"],
+        out_dir=out,
+        preset_name="ce",
+        dtype=config["model"]["dtype"],
+        trust_remote_code=config["model"]["trust_remote_code"],
+    )
+
+
 def main() -> None:
     p = demo_inputs.parser(__doc__)
     p.add_argument("--steps", type=int, default=20)
@@ -102,8 +123,6 @@ def main() -> None:
     train = read_table(data / "train.xlsx").sample(frac=1.0, random_state=0).head(rows)
     val = read_table(data / "val.xlsx").head(args.val_rows)
     max_length, precision = config["model"]["max_length"], config["train"]["precision"]
-    bf16 = precision == "bf16"
-    counts = class_counts(train, labels)
 
     with tempfile.TemporaryDirectory() as tmp:
         plain_s = plain_script(
@@ -113,33 +132,18 @@ def main() -> None:
             config["lora"],
             batch_size=args.batch_size,
             max_length=max_length,
-            bf16=bf16,
+            bf16=precision == "bf16",
             seed=42,
             out=Path(tmp) / "plain",
         )
         started = time.perf_counter()
-        summary = train_preset(
-            train=train,
-            val=val,
-            labels=labels,
-            checkpoint=args.checkpoint,
-            loss=resolve_preset("ce", {"loss": "ce"}, labels, counts),
-            lora=config["lora"],
-            settings=TrainSettings(epochs=1, batch_size=args.batch_size, precision=precision),
-            max_length=max_length,
-            out_dir=Path(tmp) / "stage",
-            preset_name="ce",
-        )
+        summary = train_stage(args.checkpoint, train, val, labels, config, args.batch_size, Path(tmp) / "stage")
         stage_s = time.perf_counter() - started
 
     from transformers import AutoTokenizer
 
-    lengths = [
-        len(ids)
-        for ids in AutoTokenizer.from_pretrained(args.checkpoint)(
-            list(train[TEXT]), truncation=True, max_length=max_length
-        )["input_ids"]
-    ]
+    tokenizer = AutoTokenizer.from_pretrained(args.checkpoint)
+    lengths = [len(ids) for ids in tokenizer(list(train[TEXT]), truncation=True, max_length=max_length)["input_ids"]]
     print(
         f"model {args.checkpoint}, {rows} rows = {args.steps} steps of {args.batch_size}, max_length {max_length}, "
         f"{precision}, {torch.get_num_threads()} threads; train stage ran {summary['steps']} steps"
