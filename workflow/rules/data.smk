@@ -11,12 +11,12 @@ rule fetch_demo_data:
     resources:
         mem_mb=1000,
     params:
-        spec=as_json(config["demo"]["data"]),
-        find_links=find_links_option(),
-        script=script_path("fetch_demo.py"),
-    shell:
-        "python {params.script:q} data --spec {params.spec:q} --out {output:q}"
-        " --downloads resources/downloads {params.find_links} > {log:q} 2>&1"
+        what="data",
+        spec=config["demo"]["data"],
+        downloads="resources/downloads",
+        find_links=config["demo"]["find_links"],
+    script:
+        "../scripts/fetch_demo.py"
 
 
 rule extract_labels:
@@ -37,11 +37,9 @@ rule extract_labels:
     resources:
         mem_mb=2000,
     params:
-        data=as_json(config["data"]),
-        script=script_path("extract_labels.py"),
-    shell:
-        "python {params.script:q} --data {params.data:q} --out {output.rows:q} --labels {output.labels:q}"
-        " --report {output.report:q} --dropped {output.dropped:q} > {log:q} 2>&1"
+        data=config["data"],
+    script:
+        "../scripts/extract_labels.py"
 
 
 rule balance:
@@ -63,14 +61,9 @@ rule balance:
     resources:
         mem_mb=2000,
     params:
-        split=as_json(config["split"]),
-        balance=as_json(config["balance"]),
-        model=as_json(config["model"]),
+        split=config["split"],
+        balance=config["balance"],
+        model=config["model"],
         checkpoint=model_folder(),
-        script=script_path("balance.py"),
-    shell:
-        "python {params.script:q} --extracted {input.rows:q} --labels {input.labels:q}"
-        " --extract-report {input.report:q} --split {params.split:q} --balance {params.balance:q}"
-        " --model {params.model:q} --checkpoint {params.checkpoint:q}"
-        " --train {output.train:q} --val {output.val:q} --test {output.test:q}"
-        " --summary {output.summary:q} > {log:q} 2>&1"
+    script:
+        "../scripts/balance.py"

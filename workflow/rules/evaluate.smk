@@ -56,7 +56,7 @@ rule binary_test:
         labels=rules.extract_labels.output.labels,
         summary=rules.balance.output.summary,
     output:
-        report(
+        metrics=report(
             "results/presets/{preset}/binary/metrics.json",
             caption="../report/binary.rst",
             category="2. Presets",
@@ -72,12 +72,9 @@ rule binary_test:
     resources:
         mem_mb=1000,
     params:
-        binary=as_json(config["binary"]),
-        script=script_path("binary_test.py"),
-    shell:
-        "python {params.script:q} --labels {input.labels:q} --summary {input.summary:q}"
-        " --val-predictions {input.val:q} --test-predictions {input.test:q}"
-        " --binary {params.binary:q} --out {output:q} > {log:q} 2>&1"
+        binary=config["binary"],
+    script:
+        "../scripts/binary_test.py"
 
 
 rule baseline_tfidf:
@@ -105,13 +102,10 @@ rule baseline_tfidf:
     resources:
         mem_mb=2000,
     params:
-        keep=as_json(config["data"]["keep_columns"]),
+        keep=config["data"]["keep_columns"],
         seed=config["train"]["seed"],
-        script=script_path("baseline_tfidf.py"),
-    shell:
-        "python {params.script:q} --train {input.train:q} --val {input.val:q} --test {input.test:q}"
-        " --labels {input.labels:q} --summary {input.summary:q} --keep-columns {params.keep:q}"
-        " --seed {params.seed} --out-dir results/baselines/tfidf > {log:q} 2>&1"
+    script:
+        "../scripts/baseline_tfidf.py"
 
 
 rule baseline_direct:

@@ -11,9 +11,9 @@ rule fetch_demo_model:
     resources:
         mem_mb=4000,
     params:
-        spec=as_json(config["demo"]["model"]),
-        find_links=find_links_option(),
-        script=script_path("fetch_demo.py"),
-    shell:
-        "python {params.script:q} model --threads {threads} --spec {params.spec:q} --out {output:q}"
-        " --downloads resources/downloads {params.find_links} > {log:q} 2>&1"
+        what="model",
+        spec=config["demo"]["model"],
+        downloads="resources/downloads",
+        find_links=config["demo"]["find_links"],
+    script:
+        "../scripts/fetch_demo.py"

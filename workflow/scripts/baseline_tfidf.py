@@ -1,6 +1,8 @@
-"""Baseline: TF-IDF + logistic regression (class_weight balanced), evaluated like every preset."""
+"""Baseline: TF-IDF + logistic regression (class_weight balanced), evaluated like every preset.
 
-import sys
+Inputs: train, val, test, labels, summary. Outputs: metrics, predictions, val_predictions, confusion, all in
+one folder. Params: keep (data.keep_columns), seed (train.seed)."""
+
 from pathlib import Path
 
 from focalcls import cli
@@ -10,28 +12,21 @@ from focalcls.evaluation import write_evaluation
 from focalcls.tables import read_table
 
 
-def main(args) -> None:
-    labels = read_json(args.labels)
-    train = read_table(args.train)
-    frames = {"val": read_table(args.val), "test": read_table(args.test)}
-    probs = tfidf_probs(train, frames, labels, seed=args.seed)
+def main(rule) -> None:
+    labels = read_json(rule.input.labels)
+    train = read_table(rule.input.train)
+    frames = {"val": read_table(rule.input.val), "test": read_table(rule.input.test)}
+    probs = tfidf_probs(train, frames, labels, seed=rule.params.seed)
     write_evaluation(
-        Path(args.out_dir),
+        Path(rule.output.metrics).parent,
         frames,
         probs,
         labels,
-        read_json(args.summary)["counts"]["train"],
-        keep_columns=args.keep_columns,
+        read_json(rule.input.summary)["counts"]["train"],
+        keep_columns=rule.params.keep,
         extra={"preset": "tfidf", "loss": {"loss": "logistic (balanced)"}},
     )
 
 
-def build_parser():
-    p = cli.parser(__doc__, paths=("train", "val", "test", "labels", "summary", "out-dir"))
-    p.add_argument("--keep-columns", type=cli.json_arg, default=[])
-    p.add_argument("--seed", type=int, default=42)
-    return p
-
-
 if __name__ == "__main__":
-    sys.exit(cli.run(main, build_parser()))
+    cli.run_rule(main)

