@@ -87,3 +87,29 @@ def test_label_dependent_keys_are_checked_once_labels_are_known():
         check_against_labels({**good, "binary": {"positive": "B"}}, ["a", "b", "c"], "data.labels")
     with pytest.raises(UserError, match="presets.p.alpha has 3 values but there are 2 labels"):
         check_against_labels(good, ["a", "b"], "results/data/labels.json")
+
+
+@pytest.mark.parametrize(
+    "section, message",
+    [
+        ({"presets": {"p": {"gamma": float("nan")}}}, "presets.p.gamma is nan; give a finite number"),
+        ({"train": {"epochs": float("nan")}}, "train.epochs is nan"),
+        ({"split": {"val_fraction": float("nan")}}, "split.val_fraction is nan"),
+        ({"train": {"lr": float("inf")}}, "train.lr: inf is greater than the maximum of 1"),
+        ({"train": {"epochs": 1e308}}, "train.epochs: 1e\\+308 is greater than the maximum"),
+        ({"train": {"seed": -1}}, "train.seed: -1 is less than the minimum of 0"),
+        ({"balance": {"min_per_class": 1e9}}, "balance.min_per_class: 1000000000.0 is greater than the maximum"),
+        ({"presets": {"ok\n": {"loss": "ce"}}}, "a preset name becomes a folder name"),
+        ({"presets": {"p" * 101: {"loss": "ce"}}}, "a preset name becomes a folder name"),
+        ({"predict": {"files": {"new\n": "x.xlsx"}}}, "config key predict.files"),
+    ],
+)
+def test_non_finite_absurd_and_unsafe_values_stop_at_load_naming_the_key(section, message):
+    with pytest.raises(UserError, match=message):
+        complete(section)
+
+
+def test_a_whole_number_written_as_a_float_becomes_an_integer():
+    train = complete({"train": {"batch_size": 8.0, "lr": 1.0e-4}})["train"]
+    assert type(train["batch_size"]) is int and train["batch_size"] == 8
+    assert train["lr"] == 1.0e-4

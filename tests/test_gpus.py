@@ -1,3 +1,4 @@
+import os
 import socket
 
 import pytest
@@ -166,3 +167,38 @@ def test_multi_node_options_reach_accelerate_and_win(monkeypatch):
     assert (single.num_machines, single.num_processes, single.main_process_port) == (1, 2, 40001)
     # accelerate refuses --multi_gpu for one process on one machine
     assert "--multi_gpu" not in launch_command("t.py", [], processes=1, port=40001, extra=["--mixed_precision", "bf16"])
+
+
+def test_a_lock_folder_that_is_a_link_is_refused_and_its_target_untouched(tmp_path):
+    """Another user could pre-create /tmp/focalcls-gpu-pool as a link to a folder of the victim's."""
+    target = tmp_path / "victims-folder"
+    target.mkdir(mode=0o700)
+    link = tmp_path / "pool"
+    link.symlink_to(target)
+    with pytest.raises(UserError, match="is a link or not a folder"):
+        with acquire_gpus(1, pool=ONE, pool_dir=link):
+            pass
+    with pytest.raises(UserError, match="is a link or not a folder"):
+        with reserve_port(pool_dir=link):
+            pass
+    assert target.stat().st_mode & 0o777 == 0o700 and not any(target.iterdir())
+
+
+def test_a_new_lock_folder_is_shared_like_tmp(tmp_path):
+    with acquire_gpus(1, pool=ONE, pool_dir=tmp_path / "pool"):
+        pass
+    assert (tmp_path / "pool").stat().st_mode & 0o7777 == 0o1777
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="needs root to give a folder to another user")
+def test_a_world_writable_lock_folder_of_another_user_is_refused(tmp_path):
+    pool = tmp_path / "pool"
+    pool.mkdir()
+    os.chown(pool, 12345, 12345)
+    pool.chmod(0o777)  # anyone may write and, without the sticky bit, delete others' lock files
+    with pytest.raises(UserError, match="belongs to another user"):
+        with acquire_gpus(1, pool=ONE, pool_dir=pool):
+            pass
+    pool.chmod(0o1777)  # like /tmp: accepted
+    with acquire_gpus(1, pool=ONE, pool_dir=pool) as ids:
+        assert ids == ["0"]

@@ -5,12 +5,14 @@ code downstream indexes the filled config and never supplies a fallback of its o
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Mapping
 from pathlib import Path
 
 import yaml
 
 from .checks import check_keys, check_values
+from .errors import UserError
 
 SCHEMA = Path(__file__).resolve().parents[3] / "config" / "schema.yaml"
 
@@ -28,8 +30,30 @@ def complete(config: Mapping, schema_path: str | Path = SCHEMA) -> dict:
     filled = copy.deepcopy(dict(config))
     check_keys(filled, schema)
     check_values(filled, schema)  # a one-line error; validate below would print the whole schema
+    filled = whole_numbers(filled, schema)
     validate(filled, schema=str(schema_path), set_default=True)
     return filled
+
+
+def whole_numbers(value, schema: Mapping, where: str = ""):
+    """NaN and infinity pass every bound a schema sets (each comparison with NaN is false), so they are
+    refused here by name; an integer key written as 8.0 (which the schema accepts) becomes 8, as the
+    code that takes it as a count expects."""
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise UserError(f"config key {where[:-1]} is {value}; give a finite number (config/README.md)")
+        types = schema.get("type", [])
+        types = [types] if isinstance(types, str) else types
+        return int(value) if "integer" in types and "number" not in types else value
+    if isinstance(value, Mapping):
+        properties, extra = schema.get("properties", {}), schema.get("additionalProperties")
+        return {
+            k: whole_numbers(v, properties.get(k, extra if isinstance(extra, Mapping) else {}), f"{where}{k}.")
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [whole_numbers(v, schema.get("items", {}), f"{where}{i}.") for i, v in enumerate(value)]
+    return value
 
 
 def load_config(path: str | Path, schema_path: str | Path = SCHEMA) -> dict:

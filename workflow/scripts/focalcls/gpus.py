@@ -9,6 +9,7 @@ import contextlib
 import fcntl
 import os
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -125,9 +126,24 @@ def _try_lock(pool: Sequence[str], n: int, pool_dir: Path) -> list[tuple[str, in
 
 
 def _shared_folder(pool_dir: Path) -> None:
-    pool_dir.mkdir(parents=True, exist_ok=True)
-    with contextlib.suppress(PermissionError):
-        pool_dir.chmod(0o1777)  # shared by every user of the box, like /tmp
+    """The lock folder, shared by every user of the box like /tmp (so two users' jobs never share a GPU),
+    and refused when someone else could have prepared it: a link (the chmod would follow it) or a folder
+    of another user that others may write in without the sticky bit (they could swap its lock files)."""
+    with contextlib.suppress(FileExistsError):
+        pool_dir.mkdir(parents=True)
+        pool_dir.chmod(0o1777)
+    info = os.lstat(pool_dir)
+    if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
+        raise UserError(
+            f"the GPU lock folder {pool_dir} is a link or not a folder; remove it, or set FOCALCLS_GPU_POOL "
+            "to a folder of your own"
+        )
+    unsafe = info.st_mode & 0o022 and not info.st_mode & stat.S_ISVTX
+    if info.st_uid != os.getuid() and unsafe:
+        raise UserError(
+            f"the GPU lock folder {pool_dir} belongs to another user and anyone may replace its files; ask them "
+            "to remove it, or set FOCALCLS_GPU_POOL to a folder of your own"
+        )
 
 
 def _release(held: list[tuple[str, int]]) -> None:
