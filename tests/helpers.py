@@ -48,7 +48,7 @@ def section(name: str, values: dict | None = None):
 def extract_and_split(
     cwd: Path, data: dict, *, checkpoint, split: dict, balance: dict, model: dict, folder: str = "d"
 ) -> None:
-    """The rules extract_labels and balance, chained, their outputs under `folder` named as the workflow
+    """The rules extract_labels and split_and_balance, chained, their outputs under `folder` named as the workflow
     names them (extracted.xlsx, labels.json, extract_report.json, dropped_rows.xlsx, the splits, summary.json).
     The config sections are completed from the schema."""
     extracted = {
@@ -63,7 +63,7 @@ def extract_and_split(
         params={"data": section("data", data)},
     )
     run_rule_script(
-        "balance.py",
+        "split_and_balance.py",
         cwd=cwd,
         input=extracted,
         output={name: f"{folder}/{name}.xlsx" for name in ("train", "val", "test")}

@@ -42,7 +42,7 @@ rule extract_labels:
         "../scripts/extract_labels.py"
 
 
-rule balance:
+rule split_and_balance:
     input:
         rows=rules.extract_labels.output.rows,
         labels=rules.extract_labels.output.labels,
@@ -52,9 +52,9 @@ rule balance:
         **split_files(),
         summary=f"{DATA}/summary.json",
     log:
-        "results/logs/balance.log",
+        "results/logs/split_and_balance.log",
     benchmark:
-        "results/benchmarks/balance.tsv"
+        "results/benchmarks/split_and_balance.tsv"
     conda:
         ENV
     threads: 1
@@ -66,4 +66,4 @@ rule balance:
         model=config["model"],
         checkpoint=model_folder(),
     script:
-        "../scripts/balance.py"
+        "../scripts/split_and_balance.py"

@@ -54,7 +54,7 @@ rule binary_test:
         val=rules.evaluate.output.val_predictions,
         test=rules.evaluate.output.predictions,
         labels=rules.extract_labels.output.labels,
-        summary=rules.balance.output.summary,
+        summary=rules.split_and_balance.output.summary,
     output:
         metrics=report(
             "results/presets/{preset}/binary/metrics.json",
@@ -81,7 +81,7 @@ rule baseline_tfidf:
     input:
         unpack(split_files),
         labels=rules.extract_labels.output.labels,
-        summary=rules.balance.output.summary,
+        summary=rules.split_and_balance.output.summary,
     output:
         metrics=report(
             "results/baselines/tfidf/metrics.json",
