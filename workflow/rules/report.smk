@@ -6,7 +6,7 @@ rule report:
     input:
         unpack(split_files),
         labels=rules.extract_labels.output.labels,
-        summary=rules.balance.output.summary,
+        summary=rules.split_and_balance.output.summary,
         metrics=expand("results/presets/{preset}/eval/metrics.json", preset=PRESETS),
         predictions=expand("results/presets/{preset}/eval/predictions.xlsx", preset=PRESETS),
         confusion=expand("results/presets/{preset}/eval/confusion.csv", preset=PRESETS),
