@@ -4,7 +4,7 @@ from openpyxl import load_workbook
 
 from focalcls.atomic import atomic_path
 from focalcls.errors import UserError
-from focalcls.tables import read_table, write_xlsx
+from focalcls.tables import csv_safe, read_table, write_xlsx
 
 
 def test_formula_like_texts_are_written_as_text(tmp_path):
@@ -15,6 +15,40 @@ def test_formula_like_texts_are_written_as_text(tmp_path):
     cells = [row[0] for row in sheet.iter_rows(min_row=2)]
     assert [c.value for c in cells] == texts
     assert all(c.data_type == "s" for c in cells)
+
+
+def test_a_formula_as_a_column_name_is_written_as_text(tmp_path):
+    header = '=HYPERLINK("http://e.x","x")'
+    path = tmp_path / "out.xlsx"
+    write_xlsx(path, pd.DataFrame({header: ["a"], "text": ["b"]}))
+    first = next(load_workbook(path).active.iter_rows(min_row=1, max_row=1))
+    assert first[0].value == header and first[0].data_type == "s"
+    assert list(read_table(path).columns) == [header, "text"]
+
+
+def test_control_characters_become_spaces_when_read_and_written(tmp_path):
+    """openpyxl refuses them (IllegalCharacterError): they would crash every write, predict's after inference."""
+    texts = ["vertical\x0btab", "bell\x07", "line\nbreak stays"]
+    pd.DataFrame({"text": texts}).to_csv(tmp_path / "in.csv", index=False)
+    read = list(read_table(tmp_path / "in.csv")["text"])
+    assert read == ["vertical tab", "bell ", "line\nbreak stays"]
+    write_xlsx(tmp_path / "out.xlsx", pd.DataFrame({"text\x07": texts}))
+    back = read_table(tmp_path / "out.xlsx")
+    assert list(back.columns) == ["text "] and list(back["text "]) == read
+
+
+def test_csv_cells_that_a_spreadsheet_would_run_get_an_apostrophe():
+    assert [csv_safe(x) for x in ["=1+1", "+cmd", "@SUM(A1)", "-x", "\t=1", "-1", "+2.5", "体育", ""]] == [
+        "'=1+1",
+        "'+cmd",
+        "'@SUM(A1)",
+        "'-x",
+        "'\t=1",
+        "-1",
+        "+2.5",
+        "体育",
+        "",
+    ]
 
 
 def test_read_every_supported_format(tmp_path):

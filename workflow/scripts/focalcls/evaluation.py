@@ -11,7 +11,7 @@ import pandas as pd
 from .atomic import atomic_path, write_json
 from .inference import label_ids, predictions_table
 from .metrics import classification_metrics, confusion
-from .tables import write_xlsx
+from .tables import csv_safe, write_xlsx
 
 
 def write_evaluation(
@@ -31,7 +31,8 @@ def write_evaluation(
         write_xlsx(out_dir / name, predictions_table(frames[split], probs[split], labels, keep_columns))
     matrix = confusion(truth["test"], probs["test"].argmax(axis=1), len(labels))
     with atomic_path(out_dir / "confusion.csv") as tmp:
-        pd.DataFrame(matrix, index=pd.Index(labels, name="true"), columns=list(labels)).to_csv(tmp)
+        names = [csv_safe(x) for x in labels]  # label names are the user's text: no formula in the header
+        pd.DataFrame(matrix, index=pd.Index(names, name="true"), columns=names).to_csv(tmp)
     result = {**metrics["test"], "val": metrics["val"], **(extra or {})}
     write_json(out_dir / "metrics.json", result)
     return result

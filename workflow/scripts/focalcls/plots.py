@@ -15,6 +15,8 @@ import pandas as pd  # noqa: E402
 
 # Chinese labels render with whatever CJK font is installed; the fallback list keeps ASCII working.
 plt.rcParams["font.sans-serif"] = ["Noto Sans CJK SC", "WenQuanYi Zen Hei", "DejaVu Sans"]
+# Labels are the user's text: a label such as $_$ is not mathtext to typeset (it would crash the report).
+plt.rcParams["text.parse_math"] = False
 
 
 def to_png(fig) -> str:

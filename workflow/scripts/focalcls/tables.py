@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from .atomic import atomic_path
 from .errors import UserError
@@ -39,12 +40,17 @@ def read_table(
         raise UserError(f"{p}: the old .xls format is not read; open it in Excel or LibreOffice and save it as .xlsx")
     else:
         raise UserError(f"{p}: unsupported file type {suffix!r}; use one of {', '.join(READABLE_SUFFIXES)}")
+    frames = {name: frame.map(_clean_cell) for name, frame in frames.items()}
     if origin:
         first_row = 1 if suffix == ".jsonl" else 2  # the header is row 1 in a spreadsheet or CSV
         for name, frame in frames.items():
             where = f"sheet {name!r} row " if len(frames) > 1 else "row "
             frame[ORIGIN] = [f"{where}{i + first_row}" for i in range(len(frame))]
     return pd.concat(list(frames.values()), ignore_index=True) if len(frames) > 1 else next(iter(frames.values()))
+
+
+def _clean_cell(v: object) -> object:
+    return without_control_characters(v) if isinstance(v, str) else v
 
 
 def _read_csv(p: Path) -> pd.DataFrame:
@@ -94,10 +100,10 @@ def write_xlsx(path: str | os.PathLike, frame: pd.DataFrame, sheet: str = "data"
     wb = Workbook()
     ws = wb.active
     ws.title = sheet
-    ws.append([str(c) for c in frame.columns])
+    ws.append([_cell_value(str(c)) for c in frame.columns])
     for row in frame.itertuples(index=False, name=None):
         ws.append([_cell_value(v) for v in row])
-    for cells in ws.iter_rows(min_row=2):
+    for cells in ws.iter_rows(min_row=1):  # the header too: a column name can start with '=' as well
         for cell in cells:
             # openpyxl turns any string starting with '=' into a formula; force it back to text.
             if isinstance(cell.value, str):
@@ -111,4 +117,23 @@ def _cell_value(v: object) -> object:
         return None
     if hasattr(v, "item"):  # numpy scalars
         return v.item()
+    if isinstance(v, str):
+        return without_control_characters(v)
     return v
+
+
+def without_control_characters(text: str) -> str:
+    """Control characters (\\x07, \\x0b, ...) cannot be stored in xlsx: each becomes a space. Tables are
+    cleaned this way when read, so the texts the model sees are the texts every output file shows."""
+    return ILLEGAL_CHARACTERS_RE.sub(" ", text)
+
+
+def csv_safe(text: str) -> str:
+    """A cell a spreadsheet opening the CSV will not run: text starting with =, +, -, @ (or a tab or
+    carriage return) gets a leading apostrophe, as OWASP advises; numbers such as -1 stay as they are."""
+    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        try:
+            float(text)
+        except ValueError:
+            return "'" + text
+    return text

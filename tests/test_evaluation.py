@@ -1,0 +1,21 @@
+"""What evaluate writes for one set of predictions, with hostile label names."""
+
+import numpy as np
+import pandas as pd
+
+from focalcls.evaluation import write_evaluation
+
+
+def test_confusion_csv_never_starts_a_cell_with_a_formula(tmp_path):
+    labels = ['=HYPERLINK("http://e.x","x")', "-1", "体育"]
+    frame = pd.DataFrame({"text": ["a", "b", "c"], "label": labels})
+    probs = np.eye(3)
+    write_evaluation(
+        tmp_path, {"val": frame, "test": frame}, {"val": probs, "test": probs}, labels, dict.fromkeys(labels, 5)
+    )
+    text = (tmp_path / "confusion.csv").read_text(encoding="utf-8")
+    cells = [cell for line in text.splitlines() for cell in line.split(",")]
+    assert not any(cell.lstrip('"').startswith(("=", "+", "@")) for cell in cells), text
+    assert "-1" in cells  # a number is no formula and keeps its name
+    matrix = pd.read_csv(tmp_path / "confusion.csv", index_col=0)
+    assert np.array_equal(matrix.to_numpy(), np.eye(3, dtype=int))
