@@ -13,6 +13,7 @@ from __future__ import annotations
 import statistics
 import time
 
+import pandas as pd
 import torch
 from transformers import DataCollatorWithPadding
 
@@ -20,7 +21,7 @@ import demo_inputs  # bench/demo_inputs.py: Python puts the running script's fol
 from focalcls.data import LABEL, TEXT, class_counts
 from focalcls.losses import focal_loss
 from focalcls.model import add_lora, load_classifier, load_tokenizer
-from focalcls.presets import resolve_preset
+from focalcls.presets import LossSpec, resolve_preset
 from focalcls.tables import read_table
 
 LOSSES = {
@@ -30,7 +31,9 @@ LOSSES = {
 }
 
 
-def fixed_batches(train, labels: list[str], tokenizer, batch_size: int, count: int, max_length: int) -> list:
+def fixed_batches(
+    train: pd.DataFrame, labels: list[str], tokenizer, batch_size: int, count: int, max_length: int
+) -> list:
     """`count` consecutive batches of the training rows, collated once so every loss sees the same ones."""
     collate = DataCollatorWithPadding(tokenizer)
     index = {label: i for i, label in enumerate(labels)}
@@ -45,7 +48,9 @@ def fixed_batches(train, labels: list[str], tokenizer, batch_size: int, count: i
     return batches
 
 
-def step_times(model, batches: list, specs: dict, bf16: bool) -> tuple[dict[str, list[float]], torch.Tensor]:
+def step_times(
+    model: torch.nn.Module, batches: list, specs: dict[str, LossSpec], bf16: bool
+) -> tuple[dict[str, list[float]], torch.Tensor]:
     """Seconds of one training step per loss on each batch but the first (the warm-up), interleaved; and
     the logits of one step, for timing the loss alone."""
     optimizer = torch.optim.AdamW([q for q in model.parameters() if q.requires_grad], lr=1e-5)
@@ -69,7 +74,7 @@ def step_times(model, batches: list, specs: dict, bf16: bool) -> tuple[dict[str,
     return times, step(*batches[1], specs["ce"])[1]
 
 
-def loss_only(logits: torch.Tensor, targets: torch.Tensor, spec, calls: int = 2000) -> float:
+def loss_only(logits: torch.Tensor, targets: torch.Tensor, spec: LossSpec, calls: int = 2000) -> float:
     """Seconds of the loss's forward and backward alone, on fixed logits."""
     leaf = logits.float().clone().requires_grad_(True)
     started = time.perf_counter()

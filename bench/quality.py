@@ -14,9 +14,11 @@ the variants that might help are measured the same way: more epochs, and difficu
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -125,7 +127,9 @@ def variants(presets: dict, epochs: int, long_epochs: int) -> dict[str, tuple[di
     return runs
 
 
-def head_runs(x: dict, y: dict, labels: list[str], counts: dict, variants: dict, args, batch: int) -> dict:
+def head_runs(
+    x: dict, y: dict, labels: list[str], counts: dict, variants: dict, args: argparse.Namespace, batch: int
+) -> dict:
     """name -> one test-split metrics dict per seed, each with its validation metrics under 'val'."""
     runs = {}
     for name, (preset, n_epochs, hard) in variants.items():
@@ -153,7 +157,7 @@ def head_runs(x: dict, y: dict, labels: list[str], counts: dict, variants: dict,
     return runs
 
 
-def full_lora_metrics(data, names: list[str]) -> dict:
+def full_lora_metrics(data: Path, names: list[str]) -> dict:
     """The demo's own test metrics, where results/ holds them (one seed each)."""
     found = {}
     for name in names:

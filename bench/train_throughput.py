@@ -15,6 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import pandas as pd
 import torch
 
 import demo_inputs  # bench/demo_inputs.py: Python puts the running script's folder on the path
@@ -89,7 +90,9 @@ def plain_script(
     return time.perf_counter() - started
 
 
-def train_stage(checkpoint: str, train, val, labels: list[str], config: dict, batch_size: int, out: Path) -> dict:
+def train_stage(
+    checkpoint: str, train: pd.DataFrame, val: pd.DataFrame, labels: list[str], config: dict, batch_size: int, out: Path
+) -> dict:
     """The train stage with the ce preset and the config's settings, but as many steps as the plain script
     takes (one epoch, no accumulation) and one validation pass; its train_summary."""
     return train_preset(

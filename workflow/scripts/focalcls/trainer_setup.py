@@ -15,6 +15,7 @@ from transformers import (
     DataCollatorWithPadding,
     EarlyStoppingCallback,
     EvalPrediction,
+    PreTrainedTokenizerBase,
     Trainer,
     TrainerCallback,
     TrainingArguments,
@@ -36,7 +37,7 @@ ROW = "row"  # each row's number in the training table, for difficulty-aware sam
 class TokenizedRows(torch.utils.data.Dataset):
     """Tokenised texts with their class ids and row numbers; padding is left to the collator (per batch)."""
 
-    def __init__(self, frame: pd.DataFrame, labels: Sequence[str], tokenizer, max_length: int):
+    def __init__(self, frame: pd.DataFrame, labels: Sequence[str], tokenizer: PreTrainedTokenizerBase, max_length: int):
         index = {label: i for i, label in enumerate(labels)}
         encoded = tokenizer(list(frame[TEXT]), truncation=True, max_length=max_length)
         self.items = [
@@ -169,7 +170,7 @@ def training_arguments(settings: TrainSettings, checkpoints: Path, eval_steps: i
 
 def build_trainer(
     model: torch.nn.Module,
-    tokenizer,
+    tokenizer: PreTrainedTokenizerBase,
     *,
     train: pd.DataFrame,
     val: pd.DataFrame,

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 import torch
-from transformers import set_seed
+from transformers import PreTrainedTokenizerBase, set_seed
 
 from .checkpoints import FOLDER, fingerprint, resume_point
 from .data import LABEL, TEXT, class_counts
@@ -137,7 +137,7 @@ def prepared_model(
     dtype: str,
     trust_remote_code: bool,
     preset_name: str,
-) -> tuple[torch.nn.Module, object]:
+) -> tuple[torch.nn.Module, PreTrainedTokenizerBase]:
     """The base model as a classifier, its head set to the training classes' prior, LoRA adapters added;
     and its tokenizer."""
     tokenizer = load_tokenizer(checkpoint, trust_remote_code=trust_remote_code)
