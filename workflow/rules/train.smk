@@ -2,7 +2,7 @@ rule train:
     input:
         unpack(split_files),
         labels=rules.extract_labels.output.labels,
-        summary=rules.balance.output.summary,
+        summary=rules.split_and_balance.output.summary,
         model=model_input,
     output:
         adapter=directory("results/presets/{preset}/adapter"),
