@@ -4,7 +4,7 @@ rule evaluate:
         val=f"{DATA}/val.xlsx",
         test=f"{DATA}/test.xlsx",
         labels=rules.extract_labels.output.labels,
-        summary=rules.balance.output.summary,
+        summary=rules.split_and_balance.output.summary,
         model=model_input,
     output:
         metrics=report(
@@ -113,7 +113,7 @@ rule baseline_direct:
         val=f"{DATA}/val.xlsx",
         test=f"{DATA}/test.xlsx",
         labels=rules.extract_labels.output.labels,
-        summary=rules.balance.output.summary,
+        summary=rules.split_and_balance.output.summary,
         model=model_input,
     output:
         metrics=report(
