@@ -85,51 +85,19 @@ TRAIN, LORA, MODEL, PRESET = TINY["train"], TINY["lora"], TINY["model"], TINY["p
 def stages(tmp_path_factory, imbalanced_rows, tiny_model_dir):
     """Every stage script run once on the synthetic rows, chained as the workflow chains them."""
     from focalcls.tables import write_xlsx
-    from helpers import run_script
+    from helpers import binary_and_tfidf, extract_and_split, run_script
 
     work = tmp_path_factory.mktemp("stages")
     raw = imbalanced_rows.rename(columns={"text": "内容", "label": "类别"})
     write_xlsx(work / "raw.xlsx", raw)
     data = {"raw": "raw.xlsx", "text_column": "内容", "label_column": "类别", "keep_columns": ["id"], "sheet": 0}
-    run_script(
-        "extract_labels.py",
-        "--data",
+    extract_and_split(
+        work,
         data,
-        "--out",
-        "d/extracted.xlsx",
-        "--labels",
-        "d/labels.json",
-        "--report",
-        "d/report.json",
-        "--dropped",
-        "d/dropped.xlsx",
-        cwd=work,
-    )
-    run_script(
-        "balance.py",
-        "--extracted",
-        "d/extracted.xlsx",
-        "--labels",
-        "d/labels.json",
-        "--extract-report",
-        "d/report.json",
-        "--split",
-        {"val_fraction": 0.2, "test_fraction": 0.2, "seed": 0},
-        "--balance",
-        {"strategy": "none"},
-        "--train",
-        "d/train.xlsx",
-        "--val",
-        "d/val.xlsx",
-        "--test",
-        "d/test.xlsx",
-        "--summary",
-        "d/summary.json",
-        "--model",
-        MODEL,
-        "--checkpoint",
-        tiny_model_dir,
-        cwd=work,
+        checkpoint=tiny_model_dir,
+        split={"val_fraction": 0.2, "test_fraction": 0.2, "seed": 0},
+        balance={"strategy": "none"},
+        model=MODEL,
     )
     common = ["--labels", "d/labels.json", "--summary", "d/summary.json"]
     run_script(
@@ -180,32 +148,5 @@ def stages(tmp_path_factory, imbalanced_rows, tiny_model_dir):
         "p/balanced/eval",
         cwd=work,
     )
-    run_script(
-        "binary_test.py",
-        *common,
-        "--val-predictions",
-        "p/balanced/eval/val_predictions.xlsx",
-        "--test-predictions",
-        "p/balanced/eval/predictions.xlsx",
-        "--binary",
-        {"positive": []},
-        "--out",
-        "p/balanced/binary/metrics.json",
-        cwd=work,
-    )
-    run_script(
-        "baseline_tfidf.py",
-        "--train",
-        "d/train.xlsx",
-        "--val",
-        "d/val.xlsx",
-        "--test",
-        "d/test.xlsx",
-        *common,
-        "--keep-columns",
-        ["id"],
-        "--out-dir",
-        "b/tfidf",
-        cwd=work,
-    )
+    binary_and_tfidf(work, "balanced", keep_columns=["id"])
     return work

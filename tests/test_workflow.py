@@ -104,7 +104,7 @@ def test_nothing_left_to_do_and_one_preset_change_reruns_only_it(workflow_run):
             "predict",
             "baseline_tfidf",
             "baseline_direct",
-            "balance",
+            "split_and_balance",
             "extract_labels",
         }
         and len(line.split()) == 2

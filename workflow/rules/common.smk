@@ -1,6 +1,5 @@
 import json
 import re
-import shlex
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
@@ -84,12 +83,6 @@ def gpu_job_threads(gpus):
 def raw_inputs(wildcards):
     data = config["data"]
     return [data[k] for k in ("raw", "train", "val", "test") if data.get(k)]
-
-
-def find_links_option():
-    """pip's --find-links for tests that serve the demo packages from a local folder; empty otherwise."""
-    folder = config["demo"]["find_links"]
-    return f"--find-links {shlex.quote(folder)}" if folder else ""
 
 
 def predict_candidates():

@@ -27,7 +27,7 @@ rule evaluate:
         "results/benchmarks/evaluate/{preset}.tsv"
     conda:
         ENV
-    threads: 8
+    threads: gpu_job_threads(gpus_per_job())
     resources:
         gpu=gpus_per_job(),
         mem_mb=8000,
@@ -131,7 +131,7 @@ rule baseline_direct:
         "results/benchmarks/baselines/direct.tsv"
     conda:
         ENV
-    threads: 8
+    threads: gpu_job_threads(min(1, gpus_per_job()))
     resources:
         gpu=min(1, gpus_per_job()),
         mem_mb=8000,

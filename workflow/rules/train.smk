@@ -19,7 +19,7 @@ rule train:
         "results/benchmarks/train/{preset}.tsv"
     conda:
         ENV
-    threads: 8
+    threads: gpu_job_threads(gpus_per_job())
     resources:
         gpu=gpus_per_job(),
         mem_mb=8000,

@@ -57,10 +57,10 @@ def _set_up(threads: int) -> None:
     if not sys.stderr.isatty():  # a log file: a progress line every 10 s instead of every tenth of one
         os.environ.setdefault("TQDM_MININTERVAL", "10")
     if threads:
-        os.environ.setdefault("OMP_NUM_THREADS", str(threads))
-        import torch
-
-        torch.set_num_threads(threads)
+        # torch reads this when it is imported, so a rule that never uses torch does not pay its import.
+        os.environ["OMP_NUM_THREADS"] = str(threads)
+        if "torch" in sys.modules:
+            sys.modules["torch"].set_num_threads(threads)
 
 
 def _guarded(main: Callable[[], int | None]) -> int:

@@ -41,6 +41,8 @@ def run_on_devices(
     with acquire_gpus(gpus) as ids:
         # Set before anything starts CUDA, which reads it once.
         os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, ids))
+        if ids:
+            print(f"this job's GPU ids: {','.join(ids)}", file=sys.stderr, flush=True)
         if processes > 1 or accelerate_args:
             _relaunch(script, processes, accelerate_args)
         else:

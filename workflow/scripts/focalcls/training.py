@@ -167,6 +167,6 @@ def out_of_memory_advice(preset: str, settings: TrainSettings, max_length: int) 
             f"preset {preset!r} ran out of GPU memory with train.batch_size {settings.batch_size} (training and "
             f"its validation passes) and model.max_length {max_length}; halve train.batch_size and double "
             "train.grad_accum (same effective batch), turn on train.gradient_checkpointing, or lower "
-            "model.max_length (balance's summary.json says how many rows are longer). A rerun with the same "
+            "model.max_length (results/data/summary.json says how many rows are longer). A rerun with the same "
             "settings resumes from the last checkpoint; changing any of these starts the preset afresh."
         ) from None
