@@ -10,6 +10,8 @@ import yaml
 
 from conftest import REPO
 
+pytestmark = pytest.mark.slow  # runs Snakemake or trains: python -m pytest -m 'not slow' skips it
+
 
 def bench(name: str, *args, cwd) -> str:
     done = subprocess.run(

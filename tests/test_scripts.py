@@ -13,6 +13,8 @@ from conftest import LORA, MODEL, PRESET, TRAIN
 from focalcls.tables import write_xlsx
 from helpers import extract_and_split, run_rule_script, run_script, script_argv, section
 
+pytestmark = pytest.mark.slow  # runs Snakemake or trains: python -m pytest -m 'not slow' skips it
+
 
 def read(work, path):
     return json.loads((work / path).read_text(encoding="utf-8"))
