@@ -24,6 +24,7 @@ rule all:
     input:
         "results/report.html",
         expand("results/predictions/{name}.xlsx", name=config["predict"]["files"]),
+        evaluated_files(),
 
 
 onsuccess:

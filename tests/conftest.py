@@ -85,7 +85,7 @@ TRAIN, LORA, MODEL, PRESET = TINY["train"], TINY["lora"], TINY["model"], TINY["p
 def stages(tmp_path_factory, imbalanced_rows, tiny_model_dir):
     """Every stage script run once on the synthetic rows, chained as the workflow chains them."""
     from focalcls.tables import write_xlsx
-    from helpers import binary_and_tfidf, extract_and_split, run_script
+    from helpers import EVALUATE_SETTINGS, binary_and_tfidf, extract_and_split, run_script
 
     work = tmp_path_factory.mktemp("stages")
     raw = imbalanced_rows.rename(columns={"text": "内容", "label": "类别"})
@@ -127,6 +127,7 @@ def stages(tmp_path_factory, imbalanced_rows, tiny_model_dir):
     )
     run_script(
         "evaluate.py",
+        *EVALUATE_SETTINGS,
         "--threads",
         1,
         "--checkpoint",

@@ -13,6 +13,11 @@ from focalcls.config import complete
 SCRIPTS = REPO / "workflow" / "scripts"
 
 
+# What the evaluate rule always passes (a complete config's values); a test's own flags after these win,
+# as argparse keeps the last occurrence.
+EVALUATE_SETTINGS = ("--batch-size", 64, "--precision", "fp32", "--gpus", 0, "--cpu-processes", 1, "--keep-columns", [])
+
+
 def script_argv(name: str, *args) -> list[str]:
     """A script's command line; dict and list arguments travel as JSON, as the rules pass config sections."""
     argv = [sys.executable, str(SCRIPTS / name)]

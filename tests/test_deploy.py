@@ -13,7 +13,7 @@ from focalcls.errors import UserError
 from focalcls.inference import predict_probs
 from focalcls.model import ADAPTER_WEIGHTS, load_trained_classifier, verify_head
 from focalcls.tables import write_xlsx
-from helpers import run_rule_script, run_script
+from helpers import EVALUATE_SETTINGS, run_rule_script, run_script
 
 pytestmark = pytest.mark.slow  # runs Snakemake or trains: python -m pytest -m 'not slow' skips it
 
@@ -139,6 +139,7 @@ def test_a_pickled_adapter_is_refused_unless_the_config_allows_it(stages, tiny_m
     (adapter / ADAPTER_WEIGHTS).unlink()
     done = run_script(
         "evaluate.py",
+        *EVALUATE_SETTINGS,
         "--checkpoint",
         tiny_model_dir,
         "--adapter",
@@ -173,6 +174,7 @@ def test_an_adapter_without_its_head_is_refused(stages, tiny_model_dir, tmp_path
     save_file({k.replace(".score.", ".renamed."): v for k, v in weights.items()}, str(adapter / ADAPTER_WEIGHTS))
     done = run_script(
         "evaluate.py",
+        *EVALUATE_SETTINGS,
         "--checkpoint",
         tiny_model_dir,
         "--adapter",

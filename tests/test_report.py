@@ -111,11 +111,13 @@ def test_report_script_reads_the_files_its_rule_declares(stages, tmp_path):
             "train_log": [f"{preset}/train_log.csv"],
             "baseline_metrics": ["b/tfidf/metrics.json"],
             "baseline_predictions": ["b/tfidf/predictions.xlsx"],
+            "evaluations": [],
         },
         output={"html": str(tmp_path / "page.html")},
         params={
             "presets": ["balanced"],
             "baselines": ["tfidf"],
+            "evaluations": [],
             "config": config,
             "repo": str(REPO),
             "benchmarks": str(tmp_path / "no-benchmarks"),

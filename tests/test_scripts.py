@@ -11,7 +11,7 @@ import pytest
 
 from conftest import LORA, MODEL, PRESET, TRAIN
 from focalcls.tables import write_xlsx
-from helpers import extract_and_split, run_rule_script, run_script, script_argv, section
+from helpers import EVALUATE_SETTINGS, extract_and_split, run_rule_script, run_script, script_argv, section
 
 pytestmark = pytest.mark.slow  # runs Snakemake or trains: python -m pytest -m 'not slow' skips it
 
@@ -115,6 +115,7 @@ def test_adapter_with_other_labels_is_refused(stages, tiny_model_dir, tmp_path):
     (tmp_path / "labels.json").write_text(json.dumps(["a", "b", "c", "d"]))
     done = run_script(
         "evaluate.py",
+        *EVALUATE_SETTINGS,
         "--checkpoint",
         tiny_model_dir,
         "--adapter",
@@ -180,6 +181,7 @@ def test_two_cpu_processes_train_one_adapter_written_by_rank_zero(stages, tiny_m
 def test_two_processes_shard_evaluation_and_gather_rows_in_order(stages, tiny_model_dir):
     done = run_script(
         "evaluate.py",
+        *EVALUATE_SETTINGS,
         "--threads",
         2,
         "--checkpoint",
@@ -289,6 +291,7 @@ def test_same_config_and_seed_give_identical_metrics(stages, tiny_model_dir):
     )
     run_script(
         "evaluate.py",
+        *EVALUATE_SETTINGS,
         "--threads",
         1,
         "--checkpoint",

@@ -451,3 +451,52 @@ def test_a_killed_run_resumes_its_training_from_the_last_checkpoint(workflow_run
     summary = json.loads((work / target).read_text())
     resumed_at = int(summary["resumed_from"].rsplit("-", 1)[1])
     assert summary["steps"] > resumed_at and (work / "results/presets/moderate/adapter").is_dir()
+
+
+def test_a_new_labelled_file_is_scored_by_every_preset_and_nothing_retrains(workflow_run, tmp_path, imbalanced_rows):
+    work = tmp_path / "w"
+    shutil.copytree(workflow_run, work, symlinks=True)
+    config = yaml.safe_load((work / "config.yaml").read_text())
+    fresh = imbalanced_rows.assign(text=imbalanced_rows["text"] + "（新）").head(40)
+    seen = imbalanced_rows.head(5)  # texts the model trained on or was tested on: dropped if in training
+    write_xlsx(work / "input/new labelled.xlsx", pd.concat([fresh, seen], ignore_index=True))
+    config["evaluate"] = {"files": {"fresh": "input/new labelled.xlsx"}}
+    (work / "evaluate.yaml").write_text(yaml.safe_dump(config))
+    plan = snakemake("--configfile", "evaluate.yaml", "-n", "--quiet", "rules", cwd=work).stdout
+    assert "train " not in plan and "evaluate_file" in plan and "prepare_evaluation" in plan
+    snakemake("--configfile", "evaluate.yaml", "--cores", "2", cwd=work)
+    cleaning = load(work, "results/evaluations/fresh/cleaning.json")
+    train_texts = set(pd.read_excel(work / "results/data/train.xlsx")["text"])
+    assert cleaning["dropped"]["also in the training file"] == sum(t in train_texts for t in seen["text"])
+    for preset in PRESETS:
+        metrics = load(work, f"results/evaluations/fresh/{preset}/metrics.json")
+        assert metrics["n"] == cleaning["rows_kept"] == len(pd.read_excel(work / "results/evaluations/fresh/rows.xlsx"))
+        assert "val" not in metrics and metrics["preset"] == preset
+    assert "New labelled files" in (work / "results/report.html").read_text(encoding="utf-8")
+    # A changed file reruns its evaluations (and the report) only.
+    write_xlsx(work / "input/new labelled.xlsx", fresh.head(30))
+    plan = snakemake("--configfile", "evaluate.yaml", "-n", "--quiet", "rules", cwd=work).stdout
+    assert "train " not in plan and "evaluate " not in plan and "prepare_evaluation" in plan
+
+
+def test_a_labelled_file_with_a_label_the_model_never_saw_is_refused(workflow_run, tmp_path, imbalanced_rows):
+    work = tmp_path / "w"
+    shutil.copytree(workflow_run, work, symlinks=True)
+    config = yaml.safe_load((work / "config.yaml").read_text())
+    odd = imbalanced_rows.head(6).assign(label=["体育", "体育", "天气", "天气", "天气", "sports"])
+    write_xlsx(work / "odd.xlsx", odd)
+    config["evaluate"] = {"files": {"odd": "odd.xlsx"}}
+    (work / "evaluate.yaml").write_text(yaml.safe_dump(config))
+    done = snakemake(
+        "results/evaluations/odd/ce/metrics.json",
+        "--configfile",
+        "evaluate.yaml",
+        "--cores",
+        "1",
+        cwd=work,
+        check=False,
+    )
+    log = (work / "results/logs/prepare_evaluation/odd.log").read_text(encoding="utf-8")
+    assert done.returncode != 0 and "Traceback" not in log
+    assert "labels ['体育', '天气'] (体育: 2 rows, 天气: 3 rows) are not among the model's labels" in log
+    assert "data.rename" in log and not (work / "results/evaluations/odd/rows.xlsx").exists()

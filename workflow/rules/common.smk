@@ -35,6 +35,43 @@ wildcard_constraints:
     preset="|".join(map(re.escape, PRESETS)),
     baseline="|".join(config["baselines"]),
     name="|".join(map(re.escape, config["predict"]["files"])),
+    file="|".join(map(re.escape, config["evaluate"]["files"])),
+
+
+def evaluate_command(extra):
+    """evaluate.py's command line, shared by a preset's own evaluation and the evaluation of a new file."""
+    return (
+        "python {params.script:q} --threads {threads} --checkpoint {params.checkpoint:q}"
+        " --adapter {input.adapter:q} --labels {input.labels:q} --summary {input.summary:q}"
+        " --test {input.test:q} --model {params.model:q} --keep-columns {params.keep:q}"
+        " --batch-size {params.batch_size} --precision {params.precision} --gpus {params.gpus}"
+        f" --cpu-processes {{params.cpu_processes}} {extra} > {{log:q}} 2>&1"
+    )
+
+
+def evaluate_params():
+    """The params evaluate_command reads (a dict literal: a line starting `checkpoint=` would read as a rule)."""
+    return {
+        "model": as_json(config["model"]),
+        "keep": as_json(config["data"]["keep_columns"]),
+        "batch_size": config["train"]["eval_batch_size"],
+        "precision": config["train"]["precision"],
+        "gpus": gpus_per_job(),
+        "cpu_processes": config["train"]["cpu_processes"],
+        "checkpoint": model_folder(),
+        "script": script_path("evaluate.py"),
+    }
+
+
+def evaluated_pairs():
+    """(file, preset) for every evaluate.files entry and every preset chosen to score on it."""
+    return [
+        (file, preset) for file in config["evaluate"]["files"] for preset in config["evaluate"]["presets"] or PRESETS
+    ]
+
+
+def evaluated_files():
+    return [f"results/evaluations/{file}/{preset}/metrics.json" for file, preset in evaluated_pairs()]
 
 
 def script_path(name):

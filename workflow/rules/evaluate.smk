@@ -32,21 +32,10 @@ rule evaluate:
         gpu=gpus_per_job(),
         mem_mb=8000,
     params:
-        model=as_json(config["model"]),
-        keep=as_json(config["data"]["keep_columns"]),
-        batch_size=config["train"]["eval_batch_size"],
-        precision=config["train"]["precision"],
-        gpus=gpus_per_job(),
-        cpu_processes=config["train"]["cpu_processes"],
-        checkpoint=model_folder(),
+        **evaluate_params(),
         out_dir="results/presets/{preset}/eval",
-        script=script_path("evaluate.py"),
     shell:
-        "python {params.script:q} --threads {threads} --checkpoint {params.checkpoint:q}"
-        " --adapter {input.adapter:q} --labels {input.labels:q} --summary {input.summary:q}"
-        " --val {input.val:q} --test {input.test:q} --model {params.model:q} --keep-columns {params.keep:q}"
-        " --batch-size {params.batch_size} --precision {params.precision} --gpus {params.gpus}"
-        " --cpu-processes {params.cpu_processes} --out-dir {params.out_dir:q} > {log:q} 2>&1"
+        evaluate_command("--val {input.val:q} --out-dir {params.out_dir:q}")
 
 
 rule binary_test:
@@ -148,3 +137,60 @@ rule baseline_direct:
         " --labels {input.labels:q} --summary {input.summary:q} --val {input.val:q} --test {input.test:q}"
         " --model {params.model:q} --direct {params.direct:q} --keep-columns {params.keep:q}"
         " --precision {params.precision} --gpus {params.gpus} --out-dir results/baselines/direct > {log:q} 2>&1"
+
+
+rule prepare_evaluation:
+    input:
+        rows=lambda wc: config["evaluate"]["files"][wc.file],
+        labels=rules.extract_labels.output.labels,
+        train=f"{DATA}/train.xlsx",
+    output:
+        rows="results/evaluations/{file}/rows.xlsx",
+        report="results/evaluations/{file}/cleaning.json",
+        dropped="results/evaluations/{file}/dropped_rows.xlsx",
+    log:
+        "results/logs/prepare_evaluation/{file}.log",
+    benchmark:
+        "results/benchmarks/prepare_evaluation/{file}.tsv"
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=2000,
+    params:
+        data=config["data"],
+    script:
+        "../scripts/prepare_evaluation.py"
+
+
+rule evaluate_file:
+    input:
+        adapter=rules.train.output.adapter,
+        test=rules.prepare_evaluation.output.rows,
+        labels=rules.extract_labels.output.labels,
+        summary=rules.split_and_balance.output.summary,
+        model=model_input,
+    output:
+        metrics=report(
+            "results/evaluations/{file}/{preset}/metrics.json",
+            caption="../report/metrics.rst",
+            category="6. Evaluations",
+            labels={"file": "{file}", "preset": "{preset}"},
+        ),
+        predictions="results/evaluations/{file}/{preset}/predictions.xlsx",
+        confusion="results/evaluations/{file}/{preset}/confusion.csv",
+    log:
+        "results/logs/evaluate_file/{file}/{preset}.log",
+    benchmark:
+        "results/benchmarks/evaluate_file/{file}/{preset}.tsv"
+    conda:
+        ENV
+    threads: gpu_job_threads(gpus_per_job())
+    resources:
+        gpu=gpus_per_job(),
+        mem_mb=8000,
+    params:
+        **evaluate_params(),
+        out_dir="results/evaluations/{file}/{preset}",
+    shell:
+        evaluate_command("--out-dir {params.out_dir:q}")

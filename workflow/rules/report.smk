@@ -15,6 +15,7 @@ rule report:
         train_log=expand("results/presets/{preset}/train_log.csv", preset=PRESETS),
         baseline_metrics=expand("results/baselines/{baseline}/metrics.json", baseline=config["baselines"]),
         baseline_predictions=expand("results/baselines/{baseline}/predictions.xlsx", baseline=config["baselines"]),
+        evaluations=evaluated_files(),
     output:
         html=report(
             "results/report.html",
@@ -34,6 +35,7 @@ rule report:
     params:
         presets=PRESETS,
         baselines=config["baselines"],
+        evaluations=evaluated_pairs(),
         config=config,
         # Provenance: the checkout's pinned packages and commit, and every rule's benchmark so far.
         repo=workflow.basedir,

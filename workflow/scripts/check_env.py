@@ -46,7 +46,7 @@ def main(args) -> int:
 
 
 def build_parser():
-    p = cli.parser(__doc__, paths=("results", "demo-model"), sections=("model", "train"))
+    p = cli.parser(__doc__, required=("results", "demo-model"), sections=("model", "train"))
     p.add_argument("--gpu-resource", type=int, default=None, help="Snakemake's --resources gpu, when given")
     return p
 

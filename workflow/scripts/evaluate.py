@@ -1,4 +1,5 @@
-"""Load base model + one preset's adapter, predict val and test in batches (sharded over GPUs), write metrics."""
+"""Load base model + one preset's adapter, predict val and test in batches (sharded over GPUs), write metrics.
+Without --val it scores one labelled file (evaluate.files) given as --test."""
 
 import sys
 from pathlib import Path
@@ -30,7 +31,8 @@ def _evaluate(args) -> None:
     model, tokenizer, meta, bf16 = load_for_inference(
         args.checkpoint, args.adapter, labels, model_config=args.model, precision=args.precision, device=state.device
     )
-    frames = {"val": read_table(args.val), "test": read_table(args.test)}
+    frames = {"val": read_table(args.val)} if args.val else {}
+    frames["test"] = read_table(args.test)
     probs = {}
     for split, frame in frames.items():
         with state.split_between_processes(list(frame["text"])) as shard:
@@ -64,15 +66,14 @@ def _evaluate(args) -> None:
 
 def build_parser():
     p = cli.parser(
-        __doc__, paths=("checkpoint", "adapter", "labels", "summary", "val", "test", "out-dir"), sections=("model",)
+        __doc__, required=("checkpoint", "adapter", "labels", "summary", "test", "out-dir"), sections=("model",)
     )
-    p.add_argument("--keep-columns", type=cli.json_arg, default=[])
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp32"], help="train.precision")
-    p.add_argument(
-        "--gpus", type=int, default=0, help="train.gpus: 0 predicts on the CPU; more shard the rows over them"
-    )
-    p.add_argument("--cpu-processes", type=int, default=1, help="train.cpu_processes: with --gpus 0, CPU processes")
+    p.add_argument("--val", help="the validation split (a preset's own evaluation); absent for evaluate.files")
+    p.add_argument("--keep-columns", type=cli.json_arg, required=True, help="data.keep_columns as JSON")
+    p.add_argument("--batch-size", type=int, required=True, help="train.eval_batch_size")
+    p.add_argument("--precision", required=True, choices=["auto", "bf16", "fp32"], help="train.precision")
+    p.add_argument("--gpus", type=int, required=True, help="train.gpus: 0 predicts on the CPU; more shard the rows")
+    p.add_argument("--cpu-processes", type=int, required=True, help="train.cpu_processes: with --gpus 0")
     return p
 
 

@@ -48,7 +48,7 @@ def _predict(args) -> None:
 
 
 def build_parser():
-    p = cli.parser(__doc__, paths=("checkpoint", "labels", "input", "text-column", "out"), sections=("model",))
+    p = cli.parser(__doc__, required=("checkpoint", "labels", "input", "text-column", "out"), sections=("model",))
     p.add_argument("--candidates", nargs="+", required=True, help="presets to choose from (one: that preset)")
     p.add_argument("--metrics", nargs="+", required=True, help="each candidate's eval/metrics.json, in their order")
     p.add_argument("--adapters", nargs="+", required=True, help="each candidate's adapter folder, in their order")

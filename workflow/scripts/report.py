@@ -21,10 +21,19 @@ def main(rule) -> None:
         baselines=files_by_name(
             params.baselines, {kind: getattr(inputs, f"baseline_{kind}") for kind in BASELINE_FILES}
         ),
+        # One metrics.json per (file, preset) pair of params.evaluations, in that order.
+        evaluations=evaluations_by_file(params.evaluations, inputs.evaluations),
         provenance=provenance(params.config, repo=Path(params.repo), benchmarks=Path(params.benchmarks)),
         out=Path(rule.output.html),
     )
     print(f"best preset: {answer['best']}; test macro-F1 {answer['macro_f1']:.3f}", file=sys.stderr)
+
+
+def evaluations_by_file(pairs, paths) -> dict:
+    found: dict = {}
+    for (file, preset), path in zip(pairs, paths, strict=True):
+        found.setdefault(file, {})[preset] = Path(path)
+    return found
 
 
 if __name__ == "__main__":

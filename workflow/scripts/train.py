@@ -51,7 +51,7 @@ def _train(args, config: dict) -> None:
 def build_parser():
     return cli.parser(
         __doc__,
-        paths=("train", "val", "labels", "summary", "checkpoint", "preset", "out-dir"),
+        required=("train", "val", "labels", "summary", "checkpoint", "preset", "out-dir"),
         sections=("preset-settings", "lora", "train-settings", "model"),
     )
 

@@ -188,9 +188,16 @@ def check_config(config: Mapping) -> None:
             f"predict.preset is {predict['preset']!r}, which is not a preset ({', '.join(config['presets'])}); "
             "name one of them or use 'best'"
         )
-    for name, path in predict["files"].items():
-        if not Path(path).is_file():
-            raise UserError(f"predict.files.{name}: {path!r} is not a file; fix the path or remove the entry")
+    for section in ("predict", "evaluate"):
+        for name, path in config[section]["files"].items():
+            if not Path(path).is_file():
+                raise UserError(f"{section}.files.{name}: {path!r} is not a file; fix the path or remove the entry")
+    unknown = [name for name in config["evaluate"]["presets"] if name not in config["presets"]]
+    if unknown:
+        raise UserError(
+            f"evaluate.presets names {unknown}, which are not presets ({', '.join(config['presets'])}); "
+            "name existing presets, or leave it empty for all of them"
+        )
 
 
 def check_against_labels(config: Mapping, labels: list[str], source: str) -> None:

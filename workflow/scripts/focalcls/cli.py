@@ -16,11 +16,12 @@ from typing import Any
 from .errors import UserError
 
 
-def parser(description: str, paths: Sequence[str] = (), sections: Sequence[str] = ()) -> argparse.ArgumentParser:
-    """`paths`: required file arguments; `sections`: required config sections, each one JSON argument."""
+def parser(description: str, required: Sequence[str] = (), sections: Sequence[str] = ()) -> argparse.ArgumentParser:
+    """`required`: required string arguments (files, a preset name); `sections`: required config sections,
+    each one JSON argument."""
     p = argparse.ArgumentParser(description=description)
     p.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: leave the default)")
-    for name in paths:
+    for name in required:
         p.add_argument(f"--{name}", required=True)
     for name in sections:
         p.add_argument(f"--{name}", type=json_arg, required=True, help=f"the {name} config section as JSON")

@@ -340,3 +340,27 @@ def _check_same_columns(frames: Mapping[str, pd.DataFrame], sources: Mapping[str
     if any(columns[name] != columns["train"] for name in SPLITS):
         listed = ", ".join(f"{name} ({sources[name]}) {columns[name]}" for name in SPLITS)
         raise UserError(f"the pre-split files have different columns: {listed}; give all three the same columns")
+
+
+def extract_evaluation_rows(
+    frame: pd.DataFrame, labels: Sequence[str], train: pd.DataFrame, *, source: str, **options
+) -> Extracted:
+    """A new labelled file to score trained adapters on, cleaned as the training data was (`options` are
+    extract_labels' cleaning options). Its labels must be the model's own: a label the model never saw is
+    an error, not a silent drop. A text the model trained on is dropped, counted and listed."""
+    found = extract_labels(frame, labels=[], min_labels=1, source=source, **options)
+    unseen = sorted(set(found.labels) - set(labels))
+    if unseen:
+        counts = found.rows[LABEL].value_counts()
+        raise UserError(
+            f"{source}: labels {unseen} ({', '.join(f'{x}: {counts[x]} rows' for x in unseen)}) are not among the "
+            f"model's labels {list(labels)}; map them with data.rename, or remove those rows"
+        )
+    leaked = found.rows[TEXT].isin(set(train[TEXT]))
+    found.report["dropped"][LEAKED] = int(leaked.sum())
+    dropped = pd.concat([found.dropped, found.rows[leaked].assign(reason=LEAKED)], ignore_index=True)
+    rows = found.rows[~leaked].reset_index(drop=True)
+    if rows.empty:
+        raise UserError(f"{source}: no row left to evaluate after cleaning ({found.report['dropped']})")
+    found.report["rows_kept"] = int(len(rows))
+    return Extracted(rows, list(labels), found.report, dropped.assign(file=source))

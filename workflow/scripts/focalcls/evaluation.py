@@ -23,9 +23,12 @@ def write_evaluation(
     keep_columns: Sequence[str] = (),
     extra: Mapping | None = None,
 ) -> dict:
-    """`frames`/`probs` hold 'test' and 'val'; test metrics go to metrics.json (val figures under 'val')."""
+    """`frames`/`probs` hold 'test' and, for a preset's own evaluation, 'val': test metrics go to
+    metrics.json (val figures under 'val'), confusion.csv is the test split's."""
     metrics, truth = {}, {}
     for split, name in (("val", "val_predictions.xlsx"), ("test", "predictions.xlsx")):
+        if split not in frames:
+            continue
         truth[split] = label_ids(frames[split], labels)
         metrics[split] = classification_metrics(truth[split], probs[split], labels, train_counts)
         write_xlsx(out_dir / name, predictions_table(frames[split], probs[split], labels, keep_columns))
@@ -33,6 +36,6 @@ def write_evaluation(
     with atomic_path(out_dir / "confusion.csv") as tmp:
         names = [csv_safe(x) for x in labels]  # label names are the user's text: no formula in the header
         pd.DataFrame(matrix, index=pd.Index(names, name="true"), columns=names).to_csv(tmp)
-    result = {**metrics["test"], "val": metrics["val"], **(extra or {})}
+    result = {**metrics["test"], **({"val": metrics["val"]} if "val" in metrics else {}), **(extra or {})}
     write_json(out_dir / "metrics.json", result)
     return result

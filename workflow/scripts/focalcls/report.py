@@ -31,11 +31,13 @@ def build_report(
     splits: Mapping[str, Path],
     presets: Mapping[str, Mapping[str, Path]],
     baselines: Mapping[str, Mapping[str, Path]],
+    evaluations: Mapping[str, Mapping[str, Path]],
     provenance: Mapping,
     out: Path,
 ) -> dict:
     """Write the page to `out` and return its headline. `splits`: the train/val/test files; `presets` and
-    `baselines`: {name: {kind: path}} of the files report_runs.PRESET_FILES and BASELINE_FILES name."""
+    `baselines`: {name: {kind: path}} of the files report_runs.PRESET_FILES and BASELINE_FILES name;
+    `evaluations`: {file: {preset: metrics.json}} of evaluate.files."""
     label_names, data_summary = read_json(labels), read_json(summary)
     runs = read_runs(presets, baselines)
     metric = config["report"]["selection_metric"]
@@ -54,6 +56,7 @@ def build_report(
         figures=report_figures(runs, list(presets), best, label_names, data_summary, text_lengths(splits)),
         binary={name: runs[name]["binary"] for name in presets},
         hardest=hardest_examples(runs[best]["predictions"], config["report"]["hardest_examples"]),
+        evaluations={file: {p: read_json(path) for p, path in by.items()} for file, by in evaluations.items()},
         provenance=provenance,
     )
     write_text(out, html)
