@@ -16,7 +16,7 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/deploy.smk"
-include: "workflow/rules/doctor.smk"
+include: "workflow/rules/check_env.smk"
 
 
 rule all:

@@ -46,7 +46,7 @@ rule predict:
         "results/benchmarks/predict/{name}.tsv"
     conda:
         ENV
-    threads: 8
+    threads: gpu_job_threads(min(1, gpus_per_job()))
     resources:
         gpu=min(1, gpus_per_job()),
         mem_mb=8000,

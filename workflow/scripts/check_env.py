@@ -1,10 +1,10 @@
-"""First-run doctor: packages against the pins, GPUs against train.gpus and --resources gpu, free disk,
+"""snakemake check_env, the first-run checks: packages against the pins, GPUs against train.gpus and --resources gpu, free disk,
 the model folder and its pad token. Prints a table; exits 1 with the list of fixes when a check fails."""
 
 import sys
 from pathlib import Path
 
-from focalcls import cli, doctor
+from focalcls import check_env, cli
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -28,16 +28,16 @@ def main(args) -> int:
     model, train = args.model, args.train
     gpus, cuda_build = gpu_listing()
     findings = [
-        *doctor.check_packages(doctor.pinned_versions(requirements), str(requirements.relative_to(REPO))),
-        *doctor.check_gpus(gpus, cuda_build, train["gpus"], args.gpu_resource, train["precision"]),
-        doctor.check_disk(Path(args.results)),
-        *doctor.model_folder_findings(model["checkpoint"], demo_folder=Path(args.demo_model)),
+        *check_env.check_packages(check_env.pinned_versions(requirements), str(requirements.relative_to(REPO))),
+        *check_env.check_gpus(gpus, cuda_build, train["gpus"], args.gpu_resource, train["precision"]),
+        check_env.check_disk(Path(args.results)),
+        *check_env.model_folder_findings(model["checkpoint"], demo_folder=Path(args.demo_model)),
     ]
     folder = args.demo_model if model["checkpoint"] == "demo" else model["checkpoint"]
     if (Path(folder) / "config.json").exists():
-        findings.append(doctor.check_pad_token(folder, model["trust_remote_code"]))
-    print(doctor.table(findings))
-    todo = doctor.fixes(findings)
+        findings.append(check_env.check_pad_token(folder, model["trust_remote_code"]))
+    print(check_env.table(findings))
+    todo = check_env.fixes(findings)
     if todo:
         print("\nTo fix:\n" + "\n".join(f"- {line}" for line in todo))
         return 1

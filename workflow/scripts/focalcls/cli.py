@@ -66,7 +66,7 @@ def _set_up(threads: int) -> None:
 
 def _guarded(main: Callable[[], int | None]) -> int:
     try:
-        return main() or 0  # a script may exit non-zero without an error, as the doctor does on findings
+        return main() or 0  # a script may exit non-zero without an error, as check_env does on findings
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from .doctor import pinned_versions
+from .check_env import pinned_versions
 
 
 def provenance(config: Mapping, *, repo: Path, benchmarks: Path) -> dict:

@@ -1,9 +1,9 @@
-"""The first-run doctor: each check's verdict and fix, and `snakemake check_env` end to end."""
+"""check_env, the first-run checks: each check's verdict and fix, and `snakemake check_env` end to end."""
 
 import pytest
 import yaml
 
-from focalcls import doctor
+from focalcls import check_env
 
 V100 = {"name": "Tesla V100", "memory_gb": 32.0, "bf16": False}
 H100 = {"name": "H100", "memory_gb": 80.0, "bf16": True}
@@ -15,48 +15,50 @@ def failed(findings):
 
 def test_pins_are_read_and_compared_without_the_build_suffix(tmp_path):
     (tmp_path / "req.txt").write_text("-r base.txt\ntorch==2.13.0  # cpu wheel\n# note==1\npytest==0.0.1\n")
-    pins = doctor.pinned_versions(tmp_path / "req.txt")
+    pins = check_env.pinned_versions(tmp_path / "req.txt")
     assert pins == {"torch": "2.13.0", "pytest": "0.0.1"}
-    findings = failed(doctor.check_packages({**pins, "no-such-package": "1.0"}, "envs/requirements.txt"))
+    findings = failed(check_env.check_packages({**pins, "no-such-package": "1.0"}, "envs/requirements.txt"))
     assert "torch" not in findings  # 2.13.0+cpu matches 2.13.0
     assert findings["pytest"] == findings["no-such-package"] == "pip install -r envs/requirements.txt"
 
 
 def test_gpu_checks_name_the_mismatch_and_the_fix():
-    assert failed(doctor.check_gpus([H100] * 4, "12.8", 4, 4, "auto")) == {}
-    too_few = failed(doctor.check_gpus([H100] * 2, "12.8", 4, None, "auto"))
+    assert failed(check_env.check_gpus([H100] * 4, "12.8", 4, 4, "auto")) == {}
+    too_few = failed(check_env.check_gpus([H100] * 2, "12.8", 4, None, "auto"))
     assert "train.gpus is 4 but torch sees 2 GPUs" in too_few["GPUs seen"]
-    assert "--resources gpu=4" in failed(doctor.check_gpus([H100] * 4, "12.8", 1, 8, "auto"))["--resources gpu"]
-    assert "bf16" not in failed(doctor.check_gpus([V100], "12.8", 1, 1, "auto"))  # auto falls back to fp32
-    assert "train.precision" in failed(doctor.check_gpus([V100], "12.8", 1, 1, "bf16"))["bf16"]
-    assert "CUDA build" in failed(doctor.check_gpus([], None, 2, None, "auto"))["torch build"]
-    assert failed(doctor.check_gpus([], None, 0, None, "bf16")) == {}  # the CPU demo
+    assert "--resources gpu=4" in failed(check_env.check_gpus([H100] * 4, "12.8", 1, 8, "auto"))["--resources gpu"]
+    assert "bf16" not in failed(check_env.check_gpus([V100], "12.8", 1, 1, "auto"))  # auto falls back to fp32
+    assert "train.precision" in failed(check_env.check_gpus([V100], "12.8", 1, 1, "bf16"))["bf16"]
+    assert "CUDA build" in failed(check_env.check_gpus([], None, 2, None, "auto"))["torch build"]
+    assert failed(check_env.check_gpus([], None, 0, None, "bf16")) == {}  # the CPU demo
 
 
 def test_model_folder_needs_config_weights_and_tokenizer(tmp_path):
     (tmp_path / "config.json").write_text("{}")
     (tmp_path / "pytorch_model.bin").write_bytes(b"")
-    findings = failed(doctor.model_folder_findings(str(tmp_path), demo_folder=tmp_path))
+    findings = failed(check_env.model_folder_findings(str(tmp_path), demo_folder=tmp_path))
     # the base model always loads from safetensors: pickled weights need converting, whatever allow_pickle says
     assert "convert pickled .bin weights" in findings["model weights"] and "tokenizer.json" in findings["tokenizer"]
     (tmp_path / "model.safetensors").write_bytes(b"")
     (tmp_path / "tokenizer.json").write_text("{}")
-    assert failed(doctor.model_folder_findings(str(tmp_path), demo_folder=tmp_path)) == {}
-    assert "not a folder" in failed(doctor.model_folder_findings(str(tmp_path / "gone"), demo_folder=tmp_path))["model"]
+    assert failed(check_env.model_folder_findings(str(tmp_path), demo_folder=tmp_path)) == {}
+    assert (
+        "not a folder" in failed(check_env.model_folder_findings(str(tmp_path / "gone"), demo_folder=tmp_path))["model"]
+    )
 
 
 def test_hub_id_is_explained_and_the_token_never_printed(monkeypatch):
     monkeypatch.setenv("HF_TOKEN", "hf_secret_value")
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens there: unreachable, at once
-    findings = doctor.model_folder_findings("Qwen/Qwen3-1.7B", demo_folder=doctor.Path("."))
-    text = doctor.table(findings) + "\n".join(doctor.fixes(findings))
+    findings = check_env.model_folder_findings("Qwen/Qwen3-1.7B", demo_folder=check_env.Path("."))
+    text = check_env.table(findings) + "\n".join(check_env.fixes(findings))
     assert "hf download Qwen/Qwen3-1.7B --local-dir /models/Qwen3-1.7B" in text
     assert "127.0.0.1:9 not reachable" in text and "set (HF_TOKEN)" in text and "hf_secret_value" not in text
 
 
 def test_disk_check_asks_for_room(tmp_path):
-    assert doctor.check_disk(tmp_path / "results", min_free_gb=0.0).ok
-    assert "free at least" in doctor.check_disk(tmp_path / "results", min_free_gb=1e9).fix
+    assert check_env.check_disk(tmp_path / "results", min_free_gb=0.0).ok
+    assert "free at least" in check_env.check_disk(tmp_path / "results", min_free_gb=1e9).fix
 
 
 @pytest.mark.slow
@@ -76,7 +78,7 @@ def test_snakemake_check_env_prints_the_table_and_fails_with_fixes(tmp_path, tin
     import torch
 
     seen = torch.cuda.device_count()
-    config["train"]["gpus"] = seen + 1  # one more than this machine has; the doctor runs again, as on every call
+    config["train"]["gpus"] = seen + 1  # one more than this machine has; the checks run again, as on every call
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     done = snakemake("check_env", "--configfile", "config.yaml", "--cores", "1", cwd=tmp_path, check=False)
     out = done.stdout + done.stderr
