@@ -12,6 +12,13 @@ from focalcls.data import (
 )
 from focalcls.errors import UserError
 
+EXTRACT = {"text_column": "文本", "label_column": "类别", "labels": [], "min_count": 1, "empty_labels": "error"}
+
+
+def limits(**given) -> dict:
+    """balance()'s limits as a complete config gives them (none set), with the test's own."""
+    return {"max_per_class": None, "min_per_class": None, "imbalance_ratio": 10, **given}
+
 
 def frame(rows):
     return pd.DataFrame(rows, columns=["文本", "类别"])
@@ -31,9 +38,7 @@ def test_extract_cleans_and_counts_every_drop():
             ["稀有类别", "其他"],  # below min_count
         ]
     )
-    out = extract_labels(
-        raw, text_column="文本", label_column="类别", rename={"sport": "体育"}, min_count=2, source="x.xlsx"
-    )
+    out = extract_labels(raw, **{**EXTRACT, "min_count": 2}, rename={"sport": "体育"}, source="x.xlsx")
     assert list(out.rows["text"]) == ["ABC新闻", "两队打平", "股市上涨", "银行加息"]
     assert out.labels == ["体育", "财经"]
     assert out.report["dropped"] == {
@@ -51,21 +56,23 @@ def test_extract_cleans_and_counts_every_drop():
 
 def test_label_order_follows_config_else_frequency():
     raw = frame([["a", "x"], ["b", "y"], ["c", "y"], ["d", "z"], ["e", "z"], ["f", "z"]])
-    assert extract_labels(raw, text_column="文本", label_column="类别").labels == ["z", "y", "x"]
-    chosen = extract_labels(raw, text_column="文本", label_column="类别", labels=["x", "z"])
+    assert extract_labels(raw, **EXTRACT).labels == ["z", "y", "x"]
+    chosen = extract_labels(raw, **{**EXTRACT, "labels": ["x", "z"]})
     assert chosen.labels == ["x", "z"] and set(chosen.rows["label"]) == {"x", "z"}
 
 
 def test_missing_column_and_unknown_label_name_the_fix():
     raw = frame([["a", "x"], ["b", "y"]])
     with pytest.raises(UserError, match="data.text_column"):
-        extract_labels(raw, text_column="text", label_column="类别", source="in.xlsx")
+        extract_labels(raw, **{**EXTRACT, "text_column": "text"}, source="in.xlsx")
     with pytest.raises(UserError, match="'w'"):
-        extract_labels(raw, text_column="文本", label_column="类别", labels=["x", "w"])
+        extract_labels(raw, **{**EXTRACT, "labels": ["x", "w"]})
 
 
 def test_split_is_stratified_without_leakage(imbalanced_rows):
-    train, val, test, held = stratified_split(imbalanced_rows, val_fraction=0.2, test_fraction=0.2, seed=3)
+    train, val, test, held = stratified_split(
+        imbalanced_rows, val_fraction=0.2, test_fraction=0.2, seed=3, small_classes="error"
+    )
     assert not held
     assert len(train) + len(val) + len(test) == len(imbalanced_rows)
     assert (
@@ -75,7 +82,7 @@ def test_split_is_stratified_without_leakage(imbalanced_rows):
     )
     for label, n in imbalanced_rows["label"].value_counts().items():
         assert abs((test["label"] == label).sum() - 0.2 * n) <= 1
-    again = stratified_split(imbalanced_rows, val_fraction=0.2, test_fraction=0.2, seed=3)
+    again = stratified_split(imbalanced_rows, val_fraction=0.2, test_fraction=0.2, seed=3, small_classes="error")
     assert list(again[2].text) == list(test.text)
 
 
@@ -84,7 +91,7 @@ def test_too_small_class_is_an_error_or_stays_in_train(imbalanced_rows):
         [imbalanced_rows, pd.DataFrame({"text": ["孤单1", "孤单2"], "label": ["rare", "rare"], "id": ["r1", "r2"]})]
     )
     with pytest.raises(UserError, match="'rare' has 2 rows"):
-        stratified_split(rows, val_fraction=0.2, test_fraction=0.2, seed=0)
+        stratified_split(rows, val_fraction=0.2, test_fraction=0.2, seed=0, small_classes="error")
     train, val, test, held = stratified_split(
         rows, val_fraction=0.2, test_fraction=0.2, seed=0, small_classes="train_only"
     )
@@ -93,16 +100,18 @@ def test_too_small_class_is_an_error_or_stays_in_train(imbalanced_rows):
 
 def test_balancing_strategies(imbalanced_rows):
     labels = ["sports", "finance", "tech", "health"]
-    under, info = balance(imbalanced_rows, labels, strategy="undersample", seed=0, max_per_class=40)
+    under, info = balance(imbalanced_rows, labels, **limits(max_per_class=40), strategy="undersample", seed=0)
     assert info["after"] == {"sports": 40, "finance": 40, "tech": 40, "health": 30}
-    over, info = balance(imbalanced_rows, labels, strategy="oversample", seed=0, min_per_class=100)
+    over, info = balance(imbalanced_rows, labels, **limits(min_per_class=100), strategy="oversample", seed=0)
     assert info["after"]["health"] == 100 and info["after"]["sports"] == 120
-    tail, info = balance(imbalanced_rows, labels, strategy="longtail", seed=0, max_per_class=80, imbalance_ratio=8)
+    tail, info = balance(
+        imbalanced_rows, labels, **limits(max_per_class=80, imbalance_ratio=8), strategy="longtail", seed=0
+    )
     assert info["after"] == {"sports": 80, "finance": 40, "tech": 20, "health": 10}
-    same, _ = balance(imbalanced_rows, labels, strategy="none", seed=0)
+    same, _ = balance(imbalanced_rows, labels, **limits(), strategy="none", seed=0)
     assert len(same) == len(imbalanced_rows)
     with pytest.raises(UserError, match="balance.max_per_class"):
-        balance(imbalanced_rows, labels, strategy="undersample", seed=0)
+        balance(imbalanced_rows, labels, **limits(), strategy="undersample", seed=0)
 
 
 def test_longtail_targets_decay_geometrically():
@@ -115,7 +124,7 @@ def test_split_summary_counts_every_label(imbalanced_rows):
 
 
 PRESPLIT = {"train": "tr.xlsx", "val": "va.xlsx", "test": "te.xlsx"}
-CLEANING = {"text_column": "text", "label_column": "label", "keep_columns": ["id"]}
+CLEANING = {"text_column": "text", "label_column": "label", "keep_columns": ["id"], "empty_labels": "error"}
 
 
 def presplit_frames(rows):
@@ -125,7 +134,7 @@ def presplit_frames(rows):
 def test_presplit_keeps_each_files_rows_and_drops_texts_seen_in_training(imbalanced_rows):
     frames = presplit_frames(imbalanced_rows)
     leaky = pd.concat([frames["test"], frames["train"].iloc[:4], frames["val"].iloc[:1]])
-    found = extract_presplit({**frames, "test": leaky}, PRESPLIT, **CLEANING)
+    found = extract_presplit({**frames, "test": leaky}, PRESPLIT, labels=[], min_count=1, **CLEANING)
     assert found.labels == list(frames["train"].label.value_counts().index)  # the training file's, by frequency
     kept = {**frames, "test": pd.concat([frames["test"], frames["val"].iloc[:1]])}  # a val/test overlap stays
     for name, frame in kept.items():
@@ -137,7 +146,9 @@ def test_presplit_keeps_each_files_rows_and_drops_texts_seen_in_training(imbalan
 
 
 def test_presplit_keeps_the_chosen_labels_in_every_file(imbalanced_rows):
-    found = extract_presplit(presplit_frames(imbalanced_rows), PRESPLIT, labels=["tech", "sports"], **CLEANING)
+    found = extract_presplit(
+        presplit_frames(imbalanced_rows), PRESPLIT, labels=["tech", "sports"], min_count=1, **CLEANING
+    )
     assert found.labels == ["tech", "sports"]
     assert found.rows.groupby("split").label.unique().map(set).to_dict() == {s: {"tech", "sports"} for s in PRESPLIT}
 
@@ -147,6 +158,8 @@ def test_presplit_refuses_unseen_labels_and_different_columns(imbalanced_rows):
     unseen = frames["val"].copy()
     unseen.iloc[:3, unseen.columns.get_loc("label")] = "unknown"
     with pytest.raises(UserError, match="va.xlsx: labels \\['unknown'\\] never occur in the training file tr.xlsx"):
-        extract_presplit({**frames, "val": unseen}, PRESPLIT, **CLEANING)
+        extract_presplit({**frames, "val": unseen}, PRESPLIT, labels=[], min_count=1, **CLEANING)
     with pytest.raises(UserError, match=r"different columns: .*val \(va.xlsx\) \['label', 'text'\]"):
-        extract_presplit({**frames, "val": frames["val"].drop(columns="id")}, PRESPLIT, **CLEANING)
+        extract_presplit(
+            {**frames, "val": frames["val"].drop(columns="id")}, PRESPLIT, labels=[], min_count=1, **CLEANING
+        )

@@ -62,7 +62,7 @@ def test_binary_threshold_comes_from_validation():
 
     val = table(["a", "a", "b", "b"], [0.9, 0.6, 0.3, 0.2])
     test = table(["a", "b", "b", "a"], [0.7, 0.1, 0.65, 0.95])
-    result = binary_test(val, test, ["a"])
+    result = binary_test(val, test, ["a"], metric="f1")
     assert result["threshold"] == pytest.approx(0.6)
     assert result["precision"] == pytest.approx(2 / 3) and result["recall"] == 1.0
     assert result["roc_auc"] == pytest.approx(1.0)

@@ -34,7 +34,7 @@ def scores_and_truth(predictions: pd.DataFrame, positive: Sequence[str]) -> tupl
     return scores, truth
 
 
-def binary_test(val: pd.DataFrame, test: pd.DataFrame, positive: Sequence[str], metric: str = "f1") -> dict:
+def binary_test(val: pd.DataFrame, test: pd.DataFrame, positive: Sequence[str], metric: str) -> dict:
     if metric != "f1":
         raise UserError(f"binary.threshold_metric {metric!r} is not supported; use f1")
     val_scores, val_truth = scores_and_truth(val, positive)

@@ -61,9 +61,9 @@ def extract_labels(
     labels: Sequence[str] = (),
     rename: Mapping[str, str] | None = None,
     keep_columns: Sequence[str] = (),
-    min_count: int = 1,
+    min_count: int,
+    empty_labels: str,
     min_labels: int = 2,
-    empty_labels: str = "error",
     source: str = "input",
 ) -> Extracted:
     """Clean rows, keep the chosen labels and fix their order (config order, else by frequency).
@@ -143,7 +143,7 @@ def stratified_split(
     val_fraction: float,
     test_fraction: float,
     seed: int,
-    small_classes: str = "error",
+    small_classes: str,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, list[str]]:
     """Split into train/val/test per class. Texts are unique (extract_labels), so no text leaks.
 
@@ -195,9 +195,9 @@ def balance(
     *,
     strategy: str,
     seed: int,
-    max_per_class: int | None = None,
-    min_per_class: int | None = None,
-    imbalance_ratio: float = 10.0,
+    max_per_class: int | None,
+    min_per_class: int | None,
+    imbalance_ratio: float,
 ) -> tuple[pd.DataFrame, dict]:
     """Rebalance the training split only. Returns the new rows and the per-class before/after counts."""
     rng = np.random.default_rng(seed)
@@ -303,8 +303,8 @@ def extract_presplit(
     frames: Mapping[str, pd.DataFrame],
     sources: Mapping[str, str],
     *,
-    labels: Sequence[str] = (),
-    min_count: int = 1,
+    labels: Sequence[str],
+    min_count: int,
     **options,
 ) -> Extracted:
     """The user's own train/val/test files, each cleaned by extract_labels, as one frame with a `split` column.
@@ -319,7 +319,7 @@ def extract_presplit(
     parts, report = {"train": train.rows}, {"train": train.report}
     dropped = [train.dropped.assign(file=sources["train"])]
     for name in ("val", "test"):
-        found = extract_labels(frames[name], labels=[], min_labels=1, source=sources[name], **options)
+        found = extract_labels(frames[name], labels=[], min_count=1, min_labels=1, source=sources[name], **options)
         wanted = list(labels) or list(set(found.labels) | set(train.labels))
         parts[name], report[name] = found.rows[found.rows[LABEL].isin(wanted)], found.report
         dropped.append(found.dropped.assign(file=sources[name]))
@@ -348,7 +348,7 @@ def extract_evaluation_rows(
     """A new labelled file to score trained adapters on, cleaned as the training data was (`options` are
     extract_labels' cleaning options). Its labels must be the model's own: a label the model never saw is
     an error, not a silent drop. A text the model trained on is dropped, counted and listed."""
-    found = extract_labels(frame, labels=[], min_labels=1, source=source, **options)
+    found = extract_labels(frame, labels=[], min_count=1, min_labels=1, source=source, **options)
     unseen = sorted(set(found.labels) - set(labels))
     if unseen:
         counts = found.rows[LABEL].value_counts()
