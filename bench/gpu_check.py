@@ -33,25 +33,13 @@ from focalcls.model import resolve_dtype, use_bf16
 from focalcls.presets import resolve_preset
 from focalcls.training import TrainSettings, train_preset
 
+SHAPE_FIELDS = (
+    "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads",
+    "head_dim", "vocab_size",
+)  # fmt: skip
 SHAPES = {
-    "qwen3-1.7b": dict(
-        hidden_size=2048,
-        intermediate_size=6144,
-        num_hidden_layers=28,
-        num_attention_heads=16,
-        num_key_value_heads=8,
-        head_dim=128,
-        vocab_size=151936,
-    ),
-    "tiny": dict(
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        head_dim=16,
-        vocab_size=4096,
-    ),
+    "qwen3-1.7b": dict(zip(SHAPE_FIELDS, (2048, 6144, 28, 16, 8, 128, 151936), strict=True)),
+    "tiny": dict(zip(SHAPE_FIELDS, (64, 128, 2, 4, 2, 16, 4096), strict=True)),
 }
 LABELS = [f"class{i}" for i in range(10)]
 # Dense bf16 peaks (SXM parts unless named); matched as whole words, longest name first.

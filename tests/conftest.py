@@ -85,7 +85,7 @@ TRAIN, LORA, MODEL, PRESET = TINY["train"], TINY["lora"], TINY["model"], TINY["p
 def stages(tmp_path_factory, imbalanced_rows, tiny_model_dir):
     """Every stage script run once on the synthetic rows, chained as the workflow chains them."""
     from focalcls.tables import write_xlsx
-    from helpers import EVALUATE_SETTINGS, binary_and_tfidf, extract_and_split, run_script
+    from helpers import binary_and_tfidf, evaluate_flags, extract_and_split, run_script, train_flags
 
     work = tmp_path_factory.mktemp("stages")
     raw = imbalanced_rows.rename(columns={"text": "内容", "label": "类别"})
@@ -99,55 +99,7 @@ def stages(tmp_path_factory, imbalanced_rows, tiny_model_dir):
         balance={"strategy": "none"},
         model=MODEL,
     )
-    common = ["--labels", "d/labels.json", "--summary", "d/summary.json"]
-    run_script(
-        "train.py",
-        "--threads",
-        1,
-        "--train",
-        "d/train.xlsx",
-        "--val",
-        "d/val.xlsx",
-        *common,
-        "--checkpoint",
-        tiny_model_dir,
-        "--preset",
-        "balanced",
-        "--preset-settings",
-        PRESET,
-        "--lora",
-        LORA,
-        "--train-settings",
-        TRAIN,
-        "--model",
-        MODEL,
-        "--out-dir",
-        "p/balanced",
-        cwd=work,
-    )
-    run_script(
-        "evaluate.py",
-        *EVALUATE_SETTINGS,
-        "--threads",
-        1,
-        "--checkpoint",
-        tiny_model_dir,
-        "--adapter",
-        "p/balanced/adapter",
-        *common,
-        "--val",
-        "d/val.xlsx",
-        "--test",
-        "d/test.xlsx",
-        "--model",
-        MODEL,
-        "--keep-columns",
-        ["id"],
-        "--precision",
-        "fp32",
-        "--out-dir",
-        "p/balanced/eval",
-        cwd=work,
-    )
+    run_script("train.py", *train_flags(tiny_model_dir, "p/balanced"), cwd=work)
+    run_script("evaluate.py", *evaluate_flags(tiny_model_dir, "p/balanced/adapter", "p/balanced/eval"), cwd=work)
     binary_and_tfidf(work, "balanced", keep_columns=["id"])
     return work

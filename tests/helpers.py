@@ -7,15 +7,36 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import REPO
+from conftest import LORA, MODEL, PRESET, REPO, TRAIN
 from focalcls.config import complete
 
 SCRIPTS = REPO / "workflow" / "scripts"
 
 
-# What the evaluate rule always passes (a complete config's values); a test's own flags after these win,
-# as argparse keeps the last occurrence.
-EVALUATE_SETTINGS = ("--batch-size", 64, "--precision", "fp32", "--gpus", 0, "--cpu-processes", 1, "--keep-columns", [])
+def flags(**values) -> list:
+    """A command line's --name value pairs, from keyword arguments (out_dir becomes --out-dir)."""
+    return [item for name, value in values.items() for item in (f"--{name.replace('_', '-')}", value)]
+
+
+def train_flags(checkpoint, out_dir, *, data: str | Path = "d", **overrides) -> list:
+    """train.py's command line as the train rule writes it, for the stages fixture's files under `data`;
+    `overrides` replace any flag (settings= adds train settings to the tiny config's)."""
+    values = dict(
+        threads=1, train=f"{data}/train.xlsx", val=f"{data}/val.xlsx", labels=f"{data}/labels.json",
+        summary=f"{data}/summary.json", checkpoint=checkpoint, preset="balanced", preset_settings=PRESET,
+        lora=LORA, train_settings={**TRAIN, **overrides.pop("settings", {})}, model=MODEL, out_dir=out_dir,
+    )  # fmt: skip
+    return flags(**{**values, **overrides})
+
+
+def evaluate_flags(checkpoint, adapter, out_dir, *, data: str | Path = "d", **overrides) -> list:
+    """evaluate.py's command line as the evaluate rule writes it (complete settings), for the files under `data`."""
+    values = dict(
+        threads=1, checkpoint=checkpoint, adapter=adapter, labels=f"{data}/labels.json",
+        summary=f"{data}/summary.json", val=f"{data}/val.xlsx", test=f"{data}/test.xlsx", model=MODEL,
+        keep_columns=["id"], batch_size=64, precision="fp32", gpus=0, cpu_processes=1, out_dir=out_dir,
+    )  # fmt: skip
+    return flags(**{**values, **overrides})
 
 
 def script_argv(name: str, *args) -> list[str]:

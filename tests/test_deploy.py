@@ -13,7 +13,7 @@ from focalcls.errors import UserError
 from focalcls.inference import predict_probs
 from focalcls.model import ADAPTER_WEIGHTS, load_trained_classifier, verify_head
 from focalcls.tables import write_xlsx
-from helpers import EVALUATE_SETTINGS, run_rule_script, run_script
+from helpers import evaluate_flags, flags, run_rule_script, run_script
 
 pytestmark = pytest.mark.slow  # runs Snakemake or trains: python -m pytest -m 'not slow' skips it
 
@@ -23,6 +23,17 @@ CANDIDATE = [
     *("--candidates", "balanced"),
     *("--metrics", "p/balanced/eval/metrics.json", "--adapters", "p/balanced/adapter"),
 ]
+
+
+def predict_flags(checkpoint, rows: str, out: str) -> list:
+    """predict.py's command line as the predict rule writes it, labelling `rows` with the balanced preset."""
+    return [
+        *flags(checkpoint=checkpoint, labels="d/labels.json", input=rows, text_column="内容", out=out),
+        *CANDIDATE,
+        *SETTINGS,
+    ]
+
+
 SETTINGS = [
     *("--selection-metric", "macro_f1", "--sheet", 0, "--model", MODEL),
     *("--batch-size", 64, "--precision", "fp32", "--gpus", 0),
@@ -57,22 +68,7 @@ def test_predict_labels_new_rows_and_keeps_their_columns(stages, tiny_model_dir)
     rows["备注"] = "x"
     rows.loc[0, "内容"] = "  "  # an empty text gets no prediction, and the row stays
     write_xlsx(stages / "new.xlsx", rows[["id", "内容", "备注"]])
-    run_script(
-        "predict.py",
-        "--checkpoint",
-        tiny_model_dir,
-        *CANDIDATE,
-        "--labels",
-        "d/labels.json",
-        "--input",
-        "new.xlsx",
-        "--text-column",
-        "内容",
-        *SETTINGS,
-        "--out",
-        "out/new.xlsx",
-        cwd=stages,
-    )
+    run_script("predict.py", *predict_flags(tiny_model_dir, "new.xlsx", "out/new.xlsx"), cwd=stages)
     out = pd.read_excel(stages / "out/new.xlsx", dtype={"id": str}, keep_default_na=False)
     labels = labels_of(stages)
     assert (
@@ -90,23 +86,7 @@ def test_predict_labels_new_rows_and_keeps_their_columns(stages, tiny_model_dir)
 
 def test_predict_with_a_missing_text_column_names_the_columns(stages, tiny_model_dir):
     write_xlsx(stages / "bad.xlsx", pd.DataFrame({"正文": ["一"]}))
-    done = run_script(
-        "predict.py",
-        "--checkpoint",
-        tiny_model_dir,
-        *CANDIDATE,
-        "--labels",
-        "d/labels.json",
-        "--input",
-        "bad.xlsx",
-        "--text-column",
-        "内容",
-        *SETTINGS,
-        "--out",
-        "out/bad.xlsx",
-        cwd=stages,
-        check=False,
-    )
+    done = run_script("predict.py", *predict_flags(tiny_model_dir, "bad.xlsx", "out/bad.xlsx"), cwd=stages, check=False)
     assert (
         done.returncode == 2
         and "'内容'" in done.stderr
@@ -139,23 +119,7 @@ def test_a_pickled_adapter_is_refused_unless_the_config_allows_it(stages, tiny_m
     (adapter / ADAPTER_WEIGHTS).unlink()
     done = run_script(
         "evaluate.py",
-        *EVALUATE_SETTINGS,
-        "--checkpoint",
-        tiny_model_dir,
-        "--adapter",
-        adapter,
-        "--labels",
-        stages / "d/labels.json",
-        "--summary",
-        stages / "d/summary.json",
-        "--val",
-        stages / "d/val.xlsx",
-        "--test",
-        stages / "d/test.xlsx",
-        "--model",
-        MODEL,
-        "--out-dir",
-        tmp_path / "eval",
+        *evaluate_flags(tiny_model_dir, adapter, tmp_path / "eval", data=stages / "d"),
         cwd=tmp_path,
         check=False,
     )
@@ -174,23 +138,7 @@ def test_an_adapter_without_its_head_is_refused(stages, tiny_model_dir, tmp_path
     save_file({k.replace(".score.", ".renamed."): v for k, v in weights.items()}, str(adapter / ADAPTER_WEIGHTS))
     done = run_script(
         "evaluate.py",
-        *EVALUATE_SETTINGS,
-        "--checkpoint",
-        tiny_model_dir,
-        "--adapter",
-        adapter,
-        "--labels",
-        stages / "d/labels.json",
-        "--summary",
-        stages / "d/summary.json",
-        "--val",
-        stages / "d/val.xlsx",
-        "--test",
-        stages / "d/test.xlsx",
-        "--model",
-        MODEL,
-        "--out-dir",
-        tmp_path / "eval",
+        *evaluate_flags(tiny_model_dir, adapter, tmp_path / "eval", data=stages / "d"),
         cwd=tmp_path,
         check=False,
     )

@@ -9,9 +9,9 @@ import pandas as pd
 import psutil
 import pytest
 
-from conftest import LORA, MODEL, PRESET, TRAIN
+from conftest import MODEL, TRAIN
 from focalcls.tables import write_xlsx
-from helpers import EVALUATE_SETTINGS, extract_and_split, run_rule_script, run_script, script_argv, section
+from helpers import evaluate_flags, extract_and_split, run_rule_script, run_script, script_argv, section, train_flags
 
 pytestmark = pytest.mark.slow  # runs Snakemake or trains: python -m pytest -m 'not slow' skips it
 
@@ -115,23 +115,15 @@ def test_adapter_with_other_labels_is_refused(stages, tiny_model_dir, tmp_path):
     (tmp_path / "labels.json").write_text(json.dumps(["a", "b", "c", "d"]))
     done = run_script(
         "evaluate.py",
-        *EVALUATE_SETTINGS,
-        "--checkpoint",
-        tiny_model_dir,
-        "--adapter",
-        stages / "p/balanced/adapter",
-        "--labels",
-        tmp_path / "labels.json",
-        "--summary",
-        stages / "d/summary.json",
-        "--val",
-        stages / "d/val.xlsx",
-        "--test",
-        stages / "d/test.xlsx",
-        "--model",
-        MODEL,
-        "--out-dir",
-        tmp_path / "eval",
+        *evaluate_flags(
+            tiny_model_dir,
+            stages / "p/balanced/adapter",
+            tmp_path / "eval",
+            labels=tmp_path / "labels.json",
+            summary=stages / "d/summary.json",
+            val=stages / "d/val.xlsx",
+            test=stages / "d/test.xlsx",
+        ),
         cwd=tmp_path,
         check=False,
     )
@@ -139,32 +131,7 @@ def test_adapter_with_other_labels_is_refused(stages, tiny_model_dir, tmp_path):
 
 
 def train_args(out_dir, model_dir, **settings):
-    return [
-        "--threads",
-        2,
-        "--train",
-        "d/train.xlsx",
-        "--val",
-        "d/val.xlsx",
-        "--labels",
-        "d/labels.json",
-        "--summary",
-        "d/summary.json",
-        "--checkpoint",
-        model_dir,
-        "--preset",
-        "p",
-        "--preset-settings",
-        PRESET,
-        "--lora",
-        LORA,
-        "--train-settings",
-        {**TRAIN, **settings},
-        "--model",
-        MODEL,
-        "--out-dir",
-        out_dir,
-    ]
+    return train_flags(model_dir, out_dir, threads=2, preset="p", settings=settings)
 
 
 def test_two_cpu_processes_train_one_adapter_written_by_rank_zero(stages, tiny_model_dir):
@@ -181,31 +148,7 @@ def test_two_cpu_processes_train_one_adapter_written_by_rank_zero(stages, tiny_m
 def test_two_processes_shard_evaluation_and_gather_rows_in_order(stages, tiny_model_dir):
     done = run_script(
         "evaluate.py",
-        *EVALUATE_SETTINGS,
-        "--threads",
-        2,
-        "--checkpoint",
-        tiny_model_dir,
-        "--adapter",
-        "p/balanced/adapter",
-        "--labels",
-        "d/labels.json",
-        "--summary",
-        "d/summary.json",
-        "--val",
-        "d/val.xlsx",
-        "--test",
-        "d/test.xlsx",
-        "--model",
-        MODEL,
-        "--keep-columns",
-        ["id"],
-        "--precision",
-        "fp32",
-        "--cpu-processes",
-        2,
-        "--out-dir",
-        "p/balanced/eval2",
+        *evaluate_flags(tiny_model_dir, "p/balanced/adapter", "p/balanced/eval2", threads=2, cpu_processes=2),
         cwd=stages,
     )
     assert "process 0 of 2 predicted" in done.stderr and "process 1 of 2 predicted" in done.stderr
@@ -261,61 +204,8 @@ def test_killed_training_resumes_and_matches_an_uninterrupted_run(stages, tiny_m
 
 
 def test_same_config_and_seed_give_identical_metrics(stages, tiny_model_dir):
-    run_script(
-        "train.py",
-        "--threads",
-        1,
-        "--train",
-        "d/train.xlsx",
-        "--val",
-        "d/val.xlsx",
-        "--labels",
-        "d/labels.json",
-        "--summary",
-        "d/summary.json",
-        "--checkpoint",
-        tiny_model_dir,
-        "--preset",
-        "balanced",
-        "--preset-settings",
-        PRESET,
-        "--lora",
-        LORA,
-        "--train-settings",
-        TRAIN,
-        "--model",
-        MODEL,
-        "--out-dir",
-        "p/again",
-        cwd=stages,
-    )
-    run_script(
-        "evaluate.py",
-        *EVALUATE_SETTINGS,
-        "--threads",
-        1,
-        "--checkpoint",
-        tiny_model_dir,
-        "--adapter",
-        "p/again/adapter",
-        "--labels",
-        "d/labels.json",
-        "--summary",
-        "d/summary.json",
-        "--val",
-        "d/val.xlsx",
-        "--test",
-        "d/test.xlsx",
-        "--model",
-        MODEL,
-        "--keep-columns",
-        ["id"],
-        "--precision",
-        "fp32",
-        "--out-dir",
-        "p/again/eval",
-        cwd=stages,
-    )
+    run_script("train.py", *train_flags(tiny_model_dir, "p/again"), cwd=stages)
+    run_script("evaluate.py", *evaluate_flags(tiny_model_dir, "p/again/adapter", "p/again/eval"), cwd=stages)
     assert (stages / "p/again/eval/metrics.json").read_bytes() == (stages / "p/balanced/eval/metrics.json").read_bytes()
     assert (stages / "p/again/train_log.csv").read_text() == (stages / "p/balanced/train_log.csv").read_text()
 

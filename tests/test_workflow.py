@@ -17,6 +17,8 @@ pytestmark = pytest.mark.slow  # runs Snakemake or trains: python -m pytest -m '
 # Spaces and both quotes in paths: config values must never reach a shell unquoted.
 RAW = 'input/labelled "raw" rows.xlsx'
 NEW_ROWS = "input/new rows from 'the field'.xlsx"
+# The jobs a rerun of every training would plan, as a table of rule counts.
+RETRAIN_PLAN = ("--configfile", "config.yaml", "-n", "--forcerun", "train", "--quiet", "rules")
 PRESETS = {"ce": {"loss": "ce"}, "moderate": {"loss": "focal", "form": "sigmoid", "alpha": 0.25, "gamma": 2.0}}
 
 
@@ -116,17 +118,7 @@ def test_nothing_left_to_do_and_one_preset_change_reruns_only_it(workflow_run):
 
 
 def test_one_preset_target_runs_alone(workflow_run):
-    plan = snakemake(
-        "results/presets/moderate/eval/metrics.json",
-        "--configfile",
-        "config.yaml",
-        "-n",
-        "--forcerun",
-        "train",
-        "--quiet",
-        "rules",
-        cwd=workflow_run,
-    ).stdout
+    plan = snakemake("results/presets/moderate/eval/metrics.json", *RETRAIN_PLAN, cwd=workflow_run).stdout
     assert "report" not in plan and "binary_test" not in plan
     assert any(line.split() == ["train", "1"] for line in plan.splitlines())
 
@@ -206,18 +198,7 @@ def test_labels_of_the_last_run_are_checked_only_while_they_are_newer_than_the_d
 def test_local_profile_plans_the_same_jobs(workflow_run):
     from conftest import REPO
 
-    plan = snakemake(
-        "--profile",
-        REPO / "workflow/profiles/local",
-        "--configfile",
-        "config.yaml",
-        "-n",
-        "--forcerun",
-        "train",
-        "--quiet",
-        "rules",
-        cwd=workflow_run,
-    ).stdout
+    plan = snakemake("--profile", REPO / "workflow/profiles/local", *RETRAIN_PLAN, cwd=workflow_run).stdout
     jobs = dict(line.split() for line in plan.splitlines() if len(line.split()) == 2 and line.split()[1].isdigit())
     assert jobs["train"] == jobs["evaluate"] == jobs["binary_test"] == str(len(PRESETS)) and jobs["report"] == "1"
 

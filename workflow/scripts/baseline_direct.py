@@ -57,15 +57,9 @@ def _direct(args) -> None:
         )
         for split, frame in frames.items()
     }
-    write_evaluation(
-        Path(args.out_dir),
-        frames,
-        probs,
-        labels,
-        read_json(args.summary)["counts"]["train"],
-        keep_columns=args.keep_columns,
-        extra={"preset": "direct", "loss": {"loss": "zero-shot (no training)"}},
-    )
+    counts = read_json(args.summary)["counts"]["train"]
+    extra = {"preset": "direct", "loss": {"loss": "zero-shot (no training)"}}
+    write_evaluation(Path(args.out_dir), frames, probs, labels, counts, keep_columns=args.keep_columns, extra=extra)
 
 
 def build_parser():

@@ -53,15 +53,9 @@ def _evaluate(args) -> None:
         )
     if not state.is_main_process:
         return
-    write_evaluation(
-        Path(args.out_dir),
-        frames,
-        probs,
-        labels,
-        read_json(args.summary)["counts"]["train"],
-        keep_columns=args.keep_columns,
-        extra={"preset": meta["preset"], "loss": meta["loss"]},
-    )
+    counts = read_json(args.summary)["counts"]["train"]
+    extra = {"preset": meta["preset"], "loss": meta["loss"]}
+    write_evaluation(Path(args.out_dir), frames, probs, labels, counts, keep_columns=args.keep_columns, extra=extra)
 
 
 def build_parser():

@@ -75,33 +75,16 @@ def train_preset(
     set_seed(settings.seed)
     bf16, dtype = compute_and_weight_types(settings.precision, dtype)
     counts = class_counts(train, labels)
+    preset = {"loss": loss, "settings": settings, "max_length": max_length}  # what both steps need to know
     model, tokenizer = prepared_model(
-        checkpoint,
-        train,
-        labels,
-        counts,
-        loss=loss,
-        lora=lora,
-        settings=settings,
-        max_length=max_length,
-        dtype=dtype,
-        trust_remote_code=trust_remote_code,
-        preset_name=preset_name,
-    )
+        checkpoint, train, labels, counts, lora=lora, dtype=dtype, trust_remote_code=trust_remote_code,
+        preset_name=preset_name, **preset,
+    )  # fmt: skip
     checkpoints = out_dir / FOLDER
     trainer = build_trainer(
-        model,
-        tokenizer,
-        train=train,
-        val=val,
-        labels=labels,
-        train_counts=counts,
-        loss=loss,
-        settings=settings,
-        max_length=max_length,
-        checkpoints=checkpoints,
-        bf16=bf16,
-    )
+        model, tokenizer, train=train, val=val, labels=labels, train_counts=counts, checkpoints=checkpoints,
+        bf16=bf16, **preset,
+    )  # fmt: skip
     # Anything that changes what training would do is in the key, so no other setup's checkpoint is resumed.
     setup = (loss.as_dict(), dict(lora), settings.__dict__, max_length, str(checkpoint), labels, world_size(), dtype)
     data = (list(train[TEXT]), list(train[LABEL]), list(val[TEXT]))
