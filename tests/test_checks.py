@@ -113,3 +113,10 @@ def test_a_whole_number_written_as_a_float_becomes_an_integer():
     train = complete({"train": {"batch_size": 8.0, "lr": 1.0e-4}})["train"]
     assert type(train["batch_size"]) is int and train["batch_size"] == 8
     assert train["lr"] == 1.0e-4
+
+
+@pytest.mark.parametrize("kept", [["label"], ["text"], ["split"], ["p_sports"], ["predicted_label"], ["_origin"]])
+def test_a_kept_column_may_not_replace_one_the_workflow_writes(kept):
+    """keep_columns: [label] with label_column: category trained on the wrong column, and [split] wrote empty splits."""
+    with pytest.raises(UserError, match=f"data.keep_columns names \\['{kept[0]}'\\], which the workflow writes itself"):
+        check_config(config(data={"raw": "x.xlsx", "label_column": "category", "keep_columns": kept}))

@@ -163,3 +163,20 @@ def test_presplit_refuses_unseen_labels_and_different_columns(imbalanced_rows):
         extract_presplit(
             {**frames, "val": frames["val"].drop(columns="id")}, PRESPLIT, labels=[], min_count=1, **CLEANING
         )
+
+
+def test_a_test_file_whose_every_text_is_in_training_is_refused(imbalanced_rows):
+    """Otherwise test.xlsx has 0 rows, the run goes on, and the TF-IDF baseline fails later."""
+    frames = presplit_frames(imbalanced_rows)
+    with pytest.raises(UserError, match="te.xlsx: no row left after cleaning \\(5 of its texts are also in"):
+        extract_presplit({**frames, "test": frames["train"].iloc[:5]}, PRESPLIT, labels=[], min_count=1, **CLEANING)
+
+
+def test_texts_longer_than_an_excel_cell_are_cut_before_duplicates_are_found():
+    """Excel cells hold 32,767 characters: 20 distinct 100k-character texts used to become 2 after the
+    xlsx round trip, shared between train and test. Cut first, they are duplicates here, counted."""
+    head = "长" * 40_000
+    raw = pd.DataFrame({"文本": [f"{head}{i}" for i in range(20)] + ["短", "另一个"], "类别": ["a"] * 20 + ["b", "b"]})
+    out = extract_labels(raw, **EXTRACT)
+    assert out.report["truncated"] == 20 and out.report["dropped"]["duplicate"] == 19
+    assert out.rows["text"].str.len().max() == 32_767 and len(out.rows) == 3

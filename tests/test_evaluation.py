@@ -19,3 +19,16 @@ def test_confusion_csv_never_starts_a_cell_with_a_formula(tmp_path):
     assert "-1" in cells  # a number is no formula and keeps its name
     matrix = pd.read_csv(tmp_path / "confusion.csv", index_col=0)
     assert np.array_equal(matrix.to_numpy(), np.eye(3, dtype=int))
+
+
+def test_predict_refuses_a_file_that_already_has_prediction_columns():
+    """They would be overwritten silently (a file predict wrote before, fed back in)."""
+    import pytest
+
+    from focalcls.errors import UserError
+    from focalcls.prediction import predict_table
+
+    frame = pd.DataFrame({"text": ["a"], "predicted_label": ["x"], "p_体育": [0.3]})
+    with pytest.raises(UserError, match=r"new.xlsx: it already has the column\(s\) \['predicted_label', 'p_体育'\]"):
+        predict_table(frame, "text", None, None, ["体育"], form="softmax", max_length=8, batch_size=1, bf16=False,
+                      source="new.xlsx")  # fmt: skip

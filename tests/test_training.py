@@ -213,3 +213,32 @@ def test_out_of_memory_while_predicting_names_the_batch_key(tiny_model_dir):
         predict_probs(
             NoMemory(), load_tokenizer(tiny_model_dir), ["一", "二"], form="softmax", max_length=8, batch_size=4
         )
+
+
+def test_a_non_finite_training_loss_stops_training_before_anything_is_written():
+    from types import SimpleNamespace
+
+    from focalcls.trainer_setup import LossNotFinite, StopOnNonFiniteLoss
+
+    state = SimpleNamespace(global_step=30)
+    StopOnNonFiniteLoss().on_log(None, state, None, logs={"loss": 0.7, "learning_rate": 1e-4})
+    for logs in ({"loss": float("nan")}, {"train_loss": float("inf")}, {"loss": "nan"}):
+        with pytest.raises(LossNotFinite, match="the training loss is .* at step 30; lower train.lr"):
+            StopOnNonFiniteLoss().on_log(None, state, None, logs=logs)
+
+
+@pytest.mark.slow
+def test_a_diverging_preset_stops_with_its_name_and_writes_no_adapter(tiny_model_dir, tmp_path):
+    from conftest import synthetic_rows
+    from focalcls.training import train_preset
+
+    rows = synthetic_rows({"sports": 24, "finance": 24})
+    with pytest.raises(UserError, match="preset 'wild': the training loss is nan at step"):
+        train_preset(
+            train=rows, val=rows.iloc[:8], labels=["sports", "finance"], checkpoint=str(tiny_model_dir),
+            loss=LossSpec(loss="focal", form="softmax", gamma=float("nan"), alpha=None),
+            lora={"r": 2, "alpha": 4, "dropout": 0.0, "target_modules": "all-linear"},
+            settings=train_settings(epochs=1, batch_size=8), max_length=16, out_dir=tmp_path, preset_name="wild",
+            dtype="float32", trust_remote_code=False,
+        )  # fmt: skip
+    assert not (tmp_path / "adapter").exists() and not (tmp_path / "train_summary.json").exists()

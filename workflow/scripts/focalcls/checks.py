@@ -151,9 +151,25 @@ def check_gpu_budget(train_gpus: int, granted: int | None, pool: list[str]) -> N
         )
 
 
+# Columns the workflow writes itself: a kept column of the same name would replace one of them.
+RESERVED_COLUMNS = ("text", "label", "split", "true_label", "predicted_label", "confidence")
+
+
+def check_keep_columns(data: Mapping) -> None:
+    """data.keep_columns travel beside the workflow's own columns, so none may share a name with one."""
+    clash = [c for c in data["keep_columns"] if c in RESERVED_COLUMNS or str(c).startswith(("p_", "_"))]
+    if clash:
+        raise UserError(
+            f"data.keep_columns names {sorted(set(clash))}, which the workflow writes itself (text, label, split, "
+            "true_label, predicted_label, confidence, p_<label>, _...); rename those columns in your file, "
+            "or leave them out of data.keep_columns"
+        )
+
+
 def check_config(config: Mapping) -> None:
     """Cross-key rules: where the data comes from, and what each preset's alpha can mean."""
     data = config["data"]
+    check_keep_columns(data)
     presplit = [k for k in ("train", "val", "test") if data[k]]
     if data["raw"] and presplit:
         raise UserError(

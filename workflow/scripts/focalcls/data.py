@@ -16,6 +16,7 @@ from .tables import ORIGIN
 TEXT, LABEL = "text", "label"
 SPLITS = ("train", "val", "test")
 LEAKED = "also in the training file"
+EXCEL_CELL_LIMIT = 32_767  # characters an xlsx cell holds; the splits are xlsx files
 
 
 def normalise(value: str) -> str:
@@ -70,59 +71,22 @@ def extract_labels(
 
     Drops, each counted and listed with its reason: empty texts, empty labels (with
     empty_labels='drop'; an error otherwise), labels outside `labels`, exact duplicates, texts carrying
-    conflicting labels (every copy), labels with fewer than `min_count` rows.
+    conflicting labels (every copy), labels with fewer than `min_count` rows. Texts longer than an Excel
+    cell holds are cut to its limit first (counted), so two texts that differ only beyond it are duplicates
+    here rather than after a silent cut on the way to xlsx.
     """
-    present = [str(c) for c in frame.columns if c != ORIGIN]
-    missing = [c for c in (text_column, label_column, *keep_columns) if c not in frame.columns]
-    if missing:
-        raise UserError(
-            f"{source}: missing column(s) {missing}; the file has columns {present}. "
-            "Set data.text_column / data.label_column / data.keep_columns to existing columns"
-        )
-    rows = pd.DataFrame({TEXT: frame[text_column].map(normalise), LABEL: frame[label_column].map(normalise)})
-    for column in keep_columns:
-        rows[column] = frame[column].values
-    rows[ORIGIN] = frame[ORIGIN].values if ORIGIN in frame.columns else [f"row {i + 2}" for i in range(len(frame))]
-    if len(rows) and (rows[TEXT] == "").all():
-        raise UserError(
-            f"{source}: every cell of the text column {text_column!r} is empty; is data.text_column the right column?"
-        )
-    unlabelled = (rows[LABEL] == "") & (rows[TEXT] != "")
-    if unlabelled.any() and empty_labels == "error":
-        where = ", ".join(rows[ORIGIN][unlabelled].head(5))
-        raise UserError(
-            f"{source}: {int(unlabelled.sum())} row(s) have a text but an empty {label_column!r} cell ({where}"
-            f"{', ...' if unlabelled.sum() > 5 else ''}); fill in the labels, delete those rows, "
-            "or set data.empty_labels: drop"
-        )
-    report: dict = {"rows_read": int(len(rows))}
-
+    rows = _columns(frame, text_column, label_column, keep_columns, source)
+    _refuse_unlabelled(rows, label_column, empty_labels, source)
+    report: dict = {"rows_read": int(len(rows)), "truncated": int((rows[TEXT].str.len() > EXCEL_CELL_LIMIT).sum())}
+    rows[TEXT] = rows[TEXT].str.slice(0, EXCEL_CELL_LIMIT)
     rename = {normalise(k): normalise(v) for k, v in (rename or {}).items()}
     report["renamed"] = int(rows[LABEL].isin(list(rename)).sum())
     rows[LABEL] = rows[LABEL].replace(rename)
-    rows = rows.assign(_text_empty=rows[TEXT] == "")
-
-    cleaner = _Dropper(rows)
-    cleaner.drop(cleaner.rows["_text_empty"], "empty text")
-    cleaner.drop(cleaner.rows[LABEL] == "", "empty label")
     wanted = [normalise(x) for x in labels]
-    if wanted:
-        unknown = [x for x in wanted if x not in set(cleaner.rows[LABEL])]
-        if unknown:
-            raise UserError(
-                f"{source}: data.labels names {unknown}, which no row carries; labels present: "
-                f"{sorted(set(cleaner.rows[LABEL]))}. Fix data.labels or add a data.rename entry"
-            )
-        cleaner.drop(~cleaner.rows[LABEL].isin(wanted), "label not in data.labels")
-    cleaner.drop(cleaner.rows.duplicated([TEXT, LABEL]), "duplicate")
-    cleaner.drop(cleaner.rows[TEXT].duplicated(keep=False), "same text, conflicting labels")
-    counts = cleaner.rows[LABEL].value_counts()
-    rare = sorted(counts[counts < min_count].index)
-    cleaner.drop(cleaner.rows[LABEL].isin(rare), f"label with fewer than data.min_count={min_count} rows")
+    cleaner, rare = _clean(rows, wanted, min_count, source)
     report["dropped"] = cleaner.counts
-    report["dropped_rare_labels"] = {label: int(counts[label]) for label in rare}
-
-    rows = cleaner.rows.drop(columns=["_text_empty", ORIGIN])
+    report["dropped_rare_labels"] = {label: int(n) for label, n in rare.items()}
+    rows = cleaner.rows.drop(columns=[ORIGIN])
     if wanted:
         order = [x for x in wanted if x not in rare]
     else:
@@ -135,6 +99,58 @@ def extract_labels(
         )
     report["rows_kept"] = int(len(rows))
     return Extracted(rows.reset_index(drop=True), order, report, cleaner.table())
+
+
+def _columns(frame: pd.DataFrame, text_column: str, label_column: str, keep: Sequence[str], source: str):
+    """The text, label and kept columns, normalised, with where each row sits in the file."""
+    present = [str(c) for c in frame.columns if c != ORIGIN]
+    missing = [c for c in (text_column, label_column, *keep) if c not in frame.columns]
+    if missing:
+        raise UserError(
+            f"{source}: missing column(s) {missing}; the file has columns {present}. "
+            "Set data.text_column / data.label_column / data.keep_columns to existing columns"
+        )
+    rows = pd.DataFrame({TEXT: frame[text_column].map(normalise), LABEL: frame[label_column].map(normalise)})
+    for column in keep:
+        rows[column] = frame[column].values
+    rows[ORIGIN] = frame[ORIGIN].values if ORIGIN in frame.columns else [f"row {i + 2}" for i in range(len(frame))]
+    if len(rows) and (rows[TEXT] == "").all():
+        raise UserError(
+            f"{source}: every cell of the text column {text_column!r} is empty; is data.text_column the right column?"
+        )
+    return rows
+
+
+def _refuse_unlabelled(rows: pd.DataFrame, label_column: str, empty_labels: str, source: str) -> None:
+    unlabelled = (rows[LABEL] == "") & (rows[TEXT] != "")
+    if unlabelled.any() and empty_labels == "error":
+        where = ", ".join(rows[ORIGIN][unlabelled].head(5))
+        raise UserError(
+            f"{source}: {int(unlabelled.sum())} row(s) have a text but an empty {label_column!r} cell ({where}"
+            f"{', ...' if unlabelled.sum() > 5 else ''}); fill in the labels, delete those rows, "
+            "or set data.empty_labels: drop"
+        )
+
+
+def _clean(rows: pd.DataFrame, wanted: list[str], min_count: int, source: str) -> tuple[_Dropper, pd.Series]:
+    """Every drop, in order, counted with its reason; returns the cleaner and the rare labels' counts."""
+    cleaner = _Dropper(rows)
+    cleaner.drop(cleaner.rows[TEXT] == "", "empty text")
+    cleaner.drop(cleaner.rows[LABEL] == "", "empty label")
+    if wanted:
+        unknown = [x for x in wanted if x not in set(cleaner.rows[LABEL])]
+        if unknown:
+            raise UserError(
+                f"{source}: data.labels names {unknown}, which no row carries; labels present: "
+                f"{sorted(set(cleaner.rows[LABEL]))}. Fix data.labels or add a data.rename entry"
+            )
+        cleaner.drop(~cleaner.rows[LABEL].isin(wanted), "label not in data.labels")
+    cleaner.drop(cleaner.rows.duplicated([TEXT, LABEL]), "duplicate")
+    cleaner.drop(cleaner.rows[TEXT].duplicated(keep=False), "same text, conflicting labels")
+    counts = cleaner.rows[LABEL].value_counts()
+    rare = counts[counts < min_count].sort_index()
+    cleaner.drop(cleaner.rows[LABEL].isin(rare.index), f"label with fewer than data.min_count={min_count} rows")
+    return cleaner, rare
 
 
 def stratified_split(
@@ -331,6 +347,11 @@ def extract_presplit(
         dropped.append(part[leaked].assign(reason=LEAKED, file=sources[name]))
         parts[name] = part[~leaked]
         report[name]["dropped"][LEAKED] = int(leaked.sum())
+        if parts[name].empty:
+            raise UserError(
+                f"{sources[name]}: no row left after cleaning ({int(leaked.sum())} of its texts are also in the "
+                f"training file {sources['train']}); a {name} split needs rows the model never trained on"
+            )
     rows = pd.concat([part.assign(split=name) for name, part in parts.items()], ignore_index=True)
     return Extracted(rows, train.labels, report, pd.concat(dropped, ignore_index=True))
 

@@ -34,6 +34,12 @@ def predict_table(
             f"{source}: no column {text_column!r} (columns: {', '.join(map(str, frame.columns))}); "
             "set predict.text_column"
         )
+    ours = [c for c in map(str, frame.columns) if c in ("predicted_label", "confidence") or c.startswith("p_")]
+    if ours:
+        raise UserError(
+            f"{source}: it already has the column(s) {ours}, which predict writes; rename or remove them "
+            "(a file predict wrote before goes in without its prediction columns)"
+        )
     texts = [normalise(x) for x in frame[text_column]]
     filled = [i for i, text in enumerate(texts) if text]
     probs = np.full((len(frame), len(labels)), np.nan, dtype=np.float32)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -22,6 +23,7 @@ from transformers import (
 )
 
 from .data import LABEL, TEXT
+from .errors import UserError
 from .hard_examples import EpochSampler, RowLosses, SamplerCallback
 from .losses import focal_loss
 from .metrics import f1_summary
@@ -93,6 +95,23 @@ class EvaluationSummary(TrainerCallback):
             )
 
 
+class LossNotFinite(UserError):
+    """Training diverged; train_preset names the preset."""
+
+
+class StopOnNonFiniteLoss(TrainerCallback):
+    """A NaN or infinite training loss stops the job at the next log line (every 10 steps at most), before
+    any adapter is written: an adapter of NaNs would otherwise pass as trained."""
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        for key in ("loss", "train_loss"):
+            if key in (logs or {}) and not math.isfinite(float(logs[key])):
+                raise LossNotFinite(
+                    f"the training loss is {logs[key]} at step {state.global_step}; lower train.lr or "
+                    "train.max_grad_norm, or use train.precision fp32 if bf16 overflows"
+                )
+
+
 def loss_function(loss: LossSpec) -> Callable:
     """Trainer's compute_loss_func. In training Trainer passes num_items_in_batch (rows over all
     accumulation steps, and all processes) and expects the loss already normalised by it."""
@@ -153,6 +172,7 @@ def training_arguments(settings: TrainSettings, checkpoints: Path, eval_steps: i
         metric_for_best_model=settings.early_stopping_metric,
         greater_is_better=settings.early_stopping_metric != "loss",
         logging_steps=max(1, min(10, eval_steps)),
+        logging_nan_inf_filter=False,  # a NaN step must show in the log, where StopOnNonFiniteLoss stops the job
         remove_unused_columns=False,  # the row numbers must reach compute_loss
         bf16=bf16,
         use_cpu=not torch.cuda.is_available(),
@@ -206,6 +226,7 @@ def build_trainer(
             EarlyStoppingCallback(early_stopping_patience=settings.patience),
             SamplerCallback(sampler),
             EvaluationSummary(),
+            StopOnNonFiniteLoss(),
         ],
         loss=loss,
         sampler=sampler,

@@ -23,7 +23,7 @@ from .head_init import init_head
 from .model import add_lora, load_classifier, load_tokenizer, resolve_dtype, use_bf16
 from .presets import LossSpec
 from .train_outputs import training_summary, write_outputs
-from .trainer_setup import build_trainer, world_size
+from .trainer_setup import LossNotFinite, build_trainer, world_size
 
 
 @dataclass
@@ -89,8 +89,11 @@ def train_preset(
     setup = (loss.as_dict(), dict(lora), settings.__dict__, max_length, str(checkpoint), labels, world_size(), dtype)
     data = (list(train[TEXT]), list(train[LABEL]), list(val[TEXT]))
     resume = resume_point(trainer, checkpoints, fingerprint(*setup, *data))
-    with out_of_memory_advice(preset_name, settings, max_length):
-        trainer.train(resume_from_checkpoint=resume)
+    try:
+        with out_of_memory_advice(preset_name, settings, max_length):
+            trainer.train(resume_from_checkpoint=resume)
+    except LossNotFinite as e:
+        raise UserError(f"preset {preset_name!r}: {e}") from None
     summary = training_summary(
         trainer, preset=preset_name, loss=loss, settings=settings, dtype=dtype, resumed_from=resume, started=started
     )
