@@ -32,3 +32,23 @@ def test_predict_refuses_a_file_that_already_has_prediction_columns():
     with pytest.raises(UserError, match=r"new.xlsx: it already has the column\(s\) \['predicted_label', 'p_体育'\]"):
         predict_table(frame, "text", None, None, ["体育"], form="softmax", max_length=8, batch_size=1, bf16=False,
                       source="new.xlsx")  # fmt: skip
+
+
+def test_a_hostile_pickle_is_refused_without_a_traceback(tmp_path):
+    """model.allow_pickle: true reads tensors only; a pickle that would run code is a clear error."""
+    import os
+    import pickle
+
+    import pytest
+
+    from focalcls.errors import UserError
+    from focalcls.model import PICKLED_WEIGHTS, saved_head
+
+    class Hostile:
+        def __reduce__(self):
+            return (os.system, ("echo pwned > pwned.txt",))
+
+    (tmp_path / PICKLED_WEIGHTS).write_bytes(pickle.dumps({"base_model.model.score.weight": Hostile()}))
+    with pytest.raises(UserError, match="refused: the pickle holds more than tensors"):
+        saved_head(tmp_path, "score")
+    assert not (tmp_path / "pwned.txt").exists() and not os.path.exists("pwned.txt")

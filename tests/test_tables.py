@@ -98,3 +98,34 @@ def test_messages_name_the_config_section_the_file_came_from(tmp_path):
         read_table(tmp_path / "new.xlsx", "Sheet9", section="predict")
     with pytest.raises(UserError, match=r"\(predict.files\)"):
         read_table(tmp_path / "missing.xlsx", section="predict")
+
+
+def test_jsonl_integer_labels_stay_integers_beside_a_null(tmp_path):
+    lines = ['{"text": "一", "label": 1}', '{"text": "二", "label": null}', '{"text": "三", "label": 2}']
+    (tmp_path / "a.jsonl").write_text("\n".join(lines) + "\n")
+    assert list(read_table(tmp_path / "a.jsonl")["label"]) == ["1", "", "2"]  # not "1.0", "nan", "2.0"
+    (tmp_path / "b.jsonl").write_text('["not", "an", "object"]\n')
+    with pytest.raises(UserError, match="b.jsonl: every line must be a JSON object"):
+        read_table(tmp_path / "b.jsonl")
+
+
+def test_all_sheets_with_different_columns_are_refused_naming_them(tmp_path):
+    from openpyxl import Workbook
+
+    book = Workbook()
+    book.active.title = "a"
+    book.active.append(["text", "label"])
+    book.active.append(["一", "x"])
+    other = book.create_sheet("b")
+    other.append(["text", "notes"])
+    other.append(["二", "y"])
+    book.save(tmp_path / "two.xlsx")
+    with pytest.raises(UserError, match=r"data.sheet is 'all' but the sheets have different columns .*'notes'"):
+        read_table(tmp_path / "two.xlsx", "all")
+
+
+def test_a_killed_writes_leftovers_are_removed_by_the_next_write(tmp_path):
+    (tmp_path / ".out.xlsx.k1ll3d.tmp").write_bytes(b"half")
+    (tmp_path / ".other.xlsx.k1ll3d.tmp").write_bytes(b"someone else's")
+    write_xlsx(tmp_path / "out.xlsx", pd.DataFrame({"text": ["a"]}))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".other.xlsx.k1ll3d.tmp", "out.xlsx"]

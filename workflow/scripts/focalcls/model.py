@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import pickle
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -178,7 +179,14 @@ def saved_head(adapter: Path, head: str) -> dict[str, torch.Tensor]:
     """The classification head's tensors in an adapter file; without them peft cannot restore the head."""
     path = adapter_weights(adapter, allow_pickle=True)  # the caller already refused a pickle it may not read
     # weights_only: tensors are read, no other object is built from the pickle.
-    saved = load_file(str(path)) if path.suffix == ".safetensors" else torch.load(path, weights_only=True)
+    try:
+        saved = load_file(str(path)) if path.suffix == ".safetensors" else torch.load(path, weights_only=True)
+    except pickle.UnpicklingError as e:
+        reason = str(e).strip().splitlines()[0]
+        raise UserError(
+            f"{path}: refused: the pickle holds more than tensors ({reason}); it may be hostile. "
+            "Retrain the preset with this workflow, which writes safetensors"
+        ) from None
     weights = {k: v for k, v in saved.items() if f".{head}." in f".{k}"}
     if not weights:
         raise UserError(f"{adapter}: the adapter holds no classification head ({head}); retrain with this workflow")

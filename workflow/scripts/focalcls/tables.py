@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import zipfile
 from pathlib import Path
@@ -68,11 +70,17 @@ def _read_csv(p: Path) -> pd.DataFrame:
 
 
 def _read_jsonl(p: Path) -> pd.DataFrame:
+    """Values as the file writes them: an integer label stays "1" even where another row's is null
+    (pandas would read the column as floats: "1.0")."""
     try:
-        frame = pd.read_json(p, lines=True, dtype=False)
-    except ValueError as e:
-        raise UserError(f"{p}: not valid JSON lines ({e}); write one JSON object per line") from None
-    return frame.astype(str).where(frame.notna(), "")
+        lines = p.read_text(encoding="utf-8").splitlines()
+        records = [json.loads(line) for line in lines if line.strip()]
+    except (ValueError, UnicodeDecodeError) as e:
+        raise UserError(f"{p}: not valid JSON lines ({e}); write one JSON object per line, in UTF-8") from None
+    if not all(isinstance(r, dict) for r in records):
+        raise UserError(f'{p}: every line must be a JSON object ({{"text": ..., "label": ...}})')
+    frame = pd.DataFrame(records, dtype=object)
+    return frame.map(lambda v: "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v))
 
 
 def _read_excel(p: Path, sheet: str | int | None, section: str) -> dict:
@@ -92,7 +100,14 @@ def _read_excel(p: Path, sheet: str | int | None, section: str) -> dict:
         if isinstance(sheet, str) and sheet not in names:
             raise UserError(f"{p}: sheet {sheet!r} not found; {section}.sheet must be one of {names} or an index")
         names = [names[sheet] if isinstance(sheet, int) else sheet]
-    return {name: book.parse(name, dtype=str, keep_default_na=False) for name in names}
+    frames = {name: book.parse(name, dtype=str, keep_default_na=False) for name in names}
+    headers = {name: sorted(map(str, f.columns)) for name, f in frames.items()}
+    if len({tuple(h) for h in headers.values()}) > 1:  # concatenated, a missing column would read as "nan"
+        raise UserError(
+            f"{p}: {section}.sheet is 'all' but the sheets have different columns ({headers}); give every sheet "
+            f"the same header row, or choose one sheet with {section}.sheet"
+        )
+    return frames
 
 
 def write_xlsx(path: str | os.PathLike, frame: pd.DataFrame, sheet: str = "data") -> None:
