@@ -18,7 +18,9 @@ config.update(complete(config, Path(workflow.basedir, "config", "schema.yaml")))
 check_config(config)
 _granted = workflow.global_resources.get("gpu")
 GPU_RESOURCE = getattr(_granted, "value", _granted)  # --resources gpu=N, or None when not given
-GPU_POOL = share_gpu_pool(config["train"], scheduled_job=workflow.remote_exec)
+# The main process of a cluster run (Slurm) has no pool to share: the scheduler gives each job its GPUs.
+cluster_main = not workflow.local_exec and not workflow.remote_exec
+GPU_POOL = [] if cluster_main else share_gpu_pool(config["train"], scheduled_job=workflow.remote_exec)
 check_gpu_budget(config["train"]["gpus"], GPU_RESOURCE, GPU_POOL)
 if GPU_POOL and GPU_RESOURCE is None:
     # Without --resources gpu=N Snakemake would start every GPU job at once, and the surplus would wait
