@@ -12,6 +12,7 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from .atomic import read_json, write_text
+from .convergence import still_improving
 from .metrics import BOOTSTRAP_RESAMPLES
 from .report_figures import report_figures
 from .report_headline import compared_with, headline
@@ -43,8 +44,10 @@ def build_report(
     metric = config["report"]["selection_metric"]
     best = pick_best({name: runs[name]["metrics"] for name in presets}, metric)
     others = compared_with(runs, best, list(baselines))
-    answer = headline(runs, best, metric, list(baselines), difference_intervals(runs, best, others, label_names))
-    rows, best_values = comparison_rows(runs)
+    undertrained = [name for name in presets if still_improving(runs[name]["train"], runs[name]["log"])]
+    intervals = difference_intervals(runs, best, others, label_names)
+    answer = headline(runs, best, metric, list(baselines), intervals, undertrained)
+    rows, best_values = comparison_rows(runs, undertrained)
     html = render_page(
         headline=answer,
         resamples=f"{BOOTSTRAP_RESAMPLES:,}",

@@ -63,12 +63,24 @@ def rare_class_verdict(runs: Mapping[str, dict], best: str, interval: Interval |
     return f"For the rare classes, {best} and ce cannot be told apart on this test split: {figures}, which spans zero."
 
 
+def undertrained_warning(names: Sequence[str]) -> str | None:
+    """The headline's warning when presets stopped at their epoch limit while still learning."""
+    if not names:
+        return None
+    return (
+        f"Under-trained: {', '.join(names)} stopped at train.epochs while validation was still improving, so "
+        "this comparison measures how fast each preset learns, not what it learns. Raise train.epochs (early "
+        "stopping then decides when to stop) and run again."
+    )
+
+
 def headline(
     runs: Mapping[str, dict],
     best: str,
     metric: str,
     baselines: Sequence[str],
     intervals: Mapping[str, Mapping[str, Interval]] | None = None,
+    undertrained: Sequence[str] = (),
 ) -> dict:
     """The answer to 'which preset, and does it help the rare classes?' in figures and in words."""
     intervals = intervals or {}
@@ -83,4 +95,5 @@ def headline(
         "val_value": chosen["val"][metric],
         "sentences": [comparison_sentence(best, other, runs, intervals.get(other)) for other in others],
         "verdict": rare_class_verdict(runs, best, intervals.get("ce", {}).get("minority_f1")),
+        "warning": undertrained_warning(undertrained),
     }

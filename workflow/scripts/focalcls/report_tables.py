@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from .tables import read_table
@@ -11,9 +11,9 @@ TABLE_COLUMNS = ["macro_f1", "minority_f1", "balanced_accuracy", "accuracy", "f1
 LOWER_IS_BETTER = {"f1_std", "ece"}
 
 
-def comparison_rows(runs: Mapping[str, dict]) -> tuple[list[dict], dict]:
-    """One row per model (its loss settings, validation macro-F1, test figures, training seconds), and
-    the best value of each figure column, which the page shows in bold."""
+def comparison_rows(runs: Mapping[str, dict], undertrained: Sequence[str] = ()) -> tuple[list[dict], dict]:
+    """One row per model (its loss settings, validation macro-F1, test figures, training seconds, why its
+    training stopped), and the best value of each figure column, which the page shows in bold."""
     rows = []
     for name, run in runs.items():
         m, loss = run["metrics"], run["metrics"].get("loss", {})  # a baseline's metrics have no loss
@@ -28,9 +28,18 @@ def comparison_rows(runs: Mapping[str, dict]) -> tuple[list[dict], dict]:
                 "val_macro_f1": m["val"]["macro_f1"],
                 **{c: m[c] for c in TABLE_COLUMNS},
                 "seconds": run.get("train", {}).get("seconds"),  # baselines have no train summary
+                "stopped": stop_words(run.get("train", {}).get("stop_reason"), name in undertrained),
             }
         )
     return rows, best_values(rows)
+
+
+def stop_words(reason: str | None, still_improving: bool) -> str:
+    if reason is None:
+        return ""
+    if still_improving:
+        return "epoch limit, still improving: under-trained"
+    return "early stopping" if reason == "early_stopping" else "epoch limit"
 
 
 def best_values(rows: list[dict]) -> dict:
