@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from focalcls.config import complete
+from focalcls.config import complete, complete_preset
 from focalcls.inference import predict_probs
 from focalcls.model import resolve_dtype, use_bf16
 from focalcls.presets import resolve_preset
@@ -91,7 +91,7 @@ def train_on_shape(folder: Path, out_dir: Path, train: pd.DataFrame, args: argpa
         labels=LABELS,
         checkpoint=str(folder),
         loss=resolve_preset(
-            "moderate", {"loss": "focal", "form": "sigmoid", "alpha": 0.25, "gamma": 2.0}, LABELS, counts
+            "moderate", complete_preset({"form": "sigmoid", "alpha": 0.25, "gamma": 2.0}), LABELS, counts
         ),
         lora={"r": 16, "alpha": 32, "dropout": 0.05, "target_modules": "all-linear"},
         settings=TrainSettings.from_config(

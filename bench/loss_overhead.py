@@ -18,6 +18,7 @@ import torch
 from transformers import DataCollatorWithPadding
 
 import demo_inputs  # bench/demo_inputs.py: Python puts the running script's folder on the path
+from focalcls.config import complete_preset
 from focalcls.data import LABEL, TEXT, class_counts
 from focalcls.losses import focal_loss
 from focalcls.model import add_lora, load_classifier, load_tokenizer
@@ -118,7 +119,7 @@ def main() -> None:
     config, data, labels = demo.config, demo.data, demo.labels
     train = read_table(data / "train.xlsx").sample(frac=1.0, random_state=0)
     counts = class_counts(train, labels)
-    specs = {name: resolve_preset(name, preset, labels, counts) for name, preset in LOSSES.items()}
+    specs = {name: resolve_preset(name, complete_preset(preset), labels, counts) for name, preset in LOSSES.items()}
     bf16 = config["train"]["precision"] == "bf16"
 
     tokenizer = load_tokenizer(args.checkpoint)

@@ -25,6 +25,7 @@ import torch
 
 import demo_inputs  # bench/demo_inputs.py: Python puts the running script's folder on the path
 from focalcls.baselines import tfidf_probs
+from focalcls.config import complete_preset
 from focalcls.data import TEXT, class_counts
 from focalcls.hard_examples import EpochSampler, RowLosses
 from focalcls.head_init import head_inputs, prior_head_weight, prior_logits
@@ -133,7 +134,7 @@ def head_runs(
     """name -> one test-split metrics dict per seed, each with its validation metrics under 'val'."""
     runs = {}
     for name, (preset, n_epochs, hard) in variants.items():
-        spec = resolve_preset(name, preset, labels, counts)
+        spec = resolve_preset(name, complete_preset(preset), labels, counts)
         runs[name] = []
         for seed in args.seeds:
             weight = train_head(

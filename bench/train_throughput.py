@@ -19,6 +19,7 @@ import pandas as pd
 import torch
 
 import demo_inputs  # bench/demo_inputs.py: Python puts the running script's folder on the path
+from focalcls.config import complete_preset
 from focalcls.data import LABEL, TEXT, class_counts
 from focalcls.presets import resolve_preset
 from focalcls.tables import read_table
@@ -100,7 +101,7 @@ def train_stage(
         val=val,
         labels=labels,
         checkpoint=checkpoint,
-        loss=resolve_preset("ce", {"loss": "ce"}, labels, class_counts(train, labels)),
+        loss=resolve_preset("ce", complete_preset({"loss": "ce"}), labels, class_counts(train, labels)),
         lora=config["lora"],
         settings=TrainSettings.from_config(
             {**config["train"], "epochs": 1, "batch_size": batch_size, "grad_accum": 1, "eval_steps": None}

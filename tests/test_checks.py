@@ -115,8 +115,18 @@ def test_a_whole_number_written_as_a_float_becomes_an_integer():
     assert train["lr"] == 1.0e-4
 
 
-@pytest.mark.parametrize("kept", [["label"], ["text"], ["split"], ["p_sports"], ["predicted_label"], ["_origin"]])
+@pytest.mark.parametrize("kept", [["label"], ["text"], ["split"], ["predicted_label"], ["_origin"]])
 def test_a_kept_column_may_not_replace_one_the_workflow_writes(kept):
     """keep_columns: [label] with label_column: category trained on the wrong column, and [split] wrote empty splits."""
     with pytest.raises(UserError, match=f"data.keep_columns names \\['{kept[0]}'\\], which the workflow writes itself"):
         check_config(config(data={"raw": "x.xlsx", "label_column": "category", "keep_columns": kept}))
+
+
+def test_a_kept_column_named_like_a_probability_column_is_refused_once_labels_are_known():
+    from focalcls.checks import check_against_labels
+
+    ok = config(data={"raw": "x.xlsx", "keep_columns": ["p_value"]})
+    check_against_labels(ok, ["sports", "tech"], "data.labels")  # p_value is no label's column
+    clash = config(data={"raw": "x.xlsx", "keep_columns": ["p_sports"]})
+    with pytest.raises(UserError, match=r"data.keep_columns names \['p_sports'\], the columns of the predicted"):
+        check_against_labels(clash, ["sports", "tech"], "data.labels")

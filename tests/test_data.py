@@ -180,3 +180,22 @@ def test_texts_longer_than_an_excel_cell_are_cut_before_duplicates_are_found():
     out = extract_labels(raw, **EXTRACT)
     assert out.report["truncated"] == 20 and out.report["dropped"]["duplicate"] == 19
     assert out.rows["text"].str.len().max() == 32_767 and len(out.rows) == 3
+
+
+def test_evaluation_rows_drop_the_labels_training_left_out_and_refuse_unknown_ones(imbalanced_rows):
+    from focalcls.data import extract_evaluation_rows
+
+    labels = ["sports", "finance"]
+    train = imbalanced_rows[imbalanced_rows.label.isin(labels)].iloc[:50]
+    new = pd.DataFrame({"text": ["新一", "新二", "新三", "新四"], "label": ["sports", "finance", "rare", "tech"]})
+    options = {"text_column": "text", "label_column": "label", "empty_labels": "error", "source": "new.xlsx"}
+    with pytest.raises(UserError, match=r"new.xlsx: labels \['tech'\] \(tech: 1 rows\) are not among the model's"):
+        extract_evaluation_rows(new, labels, train, left_out={"rare": "too rare"}, others_left_out=None, **options)
+    found = extract_evaluation_rows(
+        pd.concat([new, train.head(2)[["text", "label"]]]), labels, train,
+        left_out={"rare": "too rare"}, others_left_out="label not in data.labels", **options,
+    )  # fmt: skip
+    assert sorted(found.rows.text) == ["新一", "新二"]
+    dropped = found.report["dropped"]
+    assert dropped["too rare"] == 1 and dropped["label not in data.labels"] == 1
+    assert dropped["also in the training file"] == 2

@@ -28,7 +28,7 @@ def test_predict_refuses_a_file_that_already_has_prediction_columns():
     from focalcls.errors import UserError
     from focalcls.prediction import predict_table
 
-    frame = pd.DataFrame({"text": ["a"], "predicted_label": ["x"], "p_体育": [0.3]})
+    frame = pd.DataFrame({"text": ["a"], "p_value": ["0.01"], "predicted_label": ["x"], "p_体育": [0.3]})
     with pytest.raises(UserError, match=r"new.xlsx: it already has the column\(s\) \['predicted_label', 'p_体育'\]"):
         predict_table(frame, "text", None, None, ["体育"], form="softmax", max_length=8, batch_size=1, bf16=False,
                       source="new.xlsx")  # fmt: skip

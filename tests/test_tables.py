@@ -125,7 +125,9 @@ def test_all_sheets_with_different_columns_are_refused_naming_them(tmp_path):
 
 
 def test_a_killed_writes_leftovers_are_removed_by_the_next_write(tmp_path):
-    (tmp_path / ".out.xlsx.k1ll3d.tmp").write_bytes(b"half")
-    (tmp_path / ".other.xlsx.k1ll3d.tmp").write_bytes(b"someone else's")
+    (tmp_path / ".out.xlsx.k1ll3d00.tmp").write_bytes(b"half")
+    (tmp_path / ".other.xlsx.k1ll3d00.tmp").write_bytes(b"someone else's")
+    (tmp_path / ".out.xlsx.xlsx.wr1t1ng0.tmp").write_bytes(b"out.xlsx.xlsx being written")
     write_xlsx(tmp_path / "out.xlsx", pd.DataFrame({"text": ["a"]}))
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".other.xlsx.k1ll3d.tmp", "out.xlsx"]
+    left = [".other.xlsx.k1ll3d00.tmp", ".out.xlsx.xlsx.wr1t1ng0.tmp", "out.xlsx"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == left

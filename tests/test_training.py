@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from focalcls.checkpoints import clean_checkpoints, resume_point
-from focalcls.config import complete
+from focalcls.config import complete, complete_preset
 from focalcls.errors import UserError
 from focalcls.losses import focal_loss
 from focalcls.presets import LossSpec, resolve_preset
@@ -46,15 +46,17 @@ def test_loss_is_normalised_by_the_rows_of_the_whole_accumulated_batch():
 
 
 def test_balanced_alpha_per_form():
-    softmax = resolve_preset("b", {"loss": "focal", "form": "softmax", "alpha": "balanced", "gamma": 2}, LABELS, COUNTS)
+    balanced = {"loss": "focal", "alpha": "balanced", "gamma": 2}
+    softmax = resolve_preset("b", complete_preset({**balanced, "form": "softmax"}), LABELS, COUNTS)
     assert sum(softmax.alpha) / 3 == pytest.approx(1.0) and softmax.alpha[2] > softmax.alpha[1] > softmax.alpha[0]
-    sigmoid = resolve_preset("b", {"loss": "focal", "form": "sigmoid", "alpha": "balanced", "gamma": 2}, LABELS, COUNTS)
+    sigmoid = resolve_preset("b", complete_preset({**balanced, "form": "sigmoid"}), LABELS, COUNTS)
     assert all(0 < a < 1 for a in sigmoid.alpha) and sigmoid.alpha[2] > sigmoid.alpha[0]
     logits = torch.randn(6, 3)
     assert focal_loss(logits, torch.tensor([0, 1, 2, 0, 1, 2]), gamma=2.0, alpha=sigmoid.alpha, form="sigmoid") > 0
-    effective = resolve_preset("e", {"form": "softmax", "alpha": "effective", "beta": 0.9}, LABELS, COUNTS)
+    effective = complete_preset({"form": "softmax", "alpha": "effective", "beta": 0.9})
+    effective = resolve_preset("e", effective, LABELS, COUNTS)
     assert effective.alpha[2] > effective.alpha[0]
-    ce = resolve_preset("ce", {"loss": "ce", "gamma": 2.0}, LABELS, COUNTS)
+    ce = resolve_preset("ce", complete_preset({"loss": "ce", "gamma": 2.0}), LABELS, COUNTS)
     assert ce.gamma == 0.0 and ce.alpha is None
 
 
@@ -62,7 +64,7 @@ def test_an_alpha_list_not_one_per_training_label_is_refused():
     # The labels may be new to the train job, so it checks the length again; the sigmoid range of alpha is
     # a config check (checks.check_alpha_range, tested in test_checks).
     with pytest.raises(UserError, match="2 values but there are 3 labels"):
-        resolve_preset("p", {"form": "softmax", "alpha": [1.0, 2.0]}, LABELS, COUNTS)
+        resolve_preset("p", complete_preset({"form": "softmax", "alpha": [1.0, 2.0]}), LABELS, COUNTS)
 
 
 def test_checkpoints_of_another_setup_are_not_resumed(tmp_path):

@@ -22,9 +22,9 @@ GPU_RESOURCE = getattr(_granted, "value", _granted)  # --resources gpu=N, or Non
 cluster_main = not workflow.local_exec and not workflow.remote_exec
 GPU_POOL = [] if cluster_main else share_gpu_pool(config["train"], scheduled_job=workflow.remote_exec)
 check_gpu_budget(config["train"]["gpus"], GPU_RESOURCE, GPU_POOL)
-if GPU_POOL and GPU_RESOURCE is None:
-    # Without --resources gpu=N Snakemake would start every GPU job at once, and the surplus would wait
-    # for ids in the lock pool; cap GPU use at the pool's size instead, as --resources gpu=N does.
+if GPU_POOL and (GPU_RESOURCE is None or GPU_RESOURCE > len(GPU_POOL)):
+    # Without --resources gpu=N (or with N above the pool) Snakemake would start more GPU jobs than there
+    # are ids, and the surplus would wait in the lock pool; cap GPU use at the pool's size instead.
     workflow.global_resources["gpu"] = len(GPU_POOL)
 
 PRESETS = list(config["presets"])
@@ -85,6 +85,12 @@ def as_json(value):
     may hold braces (the direct prompt's {text}), wrap the call in a lambda, or Snakemake reads them
     as wildcards."""
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def section(value):
+    """A config section as a script: rule's param, its keys sorted at every level: Snakemake reruns a job
+    when a param's text changes, and the same settings written in another order must retrain nothing."""
+    return json.loads(as_json(value))
 
 
 def model_folder():

@@ -12,7 +12,7 @@ rule fetch_demo_data:
         mem_mb=1000,
     params:
         what="data",
-        spec=config["demo"]["data"],
+        spec=section(config["demo"]["data"]),
         downloads="resources/downloads",
         find_links=config["demo"]["find_links"],
     script:
@@ -37,7 +37,7 @@ rule extract_labels:
     resources:
         mem_mb=2000,
     params:
-        data=config["data"],
+        data=section(config["data"]),
     script:
         "../scripts/extract_labels.py"
 
@@ -61,9 +61,9 @@ rule split_and_balance:
     resources:
         mem_mb=2000,
     params:
-        split=config["split"],
-        balance=config["balance"],
-        model=config["model"],
+        split=section(config["split"]),
+        balance=section(config["balance"]),
+        model=section(config["model"]),
         checkpoint=model_folder(),
     script:
         "../scripts/split_and_balance.py"

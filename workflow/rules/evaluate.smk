@@ -61,7 +61,7 @@ rule binary_test:
     resources:
         mem_mb=1000,
     params:
-        binary=config["binary"],
+        binary=section(config["binary"]),
     script:
         "../scripts/binary_test.py"
 
@@ -143,6 +143,7 @@ rule prepare_evaluation:
     input:
         rows=lambda wc: config["evaluate"]["files"][wc.file],
         labels=rules.extract_labels.output.labels,
+        cleaning=rules.extract_labels.output.report,
         train=f"{DATA}/train.xlsx",
     output:
         rows="results/evaluations/{file}/rows.xlsx",
@@ -158,7 +159,8 @@ rule prepare_evaluation:
     resources:
         mem_mb=2000,
     params:
-        data=config["data"],
+        data=section(config["data"]),
+        sheet=config["evaluate"]["sheet"],
     script:
         "../scripts/prepare_evaluation.py"
 

@@ -12,7 +12,7 @@ rule fetch_demo_model:
         mem_mb=4000,
     params:
         what="model",
-        spec=config["demo"]["model"],
+        spec=section(config["demo"]["model"]),
         downloads="resources/downloads",
         find_links=config["demo"]["find_links"],
     script:

@@ -36,7 +36,7 @@ rule report:
         presets=PRESETS,
         baselines=config["baselines"],
         evaluations=evaluated_pairs(),
-        config=config,
+        config=section(config),
         # Provenance: the checkout's pinned packages and commit, and every rule's benchmark so far.
         repo=workflow.basedir,
         benchmarks="results/benchmarks",

@@ -1,8 +1,9 @@
 """A new labelled file (evaluate.files) -> its cleaned rows, ready to score every trained preset on.
 
-Inputs: rows (the user's file), labels (labels.json), train (the training split). Outputs: rows
+Inputs: rows (the user's file), labels (labels.json), train (the training split), cleaning (what
+extract_labels dropped, for the labels the training data left out). Outputs: rows
 (rows.xlsx), report (what cleaning did), dropped (every dropped row and why). Params: data (the config
-section: columns, rename, sheet, empty_labels, keep_columns)."""
+section: columns, rename, empty_labels, keep_columns), sheet (evaluate.sheet)."""
 
 from focalcls import cli
 from focalcls.atomic import read_json, write_json
@@ -12,10 +13,13 @@ from focalcls.tables import read_table, write_xlsx
 
 def main(rule) -> None:
     data = rule.params.data
+    labels = read_json(rule.input.labels)
     found = extract_evaluation_rows(
-        read_table(rule.input.rows, data["sheet"], origin=True, section="evaluate"),
-        read_json(rule.input.labels),
+        read_table(rule.input.rows, rule.params.sheet, origin=True, section="evaluate"),
+        labels,
         read_table(rule.input.train),
+        left_out=rare_labels(data, read_json(rule.input.cleaning)),
+        others_left_out="label not in data.labels" if data["labels"] else None,
         source=rule.input.rows,
         text_column=data["text_column"],
         label_column=data["label_column"],
@@ -26,6 +30,14 @@ def main(rule) -> None:
     write_xlsx(rule.output.dropped, found.dropped)
     write_xlsx(rule.output.rows, found.rows)
     write_json(rule.output.report, found.report)
+
+
+def rare_labels(data: dict, cleaning: dict) -> dict[str, str]:
+    """Labels the training data dropped as rarer than data.min_count, with why (for pre-split data, the
+    training file's report decides)."""
+    report = cleaning.get("train", cleaning)
+    reason = f"label with fewer than data.min_count={data['min_count']} training rows"
+    return dict.fromkeys(report["dropped_rare_labels"], reason)
 
 
 if __name__ == "__main__":

@@ -49,7 +49,8 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
 def remove_leftovers(target: Path) -> None:
     """Temporary files or folders of `target` that a killed job left behind. Snakemake runs one job per
     output, so none of them belongs to a write still going on."""
-    for leftover in target.parent.glob(f".{glob_escape(target.name)}.*.tmp"):
+    # mkstemp and mkdtemp add 8 random characters: `.a.xlsx.xlsx.XXXXXXXX.tmp` is another output's.
+    for leftover in target.parent.glob(f".{glob_escape(target.name)}.????????.tmp"):
         if leftover.is_dir() and not leftover.is_symlink():
             shutil.rmtree(leftover, ignore_errors=True)
         else:

@@ -157,11 +157,11 @@ RESERVED_COLUMNS = ("text", "label", "split", "true_label", "predicted_label", "
 
 def check_keep_columns(data: Mapping) -> None:
     """data.keep_columns travel beside the workflow's own columns, so none may share a name with one."""
-    clash = [c for c in data["keep_columns"] if c in RESERVED_COLUMNS or str(c).startswith(("p_", "_"))]
+    clash = [c for c in data["keep_columns"] if c in RESERVED_COLUMNS or str(c).startswith("_")]
     if clash:
         raise UserError(
             f"data.keep_columns names {sorted(set(clash))}, which the workflow writes itself (text, label, split, "
-            "true_label, predicted_label, confidence, p_<label>, _...); rename those columns in your file, "
+            "true_label, predicted_label, confidence, _...); rename those columns in your file, "
             "or leave them out of data.keep_columns"
         )
 
@@ -228,3 +228,9 @@ def check_against_labels(config: Mapping, labels: list[str], source: str) -> Non
         )
     for name, preset in config["presets"].items():
         check_alpha_length(name, preset["alpha"], len(labels))
+    probabilities = [c for c in config["data"]["keep_columns"] if c in {f"p_{x}" for x in labels}]
+    if probabilities:
+        raise UserError(
+            f"data.keep_columns names {probabilities}, the columns of the predicted probabilities ({source}: "
+            f"{labels}); rename those columns in your file, or leave them out of data.keep_columns"
+        )

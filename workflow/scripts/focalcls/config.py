@@ -59,3 +59,8 @@ def whole_numbers(value, schema: Mapping, where: str = ""):
 def load_config(path: str | Path, schema_path: str | Path = SCHEMA) -> dict:
     """A config file as the workflow sees it (for bench scripts and a user's own code)."""
     return complete(yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}, schema_path)
+
+
+def complete_preset(preset: Mapping, schema_path: str | Path = SCHEMA) -> dict:
+    """One preset with the schema's defaults filled in, e.g. {"loss": "ce"} for a script of your own."""
+    return complete({"presets": {"p": dict(preset)}}, schema_path)["presets"]["p"]

@@ -364,18 +364,34 @@ def _check_same_columns(frames: Mapping[str, pd.DataFrame], sources: Mapping[str
 
 
 def extract_evaluation_rows(
-    frame: pd.DataFrame, labels: Sequence[str], train: pd.DataFrame, *, source: str, **options
+    frame: pd.DataFrame,
+    labels: Sequence[str],
+    train: pd.DataFrame,
+    *,
+    left_out: Mapping[str, str],
+    others_left_out: str | None,
+    source: str,
+    **options,
 ) -> Extracted:
     """A new labelled file to score trained adapters on, cleaned as the training data was (`options` are
-    extract_labels' cleaning options). Its labels must be the model's own: a label the model never saw is
-    an error, not a silent drop. A text the model trained on is dropped, counted and listed."""
+    extract_labels' cleaning options). Rows of a label the training data left out on purpose are dropped
+    and counted: `left_out` (label -> why: rarer than data.min_count) and, when `others_left_out` says why
+    (data.labels chose the labels), every label not among `labels`. Any other label the model never saw
+    is an error, not a silent drop. A text the model trained on is dropped, counted and listed."""
     found = extract_labels(frame, labels=[], min_count=1, min_labels=1, source=source, **options)
-    unseen = sorted(set(found.labels) - set(labels))
+    others = sorted(set(found.labels) - set(labels) - set(left_out)) if others_left_out else []
+    for label, reason in {**left_out, **dict.fromkeys(others, others_left_out)}.items():
+        chosen = found.rows[LABEL] == label
+        found.report["dropped"][reason] = found.report["dropped"].get(reason, 0) + int(chosen.sum())
+        found.dropped = pd.concat([found.dropped, found.rows[chosen].assign(reason=reason)], ignore_index=True)
+        found.rows = found.rows[~chosen]
+    unseen = sorted(set(found.rows[LABEL]) - set(labels))
     if unseen:
         counts = found.rows[LABEL].value_counts()
         raise UserError(
             f"{source}: labels {unseen} ({', '.join(f'{x}: {counts[x]} rows' for x in unseen)}) are not among the "
-            f"model's labels {list(labels)}; map them with data.rename, or remove those rows"
+            f"model's labels {list(labels)}; remove those rows, or map them onto the model's labels with data.rename "
+            "(which retrains every preset)"
         )
     leaked = found.rows[TEXT].isin(set(train[TEXT]))
     found.report["dropped"][LEAKED] = int(leaked.sum())

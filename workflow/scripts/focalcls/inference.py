@@ -58,6 +58,9 @@ def predictions_table(
     frame: pd.DataFrame, probs: np.ndarray, labels: Sequence[str], keep_columns: Sequence[str] = ()
 ) -> pd.DataFrame:
     """Kept columns, text, true label (when known), predicted label, confidence and p(class) columns."""
+    clash = [c for c in keep_columns if c in {f"p_{x}" for x in labels}]
+    if clash:  # at load time this is checked once the labels are known; a first run learns them here
+        raise UserError(f"data.keep_columns names {clash}, the predicted probabilities' columns; leave them out")
     table = pd.DataFrame({c: frame[c].values for c in keep_columns if c in frame.columns})
     table[TEXT] = frame[TEXT].values
     if LABEL in frame.columns:

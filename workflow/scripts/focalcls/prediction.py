@@ -34,7 +34,8 @@ def predict_table(
             f"{source}: no column {text_column!r} (columns: {', '.join(map(str, frame.columns))}); "
             "set predict.text_column"
         )
-    ours = [c for c in map(str, frame.columns) if c in ("predicted_label", "confidence") or c.startswith("p_")]
+    written = {"predicted_label", "confidence", *(f"p_{x}" for x in labels)}
+    ours = [c for c in map(str, frame.columns) if c in written]
     if ours:
         raise UserError(
             f"{source}: it already has the column(s) {ours}, which predict writes; rename or remove them "

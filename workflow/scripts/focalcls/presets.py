@@ -23,22 +23,21 @@ class LossSpec:
 
 def resolve_preset(name: str, preset: Mapping, labels: Sequence[str], train_counts: Mapping[str, int]) -> LossSpec:
     """Per-class alpha from 'balanced' / 'effective' / a list; cross-entropy is focal with gamma 0.
+    `preset` is complete (config.complete_preset fills a partial one from the schema).
 
     'balanced' (inverse frequency) and 'effective' (Cui et al. 2019) weights have mean 1 in the
     softmax form. In the sigmoid form alpha is the positive side's share, so each weight w becomes
     w / (1 + w): 0.5 for a class of average weight, more for rarer classes, always inside (0, 1).
     """
-    check_alpha_length(name, preset.get("alpha"), len(labels))
-    loss = preset.get("loss", "focal")
-    form = preset.get("form", "softmax")
-    gamma = 0.0 if loss == "ce" else float(preset.get("gamma", 2.0))
-    alpha = preset.get("alpha")
+    check_alpha_length(name, preset["alpha"], len(labels))
+    loss, form, alpha = preset["loss"], preset["form"], preset["alpha"]
+    gamma = 0.0 if loss == "ce" else float(preset["gamma"])
     counts = np.array([max(int(train_counts.get(x, 0)), 1) for x in labels], dtype=float)
     if alpha in ("balanced", "effective"):
         if alpha == "balanced":
             weights = 1.0 / counts
         else:
-            beta = float(preset.get("beta", 0.999))
+            beta = float(preset["beta"])
             weights = (1.0 - beta) / (1.0 - beta**counts)
         weights = weights / weights.mean()
         alpha = [float(w) for w in (weights / (1.0 + weights) if form == "sigmoid" else weights)]
