@@ -202,3 +202,17 @@ def test_a_world_writable_lock_folder_of_another_user_is_refused(tmp_path):
     pool.chmod(0o1777)  # like /tmp: accepted
     with acquire_gpus(1, pool=ONE, pool_dir=pool) as ids:
         assert ids == ["0"]
+
+
+def test_two_slurm_allocations_on_one_node_lock_their_own_gpu_0(tmp_path, monkeypatch):
+    """Each allocation sees its GPUs as 0, 1, ...: the same number is not the same GPU across allocations."""
+    monkeypatch.delenv(ALLOCATED_VARIABLE, raising=False)
+    monkeypatch.setenv("SLURM_JOB_ID", "101")
+    with acquire_gpus(1, pool=ONE, pool_dir=tmp_path, timeout_s=0) as first:
+        monkeypatch.setenv("SLURM_JOB_ID", "102")
+        with acquire_gpus(1, pool=ONE, pool_dir=tmp_path, timeout_s=0) as second:
+            assert first == second == ["0"]
+        monkeypatch.setenv("SLURM_JOB_ID", "101")
+        with pytest.raises(UserError, match="no 1 free GPU"):  # within one allocation, still exclusive
+            with acquire_gpus(1, pool=ONE, pool_dir=tmp_path, timeout_s=0):
+                pass

@@ -91,6 +91,7 @@ def acquire_gpus(
             f"train.gpus is {n} but the GPU pool has {len(pool)} id(s) ({', '.join(pool) or 'none'}: train.gpu_ids, "
             "else CUDA_VISIBLE_DEVICES, else every GPU of the machine); lower train.gpus or widen the pool"
         )
+    pool_dir = allocation_folder(pool_dir)
     _shared_folder(pool_dir)
     deadline = time.monotonic() + timeout_s
     held: list[tuple[str, int]] = []
@@ -102,6 +103,16 @@ def acquire_gpus(
         yield [gpu for gpu, _ in held]
     finally:
         _release(held)
+
+
+def allocation_folder(pool_dir: Path) -> Path:
+    """Inside a Slurm allocation the GPU numbers are the allocation's own (cgroups number them from 0), so
+    two allocations on one node lock their ids in folders of their own; elsewhere ids are the machine's."""
+    job = os.environ.get("SLURM_JOB_ID")
+    if not job:
+        return pool_dir
+    _shared_folder(pool_dir)
+    return pool_dir / f"slurm-job-{''.join(c for c in job if c.isalnum() or c in '-_')}"
 
 
 def _try_lock(pool: Sequence[str], n: int, pool_dir: Path) -> list[tuple[str, int]]:
