@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import os
 import shutil
@@ -50,15 +51,11 @@ def remove_leftovers(target: Path) -> None:
     """Temporary files or folders of `target` that a killed job left behind. Snakemake runs one job per
     output, so none of them belongs to a write still going on."""
     # mkstemp and mkdtemp add 8 random characters: `.a.xlsx.xlsx.XXXXXXXX.tmp` is another output's.
-    for leftover in target.parent.glob(f".{glob_escape(target.name)}.????????.tmp"):
+    for leftover in target.parent.glob(f".{glob.escape(target.name)}.????????.tmp"):
         if leftover.is_dir() and not leftover.is_symlink():
             shutil.rmtree(leftover, ignore_errors=True)
         else:
             leftover.unlink(missing_ok=True)
-
-
-def glob_escape(name: str) -> str:
-    return "".join(f"[{c}]" if c in "*?[" else c for c in name)
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:
