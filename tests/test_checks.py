@@ -130,3 +130,17 @@ def test_a_kept_column_named_like_a_probability_column_is_refused_once_labels_ar
     clash = config(data={"raw": "x.xlsx", "keep_columns": ["p_sports"]})
     with pytest.raises(UserError, match=r"data.keep_columns names \['p_sports'\], the columns of the predicted"):
         check_against_labels(clash, ["sports", "tech"], "data.labels")
+
+
+def test_a_config_file_or_schema_that_is_missing_or_no_mapping_is_named(tmp_path):
+    from focalcls.config import load_config
+
+    (tmp_path / "list.yaml").write_text("- data\n- model\n")
+    with pytest.raises(UserError, match="list.yaml: a config is a mapping of sections"):
+        load_config(tmp_path / "list.yaml")
+    with pytest.raises(UserError, match="gone.yaml: config file not found"):
+        load_config(tmp_path / "gone.yaml")
+    (tmp_path / "ok.yaml").write_text("model: {max_length: 32}\n")
+    with pytest.raises(UserError, match="the config schema is not there; install focalcls from a checkout"):
+        load_config(tmp_path / "ok.yaml", schema_path=tmp_path / "schema.yaml")
+    assert load_config(tmp_path / "ok.yaml")["model"]["max_length"] == 32

@@ -127,7 +127,7 @@ def gpu_job_threads(gpus):
 
 def raw_inputs(wildcards):
     data = config["data"]
-    return [data[k] for k in ("raw", "train", "val", "test") if data.get(k)]
+    return [data[k] for k in ("raw", "train", "val", "test") if data[k]]
 
 
 def predict_candidates():

@@ -18,6 +18,11 @@ SCHEMA = Path(__file__).resolve().parents[3] / "config" / "schema.yaml"
 
 
 def load_schema(path: str | Path = SCHEMA) -> dict:
+    if not Path(path).is_file():  # the schema lies in the checkout's config/, beside the package's source
+        raise UserError(
+            f"{path}: the config schema is not there; install focalcls from a checkout of the workflow with "
+            "pip install -e . (the schema stays in its config/ folder), or pass schema_path"
+        )
     return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
 
 
@@ -58,7 +63,13 @@ def whole_numbers(value, schema: Mapping, where: str = ""):
 
 def load_config(path: str | Path, schema_path: str | Path = SCHEMA) -> dict:
     """A config file as the workflow sees it (for bench scripts and a user's own code)."""
-    return complete(yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}, schema_path)
+    if not Path(path).is_file():
+        raise UserError(f"{path}: config file not found")
+    config = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    if not isinstance(config, Mapping):
+        kind = type(config).__name__
+        raise UserError(f"{path}: a config is a mapping of sections (data:, model:, ...), not a {kind}")
+    return complete(config, schema_path)
 
 
 def complete_preset(preset: Mapping, schema_path: str | Path = SCHEMA) -> dict:
