@@ -5,22 +5,18 @@ import json
 import runpy
 import sys
 
-
-class Named(list):
-    """Snakemake's named lists in small: rule.input.rows and rule.input[0] both work."""
-
-    def __init__(self, items):
-        items = items if isinstance(items, dict) else dict(enumerate(items))
-        super().__init__(items.values())
-        for key, value in items.items():
-            if isinstance(key, str):
-                setattr(self, key, value)
+from snakemake.iocontainers import Namedlist
 
 
 class Rule:
+    """The `snakemake` object a script: rule's script gets, with Snakemake's own named lists: rule.input.rows
+    and rule.input[0] both work."""
+
     def __init__(self, spec: dict):
         for field in ("input", "output", "params", "log", "wildcards"):
-            setattr(self, field, Named(spec.get(field) or {}))
+            given = spec.get(field) or {}
+            # A list is unnamed, as `log: "x.log"` is: rule.log[0].
+            setattr(self, field, Namedlist(given) if isinstance(given, list) else Namedlist(fromdict=given))
         self.threads = spec.get("threads", 1)
 
 
