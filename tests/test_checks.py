@@ -102,6 +102,8 @@ def test_label_dependent_keys_are_checked_once_labels_are_known():
         ({"presets": {"ok\n": {"loss": "ce"}}}, "a preset name becomes a folder name"),
         ({"presets": {"p" * 101: {"loss": "ce"}}}, "a preset name becomes a folder name"),
         ({"predict": {"files": {"new\n": "x.xlsx"}}}, "config key predict.files"),
+        ({"train": {"gpu_ids": [-1]}}, "train.gpu_ids.0: -1 is less than the minimum of 0"),
+        ({"train": {"gpu_ids": [0, 0]}}, "train.gpu_ids: \\[0, 0\\] has non-unique elements"),
     ],
 )
 def test_non_finite_absurd_and_unsafe_values_stop_at_load_naming_the_key(section, message):
