@@ -1,6 +1,7 @@
 """The bench scripts run end to end on the tiny model and print their figures (speed is not asserted:
 timings belong to the benchmarks, not to tests)."""
 
+import json
 import re
 import subprocess
 import sys
@@ -91,3 +92,44 @@ def test_speed_benchmarks_print_their_ratios(demo_like, tiny_model_dir):
         cwd=work,
     )
     assert "speed-up:" in out.splitlines()[-1]
+
+
+def test_convergence_replays_early_stopping_exactly(demo_like, tiny_model_dir, tmp_path):
+    """The learning curve, replayed with a stopping rule, stops and keeps what the train stage itself does
+    with that rule (dropout on, so a test pass that moved the random generator would show)."""
+    import pandas as pd
+
+    from focalcls.config import complete_preset
+    from helpers import run_script, train_flags
+
+    work, data = demo_like
+    settings = {"epochs": 6, "seed": 0, "lr": 5e-3, "patience": 1, "early_stopping_metric": "minority_f1"}
+    lora = {**yaml.safe_load((work / "config.yaml").read_text())["lora"], "dropout": 0.2}
+    config = {**yaml.safe_load((work / "config.yaml").read_text()), "lora": lora}
+    config["train"] = {**config["train"], **settings}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    common = ["--config", tmp_path / "config.yaml", "--checkpoint", tiny_model_dir, "--data", data]
+    out = bench(
+        "convergence.py", *common, "--presets", "ce", "--seeds", "0", "--epochs", "6", "--out", "c.csv", cwd=tmp_path
+    )
+    curve = pd.read_csv(tmp_path / "c.csv")
+    assert list(curve["epoch"]) == [1, 2, 3, 4, 5, 6] and "minority_f1, patience 1" in out
+
+    flags = train_flags(
+        tiny_model_dir,
+        tmp_path / "ce",
+        data=data,
+        preset="ce",
+        preset_settings=complete_preset({"loss": "ce"}),
+        lora=lora,
+        settings=settings,
+    )
+    run_script("train.py", *flags, cwd=tmp_path)
+    summary = json.loads((tmp_path / "ce" / "train_summary.json").read_text())
+    sys.path.insert(0, str(REPO / "bench"))
+    from convergence import replay
+
+    kept = replay(curve[curve["preset"] == "ce"].reset_index(drop=True), "minority_f1", 1)
+    assert summary["stop_reason"] == "early_stopping"  # else this test would not test the replay of a stop
+    assert summary["best_step"] == kept["step"]
+    assert summary["steps"] == int(curve.loc[curve["epoch"] == kept["stopped_at"], "step"].iloc[0])
