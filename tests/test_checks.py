@@ -30,6 +30,7 @@ def test_a_valid_config_passes():
         ({"data": {"raw": "x", "train": "a"}}, "not both"),
         ({"presets": {"p": {"form": "sigmoid", "alpha": 1.5}}}, "presets.p.alpha is 1.5"),
         ({"presets": {"p": {"loss": "ce", "form": "sigmoid"}}}, "presets.p: loss ce"),
+        ({"presets": {"p": {"loss": "logit-adjusted", "form": "sigmoid"}}}, "presets.p: loss logit-adjusted"),
         ({"model": {"checkpoint": "/no/such/folder"}}, "is not a folder"),
         (
             {"model": {"checkpoint": "Qwen/Qwen3-1.7B"}},

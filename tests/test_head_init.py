@@ -40,3 +40,7 @@ def test_head_with_a_bias_gets_zero_weights_and_the_prior_as_bias():
     init_head(model, None, [], COUNTS, "softmax", max_length=16)
     assert model.score.weight.abs().sum() == 0
     assert model.score.bias.tolist() == pytest.approx(prior_logits(COUNTS, "softmax").tolist())
+    # with a logit offset (logit-adjusted loss), the logits the loss reads, bias + offset, start at the prior
+    offset = [0.5 * math.log(n / 100) for n in COUNTS]
+    init_head(model, None, [], COUNTS, "softmax", max_length=16, logit_offset=offset)
+    assert (model.score.bias + torch.tensor(offset)).tolist() == pytest.approx(prior_logits(COUNTS, "softmax").tolist())

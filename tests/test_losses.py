@@ -74,3 +74,20 @@ def test_class_probabilities_sum_to_one():
     logits = torch.randn(4, 3)
     for form in ("softmax", "sigmoid"):
         assert torch.allclose(class_probabilities(logits, form).sum(dim=1), torch.ones(4), atol=1e-6)
+
+
+def test_logit_adjusted_loss_matches_hand_computed_value():
+    # prior (0.75, 0.25), tau 1: row 1 reads logits (1 + ln 0.75, ln 0.25), row 2 (ln 0.75, 2 + ln 0.25)
+    logits, targets = torch.tensor([[1.0, 0.0], [0.0, 2.0]]), torch.tensor([0, 1])
+    offset = [math.log(0.75), math.log(0.25)]
+    per_row = focal_loss(logits, targets, gamma=0.0, reduction="none", logit_offset=offset)
+    assert per_row.tolist() == pytest.approx([0.1156710, 0.3407530], abs=1e-6)
+    # a rare class's correct row costs more than under cross-entropy, a frequent class's less
+    plain = F.cross_entropy(logits, targets, reduction="none")
+    assert per_row[1] > plain[1] and per_row[0] < plain[0]
+
+
+def test_logit_adjusted_loss_at_tau_zero_is_cross_entropy():
+    logits, targets = torch.randn(8, 4), torch.randint(0, 4, (8,))
+    zero = focal_loss(logits, targets, gamma=0.0, logit_offset=[0.0] * 4)
+    assert zero.item() == pytest.approx(F.cross_entropy(logits, targets).item(), rel=1e-6)

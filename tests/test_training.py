@@ -57,7 +57,19 @@ def test_balanced_alpha_per_form():
     effective = resolve_preset("e", effective, LABELS, COUNTS)
     assert effective.alpha[2] > effective.alpha[0]
     ce = resolve_preset("ce", complete_preset({"loss": "ce", "gamma": 2.0}), LABELS, COUNTS)
-    assert ce.gamma == 0.0 and ce.alpha is None
+    assert ce.gamma == 0.0 and ce.alpha is None and ce.logit_offset is None
+
+
+def test_logit_adjusted_preset_offsets_by_tau_times_the_log_training_prior():
+    la = resolve_preset("la", complete_preset({"loss": "logit-adjusted", "tau": 0.5}), LABELS, COUNTS)
+    assert la.gamma == 0.0 and la.tau == 0.5
+    assert la.logit_offset == pytest.approx([0.5 * np.log(n / 111) for n in (100, 10, 1)])
+    assert complete_preset({"loss": "logit-adjusted"})["tau"] == 1.0  # the balanced softmax unless told
+    logits, targets = torch.randn(5, 3), torch.tensor([0, 1, 2, 2, 1])
+    shifted = logits + torch.tensor(la.logit_offset)
+    assert loss_function(la)(SimpleNamespace(logits=logits), targets).item() == pytest.approx(
+        torch.nn.functional.cross_entropy(shifted, targets).item(), rel=1e-6
+    )
 
 
 def test_an_alpha_list_not_one_per_training_label_is_refused():

@@ -188,9 +188,9 @@ def check_config(config: Mapping) -> None:
         )
     for name, preset in config["presets"].items():
         check_alpha_range(name, preset)
-        if preset["loss"] == "ce" and preset["form"] == "sigmoid":
+        if preset["loss"] in ("ce", "logit-adjusted") and preset["form"] == "sigmoid":
             raise UserError(
-                f"presets.{name}: loss ce is the softmax cross-entropy; drop 'form: sigmoid' "
+                f"presets.{name}: loss {preset['loss']} is a softmax cross-entropy; drop 'form: sigmoid' "
                 "or use loss: focal with gamma: 0"
             )
     if config["model"]["checkpoint"] != "demo":

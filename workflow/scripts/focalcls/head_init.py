@@ -62,9 +62,16 @@ def prior_head_weight(prior: torch.Tensor, mean_input: torch.Tensor) -> torch.Te
 
 
 def init_head(
-    model: PreTrainedModel, tokenizer, texts: Sequence[str], train_counts: Sequence[int], form: str, max_length: int
+    model: PreTrainedModel,
+    tokenizer,
+    texts: Sequence[str],
+    train_counts: Sequence[int],
+    form: str,
+    max_length: int,
+    logit_offset: Sequence[float] | None = None,
 ) -> None:
-    """Set the output layer so the mean logits over a sample of training texts equal prior_logits.
+    """Set the output layer so the mean logits over a sample of training texts equal prior_logits (less the
+    loss's logit_offset, so the logits the loss reads start at the prior).
 
     A randomly initialised head on large LLM hidden states starts with logits of tens and a loss to
     match (10+ measured on the demo). A head with a bias gets zero weights and the prior as bias.
@@ -73,7 +80,10 @@ def init_head(
     hidden states share a large common direction.
     """
     layer = output_layer(model)
-    bias = prior_logits(train_counts, form).to(layer.weight.device)
+    bias = prior_logits(train_counts, form)
+    if logit_offset is not None:
+        bias = bias - torch.as_tensor(logit_offset, dtype=torch.float32)
+    bias = bias.to(layer.weight.device)
     with torch.no_grad():
         if layer.bias is not None:
             layer.weight.zero_()

@@ -1,4 +1,5 @@
-"""Focal loss (Lin et al. 2017) in the multi-class softmax form and the paper's per-class sigmoid form."""
+"""Focal loss (Lin et al. 2017) in the multi-class softmax form and the paper's per-class sigmoid form, with
+cross-entropy (gamma 0) and the logit-adjusted loss (an offset on the logits) as its special cases."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ def focal_loss(
     form: str = "softmax",
     reduction: str = "mean",
     ignore_index: int = -100,
+    logit_offset: Sequence[float] | torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Focal loss of `logits` (N, C) against integer `targets` (N,), computed in float32.
 
@@ -32,10 +34,14 @@ def focal_loss(
     gamma=0 equals weighted cross-entropy with reduction='sum' divided by N.
     sigmoid form: one binary focal term per class on one-hot targets, alpha weighting the positive
     side and 1 - alpha the negatives; summed over classes, averaged over rows.
+    logit_offset (one value per class) is added to the logits first: the logit-adjusted loss of Menon et
+    al. 2021 with offset tau * log(prior).
     """
     if gamma < 0:
         raise ValueError(f"gamma must be >= 0, got {gamma}")
     logits = logits.float()
+    if logit_offset is not None:
+        logits = logits + torch.as_tensor(logit_offset, dtype=torch.float32, device=logits.device)
     keep = targets != ignore_index
     logits, targets = logits[keep], targets[keep]
     if form == "softmax":

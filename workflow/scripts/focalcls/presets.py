@@ -12,13 +12,24 @@ from .checks import check_alpha_length
 
 @dataclass(frozen=True)
 class LossSpec:
-    loss: str  # "focal" or "ce"
+    loss: str  # "focal", "ce" or "logit-adjusted"
     form: str  # "softmax" or "sigmoid"
     gamma: float
     alpha: float | list[float] | None
+    # logit-adjusted: tau * log(training prior) per class, added to the logits inside the loss only, so
+    # the model's own logits (what evaluation and predict read) learn the class-balanced decision.
+    logit_offset: list[float] | None = None
+    tau: float | None = None  # logit-adjusted: the offset's scale, as the config gave it
 
     def as_dict(self) -> dict:
-        return {"loss": self.loss, "form": self.form, "gamma": self.gamma, "alpha": self.alpha}
+        return {
+            "loss": self.loss,
+            "form": self.form,
+            "gamma": self.gamma,
+            "alpha": self.alpha,
+            "logit_offset": self.logit_offset,
+            "tau": self.tau,
+        }
 
 
 def resolve_preset(name: str, preset: Mapping, labels: Sequence[str], train_counts: Mapping[str, int]) -> LossSpec:
@@ -31,8 +42,11 @@ def resolve_preset(name: str, preset: Mapping, labels: Sequence[str], train_coun
     """
     check_alpha_length(name, preset["alpha"], len(labels))
     loss, form, alpha = preset["loss"], preset["form"], preset["alpha"]
-    gamma = 0.0 if loss == "ce" else float(preset["gamma"])
+    gamma = float(preset["gamma"]) if loss == "focal" else 0.0
     counts = np.array([max(int(train_counts.get(x, 0)), 1) for x in labels], dtype=float)
+    # Menon et al. 2021: cross-entropy of logits + tau log(prior); tau 1 is the balanced softmax (Ren et al. 2020).
+    tau = float(preset["tau"]) if loss == "logit-adjusted" else None
+    offset = None if tau is None else [float(v) for v in tau * np.log(counts / counts.sum())]
     if alpha in ("balanced", "effective"):
         if alpha == "balanced":
             weights = 1.0 / counts
@@ -45,4 +59,4 @@ def resolve_preset(name: str, preset: Mapping, labels: Sequence[str], train_coun
         alpha = [float(a) for a in alpha]
     elif alpha is not None:
         alpha = float(alpha)
-    return LossSpec(loss=loss, form=form, gamma=gamma, alpha=alpha)
+    return LossSpec(loss=loss, form=form, gamma=gamma, alpha=alpha, logit_offset=offset, tau=tau)

@@ -21,7 +21,7 @@ def comparison_rows(runs: Mapping[str, dict], undertrained: Sequence[str] = ()) 
             {
                 "name": name,
                 "kind": run["kind"],
-                "loss": loss.get("loss", ""),
+                "loss": loss.get("loss", "") + (f" (tau {loss['tau']:g})" if loss.get("tau") is not None else ""),
                 "form": loss.get("form", ""),
                 "alpha": short_alpha(loss.get("alpha")),
                 "gamma": loss.get("gamma", ""),

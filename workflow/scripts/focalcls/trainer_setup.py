@@ -71,7 +71,14 @@ class FocalTrainer(Trainer):
         if self.sampler.losses is not None and model.training:
             # Without alpha: class weights already act in the loss; drawing by them too would square them.
             spec = self.loss_spec
-            per_row = focal_loss(outputs.logits.detach(), targets, gamma=spec.gamma, form=spec.form, reduction="none")
+            per_row = focal_loss(
+                outputs.logits.detach(),
+                targets,
+                gamma=spec.gamma,
+                form=spec.form,
+                reduction="none",
+                logit_offset=spec.logit_offset,
+            )
             self.sampler.losses.record(rows, per_row)
         return (loss, outputs) if return_outputs else loss
 
@@ -116,11 +123,12 @@ def loss_function(loss: LossSpec) -> Callable:
     """Trainer's compute_loss_func. In training Trainer passes num_items_in_batch (rows over all
     accumulation steps, and all processes) and expects the loss already normalised by it."""
 
+    settings = {"gamma": loss.gamma, "alpha": loss.alpha, "form": loss.form, "logit_offset": loss.logit_offset}
+
     def compute(outputs, targets, num_items_in_batch=None):
         if num_items_in_batch is None:
-            return focal_loss(outputs.logits, targets, gamma=loss.gamma, alpha=loss.alpha, form=loss.form)
-        total = focal_loss(outputs.logits, targets, gamma=loss.gamma, alpha=loss.alpha, form=loss.form, reduction="sum")
-        return total / num_items_in_batch
+            return focal_loss(outputs.logits, targets, **settings)
+        return focal_loss(outputs.logits, targets, reduction="sum", **settings) / num_items_in_batch
 
     return compute
 

@@ -134,7 +134,7 @@ def prepared_model(
         model.to(f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}")
     sample = list(train[TEXT].sample(frac=1.0, random_state=settings.seed))
     with out_of_memory_advice(preset_name, settings, max_length):
-        init_head(model, tokenizer, sample, [counts[x] for x in labels], loss.form, max_length)
+        init_head(model, tokenizer, sample, [counts[x] for x in labels], loss.form, max_length, loss.logit_offset)
     model = add_lora(
         model, r=lora["r"], alpha=lora["alpha"], dropout=lora["dropout"], target_modules=lora["target_modules"]
     )
