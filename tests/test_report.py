@@ -1,6 +1,8 @@
 """The report: its headline in words (signed differences, the verdict on the rare classes), the preset it
 picks, and its script reading only the files its rule declares."""
 
+import json
+
 import pytest
 
 from conftest import REPO
@@ -96,6 +98,33 @@ def test_report_script_reads_the_files_its_rule_declares(stages, tmp_path):
     """The stages' outputs lie where the workflow never puts them (d/, p/, b/): the page is built from them."""
     preset, eval_dir = "p/balanced", "p/balanced/eval"
     config = complete({"presets": {"balanced": {"loss": "focal"}}, "report": {"hardest_examples": 3}})
+    adjusted = tmp_path / "adjusted"
+    run_rule_script(
+        "logit_adjustment.py",
+        cwd=stages,
+        input={
+            "val": "d/val.xlsx",
+            "test": "d/test.xlsx",
+            "val_predictions": f"{eval_dir}/val_predictions.xlsx",
+            "predictions": f"{eval_dir}/predictions.xlsx",
+            "preset_metrics": f"{eval_dir}/metrics.json",
+            "labels": "d/labels.json",
+            "summary": "d/summary.json",
+        },
+        output={
+            k: str(adjusted / f)
+            for k, f in (
+                ("metrics", "metrics.json"),
+                ("predictions", "predictions.xlsx"),
+                ("val_predictions", "val_predictions.xlsx"),
+                ("confusion", "confusion.csv"),
+            )
+        },  # fmt: skip
+        params={"adjustment": config["logit_adjustment"], "keep": ["id"]},
+    )
+    scored = json.loads((adjusted / "metrics.json").read_text())["logit_adjustment"]
+    assert scored["tau"] in config["logit_adjustment"]["taus"]
+    assert scored["val_scores"][str(scored["tau"])] == max(scored["val_scores"].values())
     run_rule_script(
         "report.py",
         cwd=stages,
@@ -112,10 +141,13 @@ def test_report_script_reads_the_files_its_rule_declares(stages, tmp_path):
             "baseline_metrics": ["b/tfidf/metrics.json"],
             "baseline_predictions": ["b/tfidf/predictions.xlsx"],
             "evaluations": [],
+            "adjusted_metrics": [str(adjusted / "metrics.json")],
+            "adjusted_predictions": [str(adjusted / "predictions.xlsx")],
         },
         output={"html": str(tmp_path / "page.html")},
         params={
             "presets": ["balanced"],
+            "adjusted": ["balanced"],
             "baselines": ["tfidf"],
             "evaluations": [],
             "config": config,
@@ -127,5 +159,6 @@ def test_report_script_reads_the_files_its_rule_declares(stages, tmp_path):
     html = (tmp_path / "page.html").read_text(encoding="utf-8")
     assert "Use <strong>balanced</strong>" in html and "Against tfidf, balanced is" in html
     assert "95% interval" in html and "no ce preset in this run" in html
-    assert html.count('<tr><td class="text">') >= 2 and '<tr><td class="text">tfidf</td>' in html
+    assert html.count('<tr><td class="text">') >= 3 and '<tr><td class="text">tfidf</td>' in html
+    assert f'<tr><td class="text">balanced + logit adjustment (tau={scored["tau"]:g})</td>' in html
     assert "best preset: balanced" in (tmp_path / "report.log").read_text(encoding="utf-8")

@@ -152,3 +152,10 @@ elif labels_from_last_run() is not None:
     check_against_labels(
         config, labels_from_last_run(), "results/data/labels.json of the last run; delete it if the data changed since"
     )
+
+
+def adjusted_files(name):
+    """Every preset's logit-adjusted `name`, or none when logit_adjustment.taus is empty (turned off)."""
+    if not config["logit_adjustment"]["taus"]:
+        return []
+    return expand("results/presets/{preset}/adjusted/{name}", preset=PRESETS, name=name)

@@ -66,6 +66,36 @@ rule binary_test:
         "../scripts/binary_test.py"
 
 
+rule logit_adjustment:
+    input:
+        val=f"{DATA}/val.xlsx",
+        test=f"{DATA}/test.xlsx",
+        val_predictions=rules.evaluate.output.val_predictions,
+        predictions=rules.evaluate.output.predictions,
+        preset_metrics=rules.evaluate.output.metrics,
+        labels=rules.extract_labels.output.labels,
+        summary=rules.split_and_balance.output.summary,
+    output:
+        metrics="results/presets/{preset}/adjusted/metrics.json",
+        predictions="results/presets/{preset}/adjusted/predictions.xlsx",
+        val_predictions="results/presets/{preset}/adjusted/val_predictions.xlsx",
+        confusion="results/presets/{preset}/adjusted/confusion.csv",
+    log:
+        "results/logs/logit_adjustment/{preset}.log",
+    benchmark:
+        "results/benchmarks/logit_adjustment/{preset}.tsv"
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=1000,
+    params:
+        adjustment=section(config["logit_adjustment"]),
+        keep=config["data"]["keep_columns"],
+    script:
+        "../scripts/logit_adjustment.py"
+
+
 rule baseline_tfidf:
     input:
         unpack(split_files),

@@ -16,6 +16,8 @@ rule report:
         baseline_metrics=expand("results/baselines/{baseline}/metrics.json", baseline=config["baselines"]),
         baseline_predictions=expand("results/baselines/{baseline}/predictions.xlsx", baseline=config["baselines"]),
         evaluations=evaluated_files(),
+        adjusted_metrics=adjusted_files("metrics.json"),
+        adjusted_predictions=adjusted_files("predictions.xlsx"),
     output:
         html=report(
             "results/report.html",
@@ -34,6 +36,7 @@ rule report:
         mem_mb=2000,
     params:
         presets=PRESETS,
+        adjusted=PRESETS if config["logit_adjustment"]["taus"] else [],
         baselines=config["baselines"],
         evaluations=evaluated_pairs(),
         config=section(config),

@@ -21,6 +21,7 @@ def main(rule) -> None:
         baselines=files_by_name(
             params.baselines, {kind: getattr(inputs, f"baseline_{kind}") for kind in BASELINE_FILES}
         ),
+        adjusted=files_by_name(params.adjusted, {kind: getattr(inputs, f"adjusted_{kind}") for kind in BASELINE_FILES}),
         # One metrics.json per (file, preset) pair of params.evaluations, in that order.
         evaluations=evaluations_by_file(params.evaluations, inputs.evaluations),
         provenance=provenance(params.config, repo=Path(params.repo), benchmarks=Path(params.benchmarks)),

@@ -32,15 +32,17 @@ def build_report(
     splits: Mapping[str, Path],
     presets: Mapping[str, Mapping[str, Path]],
     baselines: Mapping[str, Mapping[str, Path]],
+    adjusted: Mapping[str, Mapping[str, Path]],
     evaluations: Mapping[str, Mapping[str, Path]],
     provenance: Mapping,
     out: Path,
 ) -> dict:
     """Write the page to `out` and return its headline. `splits`: the train/val/test files; `presets` and
     `baselines`: {name: {kind: path}} of the files report_runs.PRESET_FILES and BASELINE_FILES name;
+    `adjusted`: {preset: {kind: path}} of each preset's logit-adjusted metrics and predictions (BASELINE_FILES);
     `evaluations`: {file: {preset: metrics.json}} of evaluate.files."""
     label_names, data_summary = read_json(labels), read_json(summary)
-    runs = read_runs(presets, baselines)
+    runs = read_runs(presets, baselines, adjusted)
     metric = config["report"]["selection_metric"]
     best = pick_best({name: runs[name]["metrics"] for name in presets}, metric)
     others = compared_with(runs, best, list(baselines))

@@ -28,8 +28,13 @@ def files_by_name(names: Sequence[str], files: Mapping[str, Sequence[str | os.Pa
     return {name: {kind: Path(paths[i]) for kind, paths in files.items()} for i, name in enumerate(names)}
 
 
-def read_runs(presets: Mapping[str, Mapping[str, Path]], baselines: Mapping[str, Mapping[str, Path]]) -> dict:
-    """{name: run}, presets first: every figure the stages wrote, and where each model's test predictions are."""
+def read_runs(
+    presets: Mapping[str, Mapping[str, Path]],
+    baselines: Mapping[str, Mapping[str, Path]],
+    adjusted: Mapping[str, Mapping[str, Path]],
+) -> dict:
+    """{name: run}, presets first, then their logit-adjusted variants and the baselines: every figure the
+    stages wrote, and where each model's test predictions are."""
     runs = {}
     for name, files in presets.items():
         runs[name] = {
@@ -41,6 +46,10 @@ def read_runs(presets: Mapping[str, Mapping[str, Path]], baselines: Mapping[str,
             "confusion": pd.read_csv(files["confusion"], index_col=0),
             "predictions": Path(files["predictions"]),
         }
+    for preset, files in adjusted.items():
+        metrics = read_json(files["metrics"])
+        name = f"{preset} + logit adjustment (tau={metrics['logit_adjustment']['tau']:g})"
+        runs[name] = {"kind": "adjusted", "metrics": metrics, "predictions": Path(files["predictions"])}
     for name, files in baselines.items():
         runs[name] = {
             "kind": "baseline",
