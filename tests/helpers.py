@@ -134,3 +134,10 @@ def snakemake(*args, cwd: Path, check: bool = True) -> subprocess.CompletedProce
             f"snakemake {' '.join(map(str, args))} failed:\n{done.stdout[-3000:]}\n{done.stderr[-5000:]}"
         )
     return done
+
+
+def adjusted_outputs(folder) -> dict:
+    """The logit_adjustment rule's outputs, by name, in `folder`."""
+    names = {"metrics": "metrics.json", "predictions": "predictions.xlsx"}
+    names.update(val_predictions="val_predictions.xlsx", confusion="confusion.csv")
+    return {key: f"{folder}/{name}" for key, name in names.items()}

@@ -31,6 +31,10 @@ def test_a_valid_config_passes():
         ({"presets": {"p": {"form": "sigmoid", "alpha": 1.5}}}, "presets.p.alpha is 1.5"),
         ({"presets": {"p": {"loss": "ce", "form": "sigmoid"}}}, "presets.p: loss ce"),
         ({"presets": {"p": {"loss": "logit-adjusted", "form": "sigmoid"}}}, "presets.p: loss logit-adjusted"),
+        (
+            {"predict": {"logit_adjustment": True}, "logit_adjustment": {"taus": []}},
+            "predict.logit_adjustment is true but logit_adjustment.taus is empty",
+        ),
         ({"model": {"checkpoint": "/no/such/folder"}}, "is not a folder"),
         (
             {"model": {"checkpoint": "Qwen/Qwen3-1.7B"}},

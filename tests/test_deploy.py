@@ -13,7 +13,7 @@ from focalcls.errors import UserError
 from focalcls.inference import predict_probs
 from focalcls.model import ADAPTER_WEIGHTS, load_trained_classifier, verify_head
 from focalcls.tables import write_xlsx
-from helpers import evaluate_flags, flags, run_rule_script, run_script
+from helpers import adjusted_outputs, evaluate_flags, flags, run_rule_script, run_script
 
 pytestmark = pytest.mark.slow  # runs Snakemake or trains: python -m pytest -m 'not slow' skips it
 
@@ -36,7 +36,7 @@ def predict_flags(checkpoint, rows: str, out: str) -> list:
 
 SETTINGS = [
     *("--selection-metric", "macro_f1", "--sheet", 0, "--model", MODEL),
-    *("--batch-size", 64, "--precision", "fp32", "--gpus", 0),
+    *("--batch-size", 64, "--precision", "fp32", "--gpus", 0, "--logit-adjustment", "false"),
 ]
 
 
@@ -82,6 +82,34 @@ def test_predict_labels_new_rows_and_keeps_their_columns(stages, tiny_model_dir)
     model, tokenizer, meta = load_trained_classifier(tiny_model_dir, stages / "p/balanced/adapter", labels)
     expected = predict_probs(model, tokenizer, list(filled["内容"]), form=meta["loss"]["form"], max_length=16)
     assert probs.to_numpy() == pytest.approx(expected, abs=1e-5)
+
+
+def test_predict_with_logit_adjustment_gives_the_labels_the_report_scored(stages, tiny_model_dir):
+    """The test split through predict with the stored tau: the adjusted row's predictions, row for row."""
+    adjusted = adjusted_outputs("p/balanced/adjusted")
+    run_rule_script(
+        "logit_adjustment.py",
+        cwd=stages,
+        input={
+            **{split: f"d/{split}.xlsx" for split in ("val", "test")},
+            "val_predictions": "p/balanced/eval/val_predictions.xlsx",
+            "predictions": "p/balanced/eval/predictions.xlsx",
+            "preset_metrics": "p/balanced/eval/metrics.json",
+            **{"labels": "d/labels.json", "summary": "d/summary.json"},
+        },
+        output=adjusted,
+        params={"adjustment": {"taus": [0.0, 0.5, 1.0, 2.0], "metric": "macro_f1"}, "keep": ["id"]},
+    )
+    tau = json.loads((stages / adjusted["metrics"]).read_text())["logit_adjustment"]["tau"]
+    settings = [*SETTINGS[:-1], "true"]
+    candidate = ["--candidates", "balanced", "--metrics", adjusted["metrics"], "--adapters", "p/balanced/adapter"]
+    common = flags(checkpoint=tiny_model_dir, labels="d/labels.json", input="d/test.xlsx", text_column="text")
+    done = run_script("predict.py", *common, "--out", "out/adjusted.xlsx", *candidate, *settings, cwd=stages)
+    assert f"logit adjustment (tau={tau:g})" in done.stderr
+    labelled = pd.read_excel(stages / "out/adjusted.xlsx")
+    scored = pd.read_excel(stages / adjusted["predictions"])
+    assert list(labelled.predicted_label) == list(scored.predicted_label)
+    assert labelled.confidence.to_numpy() == pytest.approx(scored.confidence.to_numpy(), abs=1e-4)
 
 
 def test_predict_with_a_missing_text_column_names_the_columns(stages, tiny_model_dir):

@@ -10,7 +10,7 @@ from focalcls.config import complete
 from focalcls.report_headline import TIE_TOLERANCE, comparison_sentence, headline
 from focalcls.report_runs import files_by_name
 from focalcls.selection import pick_best
-from helpers import run_rule_script
+from helpers import adjusted_outputs, run_rule_script
 
 
 def run(macro, minority, val=0.5):
@@ -111,15 +111,7 @@ def test_report_script_reads_the_files_its_rule_declares(stages, tmp_path):
             "labels": "d/labels.json",
             "summary": "d/summary.json",
         },
-        output={
-            k: str(adjusted / f)
-            for k, f in (
-                ("metrics", "metrics.json"),
-                ("predictions", "predictions.xlsx"),
-                ("val_predictions", "val_predictions.xlsx"),
-                ("confusion", "confusion.csv"),
-            )
-        },  # fmt: skip
+        output=adjusted_outputs(adjusted),
         params={"adjustment": config["logit_adjustment"], "keep": ["id"]},
     )
     scored = json.loads((adjusted / "metrics.json").read_text())["logit_adjustment"]

@@ -30,7 +30,11 @@ rule predict:
     input:
         rows=lambda wc: config["predict"]["files"][wc.name],
         adapters=expand("results/presets/{preset}/adapter", preset=predict_candidates()),
-        metrics=expand("results/presets/{preset}/eval/metrics.json", preset=predict_candidates()),
+        metrics=expand(
+            "results/presets/{preset}/{scored}/metrics.json",
+            preset=predict_candidates(),
+            scored="adjusted" if config["predict"]["logit_adjustment"] else "eval",
+        ),
         labels=rules.extract_labels.output.labels,
         model=model_input,
     output:
@@ -57,6 +61,7 @@ rule predict:
         model=as_json(config["model"]),
         text_column=config["predict"]["text_column"] or config["data"]["text_column"],
         metric=config["report"]["selection_metric"],
+        adjust=as_json(config["predict"]["logit_adjustment"]),
         batch_size=config["train"]["eval_batch_size"],
         precision=config["train"]["precision"],
         gpus=gpus_per_job(),
@@ -65,7 +70,7 @@ rule predict:
     shell:
         "python {params.script:q} --threads {threads} --checkpoint {params.checkpoint:q}"
         " --candidates {params.candidates:q} --metrics {input.metrics:q} --adapters {input.adapters:q}"
-        " --selection-metric {params.metric} --labels {input.labels:q} --input {input.rows:q}"
+        " --selection-metric {params.metric} --logit-adjustment {params.adjust:q} --labels {input.labels:q} --input {input.rows:q}"
         " --sheet {params.sheet:q} --text-column {params.text_column:q} --model {params.model:q}"
         " --batch-size {params.batch_size} --precision {params.precision} --gpus {params.gpus}"
         " --out {output:q} > {log:q} 2>&1"

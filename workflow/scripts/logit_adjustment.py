@@ -36,7 +36,13 @@ def main(rule) -> None:
         extra={
             "preset": preset["preset"],
             "loss": preset["loss"],
-            "logit_adjustment": {"tau": tau, "metric": settings["metric"], "val_scores": scores},
+            # What predict needs to give the predictions scored here: tau and the prior it shifts by.
+            "logit_adjustment": {
+                "tau": tau,
+                "log_prior": prior.tolist(),
+                "metric": settings["metric"],
+                "val_scores": scores,
+            },
         },
     )
 

@@ -1,6 +1,7 @@
 """Label a file of new rows with a trained preset (named, or the best on validation)."""
 
 import sys
+from functools import partial
 from pathlib import Path
 
 from focalcls import cli
@@ -16,6 +17,9 @@ def main(args) -> None:
 
 
 def _predict(args) -> None:
+    import numpy as np
+
+    from focalcls.logit_adjustment import adjusted_probs
     from focalcls.model import load_for_inference
     from focalcls.prediction import predict_table
 
@@ -31,7 +35,14 @@ def _predict(args) -> None:
         model_config=args.model,
         precision=args.precision,
     )
-    print(f"labelling {len(frame)} rows of {args.input} with preset {preset}", file=sys.stderr)
+    adjustment = validation[preset].get("logit_adjustment") if args.logit_adjustment else None
+    adjust = (
+        None
+        if adjustment is None
+        else partial(adjusted_probs, prior=np.array(adjustment["log_prior"]), tau=adjustment["tau"])
+    )
+    how = "" if adjustment is None else f" and its logit adjustment (tau={adjustment['tau']:g})"
+    print(f"labelling {len(frame)} rows of {args.input} with preset {preset}{how}", file=sys.stderr)
     table = predict_table(
         frame,
         args.text_column,
@@ -43,6 +54,7 @@ def _predict(args) -> None:
         batch_size=args.batch_size,
         bf16=bf16,
         source=args.input,
+        adjust=adjust,
     )
     write_xlsx(Path(args.out), table)
 
@@ -50,7 +62,15 @@ def _predict(args) -> None:
 def build_parser():
     p = cli.parser(__doc__, required=("checkpoint", "labels", "input", "text-column", "out"), sections=("model",))
     p.add_argument("--candidates", nargs="+", required=True, help="presets to choose from (one: that preset)")
-    p.add_argument("--metrics", nargs="+", required=True, help="each candidate's eval/metrics.json, in their order")
+    p.add_argument(
+        "--metrics", nargs="+", required=True, help="each candidate's eval/ (or adjusted/) metrics.json, in their order"
+    )
+    p.add_argument(
+        "--logit-adjustment",
+        type=cli.json_arg,
+        required=True,
+        help="predict.logit_adjustment: apply the tau that --metrics (adjusted/) holds",
+    )
     p.add_argument("--adapters", nargs="+", required=True, help="each candidate's adapter folder, in their order")
     p.add_argument("--selection-metric", required=True, help="report.selection_metric, on validation")
     p.add_argument("--sheet", type=cli.json_arg, required=True, help="predict.sheet as JSON: a name, an index or null")

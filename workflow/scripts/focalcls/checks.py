@@ -204,6 +204,10 @@ def check_config(config: Mapping) -> None:
             f"predict.preset is {predict['preset']!r}, which is not a preset ({', '.join(config['presets'])}); "
             "name one of them or use 'best'"
         )
+    if predict["logit_adjustment"] and not config["logit_adjustment"]["taus"]:
+        raise UserError(
+            "predict.logit_adjustment is true but logit_adjustment.taus is empty; give taus or set it false"
+        )
     for section in ("predict", "evaluate"):
         for name, path in config[section]["files"].items():
             if not Path(path).is_file():

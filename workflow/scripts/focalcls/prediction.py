@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -24,10 +24,12 @@ def predict_table(
     batch_size: int,
     bf16: bool,
     source: str,
+    adjust: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> pd.DataFrame:
     """The input rows in their order, then predicted_label, confidence and p_<label> columns.
 
-    Texts are normalised as training texts were; a row with an empty text gets no prediction.
+    Texts are normalised as training texts were; a row with an empty text gets no prediction. `adjust`
+    maps the model's probabilities to the ones written (the preset's logit adjustment).
     """
     if text_column not in frame.columns:
         raise UserError(
@@ -45,7 +47,7 @@ def predict_table(
     filled = [i for i, text in enumerate(texts) if text]
     probs = np.full((len(frame), len(labels)), np.nan, dtype=np.float32)
     if filled:
-        probs[filled] = predict_probs(
+        found = predict_probs(
             model,
             tokenizer,
             [texts[i] for i in filled],
@@ -54,4 +56,5 @@ def predict_table(
             batch_size=batch_size,
             bf16=bf16,
         )
+        probs[filled] = found if adjust is None else adjust(found)
     return with_predictions(frame, probs, labels)
