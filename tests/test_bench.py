@@ -133,3 +133,32 @@ def test_convergence_replays_early_stopping_exactly(demo_like, tiny_model_dir, t
     assert summary["stop_reason"] == "early_stopping"  # else this test would not test the replay of a stop
     assert summary["best_step"] == kept["step"]
     assert summary["steps"] == int(curve.loc[curve["epoch"] == kept["stopped_at"], "step"].iloc[0])
+
+
+def test_second_data_set_reads_the_first_turn_and_topic_and_its_config_is_valid(tmp_path):
+    """The chat corpus's layout in a small sdist: English files only, one row per conversation."""
+    import io
+    import tarfile
+
+    from focalcls.config import complete
+
+    sys.path.insert(0, str(REPO / "bench"))
+    from second_dataset import chat_messages, study_config
+
+    files = {
+        "chatterbot_corpus/data/english/food.yml": "conversations:\n- - Do you eat?\n  - No.\n- - 42\n  - a number\n",
+        "chatterbot_corpus/data/english/money.yml": "conversations:\n- - what is a stock\n  - a share\n",
+        "chatterbot_corpus/data/german/food.yml": "conversations:\n- - Isst du?\n  - Nein.\n",
+    }
+    sdist = tmp_path / "corpus.tar.gz"
+    with tarfile.open(sdist, "w:gz") as archive:
+        for name, text in files.items():
+            data = text.encode()
+            member = tarfile.TarInfo(f"chatterbot-corpus-1.3.3/{name}")
+            member.size = len(data)
+            archive.addfile(member, io.BytesIO(data))
+    rows = chat_messages(sdist)
+    assert rows.values.tolist() == [["Do you eat?", "food"], ["42", "food"], ["what is a stock", "money"]]
+    config = complete(study_config(tmp_path / "chatbot.xlsx"))
+    assert config["train"]["epochs"] == complete({})["train"]["epochs"]  # the recipe is the schema's
+    assert list(config["presets"]) == list(yaml.safe_load((REPO / "config/config.yaml").read_text())["presets"])
