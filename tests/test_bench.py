@@ -159,6 +159,6 @@ def test_second_data_set_reads_the_first_turn_and_topic_and_its_config_is_valid(
             archive.addfile(member, io.BytesIO(data))
     rows = chat_messages(sdist)
     assert rows.values.tolist() == [["Do you eat?", "food"], ["42", "food"], ["what is a stock", "money"]]
-    config = complete(study_config(tmp_path / "chatbot.xlsx"))
+    config = complete(study_config(tmp_path / "chatbot.xlsx", split_seed=7))
     assert config["train"]["epochs"] == complete({})["train"]["epochs"]  # the recipe is the schema's
     assert list(config["presets"]) == list(yaml.safe_load((REPO / "config/config.yaml").read_text())["presets"])

@@ -159,3 +159,8 @@ def adjusted_files(name):
     if not config["logit_adjustment"]["taus"]:
         return []
     return expand("results/presets/{preset}/adjusted/{name}", preset=PRESETS, name=name)
+
+
+def preset_params(preset):
+    """A preset's settings as the train rule's param: tau left out unless the loss is logit-adjusted."""
+    return {k: v for k, v in preset.items() if k != "tau" or preset["loss"] == "logit-adjusted"}

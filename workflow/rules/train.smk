@@ -25,7 +25,8 @@ rule train:
         mem_mb=8000,
     params:
         # Only this preset's settings: changing one preset reruns that preset alone.
-        preset=lambda wc: as_json(config["presets"][wc.preset]),
+        # tau only where the loss reads it: adding it to the schema retrained no preset of another loss.
+        preset=lambda wc: as_json(preset_params(config["presets"][wc.preset])),
         lora=as_json(config["lora"]),
         # Keys that never change a trained adapter (evaluate's batch size, which GPUs, how many CPU threads)
         # are left out, so changing them retrains nothing; so is an empty accelerate_args, so results trained

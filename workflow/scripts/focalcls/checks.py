@@ -189,9 +189,9 @@ def check_config(config: Mapping) -> None:
     for name, preset in config["presets"].items():
         check_alpha_range(name, preset)
         if preset["loss"] in ("ce", "logit-adjusted") and preset["form"] == "sigmoid":
+            instead = "" if preset["loss"] == "logit-adjusted" else " or use loss: focal with gamma: 0"
             raise UserError(
-                f"presets.{name}: loss {preset['loss']} is a softmax cross-entropy; drop 'form: sigmoid' "
-                "or use loss: focal with gamma: 0"
+                f"presets.{name}: loss {preset['loss']} is a softmax cross-entropy; drop 'form: sigmoid'{instead}"
             )
     if config["model"]["checkpoint"] != "demo":
         require_model_folder(config["model"]["checkpoint"])

@@ -35,8 +35,10 @@ def choose_tau(
     taus: Sequence[float],
     metric: str,
 ) -> tuple[float, dict[float, float]]:
-    """The tau of `taus` with the best validation `metric`, the smallest on a tie; and every tau's score."""
+    """The tau of `taus` (0, the model as trained, always among them) with the best validation `metric`, the
+    smallest on a tie; and every tau's score."""
     prior = log_prior(labels, train_counts)
+    taus = sorted({0.0, *map(float, taus)})
     scores = {
         float(tau): classification_metrics(val_truth, adjusted_probs(val_probs, prior, tau), labels, train_counts)[
             metric

@@ -56,5 +56,6 @@ def predict_table(
             batch_size=batch_size,
             bf16=bf16,
         )
-        probs[filled] = found if adjust is None else adjust(found)
+        # float64, as the logit_adjustment rule reads the same probabilities back from its xlsx files
+        probs[filled] = found if adjust is None else adjust(found.astype(np.float64))
     return with_predictions(frame, probs, labels)

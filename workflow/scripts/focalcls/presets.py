@@ -22,14 +22,12 @@ class LossSpec:
     tau: float | None = None  # logit-adjusted: the offset's scale, as the config gave it
 
     def as_dict(self) -> dict:
-        return {
-            "loss": self.loss,
-            "form": self.form,
-            "gamma": self.gamma,
-            "alpha": self.alpha,
-            "logit_offset": self.logit_offset,
-            "tau": self.tau,
-        }
+        """The settings as adapters, summaries and resume fingerprints record them; the logit adjustment's
+        only where it applies, so other presets' records (and checkpoints to resume) stay as they were."""
+        spec = {"loss": self.loss, "form": self.form, "gamma": self.gamma, "alpha": self.alpha}
+        if self.logit_offset is not None:
+            spec.update(logit_offset=self.logit_offset, tau=self.tau)
+        return spec
 
 
 def resolve_preset(name: str, preset: Mapping, labels: Sequence[str], train_counts: Mapping[str, int]) -> LossSpec:

@@ -45,7 +45,8 @@ def stop_words(reason: str | None, still_improving: bool) -> str:
 def best_values(rows: list[dict]) -> dict:
     best = {}
     for column in ["val_macro_f1", *TABLE_COLUMNS]:
-        values = [r[column] for r in rows]
+        # An adjusted row's validation figure is the best over its tau grid on that same split: not comparable.
+        values = [r[column] for r in rows if not (column == "val_macro_f1" and r["kind"] == "adjusted")]
         best[column] = min(values) if column in LOWER_IS_BETTER else max(values)
     return best
 
