@@ -19,6 +19,12 @@ import json, pathlib
 for m in sorted(pathlib.Path("results").glob("*/*/eval/metrics.json")) + sorted(pathlib.Path("results/baselines").glob("*/metrics.json")):
     d = json.loads(m.read_text())
     print(f"  {d['preset']:<14} macro_f1 {d['macro_f1']:.3f}  minority_f1 {d['minority_f1']:.3f}  val macro_f1 {d['val']['macro_f1']:.3f}")
+print("per training job, by phase (s); fixed cost = the job's wall time less its optimizer steps:")
+for s in sorted(pathlib.Path("results/presets").glob("*/train_summary.json")):
+    d, job = json.loads(s.read_text()), pathlib.Path(f"results/benchmarks/train/{s.parent.name}.tsv")
+    wall = float(job.read_text().splitlines()[-1].split()[0])
+    phases = "  ".join(f"{k} {v:.1f}" for k, v in d["phase_seconds"].items())
+    print(f"  {d['preset']:<14} job {wall:.1f}: {phases}; start-up and writing {wall - d['seconds']:.1f}; fixed cost {wall - d['phase_seconds']['optimizer steps']:.1f}")
 PY
 echo "wall time: $wall (target under 15:00)"
 echo "peak memory of the largest single process: $((peak_kb / 1024)) MB (target under 4096 MB)"

@@ -70,6 +70,9 @@ def test_train_writes_adapter_log_and_summary(stages):
     summary = read(stages, "p/balanced/train_summary.json")
     assert summary["steps"] > 0 and summary["best_step"] is not None
     assert summary["stop_reason"] == "max_epochs"  # two validation passes never exhaust a patience of three
+    phases = summary["phase_seconds"]
+    assert all(seconds > 0 for seconds in phases.values()), phases  # two validation passes, two checkpoints
+    assert sum(phases.values()) == pytest.approx(summary["seconds"], abs=0.05)
     assert not (folder / "checkpoints").exists()
 
 
@@ -161,12 +164,12 @@ def test_two_processes_shard_evaluation_and_gather_rows_in_order(stages, tiny_mo
     )
 
 
-def test_early_stopping_watches_the_presets_val_loss_and_keeps_the_best(stages):
+def test_early_stopping_watches_val_macro_f1_by_default_and_keeps_the_best(stages):
     summary = read(stages, "p/balanced/train_summary.json")
-    log = pd.read_csv(stages / "p/balanced/train_log.csv")
-    assert summary["early_stopping_metric"] == "val_loss"
-    assert summary["best_metric"] == pytest.approx(log.val_loss.min())
-    assert summary["best_step"] == int(log.step[log.val_loss.idxmin()])
+    log = pd.read_csv(stages / "p/balanced/train_log.csv").dropna(subset=["val_macro_f1"])
+    assert summary["early_stopping_metric"] == "val_macro_f1"
+    assert summary["best_metric"] == pytest.approx(log.val_macro_f1.max())
+    assert summary["best_step"] == int(log.step[log.val_macro_f1.idxmax()])  # the first of equal passes
 
 
 @pytest.mark.parametrize("processes, kill_after", [(1, 2), (2, 8)], ids=["one-process", "two-processes-mid-epoch-1"])

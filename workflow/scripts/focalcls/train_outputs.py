@@ -57,9 +57,12 @@ def training_summary(
     dtype: str,
     resumed_from: str | None,
     started: float,
+    set_up: float,
 ) -> dict:
-    """train_summary.json: where training stopped and why, what it cost, and what it resumed from."""
+    """train_summary.json: where training stopped and why, what it cost (in all, and by phase from `started`
+    and `set_up`, when the model, its head and the Trainer were ready), and what it resumed from."""
     state, args = trainer.state, trainer.args
+    now, clock = time.time(), trainer.clock
     summary = {
         "preset": preset,
         "loss": loss.as_dict(),
@@ -71,7 +74,13 @@ def training_summary(
         "stop_reason": "early_stopping" if state.global_step < state.max_steps else "max_epochs",
         "train_rows": len(trainer.train_dataset),
         "hard_example_sampling": settings.hard_example_sampling,
-        "seconds": round(time.time() - started, 2),
+        "seconds": round(now - started, 2),
+        "phase_seconds": {
+            "model load, head init, LoRA, Trainer": round(set_up - started, 2),
+            "optimizer steps": round(now - set_up - clock.validation - clock.checkpoints, 2),
+            "validation passes": round(clock.validation, 2),
+            "checkpoint writes": round(clock.checkpoints, 2),
+        },
         "peak_memory_mb": peak_memory_mb(),
         "dtype": dtype,
         "bf16": args.bf16,

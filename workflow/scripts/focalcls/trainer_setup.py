@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -61,9 +62,9 @@ class FocalTrainer(Trainer):
     """Trainer whose batches come from EpochSampler; it takes the row numbers out of each batch before
     the model sees them and, with difficulty-aware sampling on, records each training row's loss."""
 
-    def __init__(self, *args, loss: LossSpec, sampler: EpochSampler, **kwargs):
+    def __init__(self, *args, loss: LossSpec, sampler: EpochSampler, clock: PhaseClock, **kwargs):
         super().__init__(*args, **kwargs)
-        self.loss_spec, self.sampler = loss, sampler
+        self.loss_spec, self.sampler, self.clock = loss, sampler, clock
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         rows, targets = inputs.pop(ROW), inputs["labels"]  # Trainer pops the labels
@@ -84,6 +85,23 @@ class FocalTrainer(Trainer):
 
     def _get_train_sampler(self, train_dataset=None):
         return self.sampler
+
+
+class PhaseClock(TrainerCallback):
+    """Seconds of trainer.train() spent in validation passes and in checkpoint writes (from the end of a
+    validation pass to its checkpoint's on_save), so the summary can say what a job costs besides its steps."""
+
+    def __init__(self):
+        self.validation, self.checkpoints, self._evaluated_at = 0.0, 0.0, None
+
+    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+        self.validation += float((metrics or {}).get("eval_runtime", 0.0))
+        self._evaluated_at = time.perf_counter()
+
+    def on_save(self, args, state, control, **kwargs):
+        if self._evaluated_at is not None:
+            self.checkpoints += time.perf_counter() - self._evaluated_at
+            self._evaluated_at = None
 
 
 class EvaluationSummary(TrainerCallback):
@@ -215,6 +233,7 @@ def build_trainer(
     train_rows = TokenizedRows(train, labels, tokenizer, max_length)
     eval_steps = settings.eval_steps or steps_per_epoch(len(train_rows), settings, world_size())
     losses = RowLosses(len(train_rows)) if settings.hard_example_sampling else None
+    clock = PhaseClock()
     sampler = EpochSampler(
         train_rows.lengths(),
         settings.batch_size * settings.grad_accum,
@@ -235,7 +254,9 @@ def build_trainer(
             SamplerCallback(sampler),
             EvaluationSummary(),
             StopOnNonFiniteLoss(),
+            clock,
         ],
         loss=loss,
         sampler=sampler,
+        clock=clock,
     )

@@ -89,14 +89,16 @@ def train_preset(
     setup = (loss.as_dict(), dict(lora), settings.__dict__, max_length, str(checkpoint), labels, world_size(), dtype)
     data = (list(train[TEXT]), list(train[LABEL]), list(val[TEXT]))
     resume = resume_point(trainer, checkpoints, fingerprint(*setup, *data))
+    set_up = time.time()
     try:
         with out_of_memory_advice(preset_name, settings, max_length):
             trainer.train(resume_from_checkpoint=resume)
     except LossNotFinite as e:
         raise UserError(f"preset {preset_name!r}: {e}") from None
     summary = training_summary(
-        trainer, preset=preset_name, loss=loss, settings=settings, dtype=dtype, resumed_from=resume, started=started
-    )
+        trainer, preset=preset_name, loss=loss, settings=settings, dtype=dtype, resumed_from=resume,
+        started=started, set_up=set_up,
+    )  # fmt: skip
     write_outputs(trainer, out_dir, summary, labels, max_length, checkpoints)
     return summary
 
