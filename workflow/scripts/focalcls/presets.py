@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .checks import check_alpha_length
+from .logit_adjustment import log_prior
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ def resolve_preset(name: str, preset: Mapping, labels: Sequence[str], train_coun
     counts = np.array([max(int(train_counts.get(x, 0)), 1) for x in labels], dtype=float)
     # Menon et al. 2021: cross-entropy of logits + tau log(prior); tau 1 is the balanced softmax (Ren et al. 2020).
     tau = float(preset["tau"]) if loss == "logit-adjusted" else None
-    offset = None if tau is None else [float(v) for v in tau * np.log(counts / counts.sum())]
+    offset = None if tau is None else [float(v) for v in tau * log_prior(labels, train_counts)]
     if alpha in ("balanced", "effective"):
         if alpha == "balanced":
             weights = 1.0 / counts
