@@ -110,6 +110,11 @@ def test_predict_with_logit_adjustment_gives_the_labels_the_report_scored(stages
     scored = pd.read_excel(stages / adjusted["predictions"])
     assert list(labelled.predicted_label) == list(scored.predicted_label)
     assert labelled.confidence.to_numpy() == pytest.approx(scored.confidence.to_numpy(), abs=1e-4)
+    # the preset's unadjusted metrics hold no tau: a message naming the file, not unadjusted labels
+    unadjusted = [*candidate[:3], "p/balanced/eval/metrics.json", *candidate[4:]]
+    done = run_script("predict.py", *common, "--out", "out/no.xlsx", *unadjusted, *settings, cwd=stages, check=False)
+    assert done.returncode == 2 and "p/balanced/eval/metrics.json: holds no logit adjustment" in done.stderr
+    assert not (stages / "out/no.xlsx").exists()
 
 
 def test_predict_with_a_missing_text_column_names_the_columns(stages, tiny_model_dir):

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from focalcls import cli
 from focalcls.atomic import read_json
+from focalcls.errors import UserError
 from focalcls.launch import run_on_devices
 from focalcls.selection import pick_best
 from focalcls.tables import read_table, write_xlsx
@@ -36,6 +37,12 @@ def _predict(args) -> None:
         precision=args.precision,
     )
     adjustment = validation[preset].get("logit_adjustment") if args.logit_adjustment else None
+    if args.logit_adjustment and adjustment is None:
+        metrics = dict(zip(args.candidates, args.metrics, strict=True))[preset]
+        raise UserError(
+            f"{metrics}: holds no logit adjustment; with predict.logit_adjustment give each preset's "
+            "adjusted/metrics.json (the logit_adjustment rule's), or set it false"
+        )
     adjust = (
         None
         if adjustment is None
