@@ -66,8 +66,8 @@ def curve(inputs: demo_inputs.DemoInputs, preset: str, seed: int, epochs: float,
     config = inputs.config
     frames = {split: read_table(inputs.data / f"{split}.xlsx") for split in ("train", "val", "test")}
     counts = class_counts(frames["train"], inputs.labels)
-    settings = TrainSettings.from_config(config["train"])
-    settings = dataclasses.replace(settings, epochs=epochs, seed=seed, patience=1000)  # early stopping: replayed
+    settings = TrainSettings.from_config(config["train"], seed=seed)
+    settings = dataclasses.replace(settings, epochs=epochs, patience=1000)  # early stopping: replayed
     set_seed(seed)
     bf16, dtype = compute_and_weight_types(settings.precision, config["model"]["dtype"])
     loss = resolve_preset(preset, complete_preset(config["presets"][preset]), inputs.labels, counts)

@@ -95,7 +95,7 @@ def train_on_shape(folder: Path, out_dir: Path, train: pd.DataFrame, args: argpa
         ),
         lora={"r": 16, "alpha": 32, "dropout": 0.05, "target_modules": "all-linear"},
         settings=TrainSettings.from_config(
-            {**complete({})["train"], "epochs": 1, "batch_size": args.batch_size, "precision": "auto"}
+            {**complete({})["train"], "epochs": 1, "batch_size": args.batch_size, "precision": "auto"}, seed=42
         ),
         max_length=args.max_length,
         out_dir=out_dir,

@@ -111,7 +111,8 @@ def train_stage(
         loss=resolve_preset("ce", complete_preset({"loss": "ce"}), labels, class_counts(train, labels)),
         lora=config["lora"],
         settings=TrainSettings.from_config(
-            {**config["train"], "epochs": 1, "batch_size": batch_size, "grad_accum": 1, "eval_steps": None}
+            {**config["train"], "epochs": 1, "batch_size": batch_size, "grad_accum": 1, "eval_steps": None},
+            seed=config["train"]["seeds"][0],
         ),
         max_length=config["model"]["max_length"],
         out_dir=out,

@@ -72,7 +72,15 @@ def tiny_model_dir(tmp_path_factory) -> Path:
 # Config sections as the scripts receive them: complete, the schema's defaults filled in (focalcls.config).
 TINY = complete(
     {
-        "train": {"epochs": 2, "batch_size": 16, "lr": 5e-3, "seed": 0, "gpus": 0, "precision": "fp32", "patience": 3},
+        "train": {
+            "epochs": 2,
+            "batch_size": 16,
+            "lr": 5e-3,
+            "seeds": [0],
+            "gpus": 0,
+            "precision": "fp32",
+            "patience": 3,
+        },
         "lora": {"r": 4, "alpha": 8, "dropout": 0.0, "target_modules": "all-linear"},
         "model": {"max_length": 16},
         "presets": {"balanced": {"loss": "focal", "form": "softmax", "alpha": "balanced", "gamma": 2.0}},

@@ -24,9 +24,14 @@ def train_flags(checkpoint, out_dir, *, data: str | Path = "d", **overrides) -> 
     values = dict(
         threads=1, train=f"{data}/train.xlsx", val=f"{data}/val.xlsx", labels=f"{data}/labels.json",
         summary=f"{data}/summary.json", checkpoint=checkpoint, preset="balanced", preset_settings=PRESET,
-        lora=LORA, train_settings={**TRAIN, **overrides.pop("settings", {})}, model=MODEL, out_dir=out_dir,
+        lora=LORA, train_settings={**one_run(TRAIN), **overrides.pop("settings", {})}, model=MODEL, out_dir=out_dir,
     )  # fmt: skip
     return flags(**{**values, **overrides})
+
+
+def one_run(train: dict) -> dict:
+    """A train section as the train rule passes it to one run: its seed (the first) in place of train.seeds."""
+    return {**{k: v for k, v in train.items() if k != "seeds"}, "seed": train["seeds"][0]}
 
 
 def evaluate_flags(checkpoint, adapter, out_dir, *, data: str | Path = "d", **overrides) -> list:
@@ -122,7 +127,7 @@ def binary_and_tfidf(
         cwd=cwd,
         input={split: f"{data}/{split}.xlsx" for split in ("train", "val", "test")} | common,
         output={name.split(".")[0]: f"{baselines}/tfidf/{name}" for name in names},
-        params={"keep": keep_columns, "seed": section("train")["seed"]},
+        params={"keep": keep_columns, "seed": section("train")["seeds"][0]},
     )
 
 

@@ -103,10 +103,10 @@ def test_convergence_replays_early_stopping_exactly(demo_like, tiny_model_dir, t
     from helpers import run_script, train_flags
 
     work, data = demo_like
-    settings = {"epochs": 6, "seed": 0, "lr": 5e-3, "patience": 1, "early_stopping_metric": "minority_f1"}
+    settings = {"epochs": 6, "lr": 5e-3, "patience": 1, "early_stopping_metric": "minority_f1"}
     lora = {**yaml.safe_load((work / "config.yaml").read_text())["lora"], "dropout": 0.2}
     config = {**yaml.safe_load((work / "config.yaml").read_text()), "lora": lora}
-    config["train"] = {**config["train"], **settings}
+    config["train"] = {**config["train"], **settings, "seeds": [0]}
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     common = ["--config", tmp_path / "config.yaml", "--checkpoint", tiny_model_dir, "--data", data]
     out = bench(
@@ -122,7 +122,7 @@ def test_convergence_replays_early_stopping_exactly(demo_like, tiny_model_dir, t
         preset="ce",
         preset_settings=complete_preset({"loss": "ce"}),
         lora=lora,
-        settings=settings,
+        settings={**settings, "seed": 0},
     )
     run_script("train.py", *flags, cwd=tmp_path)
     summary = json.loads((tmp_path / "ce" / "train_summary.json").read_text())

@@ -4,7 +4,7 @@ import pandas as pd
 
 from focalcls.convergence import still_improving
 from focalcls.report_headline import undertrained_warning
-from focalcls.report_tables import stop_words
+from focalcls.report_tables import training_columns
 
 COLUMNS = ["step", "val_loss", "val_macro_f1"]
 
@@ -36,5 +36,10 @@ def test_a_plateau_or_early_stopping_is_not_under_training():
 def test_the_page_names_the_under_trained_presets():
     assert undertrained_warning([]) is None
     assert undertrained_warning(["ce", "balanced"]).startswith("Under-trained: ce, balanced stopped at train.epochs")
-    assert stop_words("max_epochs", True) == "epoch limit, still improving: under-trained"
-    assert stop_words("early_stopping", False) == "early stopping" and stop_words(None, False) == ""
+    early, limit = {"stop_reason": "early_stopping", "seconds": 10}, {"stop_reason": "max_epochs", "seconds": 20}
+    assert training_columns([limit], True) == {"seconds": 20, "stopped": "epoch limit, still improving: under-trained"}
+    assert training_columns([early, early], False) == {"seconds": 10, "stopped": "early stopping"}
+    assert training_columns([early, limit, early], False)["stopped"] == (
+        "early stopping (2 of 3 seeds), epoch limit (1 of 3 seeds)"
+    )
+    assert training_columns([], False) == {"seconds": None, "stopped": ""}  # a baseline

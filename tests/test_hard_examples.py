@@ -81,12 +81,12 @@ def test_training_with_hard_example_sampling_draws_by_loss(tiny_model_dir, tmp_p
             "epochs": 3,
             "batch_size": 8,
             "lr": 5e-3,
-            "seed": 0,
             "precision": "fp32",
             "patience": 10,
             "hard_example_sampling": True,
             "hard_example_floor": 0.05,
-        }
+        },
+        seed=0,
     )
     summary = train_preset(
         train=rows,

@@ -103,13 +103,16 @@ def test_f1_from_counts_matches_scikit_learn():
 
 
 def test_bootstrap_interval_is_zero_for_the_same_model_and_positive_for_a_clearly_better_one():
-    from focalcls.metrics import bootstrap_f1_difference
+    from focalcls.differences import f1_difference_intervals
+
+    def interval(a, b, classes):
+        return f1_difference_intervals(truth, [a], [b], {"m": classes}, resamples=200)["m"]
 
     rng = np.random.default_rng(0)
     truth = rng.integers(0, 3, 400)
     noisy = np.where(rng.random(400) < 0.5, truth, rng.integers(0, 3, 400))
-    assert bootstrap_f1_difference(truth, noisy, noisy, [0, 1, 2], resamples=200) == (0.0, 0.0)
-    low, high = bootstrap_f1_difference(truth, truth, noisy, [0, 1, 2], resamples=200)
+    assert interval(noisy, noisy, [0, 1, 2]) == (0.0, 0.0)
+    low, high = interval(truth, noisy, [0, 1, 2])
     assert 0 < low < high <= 1
-    low, high = bootstrap_f1_difference(truth, noisy, truth, [2], resamples=200)
+    low, high = interval(noisy, truth, [2])
     assert low < high < 0

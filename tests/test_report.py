@@ -60,7 +60,7 @@ def test_with_intervals_a_gain_counts_only_when_its_interval_is_above_zero():
     wide = {"ce": {"macro_f1": (-0.01, 0.05), "minority_f1": (-0.03, 0.11)}}
     answer = headline(runs, "balanced", "macro_f1", ["tfidf"], wide)
     assert "(0.650 to 0.694, +6.8% relative; 95% interval -0.030 to +0.110)" in answer["sentences"][0]
-    assert "cannot be told apart" in answer["verdict"] and "spans zero" in answer["verdict"]
+    assert "cannot be told apart" in answer["verdict"] and "includes zero" in answer["verdict"]
     assert "interval" not in answer["sentences"][1]  # no paired predictions for tfidf given
     clear = {"ce": {"macro_f1": (0.01, 0.03), "minority_f1": (0.02, 0.07)}}
     assert headline(runs, "balanced", "macro_f1", [], clear)["verdict"].startswith(
@@ -138,8 +138,8 @@ def test_report_script_reads_the_files_its_rule_declares(stages, tmp_path):
         },
         output={"html": str(tmp_path / "page.html")},
         params={
-            "presets": ["balanced"],
-            "adjusted": ["balanced"],
+            "presets": {"balanced": ["balanced"]},
+            "adjusted": {"balanced": ["balanced"]},
             "baselines": ["tfidf"],
             "evaluations": [],
             "config": config,

@@ -20,16 +20,18 @@ COUNTS = {"big": 100, "mid": 10, "tiny": 1}
 
 def train_settings(**overrides) -> TrainSettings:
     """Settings as a complete config gives them: the schema's defaults, then the test's own values."""
-    return TrainSettings.from_config({**complete({})["train"], **overrides})
+    seed = overrides.pop("seed", 42)
+    return TrainSettings.from_config({**complete({})["train"], **overrides}, seed=seed)
 
 
 def test_settings_take_exactly_their_fields_from_the_filled_config_and_have_no_defaults_of_their_own():
     section = complete({"train": {"epochs": 1}})["train"]
-    settings = TrainSettings.from_config(section)
+    settings = TrainSettings.from_config(section, seed=7)
+    assert settings.seed == 7 and "seed" not in section  # each run's seed comes from train.seeds
     assert settings.epochs == 1 and settings.batch_size == section["batch_size"]  # the schema's default
     assert "eval_batch_size" in section and not hasattr(settings, "eval_batch_size")
     with pytest.raises(KeyError, match="batch_size"):
-        TrainSettings.from_config({k: v for k, v in section.items() if k != "batch_size"})
+        TrainSettings.from_config({k: v for k, v in section.items() if k != "batch_size"}, seed=7)
     with pytest.raises(TypeError):
         TrainSettings()  # every field is required: config/schema.yaml is where defaults live
 

@@ -28,13 +28,29 @@ if GPU_POOL and (GPU_RESOURCE is None or GPU_RESOURCE > len(GPU_POOL)):
     workflow.global_resources["gpu"] = len(GPU_POOL)
 
 PRESETS = list(config["presets"])
+SEEDS = config["train"]["seeds"]
+
+
+def run_name(preset, seed):
+    """A preset trained with one seed: the first seed's run keeps the preset's own folder (what predict, merge
+    and evaluate.files use), each further seed's lies in a sub-folder, so every run is its own target."""
+    return preset if seed == SEEDS[0] else f"{preset}/seed-{seed}"
+
+
+def runs_of(presets):
+    """Every seed's run of each of `presets`, preset by preset, seeds in train.seeds order."""
+    return [run_name(preset, seed) for preset in presets for seed in SEEDS]
+
+
+# run name -> (preset, seed)
+RUNS = {run_name(preset, seed): (preset, seed) for preset in PRESETS for seed in SEEDS}
 DEMO_MODEL = "resources/models/demo"
 DATA = "results/data"
 ENV = "../../envs/focalcls.yaml"
 
 
 wildcard_constraints:
-    preset="|".join(map(re.escape, PRESETS)),
+    preset="|".join(map(re.escape, RUNS)),
     baseline="|".join(config["baselines"]),
     name="|".join(map(re.escape, config["predict"]["files"])),
     file="|".join(map(re.escape, config["evaluate"]["files"])),
@@ -158,9 +174,20 @@ def adjusted_files(name):
     """Every preset's logit-adjusted `name`, or none when logit_adjustment.taus is empty (turned off)."""
     if not config["logit_adjustment"]["taus"]:
         return []
-    return expand("results/presets/{preset}/adjusted/{name}", preset=PRESETS, name=name)
+    return expand("results/presets/{preset}/adjusted/{name}", preset=runs_of(PRESETS), name=name)
 
 
-def preset_params(preset):
-    """A preset's settings as the train rule's param: tau left out unless the loss is logit-adjusted."""
+def preset_params(run):
+    """A run's preset settings as the train rule's param: tau left out unless the loss is logit-adjusted."""
+    preset = config["presets"][RUNS[run][0]]
     return {k: v for k, v in preset.items() if k != "tau" or preset["loss"] == "logit-adjusted"}
+
+
+def train_params(run):
+    """The train section as the train rule's param, with the run's seed where train.seed stood before
+    train.seeds existed (a first seed of 42 retrains nothing trained then). Keys that never change a trained
+    adapter (evaluate's batch size, which GPUs, how many CPU threads, the other seeds) are left out, so
+    changing them retrains nothing; so is an empty accelerate_args. train.py fills them back in."""
+    unused = ("eval_batch_size", "gpu_ids", "cpu_threads", "seeds")
+    kept = {k: v for k, v in config["train"].items() if k not in unused and not (k == "accelerate_args" and not v)}
+    return {**kept, "seed": RUNS[run][1]}

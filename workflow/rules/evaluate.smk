@@ -122,7 +122,7 @@ rule baseline_tfidf:
         mem_mb=2000,
     params:
         keep=config["data"]["keep_columns"],
-        seed=config["train"]["seed"],
+        seed=config["train"]["seeds"][0],
     script:
         "../scripts/baseline_tfidf.py"
 

@@ -1,5 +1,5 @@
-# The report reads only what it declares: one named input per kind of file, listing one file per preset
-# (per baseline) in the order of params.presets (params.baselines).
+# The report reads only what it declares: one named input per kind of file, listing one file per run (a
+# preset trained with one seed) in the order of params.presets, or per baseline in that of params.baselines.
 
 
 rule report:
@@ -7,12 +7,12 @@ rule report:
         unpack(split_files),
         labels=rules.extract_labels.output.labels,
         summary=rules.split_and_balance.output.summary,
-        metrics=expand("results/presets/{preset}/eval/metrics.json", preset=PRESETS),
-        predictions=expand("results/presets/{preset}/eval/predictions.xlsx", preset=PRESETS),
-        confusion=expand("results/presets/{preset}/eval/confusion.csv", preset=PRESETS),
-        binary=expand("results/presets/{preset}/binary/metrics.json", preset=PRESETS),
-        train_summary=expand("results/presets/{preset}/train_summary.json", preset=PRESETS),
-        train_log=expand("results/presets/{preset}/train_log.csv", preset=PRESETS),
+        metrics=expand("results/presets/{preset}/eval/metrics.json", preset=runs_of(PRESETS)),
+        predictions=expand("results/presets/{preset}/eval/predictions.xlsx", preset=runs_of(PRESETS)),
+        confusion=expand("results/presets/{preset}/eval/confusion.csv", preset=runs_of(PRESETS)),
+        binary=expand("results/presets/{preset}/binary/metrics.json", preset=runs_of(PRESETS)),
+        train_summary=expand("results/presets/{preset}/train_summary.json", preset=runs_of(PRESETS)),
+        train_log=expand("results/presets/{preset}/train_log.csv", preset=runs_of(PRESETS)),
         baseline_metrics=expand("results/baselines/{baseline}/metrics.json", baseline=config["baselines"]),
         baseline_predictions=expand("results/baselines/{baseline}/predictions.xlsx", baseline=config["baselines"]),
         evaluations=evaluated_files(),
@@ -35,8 +35,9 @@ rule report:
     resources:
         mem_mb=2000,
     params:
-        presets=PRESETS,
-        adjusted=PRESETS if config["logit_adjustment"]["taus"] else [],
+        # {preset: its runs, one per seed}, in the order the inputs list them.
+        presets={preset: runs_of([preset]) for preset in PRESETS},
+        adjusted={preset: runs_of([preset]) for preset in PRESETS} if config["logit_adjustment"]["taus"] else {},
         baselines=config["baselines"],
         evaluations=evaluated_pairs(),
         config=section(config),

@@ -1,7 +1,7 @@
 """Baseline: TF-IDF + logistic regression (class_weight balanced), evaluated like every preset.
 
 Inputs: train, val, test, labels, summary. Outputs: metrics, predictions, val_predictions, confusion, all in
-one folder. Params: keep (data.keep_columns), seed (train.seed)."""
+one folder. Params: keep (data.keep_columns), seed (the first of train.seeds)."""
 
 from pathlib import Path
 

@@ -6,7 +6,7 @@ from pathlib import Path
 from focalcls import cli
 from focalcls.provenance import provenance
 from focalcls.report import build_report
-from focalcls.report_runs import BASELINE_FILES, PRESET_FILES, SPLITS, files_by_name
+from focalcls.report_runs import BASELINE_FILES, PRESET_FILES, SPLITS, files_by_name, files_by_seed
 
 
 def main(rule) -> None:
@@ -16,12 +16,12 @@ def main(rule) -> None:
         labels=Path(inputs.labels),
         summary=Path(inputs.summary),
         splits={split: Path(getattr(inputs, split)) for split in SPLITS},
-        # Each named input lists one file per preset (baseline), in the order of params.presets (baselines).
-        presets=files_by_name(params.presets, {kind: getattr(inputs, kind) for kind in PRESET_FILES}),
+        # Each named input lists one file per run (baseline), in the order of params.presets (baselines).
+        presets=files_by_seed(params.presets, {kind: getattr(inputs, kind) for kind in PRESET_FILES}),
         baselines=files_by_name(
             params.baselines, {kind: getattr(inputs, f"baseline_{kind}") for kind in BASELINE_FILES}
         ),
-        adjusted=files_by_name(params.adjusted, {kind: getattr(inputs, f"adjusted_{kind}") for kind in BASELINE_FILES}),
+        adjusted=files_by_seed(params.adjusted, {kind: getattr(inputs, f"adjusted_{kind}") for kind in BASELINE_FILES}),
         # One metrics.json per (file, preset) pair of params.evaluations, in that order.
         evaluations=evaluations_by_file(params.evaluations, inputs.evaluations),
         provenance=provenance(params.config, repo=Path(params.repo), benchmarks=Path(params.benchmarks)),

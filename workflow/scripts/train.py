@@ -13,12 +13,14 @@ from focalcls.tables import read_table
 
 def main(args) -> None:
     # The train rule leaves out the keys that must not rerun a training (eval_batch_size, an empty
-    # accelerate_args); the schema, the one place defaults live, fills them back in.
-    config = complete({"train": args.train_settings, "model": args.model})
+    # accelerate_args, the other seeds); the schema, the one place defaults live, fills them back in.
+    settings = dict(args.train_settings)
+    seed = settings.pop("seed")  # this run's seed, one of train.seeds
+    config = complete({"train": settings, "model": args.model})
     train = config["train"]
     gpus = train["gpus"]
     run_on_devices(
-        lambda: _train(args, config),
+        lambda: _train(args, config, seed),
         script=__file__,
         gpus=gpus,
         processes=gpus or train["cpu_processes"],
@@ -27,7 +29,7 @@ def main(args) -> None:
     )
 
 
-def _train(args, config: dict) -> None:
+def _train(args, config: dict, seed: int) -> None:
     from focalcls.training import TrainSettings, train_preset
 
     labels = read_json(args.labels)
@@ -39,7 +41,7 @@ def _train(args, config: dict) -> None:
         checkpoint=args.checkpoint,
         loss=resolve_preset(args.preset, args.preset_settings, labels, counts),
         lora=args.lora,
-        settings=TrainSettings.from_config(config["train"]),
+        settings=TrainSettings.from_config(config["train"], seed=seed),
         max_length=config["model"]["max_length"],
         out_dir=Path(args.out_dir),
         preset_name=args.preset,

@@ -19,7 +19,6 @@ from sklearn.metrics import (
 
 ECE_BINS = 15
 CURVE_POINTS = 200
-BOOTSTRAP_RESAMPLES = 2000
 
 
 def minority_labels(labels: Sequence[str], train_counts: Mapping[str, int]) -> list[str]:
@@ -153,30 +152,3 @@ def f1_from_counts(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np
     tp = np.bincount(y_true[y_true == y_pred], minlength=n_classes)
     seen = np.bincount(y_true, minlength=n_classes) + np.bincount(y_pred, minlength=n_classes)
     return np.where(seen > 0, 2 * tp / np.maximum(seen, 1), 0.0)
-
-
-def bootstrap_f1_difference(
-    y_true: np.ndarray,
-    pred_a: np.ndarray,
-    pred_b: np.ndarray,
-    classes: Sequence[int],
-    *,
-    resamples: int = BOOTSTRAP_RESAMPLES,
-    seed: int = 0,
-) -> tuple[float, float]:
-    """95% percentile interval of mean F1 over `classes` of a minus that of b, test rows resampled with
-    replacement and both models scored on the same resample (paired), so the interval shows how much of
-    a difference the test split's size alone can produce."""
-    rng = np.random.default_rng(seed)
-    n_classes = int(max(y_true.max(), pred_a.max(), pred_b.max())) + 1
-    classes = list(classes)
-    differences = np.empty(resamples)
-    for r in range(resamples):
-        rows = rng.integers(0, len(y_true), len(y_true))
-        truth = y_true[rows]
-        differences[r] = (
-            f1_from_counts(truth, pred_a[rows], n_classes)[classes].mean()
-            - f1_from_counts(truth, pred_b[rows], n_classes)[classes].mean()
-        )
-    low, high = np.percentile(differences, [2.5, 97.5])
-    return float(low), float(high)

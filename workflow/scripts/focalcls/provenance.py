@@ -29,7 +29,7 @@ def provenance(config: Mapping, *, repo: Path, benchmarks: Path) -> dict:
         "hardware": hardware(),
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "timings": rule_timings(benchmarks),
-        "seeds": {"split": config["split"]["seed"], "train": config["train"]["seed"]},
+        "seeds": {"split": config["split"]["seed"], "train": ", ".join(map(str, config["train"]["seeds"]))},
     }
 
 

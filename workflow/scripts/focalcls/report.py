@@ -6,17 +6,17 @@ report_figures and provenance."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from .atomic import read_json, write_text
 from .convergence import still_improving
-from .metrics import BOOTSTRAP_RESAMPLES
+from .differences import BOOTSTRAP_RESAMPLES
 from .report_figures import report_figures
-from .report_headline import compared_with, headline
-from .report_intervals import difference_intervals
+from .report_headline import against_ce, compared_with, headline
+from .report_intervals import difference_intervals, intervals_against
 from .report_runs import read_runs, text_lengths
 from .report_tables import TABLE_COLUMNS, comparison_rows, hardest_examples
 from .selection import pick_best
@@ -30,28 +30,34 @@ def build_report(
     labels: Path,
     summary: Path,
     splits: Mapping[str, Path],
-    presets: Mapping[str, Mapping[str, Path]],
+    presets: Mapping[str, Sequence[Mapping[str, Path]]],
     baselines: Mapping[str, Mapping[str, Path]],
-    adjusted: Mapping[str, Mapping[str, Path]],
+    adjusted: Mapping[str, Sequence[Mapping[str, Path]]],
     evaluations: Mapping[str, Mapping[str, Path]],
     provenance: Mapping,
     out: Path,
 ) -> dict:
-    """Write the page to `out` and return its headline. `splits`: the train/val/test files; `presets` and
-    `baselines`: {name: {kind: path}} of the files report_runs.PRESET_FILES and BASELINE_FILES name;
-    `adjusted`: {preset: {kind: path}} of each preset's logit-adjusted metrics and predictions (BASELINE_FILES);
+    """Write the page to `out` and return its headline. `splits`: the train/val/test files; `presets`:
+    {name: [{kind: path} per training seed]} of the files report_runs.PRESET_FILES names; `baselines`:
+    {name: {kind: path}} of the files BASELINE_FILES names; `adjusted`: {preset: [{kind: path} per seed]}
+    of each preset's logit-adjusted metrics and predictions (BASELINE_FILES);
     `evaluations`: {file: {preset: metrics.json}} of evaluate.files."""
     label_names, data_summary = read_json(labels), read_json(summary)
     runs = read_runs(presets, baselines, adjusted)
     metric = config["report"]["selection_metric"]
     best = pick_best({name: runs[name]["metrics"] for name in presets}, metric)
     others = compared_with(runs, best, list(baselines))
-    undertrained = [name for name in presets if still_improving(runs[name]["train"], runs[name]["log"])]
+    undertrained = [
+        name for name in presets if any(map(still_improving, runs[name]["seed_train"], runs[name]["seed_logs"]))
+    ]
     intervals = difference_intervals(runs, best, others, label_names)
     answer = headline(runs, best, metric, list(baselines), intervals, undertrained)
+    versus = against_ce(runs, intervals_against(runs, "ce", label_names)) if "ce" in runs else []
     rows, best_values = comparison_rows(runs, undertrained)
     html = render_page(
         headline=answer,
+        versus=versus,
+        seeds=len(next(iter(presets.values()))),
         resamples=f"{BOOTSTRAP_RESAMPLES:,}",
         rows=rows,
         best_values=best_values,

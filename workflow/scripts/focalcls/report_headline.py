@@ -56,11 +56,34 @@ def rare_class_verdict(runs: Mapping[str, dict], best: str, interval: Interval |
             "helps" if delta >= TIE_TOLERANCE else "makes no difference" if delta > -TIE_TOLERANCE else "does not help"
         )
         return f"For the rare classes, {best} {effect}: {figures}."
-    if interval[0] > 0:
+    decision = told_apart(interval)
+    if decision == "better":
         return f"For the rare classes, {best} helps: {figures}, above zero."
-    if interval[1] < 0:
+    if decision == "worse":
         return f"For the rare classes, {best} does worse than ce: {figures}, below zero."
-    return f"For the rare classes, {best} and ce cannot be told apart on this test split: {figures}, which spans zero."
+    return f"For the rare classes, {best} and ce cannot be told apart: {figures}, which includes zero."
+
+
+def told_apart(interval: Interval) -> str:
+    """The decision a 95% interval of a difference supports: better or worse only when it excludes zero."""
+    if interval[0] > 0:
+        return "better"
+    if interval[1] < 0:
+        return "worse"
+    return "cannot be told apart"
+
+
+def against_ce(runs: Mapping[str, dict], intervals: Mapping[str, Mapping[str, Interval]]) -> list[dict]:
+    """Every model that has an interval against ce: its signed differences, their intervals, and the decision
+    each supports, so a preset no better than ce is never read as a gain."""
+    rows = []
+    for name, by_metric in intervals.items():
+        row = {"name": name}
+        for metric, interval in by_metric.items():
+            delta = runs[name]["metrics"][metric] - runs["ce"]["metrics"][metric]
+            row[metric] = {"delta": delta, "interval": interval, "decision": told_apart(interval)}
+        rows.append(row)
+    return rows
 
 
 def undertrained_warning(names: Sequence[str]) -> str | None:

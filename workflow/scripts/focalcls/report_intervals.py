@@ -1,15 +1,17 @@
-"""How sure the headline is: paired bootstrap 95% intervals of the chosen preset's F1 minus another model's,
-both scored on the same resamples of the test rows."""
+"""How sure the report is: 95% intervals of one model's F1 minus another's, both scored on the same test rows
+(focalcls.differences: test-row resampling, and the seed spread where presets were trained with several seeds)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import cache
+from pathlib import Path
 
+import numpy as np
+
+from .differences import Interval, f1_difference_intervals
 from .inference import label_ids
-from .metrics import bootstrap_f1_difference
 from .tables import read_table
-
-Interval = tuple[float, float]
 
 
 def averaged_classes(metrics: Mapping, labels: Sequence[str]) -> dict[str, list[int]]:
@@ -25,19 +27,46 @@ def averaged_classes(metrics: Mapping, labels: Sequence[str]) -> dict[str, list[
 def difference_intervals(
     runs: Mapping[str, dict], best: str, others: Sequence[str], labels: Sequence[str]
 ) -> dict[str, dict[str, Interval]]:
-    """{other: {metric: 95% interval of best minus other}} from both models' test predictions; a model
-    whose predictions are not of the same test rows gets no interval."""
-    chosen = read_table(runs[best]["predictions"])
-    truth = label_ids(chosen, labels, "true_label", missing=-1)
-    classes = averaged_classes(runs[best]["metrics"], labels)
-    intervals = {}
-    for other in others:
-        theirs = read_table(runs[other]["predictions"])
-        if list(theirs["text"]) != list(chosen["text"]):
-            continue  # not the same test rows: no paired interval
-        mine, their_ids = (label_ids(t, labels, "predicted_label", missing=-1) for t in (chosen, theirs))
-        keep = (mine >= 0) & (their_ids >= 0) & (truth >= 0)
-        intervals[other] = {
-            m: bootstrap_f1_difference(truth[keep], mine[keep], their_ids[keep], c) for m, c in classes.items()
-        }
-    return intervals
+    """{other: {metric: 95% interval of best minus other}}; a model whose predictions are not of the same
+    test rows gets no interval."""
+    found = {other: paired_intervals(runs, best, other, labels) for other in others}
+    return {other: interval for other, interval in found.items() if interval is not None}
+
+
+def intervals_against(
+    runs: Mapping[str, dict], reference: str, labels: Sequence[str]
+) -> dict[str, dict[str, Interval]]:
+    """{model: {metric: 95% interval of that model minus `reference`}} for every other model scored on the
+    same test rows."""
+    found = {name: paired_intervals(runs, name, reference, labels) for name in runs if name != reference}
+    return {name: interval for name, interval in found.items() if interval is not None}
+
+
+def paired_intervals(runs: Mapping[str, dict], a: str, b: str, labels: Sequence[str]) -> dict[str, Interval] | None:
+    """{metric: 95% interval of a minus b} over every seed of each, or None when their predictions are
+    not of the same test rows."""
+    mine = [predicted(path, tuple(labels)) for path in runs[a]["seed_predictions"]]
+    theirs = [predicted(path, tuple(labels)) for path in runs[b]["seed_predictions"]]
+    texts, truth = mine[0][0], mine[0][1]
+    if any(t != texts for t, _, _ in mine + theirs):
+        return None
+    keep = truth >= 0
+    for _, _, ids in mine + theirs:
+        keep &= ids >= 0
+    return f1_difference_intervals(
+        truth[keep],
+        [ids[keep] for _, _, ids in mine],
+        [ids[keep] for _, _, ids in theirs],
+        averaged_classes(runs[a]["metrics"], labels),
+    )
+
+
+@cache
+def predicted(path: Path, labels: tuple[str, ...]) -> tuple[list, np.ndarray, np.ndarray]:
+    """A predictions file's texts, true ids and predicted ids (-1 for a label outside `labels`), read once."""
+    table = read_table(path)
+    return (
+        list(table["text"]),
+        label_ids(table, labels, "true_label", missing=-1),
+        label_ids(table, labels, "predicted_label", missing=-1),
+    )

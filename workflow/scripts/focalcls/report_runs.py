@@ -11,12 +11,15 @@ from pathlib import Path
 import pandas as pd
 
 from .atomic import read_json
+from .report_tables import TABLE_COLUMNS
+from .seed_summary import mean_over_seeds, spread_over_seeds
 from .tables import read_table
 
 # The files of one preset, and of one baseline, the report reads (the report rule's input names).
 PRESET_FILES = ("metrics", "predictions", "confusion", "binary", "train_summary", "train_log")
 BASELINE_FILES = ("metrics", "predictions")
 SPLITS = ("train", "val", "test")
+SPREAD_COLUMNS = ("val_macro_f1", *TABLE_COLUMNS)
 
 
 def files_by_name(names: Sequence[str], files: Mapping[str, Sequence[str | os.PathLike]]) -> dict[str, dict[str, Path]]:
@@ -28,35 +31,55 @@ def files_by_name(names: Sequence[str], files: Mapping[str, Sequence[str | os.Pa
     return {name: {kind: Path(paths[i]) for kind, paths in files.items()} for i, name in enumerate(names)}
 
 
+def files_by_seed(
+    runs: Mapping[str, Sequence[str]], files: Mapping[str, Sequence[str | os.PathLike]]
+) -> dict[str, list[dict[str, Path]]]:
+    """{preset: [{kind: path} per seed]} from `runs` ({preset: its run names, one per seed}) and one list of
+    paths per kind listing every run, preset by preset, as the report rule's expand() lists them."""
+    by_run = files_by_name([run for names in runs.values() for run in names], files)
+    return {preset: [by_run[run] for run in names] for preset, names in runs.items()}
+
+
 def read_runs(
-    presets: Mapping[str, Mapping[str, Path]],
+    presets: Mapping[str, Sequence[Mapping[str, Path]]],
     baselines: Mapping[str, Mapping[str, Path]],
-    adjusted: Mapping[str, Mapping[str, Path]],
+    adjusted: Mapping[str, Sequence[Mapping[str, Path]]],
 ) -> dict:
     """{name: run}, presets first, then their logit-adjusted variants and the baselines: every figure the
-    stages wrote, and where each model's test predictions are."""
+    stages wrote, and where each model's test predictions are. A preset (and its adjusted variant) comes
+    with one set of files per training seed: its figures are their means, `spread` their standard
+    deviations (None for one seed); its curves, confusion matrix and binary test are the first seed's."""
     runs = {}
-    for name, files in presets.items():
+    for name, seeds in presets.items():
+        first = seeds[0]
         runs[name] = {
             "kind": "preset",
-            "metrics": read_json(files["metrics"]),
-            "binary": read_json(files["binary"]),
-            "train": read_json(files["train_summary"]),
-            "log": pd.read_csv(files["train_log"]),
-            "confusion": pd.read_csv(files["confusion"], index_col=0),
-            "predictions": Path(files["predictions"]),
+            **over_seeds([read_json(files["metrics"]) for files in seeds], seeds),
+            "binary": read_json(first["binary"]),
+            "train": read_json(first["train_summary"]),
+            "seed_train": [read_json(files["train_summary"]) for files in seeds],
+            "seed_logs": [pd.read_csv(files["train_log"]) for files in seeds],
+            "log": pd.read_csv(first["train_log"]),
+            "confusion": pd.read_csv(first["confusion"], index_col=0),
         }
-    for preset, files in adjusted.items():
-        metrics = read_json(files["metrics"])
-        name = f"{preset} + logit adjustment (tau={metrics['logit_adjustment']['tau']:g})"
-        runs[name] = {"kind": "adjusted", "metrics": metrics, "predictions": Path(files["predictions"])}
+    for preset, seeds in adjusted.items():
+        per_seed = [read_json(files["metrics"]) for files in seeds]
+        taus = ", ".join(f"{m['logit_adjustment']['tau']:g}" for m in per_seed)
+        runs[f"{preset} + logit adjustment (tau={taus})"] = {"kind": "adjusted", **over_seeds(per_seed, seeds)}
     for name, files in baselines.items():
-        runs[name] = {
-            "kind": "baseline",
-            "metrics": read_json(files["metrics"]),
-            "predictions": Path(files["predictions"]),
-        }
+        runs[name] = {"kind": "baseline", **over_seeds([read_json(files["metrics"])], [files])}
     return runs
+
+
+def over_seeds(per_seed: Sequence[Mapping], files: Sequence[Mapping[str, Path]]) -> dict:
+    """A model's figures over its seeds (one for a baseline): their mean, spread, each seed's, and predictions."""
+    return {
+        "metrics": mean_over_seeds(per_seed),
+        "spread": spread_over_seeds(per_seed, SPREAD_COLUMNS),
+        "seed_metrics": list(per_seed),
+        "predictions": Path(files[0]["predictions"]),
+        "seed_predictions": [Path(f["predictions"]) for f in files],
+    }
 
 
 def text_lengths(splits: Mapping[str, Path]) -> dict[str, list[int]]:

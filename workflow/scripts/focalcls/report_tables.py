@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -27,19 +28,32 @@ def comparison_rows(runs: Mapping[str, dict], undertrained: Sequence[str] = ()) 
                 "gamma": loss.get("gamma", ""),
                 "val_macro_f1": m["val"]["macro_f1"],
                 **{c: m[c] for c in TABLE_COLUMNS},
-                "seconds": run.get("train", {}).get("seconds"),  # baselines have no train summary
-                "stopped": stop_words(run.get("train", {}).get("stop_reason"), name in undertrained),
+                "spread": run["spread"],  # None with one seed
+                **training_columns(run.get("seed_train", []), name in undertrained),  # baselines: none
             }
         )
     return rows, best_values(rows)
 
 
-def stop_words(reason: str | None, still_improving: bool) -> str:
-    if reason is None:
-        return ""
+def training_columns(summaries: Sequence[dict], still_improving: bool) -> dict:
+    """Mean training seconds over the seeds, and why training stopped (with a count per reason when the
+    seeds stopped for different ones)."""
+    if not summaries:
+        return {"seconds": None, "stopped": ""}
     if still_improving:
-        return "epoch limit, still improving: under-trained"
-    return "early stopping" if reason == "early_stopping" else "epoch limit"
+        return {"seconds": mean_seconds(summaries), "stopped": "epoch limit, still improving: under-trained"}
+    reasons = Counter("early stopping" if s["stop_reason"] == "early_stopping" else "epoch limit" for s in summaries)
+    seeds = len(summaries)
+    words = (
+        next(iter(reasons))
+        if len(reasons) == 1
+        else ", ".join(f"{r} ({n} of {seeds} seeds)" for r, n in reasons.items())
+    )
+    return {"seconds": mean_seconds(summaries), "stopped": words}
+
+
+def mean_seconds(summaries: Sequence[dict]) -> float:
+    return sum(s["seconds"] for s in summaries) / len(summaries)
 
 
 def best_values(rows: list[dict]) -> dict:

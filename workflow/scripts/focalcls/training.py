@@ -38,7 +38,7 @@ class TrainSettings:
     warmup_ratio: float
     scheduler: str
     max_grad_norm: float
-    seed: int
+    seed: int  # one of train.seeds: the train rule gives each run its own
     patience: int
     eval_steps: int | None  # None: once per epoch
     early_stopping_metric: str  # loss (the preset's own loss on val) | macro_f1 | minority_f1
@@ -48,10 +48,12 @@ class TrainSettings:
     hard_example_floor: float
 
     @classmethod
-    def from_config(cls, train_section: Mapping) -> TrainSettings:
-        """Exactly these fields from the schema-filled `train` section (focalcls.config.complete); a missing
-        key is a KeyError, since a complete config has them all and no fallback may stand in for the schema."""
-        return cls(**{field.name: train_section[field.name] for field in fields(cls)})
+    def from_config(cls, train_section: Mapping, *, seed: int) -> TrainSettings:
+        """These fields from the schema-filled `train` section (focalcls.config.complete) and `seed`, one of its
+        train.seeds; a missing key is a KeyError, since a complete config has them all and no fallback may
+        stand in for the schema."""
+        values = {**train_section, "seed": seed}
+        return cls(**{field.name: values[field.name] for field in fields(cls)})
 
 
 def train_preset(

@@ -1,0 +1,105 @@
+"""How sure a difference in F1 between two models is: 95% intervals that account for the size of the test
+split and, when the models were trained with several seeds, for the spread between training seeds.
+
+One seed each: the paired percentile bootstrap (test rows resampled with replacement, both models scored
+on the same resample). Several seeds: the models are paired seed by seed (the same seed gives both the
+same initialisation draws and data order), and two variances add up: that of the mean paired difference
+over resampled test rows, and that of the paired differences between seeds divided by their number. The
+interval is mean +- t * sqrt(sum), with Welch-Satterthwaite degrees of freedom: close to the normal
+quantile when the test rows dominate, up to the t of (seeds - 1) degrees of freedom when the seeds do,
+so two or three seeds give a wide interval rather than a confident one."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from scipy import stats
+
+from .metrics import f1_from_counts
+
+BOOTSTRAP_RESAMPLES = 2000
+Interval = tuple[float, float]
+
+
+def f1_difference_intervals(
+    y_true: np.ndarray,
+    preds_a: Sequence[np.ndarray],
+    preds_b: Sequence[np.ndarray],
+    class_sets: Mapping[str, Sequence[int]],
+    *,
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    seed: int = 0,
+) -> dict[str, Interval]:
+    """{name: 95% interval of mean F1 over class_sets[name] of a minus that of b}. preds_a, preds_b: one
+    array of predicted ids per training seed, in the same seed order (a model with one, such as a baseline,
+    is set against every seed of the other)."""
+    pairs = seed_pairs(preds_a, preds_b)
+    resampled = resampled_differences(y_true, pairs, class_sets, resamples, seed)
+    if len(pairs) == 1:
+        return {name: percentile_interval(values) for name, values in resampled.items()}
+    whole = {name: mean_differences(y_true, pairs, classes) for name, classes in class_sets.items()}
+    return {name: seed_and_row_interval(whole[name], resampled[name]) for name in class_sets}
+
+
+def seed_pairs(preds_a: Sequence[np.ndarray], preds_b: Sequence[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
+    if len(preds_a) == len(preds_b):
+        return list(zip(preds_a, preds_b, strict=True))
+    if len(preds_b) == 1:
+        return [(a, preds_b[0]) for a in preds_a]
+    if len(preds_a) == 1:
+        return [(preds_a[0], b) for b in preds_b]
+    raise ValueError(f"{len(preds_a)} and {len(preds_b)} seeds cannot be paired")
+
+
+def mean_differences(y_true: np.ndarray, pairs, classes: Sequence[int]) -> np.ndarray:
+    """Per pair (seed), mean F1 over `classes` of a minus that of b, on the whole test split."""
+    n_classes = class_count(y_true, pairs)
+    classes = list(classes)
+    return np.array(
+        [
+            f1_from_counts(y_true, a, n_classes)[classes].mean() - f1_from_counts(y_true, b, n_classes)[classes].mean()
+            for a, b in pairs
+        ]
+    )
+
+
+def resampled_differences(
+    y_true: np.ndarray, pairs, class_sets: Mapping[str, Sequence[int]], resamples: int, seed: int
+) -> dict[str, np.ndarray]:
+    """Per resample of the test rows (the same rows for every pair), the mean over pairs of the difference."""
+    rng = np.random.default_rng(seed)
+    n_classes = class_count(y_true, pairs)
+    sets = {name: list(classes) for name, classes in class_sets.items()}
+    out = {name: np.empty(resamples) for name in sets}
+    for r in range(resamples):
+        rows = rng.integers(0, len(y_true), len(y_true))
+        truth = y_true[rows]
+        gaps = [f1_from_counts(truth, a[rows], n_classes) - f1_from_counts(truth, b[rows], n_classes) for a, b in pairs]
+        mean_gap = np.mean(gaps, axis=0)
+        for name, classes in sets.items():
+            out[name][r] = mean_gap[classes].mean()
+    return out
+
+
+def percentile_interval(values: np.ndarray) -> Interval:
+    low, high = np.percentile(values, [2.5, 97.5])
+    return float(low), float(high)
+
+
+def seed_and_row_interval(per_seed: np.ndarray, resampled: np.ndarray) -> Interval:
+    """mean(per_seed) +- t * sqrt(row variance + seed variance / seeds), Welch-Satterthwaite degrees of freedom."""
+    seeds, centre = len(per_seed), float(np.mean(per_seed))
+    rows_var = float(np.var(resampled, ddof=1))
+    seeds_var = float(np.var(per_seed, ddof=1)) / seeds
+    total = rows_var + seeds_var
+    if total == 0:
+        return centre, centre
+    dof = math.inf if seeds_var == 0 else total**2 * (seeds - 1) / seeds_var**2
+    half = float(stats.t.ppf(0.975, dof)) * math.sqrt(total)
+    return centre - half, centre + half
+
+
+def class_count(y_true: np.ndarray, pairs) -> int:
+    return int(max(y_true.max(), *(max(a.max(), b.max()) for a, b in pairs))) + 1
