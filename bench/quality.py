@@ -1,254 +1,146 @@
-"""Does focal loss help the rare classes? Every default preset and both baselines, over 3 seeds.
+"""Does anything beat ce beyond seed noise? The demo with full LoRA over three training seeds, run as a user
+runs it: the workflow with train.seeds and tune: set.
 
-On the demo data (run the demo first: it writes results/data and the demo model). To fit 3 seeds of
-every preset in a few minutes on 2 CPU cores, the presets train the classification head alone on the
-demo model's frozen features (the hidden state the head reads, computed once): the same losses
-(focal_loss, resolve_preset), the same prior head init, the same epoch sampler (EpochSampler, with
-difficulty-aware draws; no length grouping, since features have no length) and the same selection of
-the epoch with the lowest validation loss as the train stage, but no LoRA, and AdamW with a one-cycle
-warm-up and cosine decay in place of Trainer's. The preset whose gain is quoted is chosen on validation. The demo's full
-LoRA runs (one seed) are printed beside them when results/presets holds them. On top of the presets,
-the variants that might help are measured the same way: more epochs, and difficulty-aware batches.
-    python bench/quality.py [--seeds 1 2 3] [--epochs 2] [--long-epochs 8]
+The config is the demo's (same data, split, model, two-epoch cap, lr, batch) with train.seeds [42, 1, 2]
+and these models: ce; balanced, the focal preset with the best validation minority-F1 in the head-only
+bench (bench/head_only.py); the logit-adjusted loss (tau 1, the balanced softmax); the gamma-then-alpha
+search (gammas 1, 2, 3 at alpha 0.25, then alphas 0.1 and 0.5, on validation minority-F1) as `tuned`;
+post-hoc logit adjustment of each; and TF-IDF. It runs in its own folder (bench-runs/quality by default),
+so results/ is untouched; rerun it and only what is missing trains. It prints each model's test figures
+(mean ± sd over seeds, and each seed's), the search's path, the report's headline and its decision for
+every model against ce, and the wall time.
+    python bench/quality.py [--work bench-runs/quality] [--cores 2] [--print-only]
 """
 
 from __future__ import annotations
 
 import argparse
+import html
 import json
-import math
+import re
+import statistics
+import subprocess
+import sys
 import time
 from pathlib import Path
 
-import numpy as np
-import torch
+import yaml
 
-import demo_inputs  # bench/demo_inputs.py: Python puts the running script's folder on the path
-from focalcls.baselines import tfidf_probs
-from focalcls.config import complete_preset
-from focalcls.data import TEXT, class_counts
-from focalcls.hard_examples import EpochSampler, RowLosses
-from focalcls.head_init import head_inputs, prior_head_weight, prior_logits
-from focalcls.inference import label_ids
-from focalcls.losses import class_probabilities, focal_loss
-from focalcls.metrics import classification_metrics
-from focalcls.model import load_classifier, load_tokenizer
-from focalcls.presets import LossSpec, resolve_preset
-from focalcls.tables import read_table
-
-SPLITS = ("train", "val", "test")
+REPO = Path(__file__).resolve().parents[1]
+SEEDS = [42, 1, 2]
+TUNE = {"gammas": [1.0, 2.0, 3.0], "alpha": 0.25, "alphas": [0.1, 0.5], "form": "sigmoid", "metric": "minority_f1"}
 
 
-def features(checkpoint: str, frames: dict, labels: list[str], max_length: int, batch: int = 32) -> dict:
-    """The hidden state the classification head reads, per row of every split, under bf16 autocast as the
-    demo trains."""
-    tokenizer = load_tokenizer(checkpoint)
-    model = load_classifier(checkpoint, labels, pad_token_id=tokenizer.pad_token_id)
-    out = {}
-    with torch.autocast("cpu", dtype=torch.bfloat16):
-        for split, frame in frames.items():
-            texts = list(frame[TEXT])
-            out[split] = torch.cat(
-                [head_inputs(model, tokenizer, texts[i : i + batch], max_length) for i in range(0, len(texts), batch)]
-            )
-    return out
+def study_config() -> dict:
+    """The demo's config with three seeds, the presets above, the search, and TF-IDF as the only baseline."""
+    config = yaml.safe_load((REPO / "config/config.yaml").read_text(encoding="utf-8"))
+    config["data"]["raw"] = str(REPO / "resources/demo/thucnews.xlsx")
+    config["model"]["checkpoint"] = str(REPO / "resources/models/demo")
+    config["train"]["seeds"] = SEEDS
+    demo = config["presets"]
+    config["presets"] = {
+        "ce": demo["ce"],
+        "balanced": demo["balanced"],
+        "logit-adjusted": {"loss": "logit-adjusted", "tau": 1.0},
+    }
+    config["tune"] = TUNE
+    config["baselines"] = ["tfidf"]
+    return config
 
 
-def train_head(
-    x: dict,
-    y: dict,
-    spec: LossSpec,
-    counts: list[int],
-    *,
-    seed: int,
-    epochs: int,
-    batch: int,
-    lr: float,
-    hard_examples: bool,
-) -> torch.Tensor:
-    """One preset's head: AdamW with cosine decay, the epoch with the lowest validation loss kept."""
-    torch.manual_seed(seed)
-    train_x, train_y = x["train"], torch.as_tensor(y["train"])
-    weight = prior_head_weight(prior_logits(counts, spec.form), train_x[:64].mean(dim=0)).requires_grad_(True)
-    optimizer = torch.optim.AdamW([weight], lr=lr, weight_decay=0.0)
-    steps = epochs * int(np.ceil(len(train_y) / batch))
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps, pct_start=0.1)
-    losses = RowLosses(len(train_y)) if hard_examples else None
-    sampler = EpochSampler([1] * len(train_y), batch, seed=seed, losses=losses)
-    val_y = torch.as_tensor(y["val"])
-    best, best_loss = weight.detach().clone(), float("inf")
-    for epoch in range(epochs):
-        sampler.set_epoch(epoch)
-        order = torch.as_tensor(list(sampler))
-        for start in range(0, len(order), batch):
-            rows = order[start : start + batch]
-            logits = train_x[rows] @ weight.T
-            loss = focal_loss(logits, train_y[rows], gamma=spec.gamma, alpha=spec.alpha, form=spec.form)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-            if losses is not None:
-                losses.record(
-                    rows, focal_loss(logits.detach(), train_y[rows], gamma=spec.gamma, form=spec.form, reduction="none")
-                )
-        if losses is not None:
-            losses.end_epoch()
-        with torch.no_grad():
-            val_loss = float(focal_loss(x["val"] @ weight.T, val_y, gamma=spec.gamma, alpha=spec.alpha, form=spec.form))
-        if val_loss < best_loss:
-            best, best_loss = weight.detach().clone(), val_loss
-    return best
-
-
-def gain_words(mine: float, reference: float) -> str:
-    relative = f" ({(mine - reference) / reference:+.1%} relative)" if reference > 0 else ""
-    return f"minority_f1 {mine - reference:+.3f}{relative}"
-
-
-def spread(values: list[float]) -> str:
-    return f"{np.mean(values):.3f} ± {np.std(values):.3f}"
-
-
-def variants(presets: dict, epochs: int, long_epochs: int) -> dict[str, tuple[dict, int, bool]]:
-    """name -> (preset, epochs, difficulty-aware batches): the config's presets, then the variants that
-    might help instead (more epochs, and difficulty-aware batches)."""
-    runs = {name: (preset, epochs, False) for name, preset in presets.items()}
-    runs.update(
-        {
-            f"ce, {long_epochs} epochs": ({"loss": "ce"}, long_epochs, False),
-            f"balanced, {long_epochs} epochs": (
-                presets.get("balanced", {"loss": "focal", "alpha": "balanced"}),
-                long_epochs,
-                False,
-            ),
-            "ce + hard-example batches": ({"loss": "ce"}, long_epochs, True),
-        }
-    )
-    return runs
-
-
-def head_runs(
-    x: dict, y: dict, labels: list[str], counts: dict, variants: dict, args: argparse.Namespace, batch: int
-) -> dict:
-    """name -> one test-split metrics dict per seed, each with its validation metrics under 'val'."""
-    runs = {}
-    for name, (preset, n_epochs, hard) in variants.items():
-        spec = resolve_preset(name, complete_preset(preset), labels, counts)
-        runs[name] = []
-        for seed in args.seeds:
-            weight = train_head(
-                x,
-                y,
-                spec,
-                [counts[label] for label in labels],
-                seed=seed,
-                epochs=n_epochs,
-                batch=batch,
-                lr=args.lr,
-                hard_examples=hard,
-            )
-            scored = {
-                split: classification_metrics(
-                    y[split], class_probabilities(x[split] @ weight.T, spec.form).numpy(), labels, counts
-                )
-                for split in ("val", "test")
-            }
-            runs[name].append({**scored["test"], "val": scored["val"]})
-    return runs
-
-
-def full_lora_metrics(data: Path, names: list[str]) -> dict:
-    """The demo's own test metrics, where results/ holds them (one seed each)."""
-    found = {}
-    for name in names:
-        folder = data.parent / ("baselines" if name in ("tfidf", "direct") else "presets") / name
-        path = folder / ("metrics.json" if name in ("tfidf", "direct") else "eval/metrics.json")
-        if path.exists():
-            found[name] = json.loads(path.read_text(encoding="utf-8"))
+def runs(results: Path, seeds: list) -> list[tuple[str, list[dict]]]:
+    """(model, its metrics per seed) for every preset and adjusted row the report shows, then the baselines."""
+    found = []
+    for preset in sorted((results / "presets").iterdir()):
+        if preset.name == "tune":
+            continue
+        for kind, suffix in (("eval", ""), ("adjusted", " + logit adjustment")):
+            folders = [preset] + [preset / f"seed-{s}" for s in seeds[1:]]
+            files = [f / kind / "metrics.json" for f in folders]
+            if all(f.exists() for f in files):
+                found.append((preset.name + suffix, [json.loads(f.read_text()) for f in files]))
+    for baseline in sorted((results / "baselines").glob("*/metrics.json")):
+        found.append((baseline.parent.name, [json.loads(baseline.read_text())]))
     return found
 
 
-def print_table(runs: dict, lora: dict) -> None:
-    print(
-        f"{'model':<28} {'macro_f1 (mean ± sd)':>22} {'minority_f1 (mean ± sd)':>24} {'full LoRA macro / minority':>28}"
-    )
-    for name, results in runs.items():
-        full = lora.get(name)
-        beside = f"{full['macro_f1']:.3f} / {full['minority_f1']:.3f}" if full else ""
-        print(
-            f"{name:<28} {spread([r['macro_f1'] for r in results]):>22} "
-            f"{spread([r['minority_f1'] for r in results]):>24} {beside:>28}"
-        )
-    if "direct" in lora:
-        print(
-            f"{'direct (zero-shot, no seed)':<28} {lora['direct']['macro_f1']:>22.3f} "
-            f"{lora['direct']['minority_f1']:>24.3f}"
-        )
+def mean_sd(values: list[float]) -> str:
+    sd = f" ± {statistics.stdev(values):.3f}" if len(values) > 1 else "        "
+    return f"{statistics.fmean(values):.3f}{sd}"
 
 
-def print_gain(runs: dict, lora: dict, presets: dict, seeds: int) -> None:
-    """The focal preset with the best validation minority F1 against ce, on test."""
+def table(found: list[tuple[str, list[dict]]]) -> list[str]:
+    lines = [f"{'model':<34} {'macro_f1':>15} {'minority_f1':>15}   per seed (macro / minority)"]
+    for name, seeds in found:
+        per_seed = "  ".join(f"{m['macro_f1']:.3f}/{m['minority_f1']:.3f}" for m in seeds)
+        taus = [m["logit_adjustment"]["tau"] for m in seeds if "logit_adjustment" in m]
+        label = name + (f" (tau {', '.join(f'{t:g}' for t in taus)})" if taus else "")
+        macro, minority = mean_sd([m["macro_f1"] for m in seeds]), mean_sd([m["minority_f1"] for m in seeds])
+        lines.append(f"{label:<34} {macro:>15} {minority:>15}   {per_seed}")
+    return lines
 
-    def minority(name, split="test"):
-        return float(np.mean([(r["val"] if split == "val" else r)["minority_f1"] for r in runs[name]]))
 
-    focal = [n for n, preset in presets.items() if preset["loss"] == "focal"]
-    if "ce" not in runs or not focal:
-        print("no gain computed: the config needs a preset named ce and at least one focal preset")
-        return
-    best = max(focal, key=lambda name: minority(name, "val"))  # chosen on validation, never on test
-    print(
-        f"focal preset with the best validation minority_f1 (head-only, mean of {seeds} seeds): {best}, test "
-        f"{gain_words(minority(best), minority('ce'))} over ce; the original tool claimed +15% to +25%"
-    )
-    if lora.get("ce") and lora.get(best):
-        print(
-            f"same preset with full LoRA (demo, one seed): "
-            f"{gain_words(lora[best]['minority_f1'], lora['ce']['minority_f1'])} over ce"
-        )
+def search_path(results: Path) -> list[str]:
+    lines = []
+    for name in ("gamma", "alpha"):
+        path = results / "tune" / f"{name}.json"
+        if path.exists():
+            stage = json.loads(path.read_text())
+            points = ", ".join(f"{p['value']:g}: {p['mean']:.3f} ± {p['sd'] or 0:.3f}" for p in stage["points"])
+            fixed = ", ".join(f"{k} {v:g}" for k, v in stage["fixed"].items())
+            lines.append(f"search, {name} at {fixed} (val {stage['metric']}): {points}; chose {stage['chosen']:g}")
+    return lines
+
+
+def page_text(page: str, start: str, end: str) -> str:
+    """The words of the report between two markers, tags dropped and spaces collapsed."""
+    part = page.split(start, 1)[1].split(end, 1)[0]
+    part = re.sub(r"</t[dh]>", " | ", part)
+    part = re.sub(r"</tr>|</li>", "\n", part)
+    return "\n".join(" ".join(html.unescape(re.sub(r"<[^>]+>", " ", line)).split()) for line in part.splitlines())
+
+
+def report_words(report: Path) -> list[str]:
+    page = report.read_text(encoding="utf-8")
+    headline = page_text(page, '<p class="headline">', '<p class="note">')
+    versus = page_text(page, "<h3>Each model against ce", "</table>") if "<h3>Each model against ce" in page else ""
+    return [line for line in (headline + "\n" + versus).splitlines() if line.strip()]
+
+
+def wall_seconds(results: Path) -> dict[str, float]:
+    """Summed wall seconds per rule, from the workflow's own benchmark files."""
+    totals: dict[str, float] = {}
+    for tsv in (results / "benchmarks").rglob("*.tsv"):
+        rule = tsv.relative_to(results / "benchmarks").parts[0].removesuffix(".tsv")
+        totals[rule] = totals.get(rule, 0.0) + float(tsv.read_text().splitlines()[1].split("\t")[0])
+    return totals
 
 
 def main() -> None:
-    p = demo_inputs.parser(__doc__)
-    p.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
-    p.add_argument("--epochs", type=int, help="default: the config's train.epochs, rounded up")
-    p.add_argument("--long-epochs", type=int, default=8, help="the 'more epochs' variant")
-    p.add_argument("--lr", type=float, default=1e-3, help="head-only training takes a larger step than LoRA")
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--work", default=str(REPO / "bench-runs/quality"), help="the workflow's folder")
+    p.add_argument("--cores", type=int, default=2)
+    p.add_argument("--print-only", action="store_true", help="print what the folder holds; run nothing")
     args = p.parse_args()
+    work = Path(args.work).resolve()
     started = time.time()
-
-    demo = demo_inputs.load(args)
-    config, data, labels = demo.config, demo.data, demo.labels
-    epochs = args.epochs or math.ceil(config["train"]["epochs"])
-    frames = {split: read_table(data / f"{split}.xlsx") for split in SPLITS}
-    y = {split: label_ids(frames[split], labels) for split in SPLITS}
-    counts = class_counts(frames["train"], labels)
-    x = features(args.checkpoint, frames, labels, config["model"]["max_length"])
-    feature_s = time.time() - started
-
-    chosen = variants(config["presets"], epochs, args.long_epochs)
-    runs = head_runs(x, y, labels, counts, chosen, args, batch=config["train"]["batch_size"])
-    runs["tfidf"] = [
-        classification_metrics(
-            y["test"], tfidf_probs(frames["train"], {"test": frames["test"]}, labels, seed=seed)["test"], labels, counts
-        )
-        for seed in args.seeds
-    ]
-    lora = full_lora_metrics(data, [*config["presets"], "tfidf", "direct"])
-
-    print(
-        f"demo data: {len(y['train'])} train / {len(y['val'])} val / {len(y['test'])} test rows, "
-        f"{len(labels)} classes, "
-        f"minority classes (rarest third by training count): {', '.join(runs['tfidf'][0]['minority_labels'])}"
-    )
-    print(
-        f"head-only training on frozen features of {args.checkpoint} (features {feature_s:.0f} s), seeds {args.seeds}, "
-        f"{epochs} epochs unless named; test split"
-    )
-    print_table(runs, lora)
-    print(f"elapsed {time.time() - started:.0f} s")
-    print_gain(runs, lora, config["presets"], len(args.seeds))
+    if not args.print_only:
+        if not (REPO / "resources/models/demo/config.json").exists():
+            sys.exit("resources/models/demo not found: fetch it first (snakemake --cores 2 resources/models/demo)")
+        work.mkdir(parents=True, exist_ok=True)
+        (work / "config.yaml").write_text(yaml.safe_dump(study_config(), allow_unicode=True, sort_keys=False))
+        cmd = ["snakemake", "-s", str(REPO / "Snakefile"), "-d", str(work), "--cores", str(args.cores)]
+        subprocess.run([*cmd, "results/report.html", "--configfile", str(work / "config.yaml")], check=True)
+    config = yaml.safe_load((work / "config.yaml").read_text(encoding="utf-8"))
+    results = work / "results"
+    print(f"seeds {config['train']['seeds']}, test split; the demo's data, model and two-epoch cap")
+    print("\n".join(table(runs(results, config["train"]["seeds"]))))
+    print("\n".join(search_path(results)))
+    print("\n".join(report_words(results / "report.html")))
+    totals = wall_seconds(results)
+    print("wall seconds per rule, summed over jobs: " + ", ".join(f"{r} {s:.0f}" for r, s in sorted(totals.items())))
+    if not args.print_only:
+        print(f"wall time of this run: {time.time() - started:.0f} s")
 
 
 if __name__ == "__main__":

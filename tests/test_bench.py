@@ -50,10 +50,10 @@ def test_gpu_check_runs_its_path_on_the_cpu_with_the_tiny_shape(tmp_path):
     assert ("device: CPU" in out) == (not torch.cuda.is_available())
 
 
-def test_quality_prints_every_preset_baseline_and_the_gain(demo_like, tiny_model_dir):
+def test_head_only_quality_prints_every_preset_baseline_and_the_gain(demo_like, tiny_model_dir):
     work, data = demo_like
     out = bench(
-        "quality.py",
+        "head_only.py",
         "--config",
         work / "config.yaml",
         "--checkpoint",

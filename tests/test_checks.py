@@ -153,3 +153,25 @@ def test_a_config_file_or_schema_that_is_missing_or_no_mapping_is_named(tmp_path
     with pytest.raises(UserError, match="the config schema is not there; install focalcls from a checkout"):
         load_config(tmp_path / "ok.yaml", schema_path=tmp_path / "schema.yaml")
     assert load_config(tmp_path / "ok.yaml")["model"]["max_length"] == 32
+
+
+@pytest.mark.parametrize(
+    "tune, presets, message",
+    [
+        ({"gammas": [1.0], "form": "softmax"}, {}, "tune.form is softmax, where a single alpha only rescales"),
+        ({"gammas": [1.0], "alphas": [1.5]}, {}, r"tune.alphas is \[1.5\]; in the sigmoid form"),
+        ({"gammas": [1.0], "alpha": 1.0}, {}, "tune.alpha is 1.0; in the sigmoid form"),
+        ({"gammas": [1.0]}, {"tuned": {"loss": "ce"}}, "presets.tuned: with tune.gammas set"),
+    ],
+)
+def test_a_search_that_means_nothing_or_clashes_with_a_preset_stops_at_load(tune, presets, message):
+    config = complete({"tune": tune, "presets": {"ce": {"loss": "ce"}, **presets}, "data": {"raw": "x.xlsx"}})
+    with pytest.raises(UserError, match=message):
+        check_config(config)
+
+
+def test_tuned_is_a_preset_name_only_while_the_search_is_on():
+    base = {"presets": {"ce": {"loss": "ce"}}, "data": {"raw": "x.xlsx"}, "predict": {"preset": "tuned"}}
+    check_config(complete({**base, "tune": {"gammas": [1.0, 2.0]}}))
+    with pytest.raises(UserError, match="predict.preset is 'tuned', which is not a preset"):
+        check_config(complete(base))

@@ -5,8 +5,8 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version
 
-from focalcls.checks import check_against_labels, check_config, check_gpu_budget
-from focalcls.config import complete
+from focalcls.checks import check_against_labels, check_config, check_gpu_budget, preset_names
+from focalcls.config import complete, complete_preset
 from focalcls.gpus import share_gpu_pool
 
 min_version("9.0")
@@ -27,8 +27,10 @@ if GPU_POOL and (GPU_RESOURCE is None or GPU_RESOURCE > len(GPU_POOL)):
     # are ids, and the surplus would wait in the lock pool; cap GPU use at the pool's size instead.
     workflow.global_resources["gpu"] = len(GPU_POOL)
 
-PRESETS = list(config["presets"])
 SEEDS = config["train"]["seeds"]
+TUNE = config["tune"]
+# The presets the report, predict and evaluate.files know: the config's, and `tuned`, the search's winner.
+PRESETS = preset_names(config)
 
 
 def run_name(preset, seed):
@@ -42,8 +44,29 @@ def runs_of(presets):
     return [run_name(preset, seed) for preset in presets for seed in SEEDS]
 
 
+def tune_run(gamma, alpha):
+    """One training of the search: its own preset, named by its settings, so a setting both stages ask
+    for is one run, trained once."""
+    return f"tune/gamma-{gamma:g}-alpha-{alpha:g}"
+
+
+def alpha_candidates():
+    """The second stage's alphas: the first stage's, already trained at the best gamma, then tune.alphas."""
+    return [TUNE["alpha"], *(a for a in TUNE["alphas"] if a != TUNE["alpha"])]
+
+
+# What the train step trains (the config's presets, every run the search may ask for), by name.
+TRAINED = {
+    **config["presets"],
+    **{
+        tune_run(gamma, alpha): complete_preset({"loss": "focal", "form": TUNE["form"], "gamma": gamma, "alpha": alpha})
+        for gamma in TUNE["gammas"]
+        for alpha in alpha_candidates()
+    },
+}
 # run name -> (preset, seed)
-RUNS = {run_name(preset, seed): (preset, seed) for preset in PRESETS for seed in SEEDS}
+RUNS = {run_name(preset, seed): (preset, seed) for preset in [*TRAINED, *PRESETS] for seed in SEEDS}
+TRAINED_RUNS = "|".join(re.escape(run) for run, (preset, _) in RUNS.items() if preset in TRAINED)
 DEMO_MODEL = "resources/models/demo"
 DATA = "results/data"
 ENV = "../../envs/focalcls.yaml"
@@ -179,7 +202,7 @@ def adjusted_files(name):
 
 def preset_params(run):
     """A run's preset settings as the train rule's param: tau left out unless the loss is logit-adjusted."""
-    preset = config["presets"][RUNS[run][0]]
+    preset = TRAINED[RUNS[run][0]]
     return {k: v for k, v in preset.items() if k != "tau" or preset["loss"] == "logit-adjusted"}
 
 
@@ -191,3 +214,26 @@ def train_params(run):
     unused = ("eval_batch_size", "gpu_ids", "cpu_threads", "seeds")
     kept = {k: v for k, v in config["train"].items() if k not in unused and not (k == "accelerate_args" and not v)}
     return {**kept, "seed": RUNS[run][1]}
+
+
+def chosen(stage):
+    """The value a finished stage chose (reading it makes Snakemake wait for that checkpoint)."""
+    return json.loads(Path(stage.get().output.stage).read_text(encoding="utf-8"))["chosen"]
+
+
+def tuned_source(wildcards):
+    """The winning run of the seed of `wildcards.preset` (tuned, or tuned/seed-<s>): its training and evaluation."""
+    winner = tune_run(chosen(checkpoints.tune_gamma), chosen(checkpoints.tune_alpha))
+    folder = f"results/presets/{run_name(winner, RUNS[wildcards.preset][1])}"
+    return {kind: f"{folder}/{path}" for kind, path in TUNED_FILES.items()}
+
+
+TUNED_FILES = {
+    "adapter": "adapter",
+    "log_csv": "train_log.csv",
+    "summary": "train_summary.json",
+    "metrics": "eval/metrics.json",
+    "predictions": "eval/predictions.xlsx",
+    "val_predictions": "eval/val_predictions.xlsx",
+    "confusion": "eval/confusion.csv",
+}

@@ -25,6 +25,8 @@ rule evaluate:
         "results/logs/evaluate/{preset}.log",
     benchmark:
         "results/benchmarks/evaluate/{preset}.tsv"
+    wildcard_constraints:
+        preset=TRAINED_RUNS,  # a preset or a search's run: tuned is copied (tune.smk)
     conda:
         ENV
     threads: gpu_job_threads(gpus_per_job())

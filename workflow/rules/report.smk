@@ -18,6 +18,7 @@ rule report:
         evaluations=evaluated_files(),
         adjusted_metrics=adjusted_files("metrics.json"),
         adjusted_predictions=adjusted_files("predictions.xlsx"),
+        tune=["results/tune/gamma.json", "results/tune/alpha.json"] if TUNE["gammas"] else [],
     output:
         html=report(
             "results/report.html",

@@ -17,6 +17,8 @@ rule train:
         "results/logs/train/{preset}.log",
     benchmark:
         "results/benchmarks/train/{preset}.tsv"
+    wildcard_constraints:
+        preset=TRAINED_RUNS,  # a preset or a search's run: tuned is copied (tune.smk)
     conda:
         ENV
     threads: gpu_job_threads(gpus_per_job())

@@ -24,6 +24,7 @@ def main(rule) -> None:
         adjusted=files_by_seed(params.adjusted, {kind: getattr(inputs, f"adjusted_{kind}") for kind in BASELINE_FILES}),
         # One metrics.json per (file, preset) pair of params.evaluations, in that order.
         evaluations=evaluations_by_file(params.evaluations, inputs.evaluations),
+        tune=[Path(path) for path in inputs.tune],
         provenance=provenance(params.config, repo=Path(params.repo), benchmarks=Path(params.benchmarks)),
         out=Path(rule.output.html),
     )

@@ -198,10 +198,11 @@ def check_config(config: Mapping) -> None:
     if config["model"]["dtype"] == "bfloat16" and config["train"]["precision"] == "fp32":
         raise UserError("model.dtype bfloat16 needs bf16 compute, but train.precision is fp32; set it to bf16 or auto")
     check_prompt(config["direct"]["prompt"])
-    predict = config["predict"]
-    if predict["preset"] != "best" and predict["preset"] not in config["presets"]:
+    check_tune(config)
+    predict, names = config["predict"], preset_names(config)
+    if predict["preset"] != "best" and predict["preset"] not in names:
         raise UserError(
-            f"predict.preset is {predict['preset']!r}, which is not a preset ({', '.join(config['presets'])}); "
+            f"predict.preset is {predict['preset']!r}, which is not a preset ({', '.join(names)}); "
             "name one of them or use 'best'"
         )
     if predict["logit_adjustment"] and not config["logit_adjustment"]["taus"]:
@@ -212,12 +213,38 @@ def check_config(config: Mapping) -> None:
         for name, path in config[section]["files"].items():
             if not Path(path).is_file():
                 raise UserError(f"{section}.files.{name}: {path!r} is not a file; fix the path or remove the entry")
-    unknown = [name for name in config["evaluate"]["presets"] if name not in config["presets"]]
+    unknown = [name for name in config["evaluate"]["presets"] if name not in names]
     if unknown:
         raise UserError(
-            f"evaluate.presets names {unknown}, which are not presets ({', '.join(config['presets'])}); "
+            f"evaluate.presets names {unknown}, which are not presets ({', '.join(names)}); "
             "name existing presets, or leave it empty for all of them"
         )
+
+
+def preset_names(config: Mapping) -> list[str]:
+    """The presets a run reports on: the config's, and `tuned` when tune.gammas starts a search."""
+    return [*config["presets"], *(["tuned"] if config["tune"]["gammas"] else [])]
+
+
+def check_tune(config: Mapping) -> None:
+    """The search's names must not clash with a preset's folder, and its alphas must mean something."""
+    tune = config["tune"]
+    if not tune["gammas"]:
+        return
+    clash = [name for name in ("tune", "tuned") if name in config["presets"]]
+    if clash:
+        raise UserError(
+            f"presets.{clash[0]}: with tune.gammas set, the search writes results/presets/tune/ and the preset "
+            f"tuned; rename preset {clash[0]!r}"
+        )
+    if tune["form"] == "softmax" and tune["alphas"]:
+        raise UserError(
+            "tune.form is softmax, where a single alpha only rescales the loss; set tune.alphas: [] "
+            "(the search is then over gamma alone) or tune.form: sigmoid"
+        )
+    for key, values in (("tune.alpha", [tune["alpha"]]), ("tune.alphas", tune["alphas"])):
+        if tune["form"] == "sigmoid" and any(not 0 < a < 1 for a in values):
+            raise UserError(f"{key} is {tune[key[5:]]}; in the sigmoid form every alpha must lie in (0, 1)")
 
 
 def check_against_labels(config: Mapping, labels: list[str], source: str) -> None:

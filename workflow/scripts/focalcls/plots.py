@@ -145,3 +145,20 @@ def confusion_matrix(matrix: pd.DataFrame, title: str) -> str:
     ax.set_ylabel("true")
     ax.set_title(title, fontsize=10)
     return to_png(fig)
+
+
+def tune_path(stages: Sequence[Mapping]) -> str:
+    """The search's path (results/tune/<parameter>.json, in stage order): the validation figure against each
+    stage's parameter, mean over seeds with their sd as error bars, the value chosen ringed."""
+    fig, axes = plt.subplots(1, len(stages), figsize=(4.2 * len(stages), 3.2), squeeze=False)
+    for ax, stage in zip(axes[0], stages, strict=True):
+        points = sorted(stage["points"], key=lambda p: p["value"])
+        x = [p["value"] for p in points]
+        ax.errorbar(x, [p["mean"] for p in points], yerr=[p["sd"] or 0 for p in points], marker="o", capsize=3)
+        best = next(p for p in points if p["value"] == stage["chosen"])
+        ax.plot([best["value"]], [best["mean"]], "o", ms=14, mfc="none", mec="crimson")
+        fixed = ", ".join(f"{k} {v:g}" for k, v in stage["fixed"].items())
+        ax.set_title(f"{stage['parameter']} (at {fixed}): chose {stage['chosen']:g}", fontsize=9)
+        ax.set_xlabel(stage["parameter"])
+        ax.set_ylabel(f"validation {stage['metric']}")
+    return to_png(fig)

@@ -1,0 +1,23 @@
+"""Record one stage of the search (the tune_gamma and tune_alpha checkpoints' script): every candidate's
+mean validation figure over the seeds, and the value chosen. Params: parameter, values, fixed, seeds, metric;
+input.metrics lists each value's seeds in turn."""
+
+import sys
+from pathlib import Path
+
+from focalcls import cli
+from focalcls.atomic import read_json, write_json
+from focalcls.tuning import stage_result
+
+
+def main(rule) -> None:
+    params, seeds = rule.params, rule.params.seeds
+    metrics = [read_json(path) for path in rule.input.metrics]
+    per_value = [metrics[i * seeds : (i + 1) * seeds] for i in range(len(params.values))]
+    result = stage_result(params.parameter, params.values, per_value, params.metric, params.fixed)
+    write_json(Path(rule.output.stage), result)
+    print(f"{params.parameter}: {result['chosen']} (best mean validation {params.metric})", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    cli.run_rule(main)
