@@ -162,6 +162,7 @@ def test_a_config_file_or_schema_that_is_missing_or_no_mapping_is_named(tmp_path
         ({"gammas": [1.0], "alphas": [1.5]}, {}, r"tune.alphas is \[1.5\]; in the sigmoid form"),
         ({"gammas": [1.0], "alpha": 1.0}, {}, "tune.alpha is 1.0; in the sigmoid form"),
         ({"gammas": [1.0]}, {"tuned": {"loss": "ce"}}, "presets.tuned: with tune.gammas set"),
+        ({"gammas": [0.1, 0.1000001]}, {}, "values that print the same"),
     ],
 )
 def test_a_search_that_means_nothing_or_clashes_with_a_preset_stops_at_load(tune, presets, message):

@@ -5,6 +5,7 @@ gamma-then-alpha search, planned by Snakemake from its first stage's result, tra
 import copy
 import json
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -58,6 +59,14 @@ def test_every_preset_and_seed_is_its_own_run(decided):
 
 
 def test_identical_presets_cannot_be_told_apart_and_a_broken_one_is_worse(decided):
+    """Paired seeds make the A/A exact: the same settings and seed train the same model, so the twin's
+    predictions equal ce's row for row (the interval's behaviour when seeds disagree is tested on
+    simulated runs in test_differences)."""
+    for run in ("", "/seed-1", "/seed-2"):
+        twin, ce = (
+            pd.read_excel(decided / f"results/presets/{name}{run}/eval/predictions.xlsx") for name in ("ce-twin", "ce")
+        )
+        assert twin["predicted_label"].tolist() == ce["predicted_label"].tolist()
     html = (decided / "results/report.html").read_text(encoding="utf-8")
     decisions = against_ce(html)
     assert decisions["ce-twin"] == ["cannot be told apart", "cannot be told apart"]

@@ -154,3 +154,20 @@ def test_report_script_reads_the_files_its_rule_declares(stages, tmp_path):
     assert html.count('<tr><td class="text">') >= 3 and '<tr><td class="text">tfidf</td>' in html
     assert f'<tr><td class="text">balanced + logit adjustment (tau={scored["tau"]:g})</td>' in html
     assert "best preset: balanced" in (tmp_path / "report.log").read_text(encoding="utf-8")
+
+
+def test_seeds_merge_into_means_but_each_seed_keeps_the_tau_it_chose():
+    from focalcls.seed_summary import mean_over_seeds, spread_over_seeds
+
+    seeds = [
+        {"macro_f1": 0.6, "per_class": {"x": {"f1": 0.5, "support": 3}}, "logit_adjustment": {"tau": 0.5}},
+        {"macro_f1": 0.8, "per_class": {"x": {"f1": 0.7, "support": 3}}, "logit_adjustment": {"tau": 1.0}},
+    ]
+    merged = mean_over_seeds(seeds)
+    assert merged["macro_f1"] == pytest.approx(0.7) and merged["per_class"]["x"] == {
+        "f1": pytest.approx(0.6),
+        "support": 3,
+    }
+    assert merged["logit_adjustment"] == {"tau": 0.5}  # a chosen setting, never the mean of two choices
+    assert spread_over_seeds(seeds, ["macro_f1"]) == {"macro_f1": pytest.approx(0.1414, abs=1e-4)}
+    assert spread_over_seeds(seeds[:1], ["macro_f1"]) is None

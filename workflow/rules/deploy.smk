@@ -57,7 +57,6 @@ rule predict:
     params:
         # The presets in the order of input.adapters; input.metrics lists each one's seeds in turn.
         candidates=predict_candidates(),
-        seeds=len(SEEDS),
         sheet=as_json(config["predict"]["sheet"]),
         model=as_json(config["model"]),
         text_column=config["predict"]["text_column"] or config["data"]["text_column"],
@@ -70,7 +69,7 @@ rule predict:
         script=script_path("predict.py"),
     shell:
         "python {params.script:q} --threads {threads} --checkpoint {params.checkpoint:q}"
-        " --candidates {params.candidates:q} --seeds {params.seeds} --metrics {input.metrics:q} --adapters {input.adapters:q}"
+        " --candidates {params.candidates:q} --metrics {input.metrics:q} --adapters {input.adapters:q}"
         " --selection-metric {params.metric} --logit-adjustment {params.adjust:q} --labels {input.labels:q} --input {input.rows:q}"
         " --sheet {params.sheet:q} --text-column {params.text_column:q} --model {params.model:q}"
         " --batch-size {params.batch_size} --precision {params.precision} --gpus {params.gpus}"

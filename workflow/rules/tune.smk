@@ -68,7 +68,7 @@ rule tuned:
     log:
         "results/logs/tuned/{preset}.log",
     wildcard_constraints:
-        preset="tuned(/seed-[0-9]+)?",
+        preset="|".join(map(re.escape, runs_of(["tuned"]))),
     conda:
         ENV
     threads: 1

@@ -27,12 +27,13 @@ def _predict(args) -> None:
 
     # --candidates and --adapters list the presets' names and first-seed adapters in one order; --metrics
     # lists each preset's metrics, one per seed, in that order: the choice is on the mean over seeds.
-    if len(args.metrics) != len(args.candidates) * args.seeds:
-        raise UserError(f"{len(args.metrics)} metrics files for {len(args.candidates)} presets x {args.seeds} seeds")
+    seeds, extra = divmod(len(args.metrics), len(args.candidates))
+    if extra or not seeds:
+        raise UserError(f"{len(args.metrics)} metrics files for {len(args.candidates)} presets: give each one's seeds")
     per_seed = [read_json(path) for path in args.metrics]
-    by_preset = {name: per_seed[i * args.seeds : (i + 1) * args.seeds] for i, name in enumerate(args.candidates)}
-    preset = pick_best({name: mean_over_seeds(seeds) for name, seeds in by_preset.items()}, args.selection_metric)
-    validation = {name: seeds[0] for name, seeds in by_preset.items()}  # the adapter used is the first seed's
+    by_preset = {name: per_seed[i * seeds : (i + 1) * seeds] for i, name in enumerate(args.candidates)}
+    preset = pick_best({name: mean_over_seeds(runs) for name, runs in by_preset.items()}, args.selection_metric)
+    validation = {name: runs[0] for name, runs in by_preset.items()}  # the adapter used is the first seed's
     adapters = dict(zip(args.candidates, args.adapters, strict=True))
     frame = read_table(args.input, args.sheet, section="predict")
     model, tokenizer, meta, bf16 = load_for_inference(
@@ -44,7 +45,7 @@ def _predict(args) -> None:
     )
     adjustment = validation[preset].get("logit_adjustment") if args.logit_adjustment else None
     if args.logit_adjustment and adjustment is None:
-        metrics = args.metrics[args.candidates.index(preset) * args.seeds]
+        metrics = args.metrics[args.candidates.index(preset) * seeds]
         raise UserError(
             f"{metrics}: holds no logit adjustment; with predict.logit_adjustment give each preset's "
             "adjusted/metrics.json (the logit_adjustment rule's), or set it false"
@@ -75,9 +76,11 @@ def _predict(args) -> None:
 def build_parser():
     p = cli.parser(__doc__, required=("checkpoint", "labels", "input", "text-column", "out"), sections=("model",))
     p.add_argument("--candidates", nargs="+", required=True, help="presets to choose from (one: that preset)")
-    p.add_argument("--seeds", type=int, default=1, help="how many seeds' metrics --metrics lists per preset")
     p.add_argument(
-        "--metrics", nargs="+", required=True, help="each candidate's eval/ (or adjusted/) metrics.json, in their order"
+        "--metrics",
+        nargs="+",
+        required=True,
+        help="each candidate's eval/ (or adjusted/) metrics.json, one per seed, in their order",
     )
     p.add_argument(
         "--logit-adjustment",

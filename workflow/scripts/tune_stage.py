@@ -11,10 +11,9 @@ from focalcls.tuning import stage_result
 
 
 def main(rule) -> None:
-    params, seeds = rule.params, rule.params.seeds
+    params = rule.params
     metrics = [read_json(path) for path in rule.input.metrics]
-    per_value = [metrics[i * seeds : (i + 1) * seeds] for i in range(len(params.values))]
-    result = stage_result(params.parameter, params.values, per_value, params.metric, params.fixed)
+    result = stage_result(params.parameter, params.values, metrics, params.seeds, params.metric, params.fixed)
     write_json(Path(rule.output.stage), result)
     print(f"{params.parameter}: {result['chosen']} (best mean validation {params.metric})", file=sys.stderr)
 

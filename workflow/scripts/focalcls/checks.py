@@ -237,6 +237,10 @@ def check_tune(config: Mapping) -> None:
             f"presets.{clash[0]}: with tune.gammas set, the search writes results/presets/tune/ and the preset "
             f"tuned; rename preset {clash[0]!r}"
         )
+    for key in ("gammas", "alphas"):
+        names = [f"{v:g}" for v in tune[key]]
+        if len(set(names)) < len(names):
+            raise UserError(f"tune.{key} is {tune[key]}: values that print the same ({names}) would share a run folder")
     if tune["form"] == "softmax" and tune["alphas"]:
         raise UserError(
             "tune.form is softmax, where a single alpha only rescales the loss; set tune.alphas: [] "

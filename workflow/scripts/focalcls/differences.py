@@ -4,10 +4,13 @@ split and, when the models were trained with several seeds, for the spread betwe
 One seed each: the paired percentile bootstrap (test rows resampled with replacement, both models scored
 on the same resample). Several seeds: the models are paired seed by seed (the same seed gives both the
 same initialisation draws and data order), and two variances add up: that of the mean paired difference
-over resampled test rows, and that of the paired differences between seeds divided by their number. The
-interval is mean +- t * sqrt(sum), with Welch-Satterthwaite degrees of freedom: close to the normal
-quantile when the test rows dominate, up to the t of (seeds - 1) degrees of freedom when the seeds do,
-so two or three seeds give a wide interval rather than a confident one."""
+over resampled test rows, and the seeds' own share of the spread of the paired differences, divided by
+their number. The spread of the differences between seeds on one test split also holds the row noise
+that differs from seed to seed, which the bootstrap of the mean already counts; that part, measured on
+the same resamples, is taken out once so it is not counted twice. The interval is mean +- t * sqrt(sum),
+with Welch-Satterthwaite degrees of freedom: close to the normal quantile when the test rows dominate,
+up to the t of (seeds - 1) degrees of freedom when the seeds do, so two or three seeds that disagree
+give a wide interval rather than a confident one."""
 
 from __future__ import annotations
 
@@ -38,7 +41,7 @@ def f1_difference_intervals(
     pairs = seed_pairs(preds_a, preds_b)
     resampled = resampled_differences(y_true, pairs, class_sets, resamples, seed)
     if len(pairs) == 1:
-        return {name: percentile_interval(values) for name, values in resampled.items()}
+        return {name: percentile_interval(values[:, 0]) for name, values in resampled.items()}
     whole = {name: mean_differences(y_true, pairs, classes) for name, classes in class_sets.items()}
     return {name: seed_and_row_interval(whole[name], resampled[name]) for name in class_sets}
 
@@ -68,18 +71,19 @@ def mean_differences(y_true: np.ndarray, pairs, classes: Sequence[int]) -> np.nd
 def resampled_differences(
     y_true: np.ndarray, pairs, class_sets: Mapping[str, Sequence[int]], resamples: int, seed: int
 ) -> dict[str, np.ndarray]:
-    """Per resample of the test rows (the same rows for every pair), the mean over pairs of the difference."""
+    """{name: array (resamples, pairs)}: each pair's difference on each resample of the test rows, the same
+    rows for every pair."""
     rng = np.random.default_rng(seed)
     n_classes = class_count(y_true, pairs)
     sets = {name: list(classes) for name, classes in class_sets.items()}
-    out = {name: np.empty(resamples) for name in sets}
+    out = {name: np.empty((resamples, len(pairs))) for name in sets}
     for r in range(resamples):
         rows = rng.integers(0, len(y_true), len(y_true))
         truth = y_true[rows]
-        gaps = [f1_from_counts(truth, a[rows], n_classes) - f1_from_counts(truth, b[rows], n_classes) for a, b in pairs]
-        mean_gap = np.mean(gaps, axis=0)
-        for name, classes in sets.items():
-            out[name][r] = mean_gap[classes].mean()
+        for p, (a, b) in enumerate(pairs):
+            gap = f1_from_counts(truth, a[rows], n_classes) - f1_from_counts(truth, b[rows], n_classes)
+            for name, classes in sets.items():
+                out[name][r, p] = gap[classes].mean()
     return out
 
 
@@ -89,10 +93,15 @@ def percentile_interval(values: np.ndarray) -> Interval:
 
 
 def seed_and_row_interval(per_seed: np.ndarray, resampled: np.ndarray) -> Interval:
-    """mean(per_seed) +- t * sqrt(row variance + seed variance / seeds), Welch-Satterthwaite degrees of freedom."""
+    """mean(per_seed) +- t * sqrt(row variance + seed variance / seeds), Welch-Satterthwaite degrees of
+    freedom. per_seed: each pair's difference on the whole split; resampled: (resamples, pairs)."""
     seeds, centre = len(per_seed), float(np.mean(per_seed))
-    rows_var = float(np.var(resampled, ddof=1))
-    seeds_var = float(np.var(per_seed, ddof=1)) / seeds
+    rows_var = float(np.var(resampled.mean(axis=1), ddof=1))
+    # The row noise each pair's difference carries apart from the others': its spread about the resample's
+    # mean over pairs, scaled back from (seeds - 1) / seeds of a pair's own variance.
+    apart = resampled - resampled.mean(axis=1, keepdims=True)
+    row_noise_per_pair = float(np.var(apart, axis=0, ddof=1).mean()) * seeds / (seeds - 1)
+    seeds_var = max(0.0, float(np.var(per_seed, ddof=1)) - row_noise_per_pair) / seeds
     total = rows_var + seeds_var
     if total == 0:
         return centre, centre

@@ -150,7 +150,9 @@ def confusion_matrix(matrix: pd.DataFrame, title: str) -> str:
 def tune_path(stages: Sequence[Mapping]) -> str:
     """The search's path (results/tune/<parameter>.json, in stage order): the validation figure against each
     stage's parameter, mean over seeds with their sd as error bars, the value chosen ringed."""
-    fig, axes = plt.subplots(1, len(stages), figsize=(4.2 * len(stages), 3.2), squeeze=False)
+    fig, axes = plt.subplots(
+        1, len(stages), figsize=(4.2 * len(stages), 3.2), squeeze=False, sharey=True, constrained_layout=True
+    )
     for ax, stage in zip(axes[0], stages, strict=True):
         points = sorted(stage["points"], key=lambda p: p["value"])
         x = [p["value"] for p in points]
@@ -160,5 +162,5 @@ def tune_path(stages: Sequence[Mapping]) -> str:
         fixed = ", ".join(f"{k} {v:g}" for k, v in stage["fixed"].items())
         ax.set_title(f"{stage['parameter']} (at {fixed}): chose {stage['chosen']:g}", fontsize=9)
         ax.set_xlabel(stage["parameter"])
-        ax.set_ylabel(f"validation {stage['metric']}")
+    axes[0][0].set_ylabel(f"validation {stages[0]['metric']}")
     return to_png(fig)

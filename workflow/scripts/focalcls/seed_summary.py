@@ -5,6 +5,10 @@ from __future__ import annotations
 import statistics
 from collections.abc import Mapping, Sequence
 
+# Settings each seed chose for itself (a logit adjustment's tau and prior): kept per seed, never averaged
+# into a value no seed chose; the merged metrics hold the first seed's.
+CHOSEN_PER_SEED = {"logit_adjustment"}
+
 
 def mean_over_seeds(values: Sequence):
     """The seeds' metrics.json merged: a number that differs between seeds becomes its mean, at every level
@@ -13,7 +17,9 @@ def mean_over_seeds(values: Sequence):
     if all(v == first for v in values[1:]):
         return first
     if isinstance(first, Mapping):
-        return {key: mean_over_seeds([v[key] for v in values]) for key in first}
+        return {
+            key: first[key] if key in CHOSEN_PER_SEED else mean_over_seeds([v[key] for v in values]) for key in first
+        }
     if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
         return statistics.fmean(values)
     return first  # not a figure (a list of labels written in another order): the first seed's

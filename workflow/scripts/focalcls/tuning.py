@@ -8,19 +8,15 @@ from collections.abc import Mapping, Sequence
 
 
 def stage_result(
-    parameter: str,
-    values: Sequence[float],
-    per_value: Sequence[Sequence[Mapping]],
-    metric: str,
-    fixed: Mapping[str, float],
+    parameter: str, values: Sequence[float], metrics: Sequence[Mapping], seeds: int, metric: str, fixed: Mapping
 ) -> dict:
-    """The stage's record (results/tune/<parameter>.json). per_value[i]: the metrics.json of every seed of
-    the run with values[i]; each is judged on metrics["val"][metric], never on test."""
-    if len(per_value) != len(values):
-        raise ValueError(f"{len(per_value)} runs for {len(values)} {parameter} values")
+    """The stage's record (results/tune/<parameter>.json). metrics: the metrics.json of every run, value by
+    value, each value's `seeds` seeds in turn; each is judged on metrics["val"][metric], never on test."""
+    if len(metrics) != len(values) * seeds:
+        raise ValueError(f"{len(metrics)} runs for {len(values)} {parameter} values x {seeds} seeds")
     points = []
-    for value, seeds in zip(values, per_value, strict=True):
-        scores = [m["val"][metric] for m in seeds]
+    for i, value in enumerate(values):
+        scores = [m["val"][metric] for m in metrics[i * seeds : (i + 1) * seeds]]
         points.append(
             {
                 "value": value,
