@@ -243,7 +243,10 @@ def test_production_example_config_plans_every_stage(tmp_path, tiny_model_dir, i
         "--configfile", "config.yaml", "-n", "--quiet", "rules", "--resources", "gpu=4", cwd=tmp_path
     ).stdout
     jobs = dict(line.split() for line in plan.splitlines() if len(line.split()) == 2 and line.split()[1].isdigit())
-    assert jobs["train"] == jobs["evaluate"] == str(len(config["presets"])) and "fetch_demo_model" not in jobs
+    # every preset and the search's first stage, each once per seed (the second stage is planned after the first)
+    trainings = (len(config["presets"]) + len(config["tune"]["gammas"])) * len(config["train"]["seeds"])
+    assert jobs["train"] == jobs["evaluate"] == str(trainings) and "fetch_demo_model" not in jobs
+    assert jobs["tune_gamma"] == "1" and jobs["tuned"] == str(len(config["train"]["seeds"]))
 
 
 HOSTILE = '<script>alert(1)</script>"><img src=x onerror=alert(2)>=SUM(A1)'
