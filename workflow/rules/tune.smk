@@ -14,6 +14,8 @@ checkpoint tune_gamma:
         stage="results/tune/gamma.json",
     log:
         "results/logs/tune/gamma.log",
+    benchmark:
+        "results/benchmarks/tune/gamma.tsv"
     conda:
         ENV
     threads: 1
@@ -39,6 +41,8 @@ checkpoint tune_alpha:
         stage="results/tune/alpha.json",
     log:
         "results/logs/tune/alpha.log",
+    benchmark:
+        "results/benchmarks/tune/alpha.tsv"
     conda:
         ENV
     threads: 1
@@ -67,6 +71,8 @@ rule tuned:
         confusion="results/presets/{preset}/eval/confusion.csv",
     log:
         "results/logs/tuned/{preset}.log",
+    benchmark:
+        "results/benchmarks/tuned/{preset}.tsv"
     wildcard_constraints:
         preset="|".join(map(re.escape, runs_of(["tuned"]))),
     conda:
