@@ -135,6 +135,7 @@ def test_report_script_reads_the_files_its_rule_declares(stages, tmp_path):
             "evaluations": [],
             "adjusted_metrics": [str(adjusted / "metrics.json")],
             "adjusted_predictions": [str(adjusted / "predictions.xlsx")],
+            "tune": [],
         },
         output={"html": str(tmp_path / "page.html")},
         params={
