@@ -197,3 +197,23 @@ def test_a_checkpoint_with_its_own_code_is_not_run_unless_trusted(tmp_path):
     with pytest.raises(UserError, match="ships its own Python code, which was not run; set model.trust_remote_code"):
         load_classifier(tmp_path, ["a", "b"], pad_token_id=0)
     assert not marker.exists()
+
+
+def test_predict_chooses_on_the_mean_over_seeds_as_the_report_does(stages, tiny_model_dir, tmp_path):
+    """`first` wins on its first seed alone (0.9 against 0.6) but loses on the mean (0.5 against 0.6)."""
+    vals = {"first": [0.9, 0.1], "steady": [0.6, 0.6]}
+    metrics = []
+    for name, seeds in vals.items():
+        for i, val in enumerate(seeds):
+            path = tmp_path / f"{name}-{i}.json"
+            path.write_text(json.dumps({"val": {"macro_f1": val}}))
+            metrics.append(str(path))
+    write_xlsx(stages / "few.xlsx", pd.DataFrame({"内容": TEXTS}))
+    candidates = ["--candidates", *vals, "--metrics", *metrics, "--adapters", *["p/balanced/adapter"] * 2]
+    argv = [*flags(checkpoint=tiny_model_dir, labels="d/labels.json", input="few.xlsx", text_column="内容")]
+    done = run_script("predict.py", *argv, "--out", "out/few.xlsx", *candidates, *SETTINGS, cwd=stages)
+    assert "with preset steady" in done.stderr
+    one_short = ["--candidates", *vals, "--metrics", *metrics[:3], "--adapters", *["p/balanced/adapter"] * 2]
+    bad = run_script("predict.py", *argv, "--out", "out/bad.xlsx", *one_short, *SETTINGS, cwd=stages, check=False)
+    assert bad.returncode == 2 and "3 metrics files for 2 presets" in bad.stderr
+    assert not (stages / "out/bad.xlsx").exists()
