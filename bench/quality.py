@@ -70,13 +70,13 @@ def mean_sd(values: list[float]) -> str:
 
 
 def table(found: list[tuple[str, list[dict]]]) -> list[str]:
-    lines = [f"{'model':<34} {'macro_f1':>15} {'minority_f1':>15}   per seed (macro / minority)"]
+    lines = [f"{'model':<52} {'macro_f1':>15} {'minority_f1':>15}   per seed (macro / minority)"]
     for name, seeds in found:
         per_seed = "  ".join(f"{m['macro_f1']:.3f}/{m['minority_f1']:.3f}" for m in seeds)
         taus = [m["logit_adjustment"]["tau"] for m in seeds if "logit_adjustment" in m]
         label = name + (f" (tau {', '.join(f'{t:g}' for t in taus)})" if taus else "")
         macro, minority = mean_sd([m["macro_f1"] for m in seeds]), mean_sd([m["minority_f1"] for m in seeds])
-        lines.append(f"{label:<34} {macro:>15} {minority:>15}   {per_seed}")
+        lines.append(f"{label:<52} {macro:>15} {minority:>15}   {per_seed}")
     return lines
 
 
@@ -94,7 +94,7 @@ def search_path(results: Path) -> list[str]:
 
 def page_text(page: str, start: str, end: str) -> str:
     """The words of the report between two markers, tags dropped and spaces collapsed."""
-    part = page.split(start, 1)[1].split(end, 1)[0]
+    part = page.split(start, 1)[1].split(end, 1)[0].replace("\n", " ")  # a line per row or item, not per source line
     part = re.sub(r"</t[dh]>", " | ", part)
     part = re.sub(r"</tr>|</li>", "\n", part)
     return "\n".join(" ".join(html.unescape(re.sub(r"<[^>]+>", " ", line)).split()) for line in part.splitlines())
