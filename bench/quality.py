@@ -26,6 +26,9 @@ from pathlib import Path
 
 import yaml
 
+from focalcls.checks import preset_names
+from focalcls.config import load_config
+
 REPO = Path(__file__).resolve().parents[1]
 SEEDS = [42, 1, 2]
 TUNE = {"gammas": [1.0, 2.0, 3.0], "alpha": 0.25, "alphas": [0.1, 0.5], "form": "sigmoid", "metric": "minority_f1"}
@@ -48,19 +51,18 @@ def study_config() -> dict:
     return config
 
 
-def runs(results: Path, seeds: list) -> list[tuple[str, list[dict]]]:
-    """(model, its metrics per seed) for every preset and adjusted row the report shows, then the baselines."""
-    found = []
-    for preset in sorted((results / "presets").iterdir()):
-        if preset.name == "tune":
-            continue
+def runs(results: Path, config: dict) -> list[tuple[str, list[dict]]]:
+    """(model, its metrics per seed) for every preset the config names (and tuned), each with its adjusted row
+    where there is one, then the baselines: the report's models, never a stale folder of an earlier config."""
+    seeds, found = config["train"]["seeds"], []
+    for preset in preset_names(config):
+        folders = [results / "presets" / preset] + [results / "presets" / preset / f"seed-{s}" for s in seeds[1:]]
         for kind, suffix in (("eval", ""), ("adjusted", " + logit adjustment")):
-            folders = [preset] + [preset / f"seed-{s}" for s in seeds[1:]]
             files = [f / kind / "metrics.json" for f in folders]
             if all(f.exists() for f in files):
-                found.append((preset.name + suffix, [json.loads(f.read_text()) for f in files]))
-    for baseline in sorted((results / "baselines").glob("*/metrics.json")):
-        found.append((baseline.parent.name, [json.loads(baseline.read_text())]))
+                found.append((preset + suffix, [json.loads(f.read_text()) for f in files]))
+    for baseline in config["baselines"]:
+        found.append((baseline, [json.loads((results / "baselines" / baseline / "metrics.json").read_text())]))
     return found
 
 
@@ -131,10 +133,10 @@ def main() -> None:
         (work / "config.yaml").write_text(yaml.safe_dump(study_config(), allow_unicode=True, sort_keys=False))
         cmd = ["snakemake", "-s", str(REPO / "Snakefile"), "-d", str(work), "--cores", str(args.cores)]
         subprocess.run([*cmd, "results/report.html", "--configfile", str(work / "config.yaml")], check=True)
-    config = yaml.safe_load((work / "config.yaml").read_text(encoding="utf-8"))
+    config = load_config(work / "config.yaml")  # complete: the schema's defaults filled in
     results = work / "results"
     print(f"seeds {config['train']['seeds']}, test split; the demo's data, model and two-epoch cap")
-    print("\n".join(table(runs(results, config["train"]["seeds"]))))
+    print("\n".join(table(runs(results, config))))
     print("\n".join(search_path(results)))
     print("\n".join(report_words(results / "report.html")))
     totals = wall_seconds(results)
