@@ -258,3 +258,16 @@ def test_a_diverging_preset_stops_with_its_name_and_writes_no_adapter(tiny_model
             dtype="float32", trust_remote_code=False,
         )  # fmt: skip
     assert not (tmp_path / "adapter").exists() and not (tmp_path / "train_summary.json").exists()
+
+
+def test_validation_rows_are_read_shortest_first_each_with_its_own_label(tiny_model_dir):
+    from focalcls.model import load_tokenizer
+    from focalcls.trainer_setup import TokenizedRows
+
+    texts = ["a b c d e f g h", "a", "a b c", "a b c d e", "a b"]
+    frame = pd.DataFrame({"text": texts, "label": ["big", "mid", "tiny", "big", "mid"]})
+    rows = TokenizedRows(frame, LABELS, load_tokenizer(str(tiny_model_dir)), max_length=32)
+    before = {item["row"]: (item["labels"], item["input_ids"]) for item in rows.items}
+    assert rows.by_length() is rows and rows.lengths() == sorted(rows.lengths())
+    assert [item["row"] for item in rows.items] == [1, 4, 2, 3, 0]
+    assert {item["row"]: (item["labels"], item["input_ids"]) for item in rows.items} == before
