@@ -1,0 +1,186 @@
+"""Where a CPU training step's time goes, operator by operator, against the machine's matrix-product ceiling.
+
+One LoRA model as the train stage builds it (config's lora section, bf16 autocast as train.precision
+says), the same length-grouped batches for every path, paths interleaved step by step so drift in the
+machine's speed hits each alike: torch's dropout on the LoRA inputs (the previous path), the fast
+dropout the train stage uses on a CPU, and no dropout (a bound, not an option: it changes the recipe).
+The bf16 matrix-product ceiling is measured in the same run, at the step's own shapes and at 2048^3.
+Uses the demo model and the demo training split (run the demo first), or pass your own.
+    python bench/step_profile.py [--steps 12] [--batch-size 16]
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections import defaultdict
+
+import torch
+from torch.profiler import ProfilerActivity, profile
+
+import demo_inputs  # bench/demo_inputs.py: Python puts the running script's folder on the path
+from focalcls.data import LABEL, TEXT
+from focalcls.fast_dropout import FastDropout
+from focalcls.model import add_lora, load_classifier, load_tokenizer
+from focalcls.tables import read_table
+from loss_overhead import fixed_batches
+
+CATEGORIES = {  # aten operator -> what it is; self CPU time is summed per category
+    "matrix products": ("aten::mm", "aten::addmm", "aten::bmm"),
+    "dtype casts (autocast)": ("aten::copy_", "aten::_to_copy"),
+    "dropout random draws": ("aten::bernoulli_", "aten::random_", "aten::ge"),
+    "attention kernels": (
+        "aten::_scaled_dot_product_flash_attention_for_cpu",
+        "aten::_scaled_dot_product_flash_attention_for_cpu_backward",
+    ),
+    "element-wise (mul, add, gelu, norms)": (
+        "aten::mul",
+        "aten::add",
+        "aten::add_",
+        "aten::gelu",
+        "aten::gelu_backward",
+        "aten::div",
+        "aten::pow",
+        "aten::mean",
+        "aten::rsqrt",
+        "aten::sum",
+        "aten::mul_",
+        "aten::tanh",
+    ),
+}
+PATHS = ("torch dropout (previous)", "fast dropout (train stage)", "no dropout (bound)")
+
+
+def grouped_batches(train, labels, tokenizer, batch_size: int, steps: int, max_length: int) -> list:
+    """`steps` batches as the length-grouped sampler makes them: rows of similar length together."""
+    rows = train.sample(n=batch_size * steps, random_state=0)
+    lengths = [len(x) for x in tokenizer(list(rows[TEXT]), truncation=True, max_length=max_length)["input_ids"]]
+    rows = rows.assign(_length=lengths).sort_values("_length", kind="stable")
+    return fixed_batches(rows[[TEXT, LABEL]], labels, tokenizer, batch_size, steps, max_length)
+
+
+def dropout_switch(model: torch.nn.Module):
+    """A function setting every LoRA dropout to one of PATHS."""
+    slots = [
+        (m.lora_dropout, name, d.p)
+        for m in model.modules()
+        if isinstance(getattr(m, "lora_dropout", None), torch.nn.ModuleDict)
+        for name, d in m.lora_dropout.items()
+    ]
+    made = {p: (torch.nn.Dropout(p), FastDropout(p), torch.nn.Identity()) for _, _, p in slots}
+
+    def use(path: str) -> None:
+        for dropouts, name, p in slots:
+            dropouts[name] = made[p][PATHS.index(path)]
+
+    return use
+
+
+def matmul_gflops(m: int, k: int, n: int, seconds: float = 1.0) -> float:
+    a, b = torch.randn(m, k, dtype=torch.bfloat16), torch.randn(k, n, dtype=torch.bfloat16)
+    for _ in range(3):
+        a @ b
+    started, calls = time.perf_counter(), 0
+    while time.perf_counter() - started < seconds:
+        a @ b
+        calls += 1
+    return 2 * m * k * n * calls / (time.perf_counter() - started) / 1e9
+
+
+def by_category(prof, steps: int) -> dict[str, float]:
+    """Milliseconds per step of each category, 'other' for the rest."""
+    totals = defaultdict(float)
+    for event in prof.key_averages():
+        name = next((c for c, ops in CATEGORIES.items() if event.key in ops), "other")
+        totals[name] += event.self_cpu_time_total / 1e3 / steps
+    return totals
+
+
+def timed_and_profiled(model, batches, bf16: bool) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+    """Median step seconds of each path (paths interleaved step by step) and its profiled ms per category."""
+    use = dropout_switch(model)
+    optimizer = torch.optim.AdamW([q for q in model.parameters() if q.requires_grad], lr=1e-5)
+
+    def step(batch, targets) -> float:
+        started = time.perf_counter()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            logits = model(**batch).logits
+        torch.nn.functional.cross_entropy(logits.float(), targets).backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        return time.perf_counter() - started
+
+    for path in PATHS:  # warm-up
+        use(path)
+        step(*batches[0])
+    times = {path: [] for path in PATHS}
+    for batch, targets in batches:
+        for path in PATHS:
+            use(path)
+            times[path].append(step(batch, targets))
+    profiles = {}
+    for path in PATHS:
+        use(path)
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            for batch, targets in batches[:4]:
+                step(batch, targets)
+        profiles[path] = by_category(prof, 4)
+    return {path: statistics.median(times[path]) for path in PATHS}, profiles
+
+
+def report(medians: dict[str, float], profiles: dict[str, dict[str, float]], flop: float, ceiling: float) -> None:
+    print(f"{'ms a step (profiled)':<38}" + "".join(f"{path:>28}" for path in PATHS))
+    for name in list(CATEGORIES) + ["other"]:
+        print(f"  {name:<36}" + "".join(f"{profiles[path][name]:28.0f}" for path in PATHS))
+    print(f"{'median step s (not profiled)':<38}" + "".join(f"{medians[path]:28.3f}" for path in PATHS))
+    rates = {path: flop / medians[path] / 1e9 for path in PATHS}
+    print(f"{'GFLOP/s, % of the ceiling':<38}" + "".join(f"{r:20.0f} {r / ceiling:6.0%}" for r in rates.values()))
+    products = {path: flop / (profiles[path]["matrix products"] / 1e3) / 1e9 for path in PATHS}
+    print(
+        f"{'the products alone: GFLOP/s, %':<38}" + "".join(f"{r:20.0f} {r / ceiling:6.0%}" for r in products.values())
+    )
+    old, new = PATHS[0], PATHS[1]
+    print(
+        f"fast dropout vs torch dropout: {medians[old] / medians[new]:.2f}x a step; training step at "
+        f"{rates[new] / ceiling:.0%} of the ceiling (target: 50%)"
+    )
+
+
+def main() -> None:
+    p = demo_inputs.parser(__doc__)
+    p.add_argument("--steps", type=int, default=12)
+    p.add_argument("--batch-size", type=int, default=16)
+    args = p.parse_args()
+    demo = demo_inputs.load(args)
+    config, labels = demo.config, demo.labels
+    lora, max_length, bf16 = config["lora"], config["model"]["max_length"], config["train"]["precision"] == "bf16"
+
+    tokenizer = load_tokenizer(args.checkpoint)
+    model = load_classifier(args.checkpoint, labels, pad_token_id=tokenizer.pad_token_id, dtype="float32")
+    dense = sum(q.numel() for n, q in model.named_parameters() if "embed" not in n)
+    model = add_lora(
+        model, r=lora["r"], alpha=lora["alpha"], dropout=lora["dropout"], target_modules=lora["target_modules"]
+    ).train()
+    train = read_table(demo.data / "train.xlsx")
+    batches = grouped_batches(train, labels, tokenizer, args.batch_size, args.steps, max_length)
+    medians, profiles = timed_and_profiled(model, batches, bf16)
+
+    tokens = sum(b["input_ids"].numel() for b, _ in batches) / len(batches)  # padded tokens a step
+    flop = 4 * dense * tokens  # LoRA: forward plus input gradients; frozen weights get no weight gradient
+    hidden, inner = model.config.hidden_size, model.config.intermediate_size
+    ceiling = matmul_gflops(int(tokens), hidden, inner)
+    print(
+        f"model {args.checkpoint}: {dense / 1e6:.0f}M parameters outside the embeddings; "
+        f"{args.steps} length-grouped steps of {args.batch_size} rows, {tokens:.0f} padded tokens a step; "
+        f"bf16 {bf16}; {torch.get_num_threads()} threads; lora dropout {lora['dropout']}"
+    )
+    print(
+        f"bf16 matrix-product ceiling: {ceiling:.0f} GFLOP/s at the step's ({int(tokens)} x {hidden}) @ "
+        f"({hidden} x {inner}), {matmul_gflops(2048, 2048, 2048):.0f} GFLOP/s at 2048^3"
+    )
+    print(f"{flop / 1e9:.0f} GFLOP a step (4 x parameters x tokens)")
+    report(medians, profiles, flop, ceiling)
+
+
+if __name__ == "__main__":
+    main()
