@@ -271,3 +271,33 @@ def test_validation_rows_are_read_shortest_first_each_with_its_own_label(tiny_mo
     assert rows.by_length() is rows and rows.lengths() == sorted(rows.lengths())
     assert [item["row"] for item in rows.items] == [1, 4, 2, 3, 0]
     assert {item["row"]: (item["labels"], item["input_ids"]) for item in rows.items} == before
+
+
+@pytest.mark.slow
+def test_one_thread_trains_the_adapter_two_threads_train(tiny_model_dir, tmp_path):
+    # The demo trains two presets side by side on one thread each (config/config.yaml): a thread count
+    # must not change what is learnt beyond float rounding (stated tolerance: 1e-5 on every weight).
+    from safetensors.torch import load_file
+
+    from conftest import synthetic_rows
+    from focalcls.training import train_preset
+
+    rows = synthetic_rows({"sports": 24, "finance": 24})
+    threads = torch.get_num_threads()
+    adapters = []
+    try:
+        for n in (1, 2):
+            torch.set_num_threads(n)
+            train_preset(
+                train=rows, val=rows.iloc[:8], labels=["sports", "finance"], checkpoint=str(tiny_model_dir),
+                loss=LossSpec(loss="focal", form="softmax", gamma=2.0, alpha=None),
+                lora={"r": 2, "alpha": 4, "dropout": 0.05, "target_modules": "all-linear"},
+                settings=train_settings(epochs=1, batch_size=8, lr=1e-2, precision="bf16"), max_length=16,
+                out_dir=tmp_path / str(n), preset_name="p", dtype="float32", trust_remote_code=False,
+            )  # fmt: skip
+            adapters.append(load_file(str(tmp_path / str(n) / "adapter/adapter_model.safetensors")))
+    finally:
+        torch.set_num_threads(threads)
+    one, two = adapters
+    assert one.keys() == two.keys() and any("lora_B" in k for k in one)
+    assert all(torch.allclose(one[k], two[k], rtol=0, atol=1e-5) for k in one)

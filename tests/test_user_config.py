@@ -54,3 +54,20 @@ def test_a_config_listing_two_presets_plans_those_two(beside_the_demo_config, ti
     }
     (work / "my.yaml").write_text(yaml.safe_dump(mine))
     assert planned_trainings(work, "my.yaml") == ["ce", "moderate"]
+
+
+def test_the_demo_trains_on_one_thread_each_while_a_users_cpu_training_takes_every_core(
+    beside_the_demo_config, tiny_model_dir
+):
+    # The demo's config sets train.cpu_threads 1 so that two presets train side by side (BENCHMARKS.md);
+    # a user's config does not inherit it: with gpus 0 each training takes every core given.
+    work = beside_the_demo_config
+    mine = {"data": {"raw": "mine.xlsx"}, "model": {"checkpoint": str(tiny_model_dir), "max_length": 16}}
+    (work / "my.yaml").write_text(yaml.safe_dump(mine))
+
+    def train_threads(*config) -> set[str]:
+        plan = snakemake("-n", "-p", "--cores", "2", *config, cwd=work).stdout
+        return set(re.findall(r"scripts/train\.py'? --threads (\d+)", plan))
+
+    assert train_threads() == {"1"}
+    assert train_threads("--configfile", "my.yaml") == {"2"}

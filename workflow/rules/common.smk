@@ -153,7 +153,8 @@ def gpus_per_job():
 def gpu_job_threads(gpus):
     """CPU threads of a job on `gpus` GPUs: train.cpu_threads, else --cores shared evenly among the GPU
     jobs that run at once (four one-GPU trainings on a 4-GPU, 8-core box: 2 each), so Snakemake starts
-    them side by side. A CPU job (gpus 0) takes every core, as one CPU training is fastest alone."""
+    them side by side. A CPU job (gpus 0) takes every core, so a large model is held in memory once; the
+    demo sets train.cpu_threads 1, as its small model trains faster two at a time (BENCHMARKS.md)."""
     if config["train"]["cpu_threads"]:
         return config["train"]["cpu_threads"]
     try:
