@@ -4,9 +4,10 @@ One LoRA model as the train stage builds it (config's lora section, bf16 autocas
 says), the same length-grouped batches for every path, paths interleaved step by step so drift in the
 machine's speed hits each alike: torch's dropout on the LoRA inputs (the previous path), the fast
 dropout the train stage uses on a CPU, and no dropout (a bound, not an option: it changes the recipe).
-The bf16 matrix-product ceiling is measured in the same run, at the step's own shapes and at 2048^3.
+The bf16 matrix-product ceiling is measured in the same run, at the step's own shapes and at 2048^3,
+between the rounds of steps: a shared machine's speed drifts, and one reading can be half another.
 Uses the demo model and the demo training split (run the demo first), or pass your own.
-    python bench/step_profile.py [--steps 12] [--batch-size 16]
+    python bench/step_profile.py [--steps 12] [--batch-size 16] [--dropout RATE]
 """
 
 from __future__ import annotations
@@ -96,8 +97,9 @@ def by_category(prof, steps: int) -> dict[str, float]:
     return totals
 
 
-def timed_and_profiled(model, batches, bf16: bool) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
-    """Median step seconds of each path (paths interleaved step by step) and its profiled ms per category."""
+def timed_and_profiled(model, batches, bf16: bool, shape: tuple[int, int, int]) -> tuple[dict, dict, dict]:
+    """Median step seconds of each path (paths interleaved step by step), its profiled ms per category, and
+    the bf16 product ceiling read after every round, at the step's `shape` and at 2048^3 (GFLOP/s)."""
     use = dropout_switch(model)
     optimizer = torch.optim.AdamW([q for q in model.parameters() if q.requires_grad], lr=1e-5)
 
@@ -113,25 +115,28 @@ def timed_and_profiled(model, batches, bf16: bool) -> tuple[dict[str, float], di
     for path in PATHS:  # warm-up
         use(path)
         step(*batches[0])
-    times = {path: [] for path in PATHS}
+    times, ceilings = {path: [] for path in PATHS}, {"step": [], "2048^3": []}
     for batch, targets in batches:
         for path in PATHS:
             use(path)
             times[path].append(step(batch, targets))
-    profiles = {}
+        ceilings["step"].append(matmul_gflops(*shape, seconds=0.2))
+        ceilings["2048^3"].append(matmul_gflops(2048, 2048, 2048, seconds=0.2))
+    profiles, spread = {}, batches[:: max(1, len(batches) // 4)]  # short to long, as the medians see them
     for path in PATHS:
         use(path)
         with profile(activities=[ProfilerActivity.CPU]) as prof:
-            for batch, targets in batches[:4]:
+            for batch, targets in spread:
                 step(batch, targets)
-        profiles[path] = by_category(prof, 4)
-    return {path: statistics.median(times[path]) for path in PATHS}, profiles
+        profiles[path] = by_category(prof, len(spread))
+    return {path: statistics.median(times[path]) for path in PATHS}, profiles, ceilings
 
 
 def report(medians: dict[str, float], profiles: dict[str, dict[str, float]], flop: float, ceiling: float) -> None:
     print(f"{'ms a step (profiled)':<38}" + "".join(f"{path:>28}" for path in PATHS))
     for name in list(CATEGORIES) + ["other"]:
         print(f"  {name:<36}" + "".join(f"{profiles[path][name]:28.0f}" for path in PATHS))
+    print(f"  {'all (profiled)':<36}" + "".join(f"{sum(profiles[path].values()):28.0f}" for path in PATHS))
     print(f"{'median step s (not profiled)':<38}" + "".join(f"{medians[path]:28.3f}" for path in PATHS))
     rates = {path: flop / medians[path] / 1e9 for path in PATHS}
     print(f"{'GFLOP/s, % of the ceiling':<38}" + "".join(f"{r:20.0f} {r / ceiling:6.0%}" for r in rates.values()))
@@ -150,10 +155,14 @@ def main() -> None:
     p = demo_inputs.parser(__doc__)
     p.add_argument("--steps", type=int, default=12)
     p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--dropout", type=float, help="the LoRA dropout rate to compare (default: the config's)")
     args = p.parse_args()
     demo = demo_inputs.load(args)
     config, labels = demo.config, demo.labels
-    lora, max_length, bf16 = config["lora"], config["model"]["max_length"], config["train"]["precision"] == "bf16"
+    lora = {**config["lora"], "dropout": config["lora"]["dropout"] if args.dropout is None else args.dropout}
+    if not 0 < lora["dropout"] < 1:
+        p.error(f"lora.dropout is {lora['dropout']}: no dropout to compare; pass --dropout with a rate in (0, 1)")
+    max_length, bf16 = config["model"]["max_length"], config["train"]["precision"] == "bf16"
 
     tokenizer = load_tokenizer(args.checkpoint)
     model = load_classifier(args.checkpoint, labels, pad_token_id=tokenizer.pad_token_id, dtype="float32")
@@ -163,20 +172,20 @@ def main() -> None:
     ).train()
     train = read_table(demo.data / "train.xlsx")
     batches = grouped_batches(train, labels, tokenizer, args.batch_size, args.steps, max_length)
-    medians, profiles = timed_and_profiled(model, batches, bf16)
-
     tokens = sum(b["input_ids"].numel() for b, _ in batches) / len(batches)  # padded tokens a step
     flop = 4 * dense * tokens  # LoRA: forward plus input gradients; frozen weights get no weight gradient
     hidden, inner = model.config.hidden_size, model.config.intermediate_size
-    ceiling = matmul_gflops(int(tokens), hidden, inner)
+    medians, profiles, ceilings = timed_and_profiled(model, batches, bf16, (int(tokens), hidden, inner))
+    ceiling = statistics.median(ceilings["step"])
     print(
         f"model {args.checkpoint}: {dense / 1e6:.0f}M parameters outside the embeddings; "
         f"{args.steps} length-grouped steps of {args.batch_size} rows, {tokens:.0f} padded tokens a step; "
         f"bf16 {bf16}; {torch.get_num_threads()} threads; lora dropout {lora['dropout']}"
     )
+    at = {name: f"{statistics.median(r):.0f} ({min(r):.0f} to {max(r):.0f})" for name, r in ceilings.items()}
     print(
-        f"bf16 matrix-product ceiling: {ceiling:.0f} GFLOP/s at the step's ({int(tokens)} x {hidden}) @ "
-        f"({hidden} x {inner}), {matmul_gflops(2048, 2048, 2048):.0f} GFLOP/s at 2048^3"
+        f"bf16 matrix-product ceiling, median (range) of {len(batches)} readings: {at['step']} GFLOP/s at the "
+        f"step's ({int(tokens)} x {hidden}) @ ({hidden} x {inner}), {at['2048^3']} GFLOP/s at 2048^3"
     )
     print(f"{flop / 1e9:.0f} GFLOP a step (4 x parameters x tokens)")
     report(medians, profiles, flop, ceiling)

@@ -77,6 +77,8 @@ def test_speed_benchmarks_print_their_ratios(demo_like, tiny_model_dir):
     common = ["--config", work / "config.yaml", "--checkpoint", tiny_model_dir, "--data", data]
     assert "speed-up:" in bench("train_throughput.py", *common, "--steps", "3", cwd=work).splitlines()[-1]
     assert "focal loss overhead:" in bench("loss_overhead.py", *common, "--repeats", "2", cwd=work).splitlines()[-1]
+    profiled = bench("step_profile.py", *common, "--steps", "2", "--batch-size", "4", "--dropout", "0.1", cwd=work)
+    assert "all (profiled)" in profiled and profiled.splitlines()[-1].startswith("fast dropout vs torch dropout:")
     out = bench(
         "eval_throughput.py",
         "--checkpoint",
@@ -162,3 +164,13 @@ def test_second_data_set_reads_the_first_turn_and_topic_and_its_config_is_valid(
     config = complete(study_config(tmp_path / "chatbot.xlsx", split_seed=7))
     assert config["train"]["epochs"] == complete({})["train"]["epochs"]  # the recipe is the schema's
     assert list(config["presets"]) == list(yaml.safe_load((REPO / "config/config.yaml").read_text())["presets"])
+
+
+def test_the_step_profile_refuses_a_config_without_dropout(demo_like, tiny_model_dir):
+    work, data = demo_like  # the tiny config's lora.dropout is 0
+    done = subprocess.run(
+        [sys.executable, str(REPO / "bench/step_profile.py"), "--config", work / "config.yaml"]
+        + ["--checkpoint", tiny_model_dir, "--data", data],
+        cwd=work, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 2 and "lora.dropout is 0.0: no dropout to compare; pass --dropout" in done.stderr
