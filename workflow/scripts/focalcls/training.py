@@ -143,7 +143,7 @@ def prepared_model(
     model = add_lora(
         model, r=lora["r"], alpha=lora["alpha"], dropout=lora["dropout"], target_modules=lora["target_modules"]
     )
-    if not torch.cuda.is_available():  # torch's CPU dropout draws a float per element: a quarter of a step
+    if not torch.cuda.is_available():  # torch's CPU dropout draws a float per element: up to a quarter of a step
         use_fast_lora_dropout(model)
     if settings.gradient_checkpointing:
         model.enable_input_require_grads()  # else LoRA weights behind checkpointed blocks get no gradient
