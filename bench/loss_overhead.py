@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Callable
 
 import pandas as pd
 import torch
@@ -49,6 +50,18 @@ def fixed_batches(
     return batches
 
 
+def timed_step(model, optimizer, batch, targets, loss_fn: Callable, bf16: bool) -> tuple[float, torch.Tensor]:
+    """Seconds of one training step (forward, under bf16 autocast if asked; loss_fn(logits, targets);
+    backward; optimizer step), and its logits."""
+    started = time.perf_counter()
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        logits = model(**batch).logits
+    loss_fn(logits, targets).backward()
+    optimizer.step()
+    optimizer.zero_grad()
+    return time.perf_counter() - started, logits.detach()
+
+
 def step_times(
     model: torch.nn.Module, batches: list, specs: dict[str, LossSpec], bf16: bool
 ) -> tuple[dict[str, list[float]], torch.Tensor]:
@@ -57,14 +70,10 @@ def step_times(
     optimizer = torch.optim.AdamW([q for q in model.parameters() if q.requires_grad], lr=1e-5)
 
     def step(batch, targets, spec) -> tuple[float, torch.Tensor]:
-        started = time.perf_counter()
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            logits = model(**batch).logits
-        loss = focal_loss(logits, targets, gamma=spec.gamma, alpha=spec.alpha, form=spec.form)
-        loss.backward()
-        optimizer.step()
-        optimizer.zero_grad()
-        return time.perf_counter() - started, logits.detach()
+        def loss(logits, targets):
+            return focal_loss(logits, targets, gamma=spec.gamma, alpha=spec.alpha, form=spec.form)
+
+        return timed_step(model, optimizer, batch, targets, loss, bf16)
 
     for spec in specs.values():  # warm-up: first calls allocate and pick kernels
         step(*batches[0], spec)

@@ -17,6 +17,7 @@ import time
 from collections import defaultdict
 
 import torch
+import torch.nn.functional as F
 from torch.profiler import ProfilerActivity, profile
 
 import demo_inputs  # bench/demo_inputs.py: Python puts the running script's folder on the path
@@ -24,7 +25,7 @@ from focalcls.data import LABEL, TEXT
 from focalcls.fast_dropout import FastDropout
 from focalcls.model import add_lora, load_classifier, load_tokenizer
 from focalcls.tables import read_table
-from loss_overhead import fixed_batches
+from loss_overhead import fixed_batches, timed_step
 
 CATEGORIES = {  # aten operator -> what it is; self CPU time is summed per category
     "matrix products": ("aten::mm", "aten::addmm", "aten::bmm"),
@@ -104,13 +105,7 @@ def timed_and_profiled(model, batches, bf16: bool, shape: tuple[int, int, int]) 
     optimizer = torch.optim.AdamW([q for q in model.parameters() if q.requires_grad], lr=1e-5)
 
     def step(batch, targets) -> float:
-        started = time.perf_counter()
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            logits = model(**batch).logits
-        torch.nn.functional.cross_entropy(logits.float(), targets).backward()
-        optimizer.step()
-        optimizer.zero_grad()
-        return time.perf_counter() - started
+        return timed_step(model, optimizer, batch, targets, lambda y, t: F.cross_entropy(y.float(), t), bf16)[0]
 
     for path in PATHS:  # warm-up
         use(path)
