@@ -274,7 +274,7 @@ def test_validation_rows_are_read_shortest_first_each_with_its_own_label(tiny_mo
 
 
 @pytest.mark.slow
-def test_one_thread_trains_the_adapter_two_threads_train(tiny_model_dir, tmp_path):
+def test_one_thread_and_two_threads_train_the_same_adapter(tiny_model_dir, tmp_path):
     # The demo trains two presets side by side on one thread each (config/config.yaml): a thread count
     # must not change what is learnt beyond float rounding (stated tolerance: 1e-5 on every weight).
     from safetensors.torch import load_file
