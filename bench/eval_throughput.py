@@ -16,6 +16,7 @@ import torch
 
 from focalcls.inference import predict_probs
 from focalcls.model import add_lora, load_classifier, load_tokenizer
+from focalcls.precision import use_bf16
 from focalcls.tables import read_table
 
 REPO = Path(__file__).resolve().parents[1]
@@ -38,7 +39,7 @@ def main() -> None:
     p.add_argument("--n", type=int, default=300, help="rows measured")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--max-length", type=int, default=64)
-    p.add_argument("--precision", choices=["bf16", "fp32"], default="bf16")
+    p.add_argument("--precision", choices=["auto", "bf16", "fp32"], default="auto", help="as train.precision")
     args = p.parse_args()
 
     texts = list(read_table(args.rows)["text"])[: args.n]
@@ -47,7 +48,7 @@ def main() -> None:
         args.checkpoint, ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j"], pad_token_id=tokenizer.pad_token_id
     )
     model = add_lora(model, r=16, alpha=32, dropout=0.0, target_modules="all-linear").eval()
-    bf16 = args.precision == "bf16"
+    bf16 = use_bf16(args.precision)
     predict_probs(
         model, tokenizer, texts[:8], form="softmax", max_length=args.max_length, batch_size=8, bf16=bf16
     )  # warm-up
@@ -66,7 +67,9 @@ def main() -> None:
     # the machine's arithmetic limit, which bounds any speed-up.
     tokens = sum(len(ids) for ids in tokenizer(texts, truncation=True, max_length=args.max_length)["input_ids"])
     dense = sum(p.numel() for n, p in model.named_parameters() if "embed" not in n)
-    print(f"model {args.checkpoint}, {len(texts)} rows, {torch.get_num_threads()} threads, {args.precision}")
+    print(
+        f"model {args.checkpoint}, {len(texts)} rows, {torch.get_num_threads()} threads, {'bf16' if bf16 else 'fp32'}"
+    )
     print(
         f"batched (batch {args.batch_size}, sorted by length): {len(texts) / batched_s:8.1f} rows/s ({batched_s:.1f} s)"
     )

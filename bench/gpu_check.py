@@ -29,7 +29,7 @@ import torch
 
 from focalcls.config import complete, complete_preset
 from focalcls.inference import predict_probs
-from focalcls.model import resolve_dtype, use_bf16
+from focalcls.precision import resolve_dtype, use_bf16
 from focalcls.presets import resolve_preset
 from focalcls.training import TrainSettings, train_preset
 

@@ -23,6 +23,7 @@ from focalcls.config import complete_preset
 from focalcls.data import LABEL, TEXT, class_counts
 from focalcls.losses import focal_loss
 from focalcls.model import add_lora, load_classifier, load_tokenizer
+from focalcls.precision import use_bf16
 from focalcls.presets import LossSpec, resolve_preset
 from focalcls.tables import read_table
 
@@ -129,7 +130,7 @@ def main() -> None:
     train = read_table(data / "train.xlsx").sample(frac=1.0, random_state=0)
     counts = class_counts(train, labels)
     specs = {name: resolve_preset(name, complete_preset(preset), labels, counts) for name, preset in LOSSES.items()}
-    bf16 = config["train"]["precision"] == "bf16"
+    bf16 = use_bf16(config["train"]["precision"])
 
     tokenizer = load_tokenizer(args.checkpoint)
     model = load_classifier(args.checkpoint, labels, pad_token_id=tokenizer.pad_token_id)

@@ -1,11 +1,12 @@
 """Where a CPU training step's time goes, operator by operator, against the machine's matrix-product ceiling.
 
-One LoRA model as the train stage builds it (config's lora section, bf16 autocast as train.precision
-says), the same length-grouped batches for every path, paths interleaved step by step so drift in the
-machine's speed hits each alike: torch's dropout on the LoRA inputs (the previous path), the fast
-dropout the train stage uses on a CPU, and no dropout (a bound, not an option: it changes the recipe).
-The bf16 matrix-product ceiling is measured in the same run, at the step's own shapes and at 2048^3,
-between the rounds of steps: a shared machine's speed drifts, and one reading can be half another.
+One LoRA model as the train stage builds it (config's lora section, bf16 autocast where train.precision
+makes the train stage use it), the same length-grouped batches for every path, paths interleaved step
+by step so drift in the machine's speed hits each alike: torch's dropout on the LoRA inputs (the
+previous path), the fast dropout the train stage uses on a CPU, and no dropout (a bound, not an option:
+it changes the recipe). The matrix-product ceiling, in the compute dtype, is measured in the same run,
+at the step's own shapes and at 2048^3, between the rounds of steps: a shared machine's speed drifts,
+and one reading can be half another.
 Uses the demo model and the demo training split (run the demo first), or pass your own.
     python bench/step_profile.py [--steps 12] [--batch-size 16] [--dropout RATE]
 """
@@ -24,6 +25,7 @@ import demo_inputs  # bench/demo_inputs.py: Python puts the running script's fol
 from focalcls.data import LABEL, TEXT
 from focalcls.fast_dropout import FastDropout
 from focalcls.model import add_lora, load_classifier, load_tokenizer
+from focalcls.precision import use_bf16
 from focalcls.tables import read_table
 from loss_overhead import fixed_batches, timed_step
 
@@ -78,8 +80,8 @@ def dropout_switch(model: torch.nn.Module):
     return use
 
 
-def matmul_gflops(m: int, k: int, n: int, seconds: float = 1.0) -> float:
-    a, b = torch.randn(m, k, dtype=torch.bfloat16), torch.randn(k, n, dtype=torch.bfloat16)
+def matmul_gflops(m: int, k: int, n: int, seconds: float = 1.0, dtype: torch.dtype = torch.bfloat16) -> float:
+    a, b = torch.randn(m, k, dtype=dtype), torch.randn(k, n, dtype=dtype)
     for _ in range(3):
         a @ b
     started, calls = time.perf_counter(), 0
@@ -100,7 +102,7 @@ def by_category(prof, steps: int) -> dict[str, float]:
 
 def timed_and_profiled(model, batches, bf16: bool, shape: tuple[int, int, int]) -> tuple[dict, dict, dict]:
     """Median step seconds of each path (paths interleaved step by step), its profiled ms per category, and
-    the bf16 product ceiling read after every round, at the step's `shape` and at 2048^3 (GFLOP/s)."""
+    the product ceiling in the compute dtype read after every round, at the step's `shape` and at 2048^3 (GFLOP/s)."""
     use = dropout_switch(model)
     optimizer = torch.optim.AdamW([q for q in model.parameters() if q.requires_grad], lr=1e-5)
 
@@ -115,8 +117,9 @@ def timed_and_profiled(model, batches, bf16: bool, shape: tuple[int, int, int]) 
         for path in PATHS:
             use(path)
             times[path].append(step(batch, targets))
-        ceilings["step"].append(matmul_gflops(*shape, seconds=0.2))
-        ceilings["2048^3"].append(matmul_gflops(2048, 2048, 2048, seconds=0.2))
+        dtype = torch.bfloat16 if bf16 else torch.float32
+        ceilings["step"].append(matmul_gflops(*shape, seconds=0.2, dtype=dtype))
+        ceilings["2048^3"].append(matmul_gflops(2048, 2048, 2048, seconds=0.2, dtype=dtype))
     profiles, spread = {}, batches[:: max(1, len(batches) // 4)]  # short to long, as the medians see them
     for path in PATHS:
         use(path)
@@ -157,7 +160,7 @@ def main() -> None:
     lora = {**config["lora"], "dropout": config["lora"]["dropout"] if args.dropout is None else args.dropout}
     if not 0 < lora["dropout"] < 1:
         p.error(f"lora.dropout is {lora['dropout']}: no dropout to compare; pass --dropout with a rate in (0, 1)")
-    max_length, bf16 = config["model"]["max_length"], config["train"]["precision"] == "bf16"
+    max_length, bf16 = config["model"]["max_length"], use_bf16(config["train"]["precision"])
 
     tokenizer = load_tokenizer(args.checkpoint)
     model = load_classifier(args.checkpoint, labels, pad_token_id=tokenizer.pad_token_id, dtype="float32")
@@ -179,7 +182,8 @@ def main() -> None:
     )
     at = {name: f"{statistics.median(r):.0f} ({min(r):.0f} to {max(r):.0f})" for name, r in ceilings.items()}
     print(
-        f"bf16 matrix-product ceiling, median (range) of {len(batches)} readings: {at['step']} GFLOP/s at the "
+        f"{'bf16' if bf16 else 'fp32'} matrix-product ceiling, median (range) of {len(batches)} readings: "
+        f"{at['step']} GFLOP/s at the "
         f"step's ({int(tokens)} x {hidden}) @ ({hidden} x {inner}), {at['2048^3']} GFLOP/s at 2048^3"
     )
     print(f"{flop / 1e9:.0f} GFLOP a step (4 x parameters x tokens)")

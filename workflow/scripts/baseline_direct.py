@@ -20,7 +20,8 @@ def _direct(args) -> None:
     import torch
     from transformers import AutoModelForCausalLM
 
-    from focalcls.model import DTYPES, load_tokenizer, refusing_remote_code, resolve_dtype, use_bf16
+    from focalcls.model import DTYPES, load_tokenizer, refusing_remote_code
+    from focalcls.precision import resolve_dtype, use_bf16
     from focalcls.zero_shot import zero_shot_probs
 
     labels = read_json(args.labels)

@@ -16,6 +16,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer, PreT
 
 from .atomic import read_json, write_json
 from .errors import UserError
+from .precision import resolve_dtype, use_bf16
 
 log = logging.getLogger(__name__)
 
@@ -50,21 +51,6 @@ def load_tokenizer(checkpoint: str | os.PathLike, *, trust_remote_code: bool = F
         log.warning("tokenizer has no pad token; using eos %r", tokenizer.eos_token)
     tokenizer.padding_side = "right"
     return tokenizer
-
-
-def use_bf16(precision: str) -> bool:
-    """bf16 autocast: 'bf16' always (CPUs with avx512_bf16/AMX run it ~1.5x faster), 'auto' on bf16 GPUs."""
-    gpu_bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-    if precision == "bf16" and torch.cuda.is_available() and not gpu_bf16:
-        raise UserError(f"train.precision is bf16 but {torch.cuda.get_device_name()} has no bf16; use fp32 or auto")
-    return precision == "bf16" or (precision == "auto" and gpu_bf16)
-
-
-def resolve_dtype(name: str) -> str:
-    """'auto' loads bf16 weights on GPUs that run bf16 (half the memory of float32), float32 elsewhere."""
-    if name != "auto":
-        return name
-    return "bfloat16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "float32"
 
 
 def load_classifier(

@@ -21,7 +21,8 @@ from .data import LABEL, TEXT, class_counts
 from .errors import UserError
 from .fast_dropout import use_fast_lora_dropout
 from .head_init import init_head
-from .model import add_lora, load_classifier, load_tokenizer, resolve_dtype, use_bf16
+from .model import add_lora, load_classifier, load_tokenizer
+from .precision import resolve_dtype, use_bf16
 from .presets import LossSpec
 from .train_outputs import training_summary, write_outputs
 from .trainer_setup import LossNotFinite, build_trainer, world_size
