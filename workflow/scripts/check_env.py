@@ -1,5 +1,5 @@
 """snakemake check_env, the first-run checks: packages against the pins, GPUs against train.gpus and
---resources gpu, free disk, the model folder and its pad token. Prints a table; exits 1 with the list of
+--resources gpu, bf16 on a CPU, free disk, the model folder and its pad token. Prints a table; exits 1 with the list of
 fixes when a check fails."""
 
 import sys
@@ -24,6 +24,15 @@ def gpu_listing() -> tuple[list[dict], str | None]:
     return gpus, torch.version.cuda
 
 
+def cpu_bf16() -> bool | None:
+    """Whether this CPU computes in bf16 natively; None without torch (the package table says so)."""
+    try:
+        from focalcls.precision import cpu_runs_bf16
+    except ImportError:
+        return None
+    return cpu_runs_bf16()
+
+
 def main(args) -> int:
     requirements = REPO / "envs" / "requirements.txt"
     model, train = args.model, args.train
@@ -31,6 +40,7 @@ def main(args) -> int:
     findings = [
         *check_env.check_packages(check_env.pinned_versions(requirements), str(requirements.relative_to(REPO))),
         *check_env.check_gpus(gpus, cuda_build, train["gpus"], args.gpu_resource, train["precision"]),
+        *check_env.check_cpu_precision(train["gpus"], train["precision"], cpu_bf16()),
         check_env.check_disk(Path(args.results)),
         *check_env.model_folder_findings(model["checkpoint"], demo_folder=Path(args.demo_model)),
     ]

@@ -105,6 +105,24 @@ def check_gpus(
     return findings
 
 
+def check_cpu_precision(train_gpus: int, precision: str, cpu_bf16: bool | None) -> list[Finding]:
+    """On the CPU (train.gpus 0): the compute precision train.precision gives here, and bf16 refused where
+    the CPU would emulate it (`cpu_bf16`: focalcls.precision.cpu_runs_bf16; None when torch is missing)."""
+    if train_gpus or cpu_bf16 is None:
+        return []
+    compute = "bf16" if precision == "bf16" or (precision == "auto" and cpu_bf16) else "fp32"
+    instructions = "bf16 instructions" if cpu_bf16 else "no bf16 instructions (AVX512-BF16 or AMX)"
+    return [
+        Finding(
+            "CPU precision",
+            cpu_bf16 or precision != "bf16",
+            f"train.precision {precision}: {compute} compute; this CPU has {instructions}",
+            "set train.precision to auto (fp32 on this CPU) or fp32: bf16 without the CPU's own instructions "
+            "is emulated, about 100x slower",
+        )
+    ]
+
+
 def check_disk(folder: Path, min_free_gb: float = MIN_FREE_GB) -> Finding:
     folder.mkdir(parents=True, exist_ok=True)
     free = shutil.disk_usage(folder).free / 2**30

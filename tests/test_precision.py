@@ -1,0 +1,54 @@
+"""train.precision on a CPU: auto follows the CPU's own bf16 instructions, and an explicit bf16 without
+them is warned of, at run time and by check_env."""
+
+import logging
+import platform
+from pathlib import Path
+
+import pytest
+
+from focalcls import check_env, precision
+from focalcls.training import compute_and_weight_types
+
+
+@pytest.fixture(params=[True, False], ids=["bf16-cpu", "avx2-cpu"])
+def cpu_bf16(request, monkeypatch):
+    monkeypatch.setattr(precision.torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(precision, "cpu_runs_bf16", lambda: request.param)
+    return request.param
+
+
+def test_auto_computes_in_bf16_only_on_a_cpu_that_has_it(cpu_bf16, caplog):
+    with caplog.at_level(logging.WARNING):
+        assert precision.use_bf16("auto") is cpu_bf16
+        assert precision.use_bf16("fp32") is False
+    assert not caplog.records
+    # weights stay float32 on any CPU: bf16 weights made no step faster there
+    assert compute_and_weight_types("auto", "auto") == (cpu_bf16, "float32")
+
+
+def test_explicit_bf16_is_kept_and_warned_of_where_it_is_emulated(cpu_bf16, caplog):
+    with caplog.at_level(logging.WARNING):
+        assert precision.use_bf16("bf16") is True
+    warned = [r.getMessage() for r in caplog.records]
+    assert bool(warned) is not cpu_bf16
+    assert all("train.precision" in w and "auto or fp32" in w for w in warned)
+
+
+def test_check_env_fails_bf16_on_a_cpu_without_it_and_says_what_auto_gives():
+    (emulated,) = check_env.check_cpu_precision(0, "bf16", cpu_bf16=False)
+    assert not emulated.ok and "train.precision to auto" in emulated.fix
+    (auto,) = check_env.check_cpu_precision(0, "auto", cpu_bf16=False)
+    assert auto.ok and "fp32 compute" in auto.detail
+    (native,) = check_env.check_cpu_precision(0, "bf16", cpu_bf16=True)
+    assert native.ok and "bf16 compute" in native.detail
+    assert check_env.check_cpu_precision(4, "bf16", cpu_bf16=False) == []  # GPUs train: check_gpus' part
+    assert check_env.check_cpu_precision(0, "bf16", cpu_bf16=None) == []  # no torch: the package table says so
+
+
+@pytest.mark.skipif(
+    platform.machine() != "x86_64" or not Path("/proc/cpuinfo").exists(), reason="reads x86 Linux CPU flags"
+)
+def test_cpu_bf16_agrees_with_the_kernels_cpu_flags():
+    flags = set(Path("/proc/cpuinfo").read_text().split())
+    assert precision.cpu_runs_bf16() is ("avx512_bf16" in flags)
