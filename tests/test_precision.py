@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from focalcls import check_env, precision
+from focalcls.errors import UserError
 from focalcls.training import compute_and_weight_types
 
 
@@ -25,6 +26,11 @@ def test_auto_computes_in_bf16_only_on_a_cpu_that_has_it(cpu_bf16, caplog):
     assert not caplog.records
     # weights stay float32 on any CPU: bf16 weights made no step faster there
     assert compute_and_weight_types("auto", "auto") == (cpu_bf16, "float32")
+    if cpu_bf16:
+        assert compute_and_weight_types("auto", "bfloat16") == (True, "bfloat16")
+    else:  # bf16 weights need bf16 compute, which auto does not give here
+        with pytest.raises(UserError, match="model.dtype bfloat16 needs bf16 compute"):
+            compute_and_weight_types("auto", "bfloat16")
 
 
 def test_explicit_bf16_is_kept_and_warned_of_where_it_is_emulated(cpu_bf16, caplog):

@@ -112,7 +112,10 @@ def compute_and_weight_types(precision: str, dtype: str) -> tuple[bool, str]:
     resolved); bfloat16 weights under float32 compute are refused early, before any model loads."""
     bf16, dtype = use_bf16(precision), resolve_dtype(dtype)
     if dtype == "bfloat16" and not bf16:
-        raise UserError("model.dtype bfloat16 needs bf16 compute: set train.precision to bf16 (or auto on a bf16 GPU)")
+        raise UserError(
+            "model.dtype bfloat16 needs bf16 compute: set train.precision to bf16 (or auto where the GPU or CPU "
+            "computes bf16)"
+        )
     return bf16, dtype
 
 
