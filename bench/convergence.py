@@ -74,7 +74,7 @@ def curve(inputs: demo_inputs.DemoInputs, preset: str, seed: int, epochs: float,
     max_length = config["model"]["max_length"]
     common = {"loss": loss, "settings": settings, "max_length": max_length}
     model, tokenizer = prepared_model(
-        inputs.checkpoint, frames["train"], inputs.labels, counts, lora=config["lora"], dtype=dtype,
+        inputs.checkpoint, frames["train"], inputs.labels, counts, lora=config["lora"], dtype=dtype, bf16=bf16,
         trust_remote_code=False, preset_name=preset, **common,
     )  # fmt: skip
     scores = TestScores(TokenizedRows(frames["test"], inputs.labels, tokenizer, max_length), inputs.labels, counts)

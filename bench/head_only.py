@@ -34,24 +34,24 @@ from focalcls.inference import label_ids
 from focalcls.losses import class_probabilities, focal_loss
 from focalcls.metrics import classification_metrics
 from focalcls.model import load_classifier, load_tokenizer
+from focalcls.precision import use_bf16
 from focalcls.presets import LossSpec, resolve_preset
 from focalcls.tables import read_table
 
 SPLITS = ("train", "val", "test")
 
 
-def features(checkpoint: str, frames: dict, labels: list[str], max_length: int, batch: int = 32) -> dict:
-    """The hidden state the classification head reads, per row of every split, under bf16 autocast as the
-    demo trains."""
+def features(checkpoint: str, frames: dict, labels: list[str], max_length: int, bf16: bool, batch: int = 32) -> dict:
+    """The hidden state the classification head reads, per row of every split, in the compute precision the
+    demo trains in (`bf16` autocast or not)."""
     tokenizer = load_tokenizer(checkpoint)
     model = load_classifier(checkpoint, labels, pad_token_id=tokenizer.pad_token_id)
     out = {}
-    with torch.autocast("cpu", dtype=torch.bfloat16):
-        for split, frame in frames.items():
-            texts = list(frame[TEXT])
-            out[split] = torch.cat(
-                [head_inputs(model, tokenizer, texts[i : i + batch], max_length) for i in range(0, len(texts), batch)]
-            )
+    for split, frame in frames.items():
+        texts = list(frame[TEXT])
+        out[split] = torch.cat(
+            [head_inputs(model, tokenizer, texts[i : i + batch], max_length, bf16) for i in range(0, len(texts), batch)]
+        )
     return out
 
 
@@ -225,7 +225,7 @@ def main() -> None:
     frames = {split: read_table(data / f"{split}.xlsx") for split in SPLITS}
     y = {split: label_ids(frames[split], labels) for split in SPLITS}
     counts = class_counts(frames["train"], labels)
-    x = features(args.checkpoint, frames, labels, config["model"]["max_length"])
+    x = features(args.checkpoint, frames, labels, config["model"]["max_length"], use_bf16(config["train"]["precision"]))
     feature_s = time.time() - started
 
     chosen = variants(config["presets"], epochs, args.long_epochs)

@@ -81,7 +81,7 @@ def test_a_cpu_training_model_uses_the_fast_dropout(tiny_model_dir):
         str(tiny_model_dir), rows, ["a", "b"], {"a": 1, "b": 1},
         loss=LossSpec(loss="ce", form="softmax", gamma=0.0, alpha=None),
         lora={"r": 2, "alpha": 4, "dropout": 0.05, "target_modules": "all-linear"},
-        settings=train_settings(), max_length=8, dtype="float32", trust_remote_code=False, preset_name="p",
+        settings=train_settings(), max_length=8, dtype="float32", bf16=False, trust_remote_code=False, preset_name="p",
     )  # fmt: skip
     drops = [m for m in model.modules() if isinstance(m, FastDropout)]
     assert drops and all(d.p == 0.05 for d in drops)

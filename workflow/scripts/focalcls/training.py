@@ -81,7 +81,7 @@ def train_preset(
     counts = class_counts(train, labels)
     preset = {"loss": loss, "settings": settings, "max_length": max_length}  # what both steps need to know
     model, tokenizer = prepared_model(
-        checkpoint, train, labels, counts, lora=lora, dtype=dtype, trust_remote_code=trust_remote_code,
+        checkpoint, train, labels, counts, lora=lora, dtype=dtype, bf16=bf16, trust_remote_code=trust_remote_code,
         preset_name=preset_name, **preset,
     )  # fmt: skip
     checkpoints = out_dir / FOLDER
@@ -130,11 +130,12 @@ def prepared_model(
     settings: TrainSettings,
     max_length: int,
     dtype: str,
+    bf16: bool,
     trust_remote_code: bool,
     preset_name: str,
 ) -> tuple[torch.nn.Module, PreTrainedTokenizerBase]:
-    """The base model as a classifier, its head set to the training classes' prior, LoRA adapters added;
-    and its tokenizer."""
+    """The base model as a classifier, its head set to the training classes' prior (read in the compute
+    precision, `bf16` or not, that training will use), LoRA adapters added; and its tokenizer."""
     tokenizer = load_tokenizer(checkpoint, trust_remote_code=trust_remote_code)
     model = load_classifier(
         checkpoint, labels, pad_token_id=tokenizer.pad_token_id, dtype=dtype, trust_remote_code=trust_remote_code
@@ -143,7 +144,7 @@ def prepared_model(
         model.to(f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}")
     sample = list(train[TEXT].sample(frac=1.0, random_state=settings.seed))
     with out_of_memory_advice(preset_name, settings, max_length):
-        init_head(model, tokenizer, sample, [counts[x] for x in labels], loss.form, max_length, loss.logit_offset)
+        init_head(model, tokenizer, sample, [counts[x] for x in labels], loss.form, max_length, loss.logit_offset, bf16)
     model = add_lora(
         model, r=lora["r"], alpha=lora["alpha"], dropout=lora["dropout"], target_modules=lora["target_modules"]
     )
