@@ -25,6 +25,7 @@ import demo_inputs  # bench/demo_inputs.py: Python puts the running script's fol
 from focalcls import training
 from focalcls.config import complete_preset
 from focalcls.data import LABEL, TEXT, class_counts
+from focalcls.precision import use_bf16
 from focalcls.presets import resolve_preset
 from focalcls.tables import read_table
 from focalcls.training import TrainSettings, train_preset
@@ -157,7 +158,7 @@ def stage_variants(args, train, val, labels, config, tmp: Path) -> dict[str, tup
             runs["train stage, torch's LoRA dropout (previous)"] = run("previous", dtype)
     # Frozen weights stored in bfloat16 (LoRA weights and the head stay float32): under bf16 autocast
     # every product casts float32 weights to bfloat16 again, forward and backward; stored ones need no cast.
-    if config["train"]["precision"] == "bf16" and dtype != "bfloat16":
+    if use_bf16(config["train"]["precision"]) and dtype != "bfloat16":
         runs["train stage, frozen weights in bfloat16"] = run("bf16", "bfloat16")
     return runs
 
@@ -174,7 +175,7 @@ def main() -> None:
     rows = args.steps * args.batch_size
     train = read_table(data / "train.xlsx").sample(frac=1.0, random_state=0).head(rows)
     val = read_table(data / "val.xlsx").head(args.val_rows)
-    max_length, precision = config["model"]["max_length"], config["train"]["precision"]
+    max_length, bf16 = config["model"]["max_length"], use_bf16(config["train"]["precision"])
 
     with tempfile.TemporaryDirectory() as tmp:
         plain_s = plain_script(
@@ -184,7 +185,7 @@ def main() -> None:
             config["lora"],
             batch_size=args.batch_size,
             max_length=max_length,
-            bf16=precision == "bf16",
+            bf16=bf16,
             seed=42,
             out=Path(tmp) / "plain",
         )
@@ -197,7 +198,7 @@ def main() -> None:
     stage_s, summary = next(iter(runs.values()))
     print(
         f"model {args.checkpoint}, {rows} rows = {args.steps} steps of {args.batch_size}, max_length {max_length}, "
-        f"{precision}, {torch.get_num_threads()} threads; train stage ran {summary['steps']} steps"
+        f"{'bf16' if bf16 else 'fp32'}, {torch.get_num_threads()} threads; train stage ran {summary['steps']} steps"
     )
     print(
         f"tokens per row: mean {sum(lengths) / len(lengths):.1f}, max {max(lengths)} "
