@@ -6,6 +6,7 @@ import platform
 from pathlib import Path
 
 import pytest
+import torch
 
 from focalcls import check_env, precision
 from focalcls.errors import UserError
@@ -14,7 +15,7 @@ from focalcls.training import compute_and_weight_types
 
 @pytest.fixture(params=[True, False], ids=["bf16-cpu", "avx2-cpu"])
 def cpu_bf16(request, monkeypatch):
-    monkeypatch.setattr(precision.torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.setattr(precision, "cpu_runs_bf16", lambda: request.param)
     return request.param
 

@@ -1,6 +1,6 @@
 """snakemake check_env, the first-run checks: packages against the pins, GPUs against train.gpus and
---resources gpu, bf16 on a CPU, free disk, the model folder and its pad token. Prints a table; exits 1 with the list of
-fixes when a check fails."""
+--resources gpu, bf16 on a CPU, free disk, the model folder and its pad token. Prints a table; exits 1
+with the list of fixes when a check fails."""
 
 import sys
 from pathlib import Path

@@ -14,6 +14,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from .checks import HUB_ID, download_advice
+from .precision import computes_bf16
 
 MIN_FREE_GB = 5.0  # adapters are small, but checkpoints keep optimizer state and a merged model is GBs
 
@@ -110,7 +111,7 @@ def check_cpu_precision(train_gpus: int, precision: str, cpu_bf16: bool | None) 
     the CPU would emulate it (`cpu_bf16`: focalcls.precision.cpu_runs_bf16; None when torch is missing)."""
     if train_gpus or cpu_bf16 is None:
         return []
-    compute = "bf16" if precision == "bf16" or (precision == "auto" and cpu_bf16) else "fp32"
+    compute = "bf16" if computes_bf16(precision, cpu_bf16) else "fp32"
     instructions = "bf16 instructions" if cpu_bf16 else "no bf16 instructions (AVX512-BF16 or AMX)"
     return [
         Finding(

@@ -2,15 +2,14 @@
 
 bf16 pays only on hardware with bf16 arithmetic of its own. A CPU without it (AVX2 only, no AVX512-BF16
 or AMX) emulates every bf16 product: 0.5 GFLOP/s against 94 in float32 on a 2-core AMD EPYC (measured),
-so a demo training step takes 90 s instead of about 2 s.
+so a demo training step takes 94 s instead of about 2 s. torch is imported inside the functions that use
+it: check_env reads computes_bf16 where torch may be missing.
 """
 
 from __future__ import annotations
 
 import logging
 import platform
-
-import torch
 
 from .errors import UserError
 
@@ -20,32 +19,43 @@ log = logging.getLogger(__name__)
 def cpu_runs_bf16() -> bool:
     """Whether this CPU computes in bf16 natively: AVX512-BF16 (every AMX CPU has it too) on x86, the BF16
     extension on Arm (oneDNN's own check)."""
+    import torch
+
     if platform.machine().lower() in ("x86_64", "amd64", "i386", "i686"):
         return torch.cpu._is_avx512_bf16_supported()
     return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
+def computes_bf16(precision: str, device_bf16: bool) -> bool:
+    """Whether train.precision gives bf16 compute on a device that computes bf16 natively (`device_bf16`)
+    or not: 'bf16' always, 'auto' only where it does (on the demo's CPU about 1.5x float32)."""
+    return precision == "bf16" or (precision == "auto" and device_bf16)
+
+
 def use_bf16(precision: str) -> bool:
     """bf16 autocast for train.precision: 'bf16' always; 'auto' where the device runs it natively (a GPU
-    with bf16, or, with no GPU, a CPU with bf16 instructions: about 1.5x float32 on the demo model)."""
+    with bf16, or, with no GPU, a CPU with bf16 instructions)."""
+    import torch
+
     if torch.cuda.is_available():
         gpu_bf16 = torch.cuda.is_bf16_supported()
         if precision == "bf16" and not gpu_bf16:
             raise UserError(f"train.precision is bf16 but {torch.cuda.get_device_name()} has no bf16; use fp32 or auto")
-        return precision == "bf16" or (precision == "auto" and gpu_bf16)
-    if precision == "auto":
-        return cpu_runs_bf16()
-    if precision == "bf16" and not cpu_runs_bf16():
+        return computes_bf16(precision, gpu_bf16)
+    cpu_bf16 = cpu_runs_bf16()
+    if precision == "bf16" and not cpu_bf16:
         log.warning(
             "train.precision is bf16 but this CPU has no bf16 instructions (AVX512-BF16 or AMX): every matrix "
             "product is emulated, about 100x slower than fp32; set train.precision to auto or fp32"
         )
-    return precision == "bf16"
+    return computes_bf16(precision, cpu_bf16)
 
 
 def resolve_dtype(name: str) -> str:
     """'auto' loads bf16 weights on GPUs that run bf16 (half the memory of float32), float32 elsewhere: on a
     CPU, bf16 weights under bf16 autocast made no step faster (BENCHMARKS.md)."""
+    import torch
+
     if name != "auto":
         return name
     return "bfloat16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "float32"
