@@ -59,3 +59,15 @@ def test_check_env_fails_bf16_on_a_cpu_without_it_and_says_what_auto_gives():
 def test_cpu_bf16_agrees_with_the_kernels_cpu_flags():
     flags = set(Path("/proc/cpuinfo").read_text().split())
     assert precision.cpu_runs_bf16() is ("avx512_bf16" in flags)
+
+
+def test_an_arm_cpu_asks_onednn_and_a_build_without_it_means_fp32(monkeypatch):
+    monkeypatch.setattr(precision.platform, "machine", lambda: "aarch64")
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: True, raising=False)
+    assert precision.cpu_runs_bf16() is True
+
+    def missing():
+        raise RuntimeError("No such operator mkldnn::_is_mkldnn_bf16_supported")
+
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", missing, raising=False)
+    assert precision.cpu_runs_bf16() is False

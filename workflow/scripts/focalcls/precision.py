@@ -23,7 +23,10 @@ def cpu_runs_bf16() -> bool:
 
     if platform.machine().lower() in ("x86_64", "amd64", "i386", "i686"):
         return torch.cpu._is_avx512_bf16_supported()
-    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):  # a torch built without oneDNN: fp32 is the safe guess
+        return False
 
 
 def computes_bf16(precision: str, device_bf16: bool) -> bool:
