@@ -1,5 +1,9 @@
 """check_env, the first-run checks: each check's verdict and fix, and `snakemake check_env` end to end."""
 
+import importlib.util
+import sys
+from pathlib import Path
+
 import pytest
 import yaml
 
@@ -30,7 +34,7 @@ def test_gpu_checks_name_the_mismatch_and_the_fix():
     assert "bf16" not in failed(check_env.check_gpus([V100], "12.8", 1, 1, "auto"))  # auto falls back to fp32
     assert "train.precision" in failed(check_env.check_gpus([V100], "12.8", 1, 1, "bf16"))["bf16"]
     assert "CUDA build" in failed(check_env.check_gpus([], None, 2, None, "auto"))["torch build"]
-    assert failed(check_env.check_gpus([], None, 0, None, "bf16")) == {}  # the CPU demo
+    assert failed(check_env.check_gpus([], None, 0, None, "bf16")) == {}  # a CPU's bf16: check_cpu_precision
 
 
 def test_model_folder_needs_config_weights_and_tokenizer(tmp_path):
@@ -84,3 +88,13 @@ def test_snakemake_check_env_prints_the_table_and_fails_with_fixes(tmp_path, tin
     out = done.stdout + done.stderr
     assert done.returncode != 0 and "To fix:" in out and f"train.gpus is {seen + 1} but torch sees {seen} GPUs" in out
     assert (tmp_path / "results/logs/check_env.log").read_text().count("FAIL") >= 2
+
+
+def test_the_cpu_check_is_left_out_not_crashed_without_torch(monkeypatch):
+    path = Path(__file__).resolve().parents[1] / "workflow" / "scripts" / "check_env.py"
+    spec = importlib.util.spec_from_file_location("check_env_script", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    assert script.cpu_bf16() in (True, False)
+    monkeypatch.setitem(sys.modules, "torch", None)  # what `import torch` meets where torch is not installed
+    assert script.cpu_bf16() is None

@@ -61,7 +61,7 @@ def test_cpu_bf16_agrees_with_the_kernels_cpu_flags():
     assert precision.cpu_runs_bf16() is ("avx512_bf16" in flags)
 
 
-def test_an_arm_cpu_asks_onednn_and_a_build_without_it_means_fp32(monkeypatch):
+def test_an_arm_cpu_asks_onednn_and_a_torch_without_its_checks_means_fp32(monkeypatch):
     monkeypatch.setattr(precision.platform, "machine", lambda: "aarch64")
     monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: True, raising=False)
     assert precision.cpu_runs_bf16() is True
@@ -70,4 +70,8 @@ def test_an_arm_cpu_asks_onednn_and_a_build_without_it_means_fp32(monkeypatch):
         raise RuntimeError("No such operator mkldnn::_is_mkldnn_bf16_supported")
 
     monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", missing, raising=False)
+    assert precision.cpu_runs_bf16() is False
+
+    monkeypatch.setattr(precision.platform, "machine", lambda: "x86_64")
+    monkeypatch.delattr(torch.cpu, "_is_avx512_bf16_supported")
     assert precision.cpu_runs_bf16() is False

@@ -26,11 +26,12 @@ def gpu_listing() -> tuple[list[dict], str | None]:
 
 def cpu_bf16() -> bool | None:
     """Whether this CPU computes in bf16 natively; None without torch (the package table says so)."""
+    from focalcls.precision import cpu_runs_bf16
+
     try:
-        from focalcls.precision import cpu_runs_bf16
-    except ImportError:
+        return cpu_runs_bf16()
+    except ImportError:  # torch is imported inside
         return None
-    return cpu_runs_bf16()
 
 
 def main(args) -> int:

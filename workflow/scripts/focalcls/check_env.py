@@ -112,14 +112,14 @@ def check_cpu_precision(train_gpus: int, precision: str, cpu_bf16: bool | None) 
     if train_gpus or cpu_bf16 is None:
         return []
     compute = "bf16" if computes_bf16(precision, cpu_bf16) else "fp32"
-    instructions = "bf16 instructions" if cpu_bf16 else "no bf16 instructions (AVX512-BF16 or AMX)"
+    instructions = "bf16 instructions" if cpu_bf16 else "no bf16 instructions (AVX512-BF16/AMX on x86, BF16 on Arm)"
     return [
         Finding(
             "CPU precision",
             cpu_bf16 or precision != "bf16",
             f"train.precision {precision}: {compute} compute; this CPU has {instructions}",
             "set train.precision to auto (fp32 on this CPU) or fp32: bf16 without the CPU's own instructions "
-            "is emulated, about 100x slower",
+            "is emulated, tens of times slower (a demo step: 94 s against 1.95 s in fp32)",
         )
     ]
 

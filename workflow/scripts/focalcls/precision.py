@@ -21,11 +21,11 @@ def cpu_runs_bf16() -> bool:
     extension on Arm (oneDNN's own check)."""
     import torch
 
-    if platform.machine().lower() in ("x86_64", "amd64", "i386", "i686"):
-        return torch.cpu._is_avx512_bf16_supported()
-    try:
+    try:  # private checks of torch's: a torch without them (or without oneDNN) gets the safe guess, fp32
+        if platform.machine().lower() in ("x86_64", "amd64", "i386", "i686"):
+            return bool(torch.cpu._is_avx512_bf16_supported())
         return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):  # a torch built without oneDNN: fp32 is the safe guess
+    except (AttributeError, RuntimeError):
         return False
 
 
@@ -48,8 +48,8 @@ def use_bf16(precision: str) -> bool:
     cpu_bf16 = cpu_runs_bf16()
     if precision == "bf16" and not cpu_bf16:
         log.warning(
-            "train.precision is bf16 but this CPU has no bf16 instructions (AVX512-BF16 or AMX): every matrix "
-            "product is emulated, about 100x slower than fp32; set train.precision to auto or fp32"
+            "train.precision is bf16 but this CPU has no bf16 instructions (AVX512-BF16/AMX on x86, BF16 on Arm): "
+            "every matrix product is emulated, tens of times slower than fp32; set train.precision to auto or fp32"
         )
     return computes_bf16(precision, cpu_bf16)
 
