@@ -183,8 +183,8 @@ def main() -> None:
     at = {name: f"{statistics.median(r):.0f} ({min(r):.0f} to {max(r):.0f})" for name, r in ceilings.items()}
     print(
         f"{'bf16' if bf16 else 'fp32'} matrix-product ceiling, median (range) of {len(batches)} readings: "
-        f"{at['step']} GFLOP/s at the "
-        f"step's ({int(tokens)} x {hidden}) @ ({hidden} x {inner}), {at['2048^3']} GFLOP/s at 2048^3"
+        f"{at['step']} GFLOP/s at the step's ({int(tokens)} x {hidden}) @ ({hidden} x {inner}), "
+        f"{at['2048^3']} GFLOP/s at 2048^3"
     )
     print(f"{flop / 1e9:.0f} GFLOP a step (4 x parameters x tokens)")
     report(medians, profiles, flop, ceiling)
