@@ -29,7 +29,8 @@ def tiny_config(model_dir) -> dict:
         "balance": {"strategy": "longtail", "imbalance_ratio": 4},
         "model": {"checkpoint": str(model_dir), "max_length": 16},
         "lora": {"r": 4, "alpha": 8, "dropout": 0.0, "target_modules": "all-linear"},
-        "train": {"epochs": 2, "batch_size": 16, "lr": 5e-3, "gpus": 0, "precision": "fp32"},
+        # One thread a job, as the demo: Snakemake runs two tiny jobs side by side, each mostly imports.
+        "train": {"epochs": 2, "batch_size": 16, "lr": 5e-3, "gpus": 0, "precision": "fp32", "cpu_threads": 1},
         "presets": copy.deepcopy(PRESETS),
         "direct": {"prompt": "{text}。类别：{labels}。答：", "answer_prefix": ""},
         "predict": {"files": {"new": NEW_ROWS}},
