@@ -1,13 +1,15 @@
 """What a training job costs besides its optimizer steps, phase by phase, and the floor its validation sets.
 
-A demo training job starts an interpreter, imports torch, transformers and peft, loads the tokenizer and
-the model, reads 64 rows for the head's initial bias, adds LoRA, builds the Trainer, then runs one
-validation pass per epoch. This script times each phase on the threads a training job gets
-(train.cpu_threads), the imports in fresh interpreters and a validation pass as the Trainer runs it, and
-reads the product ceiling of the compute dtype at the validation pass's own shape between the passes.
-The floor is what the imports and the validation passes would cost with every product at that ceiling:
-no code change brings a job below it without reading fewer validation rows or running fewer passes.
-Checkpoint and adapter writes are in each job's train_summary.json (phase_seconds), not here.
+A demo training job starts an interpreter, imports torch, transformers and peft, reads its tables, loads
+the tokenizer and the model, reads 64 rows for the head's initial bias, adds LoRA, builds the Trainer,
+then runs one validation pass per epoch. This script times each phase as a job meets it, on the threads
+a training job gets (train.cpu_threads): the imports and a tokenizer load in fresh interpreters, the rest
+in this process, the first validation pass (cold) apart from the later ones. Between passes it reads the
+product ceiling of the compute dtype at each of the pass's own product shapes. The floor is what the
+imports and the validation passes would cost with every product at its shape's ceiling: with one
+interpreter a job, imports as they are, no code change brings a job below it without reading fewer
+validation rows or running fewer passes. Checkpoint and adapter writes are in each job's
+train_summary.json (phase_seconds), not here.
 Uses the demo model and the demo splits (run the demo first), or pass your own.
     python bench/fixed_cost.py [--passes N] [--threads N] [--repeats 3]
 """
@@ -15,11 +17,13 @@ Uses the demo model and the demo splits (run the demo first), or pass your own.
 from __future__ import annotations
 
 import math
+import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import torch
@@ -27,30 +31,59 @@ import torch
 import demo_inputs  # bench/demo_inputs.py: Python puts the running script's folder on the path
 from focalcls.config import complete_preset
 from focalcls.data import class_counts
-from focalcls.model import load_tokenizer
 from focalcls.presets import resolve_preset
 from focalcls.tables import read_table
 from focalcls.trainer_setup import build_trainer
 from focalcls.training import TrainSettings, compute_and_weight_types, prepared_model
 from step_profile import matmul_gflops
 
-IMPORTS = "import focalcls.training, focalcls.tables, focalcls.presets, focalcls.launch"
+# What workflow/scripts/train.py imports before it trains: its own imports, then focalcls.training.
+IMPORTS = (
+    "import focalcls.cli, focalcls.atomic, focalcls.config, focalcls.launch, focalcls.presets, focalcls.tables; "
+    "import focalcls.training"
+)
+TOKENIZER = "import sys, time; from focalcls.model import load_tokenizer; t = time.perf_counter(); "
+TOKENIZER += "load_tokenizer(sys.argv[1]); print(time.perf_counter() - t)"
 
 
-def seconds_in_fresh_interpreter(code: str, repeats: int) -> float:
-    """Median wall seconds of `python -c code` (the interpreter's start included), run `repeats` times."""
-    times = []
+def fresh_interpreter(code: str, threads: int, repeats: int, *args: str) -> tuple[float, list[str]]:
+    """Median wall seconds of `python -c code args` (the interpreter's start included), with the thread
+    count a job sets before torch loads, run `repeats` times; and what each run printed."""
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+    times, printed = [], []
     for _ in range(repeats):
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-c", code], check=True)
+        done = subprocess.run([sys.executable, "-c", code, *args], env=env, check=True, capture_output=True, text=True)
         times.append(time.perf_counter() - started)
-    return statistics.median(times)
+        printed.append(done.stdout.strip())
+    return statistics.median(times), printed
 
 
 def timed(fn):
     started = time.perf_counter()
     result = fn()
     return result, time.perf_counter() - started
+
+
+def product_shapes(model: torch.nn.Module) -> Counter:
+    """(in, out) features of every LoRA-wrapped product in the model, with how often each occurs."""
+    return Counter(
+        (m.base_layer.in_features, m.base_layer.out_features) for m in model.modules() if hasattr(m, "lora_A")
+    )
+
+
+def pass_flop(shapes: Counter, tokens: int, r: int) -> float:
+    """A validation pass's products: the frozen weights' and the LoRA factors' (attention scores left out:
+    at 16 tokens a row they are under 1% of it)."""
+    return sum(n * 2 * tokens * (i * o + r * (i + o)) for (i, o), n in shapes.items())
+
+
+def seconds_at_ceiling(shapes: Counter, tokens: int, rows_a_batch: int, dtype: torch.dtype) -> float:
+    """The frozen weights' products of a pass, each shape at the rate this machine reaches for it now."""
+    return sum(
+        n * 2 * tokens * i * o / (matmul_gflops(rows_a_batch, i, o, seconds=0.3, dtype=dtype) * 1e9)
+        for (i, o), n in shapes.items()
+    )
 
 
 def main() -> None:
@@ -63,75 +96,74 @@ def main() -> None:
     p.add_argument("--preset", default="ce", help="the preset whose loss the Trainer is built with")
     args = p.parse_args()
     demo = demo_inputs.load(args)
-    config, labels = demo.config, demo.labels
-    train_section = config["train"]
+    train_section = demo.config["train"]
     threads = args.threads or train_section["cpu_threads"] or torch.get_num_threads()  # null: every core
     passes = args.passes or math.ceil(train_section["epochs"])
     torch.set_num_threads(threads)
-    bf16, dtype = compute_and_weight_types(train_section["precision"], config["model"]["dtype"])
-
-    started = seconds_in_fresh_interpreter("pass", args.repeats)
-    imports = seconds_in_fresh_interpreter(IMPORTS, args.repeats)
-    frames = {split: read_table(demo.data / f"{split}.xlsx") for split in ("train", "val")}
-    counts = class_counts(frames["train"], labels)
-    settings = TrainSettings.from_config(train_section, seed=train_section["seeds"][0])
-    loss = resolve_preset(args.preset, complete_preset(config["presets"][args.preset]), labels, counts)
-    preset = {"loss": loss, "settings": settings, "max_length": config["model"]["max_length"]}
-    _, tokenizer_seconds = timed(lambda: load_tokenizer(args.checkpoint))
-    (model, tokenizer), prepared_seconds = timed(
-        lambda: prepared_model(
-            args.checkpoint, frames["train"], labels, counts, lora=config["lora"], dtype=dtype, bf16=bf16,
-            trust_remote_code=False, preset_name=args.preset, **preset,
-        )
-    )  # fmt: skip
-    trainer, trainer_seconds = timed(
-        lambda: build_trainer(
-            model, tokenizer, train=frames["train"], val=frames["val"], labels=labels, train_counts=counts,
-            checkpoints=Path(tempfile.mkdtemp()), bf16=bf16, **preset,
-        )
-    )  # fmt: skip
-    batches = list(trainer.get_eval_dataloader())
+    bf16, _ = compute_and_weight_types(train_section["precision"], demo.config["model"]["dtype"])
+    phases = {}
+    phases["imports (interpreter start included)"], _ = fresh_interpreter(IMPORTS, threads, args.repeats)
+    _, loads = fresh_interpreter(TOKENIZER, threads, args.repeats, args.checkpoint)
+    model, batches, later = in_process_phases(demo, args.preset, args.repeats, phases)
+    phases[f"validation, {passes - 1} more pass(es)"] = (passes - 1) * later
     tokens = sum(batch["input_ids"].numel() for batch in batches)  # padded, as the pass computes them
-    dense = sum(q.numel() for n, q in model.named_parameters() if "embed" not in n and "lora_" not in n)
-    flop = 2 * dense * tokens  # forward only
-    shape = (round(tokens / len(batches)), model.config.hidden_size, model.config.intermediate_size)
-    trainer.evaluate()  # warm-up: in a job the first pass follows an epoch of steps
-    passes_seconds, ceilings = [], []
-    for _ in range(args.repeats):
-        passes_seconds.append(timed(trainer.evaluate)[1])
-        ceilings.append(matmul_gflops(*shape, seconds=0.5, dtype=torch.bfloat16 if bf16 else torch.float32))
-    validation, ceiling = statistics.median(passes_seconds), statistics.median(ceilings)
-    report(
-        threads=threads, bf16=bf16, passes=passes, started=started, imports=imports, tokenizer=tokenizer_seconds,
-        prepared=prepared_seconds, trainer=trainer_seconds, validation=validation, flop=flop, ceiling=ceiling,
-        rows=len(frames["val"]), tokens=tokens, shape=shape,
-    )  # fmt: skip
-
-
-def report(*, threads, bf16, passes, started, imports, tokenizer, prepared, trainer, validation, flop, ceiling,
-           rows, tokens, shape) -> None:  # fmt: skip
-    precision = "bf16" if bf16 else "fp32"
-    print(f"{threads} thread(s), {precision}; {rows} validation rows, {tokens} padded tokens a pass")
-    phases = {
-        "interpreter start": started,
-        "imports (interpreter start included)": imports,
-        "tokenizer load (alone)": tokenizer,
-        "tokenizer, model, head init, LoRA": prepared,
-        "Trainer": trainer,
-        f"validation, {passes} pass(es)": passes * validation,
-    }
+    shapes, compute = product_shapes(model), torch.bfloat16 if bf16 else torch.float32
+    print(f"{threads} thread(s), {compute}; {tokens} padded validation tokens a pass in {len(batches)} batches")
+    print(f"  {'tokenizer load alone (fresh interpreter)':<44}{statistics.median(map(float, loads)):8.2f} s")
     for name, seconds in phases.items():
-        print(f"  {name:<40}{seconds:8.2f} s")
-    fixed = imports + prepared + trainer + passes * validation
-    print(f"  {'fixed cost before any write':<40}{fixed:8.2f} s")
-    rate = flop / validation / 1e9
-    print(
-        f"one validation pass: {flop / 1e12:.2f} TFLOP in {validation:.2f} s, {rate:.0f} GFLOP/s; {precision} "
-        f"ceiling {ceiling:.0f} GFLOP/s at ({shape[0]} x {shape[1]}) @ ({shape[1]} x {shape[2]}): {rate / ceiling:.0%}"
+        print(f"  {name:<44}{seconds:8.2f} s")
+    print(f"  {'fixed cost before any write':<44}{sum(phases.values()):8.2f} s")
+    report(
+        flop=pass_flop(shapes, tokens, demo.config["lora"]["r"]),
+        later=later,
+        at_ceiling=seconds_at_ceiling(shapes, tokens, round(tokens / len(batches)), compute),
+        big=matmul_gflops(2048, 2048, 2048, seconds=0.5, dtype=compute),
+        passes=passes,
+        imports=phases["imports (interpreter start included)"],
+        fixed=sum(phases.values()),
     )
-    floor = imports + passes * flop / (ceiling * 1e9)
+
+
+def in_process_phases(demo, preset_name: str, repeats: int, phases: dict) -> tuple[torch.nn.Module, list, float]:
+    """Times, into `phases`, what a job does in its own process up to and including its first validation
+    pass; returns the model, the validation batches and the median seconds of `repeats` later passes."""
+    config, labels = demo.config, demo.labels
+    bf16, dtype = compute_and_weight_types(config["train"]["precision"], config["model"]["dtype"])
+    frames, phases["reading train and val"] = timed(
+        lambda: {split: read_table(demo.data / f"{split}.xlsx") for split in ("train", "val")}
+    )
+    counts = class_counts(frames["train"], labels)
+    settings = TrainSettings.from_config(config["train"], seed=config["train"]["seeds"][0])
+    loss = resolve_preset(preset_name, complete_preset(config["presets"][preset_name]), labels, counts)
+    preset = {"loss": loss, "settings": settings, "max_length": config["model"]["max_length"]}
+    (model, tokenizer), phases["tokenizer, model, head init, LoRA"] = timed(
+        lambda: prepared_model(
+            demo.checkpoint, frames["train"], labels, counts, lora=config["lora"], dtype=dtype, bf16=bf16,
+            trust_remote_code=False, preset_name=preset_name, **preset,
+        )
+    )  # fmt: skip
+    with tempfile.TemporaryDirectory() as checkpoints:
+        trainer, phases["Trainer"] = timed(
+            lambda: build_trainer(
+                model, tokenizer, train=frames["train"], val=frames["val"], labels=labels, train_counts=counts,
+                checkpoints=Path(checkpoints), bf16=bf16, **preset,
+            )
+        )  # fmt: skip
+        phases["validation, first pass (cold)"] = timed(trainer.evaluate)[1]
+        later = statistics.median(timed(trainer.evaluate)[1] for _ in range(repeats))
+        return model, list(trainer.get_eval_dataloader()), later
+
+
+def report(*, flop: float, later: float, at_ceiling: float, big: float, passes: int, imports: float, fixed: float):
+    rate = flop / later / 1e9
     print(
-        f"floor (imports, then {passes} validation pass(es) at the ceiling): {floor:.1f} s; "
+        f"a warm validation pass: {flop / 1e12:.2f} TFLOP (products, LoRA's included) in {later:.2f} s, "
+        f"{rate:.0f} GFLOP/s; its frozen weights' products at their shapes' ceilings: {at_ceiling:.2f} s "
+        f"({at_ceiling / later:.0%} of the pass); ceiling at 2048^3: {big:.0f} GFLOP/s"
+    )
+    floor = imports + passes * at_ceiling
+    print(
+        f"floor (imports, then {passes} validation pass(es) at the ceilings): {floor:.1f} s; "
         f"fixed cost {fixed:.1f} s; target 15 s: {'within reach' if floor <= 15 else 'out of reach'}"
     )
 

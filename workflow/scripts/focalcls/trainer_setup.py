@@ -77,7 +77,7 @@ class PadToLongest:
         mask = torch.zeros((len(rows), width), dtype=torch.long)
         for i, row in enumerate(rows):
             ids[i, : len(row["input_ids"])] = torch.tensor(row["input_ids"])
-            mask[i, : len(row["input_ids"])] = 1
+            mask[i, : len(row["input_ids"])] = torch.tensor(row["attention_mask"])
         rest = {
             key: torch.tensor([row[key] for row in rows])
             for key in rows[0]
