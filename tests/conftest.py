@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import random
+import shutil
+import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -19,6 +22,16 @@ CLASS_WORDS = {
     "health": ["医院", "医生", "疫苗", "健康", "药品"],
 }
 FILLER = ["今天", "我们", "消息", "新闻", "表示", "记者", "报道"]
+
+
+def pytest_configure(config):
+    """The tests' fake GPU ids ("0" to "3") lock files in a pool of this run's own: they never wait on, nor
+    hold, the ids that a box's real trainings lock, nor those of another test process (pytest -n 2)."""
+    os.environ["FOCALCLS_GPU_POOL"] = tempfile.mkdtemp(prefix="focalcls-test-gpu-pool-")
+
+
+def pytest_unconfigure(config):
+    shutil.rmtree(os.environ.pop("FOCALCLS_GPU_POOL", ""), ignore_errors=True)
 
 
 def synthetic_rows(counts: dict[str, int], seed: int = 0) -> pd.DataFrame:
