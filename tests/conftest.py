@@ -25,13 +25,16 @@ FILLER = ["今天", "我们", "消息", "新闻", "表示", "记者", "报道"]
 
 
 def pytest_configure(config):
-    """The tests' fake GPU ids ("0" to "3") lock files in a pool of this run's own: they never wait on, nor
-    hold, the ids that a box's real trainings lock, nor those of another test process (pytest -n 2)."""
-    os.environ["FOCALCLS_GPU_POOL"] = tempfile.mkdtemp(prefix="focalcls-test-gpu-pool-")
+    """The tests' fake GPU ids ("0" to "3") and ports lock files in a pool of this run's own, which its test
+    processes share (pytest-xdist's workers inherit it): they never wait on, nor hold, the ids that a box's
+    real trainings lock."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:  # the run itself, not one of its workers
+        os.environ["FOCALCLS_GPU_POOL"] = tempfile.mkdtemp(prefix="focalcls-test-gpu-pool-")
 
 
 def pytest_unconfigure(config):
-    shutil.rmtree(os.environ.pop("FOCALCLS_GPU_POOL", ""), ignore_errors=True)
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        shutil.rmtree(os.environ.pop("FOCALCLS_GPU_POOL", ""), ignore_errors=True)
 
 
 def synthetic_rows(counts: dict[str, int], seed: int = 0) -> pd.DataFrame:

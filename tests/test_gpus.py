@@ -216,3 +216,11 @@ def test_two_slurm_allocations_on_one_node_lock_their_own_gpu_0(tmp_path, monkey
         with pytest.raises(UserError, match="no 1 free GPU"):  # within one allocation, still exclusive
             with acquire_gpus(1, pool=ONE, pool_dir=tmp_path, timeout_s=0):
                 pass
+
+
+def test_the_tests_lock_their_fake_ids_in_a_pool_of_their_own():
+    # conftest.py: a real box's trainings lock ids "0" to "3" in /tmp/focalcls-gpu-pool; the tests must not.
+    from focalcls.gpus import DEFAULT_POOL_DIR
+
+    assert DEFAULT_POOL_DIR.is_dir() and DEFAULT_POOL_DIR.name.startswith("focalcls-test-gpu-pool-")
+    assert os.environ["FOCALCLS_GPU_POOL"] == str(DEFAULT_POOL_DIR)
