@@ -75,7 +75,7 @@ def curve(inputs: demo_inputs.DemoInputs, preset: str, seed: int, epochs: float,
     common = {"loss": loss, "settings": settings, "max_length": max_length}
     model, tokenizer = prepared_model(
         inputs.checkpoint, frames["train"], inputs.labels, counts, lora=config["lora"], dtype=dtype, bf16=bf16,
-        trust_remote_code=False, preset_name=preset, **common,
+        trust_remote_code=config["model"]["trust_remote_code"], preset_name=preset, **common,
     )  # fmt: skip
     scores = TestScores(TokenizedRows(frames["test"], inputs.labels, tokenizer, max_length), inputs.labels, counts)
     trainer = build_trainer(

@@ -24,7 +24,9 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import torch
 
@@ -37,6 +39,7 @@ from focalcls.trainer_setup import build_trainer
 from focalcls.training import TrainSettings, compute_and_weight_types, prepared_model
 from step_profile import matmul_gflops
 
+T = TypeVar("T")
 # What workflow/scripts/train.py imports before it trains: its own imports, then focalcls.training.
 IMPORTS = (
     "import focalcls.cli, focalcls.atomic, focalcls.config, focalcls.launch, focalcls.presets, focalcls.tables; "
@@ -59,7 +62,7 @@ def fresh_interpreter(code: str, threads: int, repeats: int, *args: str) -> tupl
     return statistics.median(times), printed
 
 
-def timed(fn):
+def timed(fn: Callable[[], T]) -> tuple[T, float]:
     started = time.perf_counter()
     result = fn()
     return result, time.perf_counter() - started
@@ -93,9 +96,13 @@ def main() -> None:
     )
     p.add_argument("--passes", type=int, help="validation passes a job runs (default: one per epoch of the config)")
     p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--preset", default="ce", help="the preset whose loss the Trainer is built with")
+    p.add_argument("--preset", help="the preset whose loss the Trainer is built with (default: the config's first)")
     args = p.parse_args()
     demo = demo_inputs.load(args)
+    presets = list(demo.config["presets"])
+    preset_name = args.preset or presets[0]
+    if preset_name not in presets:
+        p.error(f"--preset {preset_name}: not a preset of {args.config}; its presets: {', '.join(presets)}")
     train_section = demo.config["train"]
     threads = args.threads or train_section["cpu_threads"] or torch.get_num_threads()  # null: every core
     passes = args.passes or math.ceil(train_section["epochs"])
@@ -104,7 +111,7 @@ def main() -> None:
     phases = {}
     phases["imports (interpreter start included)"], _ = fresh_interpreter(IMPORTS, threads, args.repeats)
     _, loads = fresh_interpreter(TOKENIZER, threads, args.repeats, args.checkpoint)
-    model, batches, later = in_process_phases(demo, args.preset, args.repeats, phases)
+    model, batches, later = in_process_phases(demo, preset_name, args.repeats, phases)
     phases[f"validation, {passes - 1} more pass(es)"] = (passes - 1) * later
     tokens = sum(batch["input_ids"].numel() for batch in batches)  # padded, as the pass computes them
     shapes, compute = product_shapes(model), torch.bfloat16 if bf16 else torch.float32
@@ -139,7 +146,7 @@ def in_process_phases(demo, preset_name: str, repeats: int, phases: dict) -> tup
     (model, tokenizer), phases["tokenizer, model, head init, LoRA"] = timed(
         lambda: prepared_model(
             demo.checkpoint, frames["train"], labels, counts, lora=config["lora"], dtype=dtype, bf16=bf16,
-            trust_remote_code=False, preset_name=preset_name, **preset,
+            trust_remote_code=config["model"]["trust_remote_code"], preset_name=preset_name, **preset,
         )
     )  # fmt: skip
     with tempfile.TemporaryDirectory() as checkpoints:
