@@ -5,20 +5,21 @@ The shape is Qwen3-1.7B's published configuration (28 layers, hidden 2048, 16 he
 intermediate 6144, vocab 151,936); weights are random, so the figures are speed, not quality. Texts
 are synthetic, 40-250 characters, one token per character. --shape tiny runs the same path in seconds
 on a CPU (the test suite does).
-    python bench/gpu_check.py [--rows 2048] [--batch-size 16] [--max-length 256] [--shape qwen3-1.7b|tiny]
+    python bench/gpu_check.py [--rows 8192] [--batch-size 16] [--max-length 256] [--shape qwen3-1.7b|tiny]
+        [--json figures.json]
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
+import json
 import os
 import re
 import sys
 import tempfile
 import time
 from pathlib import Path
-
-REPO = Path(__file__).resolve().parents[1]
 
 # One GPU: the figures are per GPU, and Trainer would otherwise spread one process over all of them.
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "0")
@@ -155,10 +156,11 @@ def peak_tflops(gpu: str | None) -> float | None:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--shape", choices=list(SHAPES), default="qwen3-1.7b")
-    p.add_argument("--rows", type=int, default=2048, help="training rows (one epoch); evaluation uses as many")
+    p.add_argument("--rows", type=int, default=8192, help="training rows (one epoch); evaluation uses as many")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--eval-batch-size", type=int, default=128)
     p.add_argument("--max-length", type=int, default=256)
+    p.add_argument("--json", type=Path, help="also write the figures and the library versions to this file")
     args = p.parse_args()
     gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else None
     if gpu is None and args.shape != "tiny":
@@ -169,31 +171,55 @@ def main() -> None:
         started = time.perf_counter()
         build_model(folder, args.shape)
         build_s = time.perf_counter() - started
+        if gpu:  # the peak below is training's, not the build's (a float32 model before its cast to bf16)
+            torch.cuda.reset_peak_memory_stats()
         train = synthetic_rows(args.rows, 0)
         summary = train_on_shape(folder, Path(tmp) / "preset", train, args)
         texts = list(synthetic_rows(args.rows, 2)["text"])
         eval_s = evaluation_seconds(folder, Path(tmp) / "preset" / "adapter", texts, args, bool(gpu))
 
-    tokens = int(sum(min(len(t), args.max_length) for t in train["text"]))
-    dense = matmul_parameters(args.shape)
+    result = figures(args, gpu, summary, tokens=int(sum(min(len(t), args.max_length) for t in train["text"])))
+    result.update(build_seconds=round(build_s, 1), eval_rows=len(texts), eval_rows_per_s=round(len(texts) / eval_s, 1))
+    print_figures(result, args)
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=1) + "\n")
+
+
+def figures(args: argparse.Namespace, gpu: str | None, summary: dict, tokens: int) -> dict:
+    """Training speed over the optimizer steps alone (the stage's load, head init, validation and writes
+    apart), the peak memory, and the versions the box runs, which need not be this checkout's pins."""
+    dense, steps_s = matmul_parameters(args.shape), summary["phase_seconds"]["optimizer steps"]
     # LoRA training: forward 2N and backward 2N per token (input gradients only; the base weights are frozen).
-    achieved = 4 * dense * tokens / summary["seconds"] / 1e12
+    achieved = 4 * dense * tokens / steps_s / 1e12
     peak = peak_tflops(gpu)
+    versions = {name: importlib.metadata.version(name) for name in ("torch", "transformers", "peft", "accelerate")}
+    return {
+        "device": gpu or "CPU", "shape": args.shape, "matmul_parameters": dense, "bf16": summary["bf16"],
+        "batch_size": args.batch_size, "max_length": args.max_length, "steps": summary["steps"], "tokens": tokens,
+        "optimizer_step_seconds": round(steps_s, 3), "stage_seconds": round(summary["seconds"], 1),
+        "phase_seconds": summary["phase_seconds"], "tokens_per_s": round(tokens / steps_s, 1),
+        "tflops": round(achieved, 2), "mfu": round(achieved / peak, 4) if peak else None, "peak_tflops": peak,
+        "peak_memory_gib": round(summary["peak_memory_mb"] / 1024, 2), "versions": versions,
+    }  # fmt: skip
+
+
+def print_figures(r: dict, args: argparse.Namespace) -> None:
     print(
-        f"device: {gpu or 'CPU'}; shape {args.shape}: {dense / 1e6:,.0f}M matmul parameters in the layers; "
-        f"model built and saved in {build_s:.0f} s"
+        f"device: {r['device']}; shape {r['shape']}: {r['matmul_parameters'] / 1e6:,.0f}M matmul parameters in the "
+        f"layers; model built and saved in {r['build_seconds']:.0f} s; "
+        + ", ".join(f"{k} {v}" for k, v in r["versions"].items())
     )
     print(
-        f"training (train stage, focal sigmoid, bf16 {summary['bf16']}, batch {args.batch_size}, max_length "
-        f"{args.max_length}): {summary['steps']} steps, {tokens} tokens in {summary['seconds']:.1f} s of stage time "
-        f"(model load, head init and a validation pass included), "
-        f"peak memory {summary['peak_memory_mb'] / 1024:.1f} GB"
+        f"training (train stage, focal sigmoid, bf16 {r['bf16']}, batch {r['batch_size']}, max_length "
+        f"{r['max_length']}): {r['steps']} steps, {r['tokens']} tokens in {r['optimizer_step_seconds']:.1f} s of "
+        f"optimizer steps ({r['stage_seconds']:.1f} s of stage time, model load, head init and validation "
+        f"included); peak memory {r['peak_memory_gib']:.1f} GiB"
     )
     print(
-        f"training tokens/s: {tokens / summary['seconds']:.0f}; {achieved:.1f} TFLOP/s achieved (4N per token)"
-        + (f", model FLOP utilisation {achieved / peak:.1%} of {peak:.0f} TFLOP/s bf16 dense" if peak else "")
+        f"training tokens/s: {r['tokens_per_s']:.0f}; {r['tflops']:.1f} TFLOP/s achieved (4N per token)"
+        + (f", model FLOP utilisation {r['mfu']:.1%} of {r['peak_tflops']:.0f} TFLOP/s bf16 dense" if r["mfu"] else "")
     )
-    print(f"evaluation rows/s: {len(texts) / eval_s:.0f} ({len(texts)} rows, batch {args.eval_batch_size})")
+    print(f"evaluation rows/s: {r['eval_rows_per_s']:.0f} ({r['eval_rows']} rows, batch {args.eval_batch_size})")
 
 
 if __name__ == "__main__":

@@ -2,8 +2,21 @@
 # One prepared check for a GPU box: what the box has, then the speed of the GPU path (LoRA bf16 training
 # tokens/s and model FLOP utilisation, evaluation rows/s) on a Qwen3-1.7B-shaped model with random weights.
 # Options go to bench/gpu_check.py (--rows, --batch-size, --max-length). Never needed by the tests.
+# Runs from a checkout without installing it: the package is read from workflow/scripts, and wheels in .whl/
+# (bench/device_wheels.sh, for a box with no package index) are installed first. The log and
+# gpu_check.json go to $OUT, else results/gpu_check/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv || echo "nvidia-smi not found"
-python -c "import torch; print('torch', torch.__version__, 'CUDA', torch.version.cuda, 'bf16', torch.cuda.is_available() and torch.cuda.is_bf16_supported())"
-python bench/gpu_check.py "$@"
+PY=${PYTHON:-python3}
+if [ -d .whl ]; then
+  "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/focalcls-wheels .whl/*.whl
+  export PYTHONPATH="/tmp/focalcls-wheels${PYTHONPATH:+:$PYTHONPATH}"
+fi
+export PYTHONPATH="$PWD/workflow/scripts${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TQDM_MININTERVAL=10
+out=${OUT:-results/gpu_check}
+mkdir -p "$out"
+{
+  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv || echo "nvidia-smi not found"
+  "$PY" -c "import torch; print('torch', torch.__version__, 'CUDA', torch.version.cuda, 'bf16', torch.cuda.is_available() and torch.cuda.is_bf16_supported())"
+  "$PY" bench/gpu_check.py --json "$out/gpu_check.json" "$@"
+} 2>&1 | tee "$out/gpu_check.log"
