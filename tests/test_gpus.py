@@ -224,3 +224,15 @@ def test_the_tests_lock_their_fake_ids_in_a_pool_of_their_own():
 
     assert DEFAULT_POOL_DIR.is_dir() and DEFAULT_POOL_DIR.name.startswith("focalcls-test-gpu-pool-")
     assert os.environ["FOCALCLS_GPU_POOL"] == str(DEFAULT_POOL_DIR)
+
+
+@pytest.mark.parametrize(("exported", "pool"), [("", []), ("-1", []), ("2,-1,3", ["2"]), ("GPU-8a1f", ["GPU-8a1f"])])
+def test_gpus_hidden_by_cuda_visible_devices_stay_out_of_the_pool(tmp_path, monkeypatch, exported, pool):
+    """CUDA_VISIBLE_DEVICES="" or -1 hides every GPU; the pool must not fall back to the machine's GPUs."""
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", exported)
+    monkeypatch.setattr("focalcls.gpus.visible_gpu_count", lambda: 4)
+    assert gpu_pool() == pool
+    if not pool:
+        with pytest.raises(UserError, match="the GPU pool has 0 id"):
+            with acquire_gpus(1, pool_dir=tmp_path, timeout_s=0):
+                pass

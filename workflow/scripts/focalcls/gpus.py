@@ -53,8 +53,14 @@ def gpu_pool(configured: Sequence[int | str] = ()) -> list[str]:
     CUDA_VISIBLE_DEVICES the user exported ("use these GPUs"), else every GPU of the machine."""
     if configured:
         return [str(x) for x in configured]
-    exported = _ids(os.environ.get("CUDA_VISIBLE_DEVICES"))
-    return exported or [str(i) for i in range(visible_gpu_count())]
+    exported = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if exported is None:
+        return [str(i) for i in range(visible_gpu_count())]
+    # Set, even to nothing, it is the user's choice. CUDA stops at the first negative index, so "" and
+    # "-1", the usual ways to hide every GPU, leave none: the GPU jobs then stop, naming the pool.
+    ids = _ids(exported)
+    negative = next((i for i, x in enumerate(ids) if x.lstrip("-").isdigit() and x.startswith("-")), len(ids))
+    return ids[:negative]
 
 
 def share_gpu_pool(train: Mapping, *, scheduled_job: bool) -> list[str]:
