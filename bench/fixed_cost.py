@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -33,6 +34,7 @@ import torch
 import demo_inputs  # bench/demo_inputs.py: Python puts the running script's folder on the path
 from focalcls.config import complete_preset
 from focalcls.data import class_counts
+from focalcls.model import HEAD_NAMES
 from focalcls.presets import resolve_preset
 from focalcls.tables import read_table
 from focalcls.trainer_setup import build_trainer
@@ -40,13 +42,14 @@ from focalcls.training import TrainSettings, compute_and_weight_types, prepared_
 from step_profile import matmul_gflops
 
 T = TypeVar("T")
+HEADS = "|".join(HEAD_NAMES)  # the classification head's module names
 # What workflow/scripts/train.py imports before it trains: its own imports, then focalcls.training.
 IMPORTS = (
     "import focalcls.cli, focalcls.atomic, focalcls.config, focalcls.launch, focalcls.presets, focalcls.tables; "
     "import focalcls.training"
 )
 TOKENIZER = "import sys, time; from focalcls.model import load_tokenizer; t = time.perf_counter(); "
-TOKENIZER += "load_tokenizer(sys.argv[1]); print(time.perf_counter() - t)"
+TOKENIZER += "load_tokenizer(sys.argv[1], trust_remote_code=sys.argv[2] == '1'); print(time.perf_counter() - t)"
 
 
 def fresh_interpreter(code: str, threads: int, repeats: int, *args: str) -> tuple[float, list[str]]:
@@ -69,23 +72,29 @@ def timed(fn: Callable[[], T]) -> tuple[T, float]:
 
 
 def product_shapes(model: torch.nn.Module) -> Counter:
-    """(in, out) features of every LoRA-wrapped product in the model, with how often each occurs."""
-    return Counter(
-        (m.base_layer.in_features, m.base_layer.out_features) for m in model.modules() if hasattr(m, "lora_A")
-    )
+    """(in, out, wrapped) of every frozen product of the layers, with how often each occurs: each Linear of
+    the base model, seen through LoRA's wrapper where lora.target_modules gave it one (wrapped), LoRA's
+    own factors and the classification head (a few hundred FLOP a row) left out."""
+    shapes = Counter()
+    for name, m in model.named_modules():
+        if hasattr(m, "lora_A"):
+            shapes[(m.base_layer.in_features, m.base_layer.out_features, True)] += 1
+        elif isinstance(m, torch.nn.Linear) and not re.search(rf"lora_[AB]|base_layer|\b{HEADS}\b", name):
+            shapes[(m.in_features, m.out_features, False)] += 1
+    return shapes
 
 
 def pass_flop(shapes: Counter, tokens: int, r: int) -> float:
-    """A validation pass's products: the frozen weights' and the LoRA factors' (attention scores left out:
-    at 16 tokens a row they are under 1% of it)."""
-    return sum(n * 2 * tokens * (i * o + r * (i + o)) for (i, o), n in shapes.items())
+    """A validation pass's products: the frozen weights' and, where wrapped, the LoRA factors' (attention
+    scores left out: at 16 tokens a row they are under 1% of it)."""
+    return sum(n * 2 * tokens * (i * o + (r * (i + o) if wrapped else 0)) for (i, o, wrapped), n in shapes.items())
 
 
 def seconds_at_ceiling(shapes: Counter, tokens: int, rows_a_batch: int, dtype: torch.dtype) -> float:
     """The frozen weights' products of a pass, each shape at the rate this machine reaches for it now."""
     return sum(
         n * 2 * tokens * i * o / (matmul_gflops(rows_a_batch, i, o, seconds=0.3, dtype=dtype) * 1e9)
-        for (i, o), n in shapes.items()
+        for (i, o, _), n in shapes.items()
     )
 
 
@@ -110,7 +119,8 @@ def main() -> None:
     bf16, _ = compute_and_weight_types(train_section["precision"], demo.config["model"]["dtype"])
     phases = {}
     phases["imports (interpreter start included)"], _ = fresh_interpreter(IMPORTS, threads, args.repeats)
-    _, loads = fresh_interpreter(TOKENIZER, threads, args.repeats, args.checkpoint)
+    remote = str(int(demo.config["model"]["trust_remote_code"]))
+    _, loads = fresh_interpreter(TOKENIZER, threads, args.repeats, args.checkpoint, remote)
     model, batches, later = in_process_phases(demo, preset_name, args.repeats, phases)
     phases[f"validation, {passes - 1} more pass(es)"] = (passes - 1) * later
     tokens = sum(batch["input_ids"].numel() for batch in batches)  # padded, as the pass computes them

@@ -98,6 +98,11 @@ def test_speed_benchmarks_print_their_ratios(demo_like, tiny_model_dir):
     fixed = bench("fixed_cost.py", *common, "--repeats", "1", "--passes", "1", cwd=work)
     assert "validation, first pass (cold)" in fixed
     assert fixed.splitlines()[-1].startswith("floor (imports, then 1 validation")
+    # the floor is the imports plus each pass with its products at their ceilings, figures as printed
+    imports = float(re.search(r"imports \(interpreter start included\)\s+([\d.]+) s", fixed)[1])
+    at_ceiling = float(re.search(r"products at their shapes' ceilings: ([\d.]+) s", fixed)[1])
+    floor = float(re.search(r"validation pass\(es\) at the ceilings\): ([\d.]+) s", fixed)[1])
+    assert floor == pytest.approx(imports + at_ceiling, abs=0.11)
     out = bench(
         "eval_throughput.py",
         "--checkpoint",

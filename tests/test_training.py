@@ -313,6 +313,7 @@ def test_batches_are_padded_as_transformers_pads_them(tiny_model_dir, multiple):
     frame = pd.DataFrame({"text": ["a b c d e f g h", "a", "a b c"], "label": ["big", "mid", "tiny"]})
     tokenizer = load_tokenizer(str(tiny_model_dir))
     rows = TokenizedRows(frame, LABELS, tokenizer, max_length=32).items
+    rows[0] = {**rows[0], "attention_mask": [*rows[0]["attention_mask"][:-1], 0]}  # each row's own mask is kept
     ours = PadToLongest(tokenizer.pad_token_id, multiple=multiple)(rows)
     theirs = DataCollatorWithPadding(tokenizer, pad_to_multiple_of=None if multiple == 1 else multiple)(rows)
     assert ours.keys() == theirs.keys() == {"input_ids", "attention_mask", "labels", "row"}
