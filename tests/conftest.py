@@ -29,7 +29,7 @@ def pytest_configure(config):
     processes share (pytest-xdist's workers inherit it): they never wait on, nor hold, the ids that a box's
     real trainings lock."""
     if "PYTEST_XDIST_WORKER" not in os.environ:  # the run itself, not one of its workers
-        os.environ["FOCALCLS_GPU_POOL"] = tempfile.mkdtemp(prefix="focalcls-test-gpu-pool-")
+        os.environ["FOCALCLS_GPU_POOL"] = tempfile.mkdtemp(prefix=f"focalcls-test-gpu-pool-{os.getpid()}-")
 
 
 def pytest_unconfigure(config):

@@ -224,6 +224,9 @@ def test_the_tests_lock_their_fake_ids_in_a_pool_of_their_own():
 
     assert DEFAULT_POOL_DIR.is_dir() and DEFAULT_POOL_DIR.name.startswith("focalcls-test-gpu-pool-")
     assert os.environ["FOCALCLS_GPU_POOL"] == str(DEFAULT_POOL_DIR)
+    # one pool a run, made by the run itself: an xdist worker's pool is its parent's, never one of its own
+    run = os.getppid() if "PYTEST_XDIST_WORKER" in os.environ else os.getpid()
+    assert DEFAULT_POOL_DIR.name.startswith(f"focalcls-test-gpu-pool-{run}-")
 
 
 @pytest.mark.parametrize(("exported", "pool"), [("", []), ("-1", []), ("2,-1,3", ["2"]), ("GPU-8a1f", ["GPU-8a1f"])])
