@@ -21,9 +21,6 @@ import tempfile
 import time
 from pathlib import Path
 
-# One GPU: the figures are per GPU, and Trainer would otherwise spread one process over all of them.
-os.environ.setdefault("CUDA_VISIBLE_DEVICES", "0")
-
 import numpy as np
 import pandas as pd
 import torch
@@ -46,6 +43,8 @@ LABELS = [f"class{i}" for i in range(10)]
 # Dense bf16 peaks (SXM parts unless named); matched as whole words, longest name first.
 PEAK_TFLOPS = {
     "H100 PCIe": 756.0,
+    "H100 NVL": 835.0,
+    "H200 NVL": 835.0,
     "H200": 989.0,
     "H100": 989.0,
     "A100": 312.0,
@@ -154,6 +153,9 @@ def peak_tflops(gpu: str | None) -> float | None:
 
 
 def main() -> None:
+    # One GPU: the figures are per GPU, and Trainer would otherwise spread one process over all of them.
+    # Set before torch first asks CUDA for its devices, which reads the variable once.
+    os.environ.setdefault("CUDA_VISIBLE_DEVICES", "0")
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--shape", choices=list(SHAPES), default="qwen3-1.7b")
     p.add_argument("--rows", type=int, default=8192, help="training rows (one epoch); evaluation uses as many")

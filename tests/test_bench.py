@@ -66,6 +66,17 @@ def test_gpu_check_runs_its_path_on_the_cpu_with_the_tiny_shape(tmp_path):
     assert figures["versions"]["torch"] == torch.__version__
 
 
+def test_a_gpus_dense_bf16_peak_is_read_from_its_whole_name():
+    sys.path.insert(0, str(REPO / "bench"))
+    from gpu_check import peak_tflops
+
+    # an NVL part is not its SXM sibling, nor A10 an A100; an unknown name gives no utilisation at all
+    assert peak_tflops("NVIDIA H200") == peak_tflops("NVIDIA H100 80GB HBM3") == 989.0
+    assert peak_tflops("NVIDIA H200 NVL") == peak_tflops("NVIDIA H100 NVL") == 835.0
+    assert peak_tflops("NVIDIA A100-SXM4-80GB") == 312.0 and peak_tflops("NVIDIA A10") == 125.0
+    assert peak_tflops("NVIDIA GeForce RTX 4090") is None and peak_tflops(None) is None
+
+
 def test_head_only_quality_prints_every_preset_baseline_and_the_gain(demo_like, tiny_model_dir):
     work, data = demo_like
     out = bench(
