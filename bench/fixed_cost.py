@@ -74,12 +74,13 @@ def timed(fn: Callable[[], T]) -> tuple[T, float]:
 def product_shapes(model: torch.nn.Module) -> Counter:
     """(in, out, wrapped) of every frozen product of the layers, with how often each occurs: each Linear of
     the base model, seen through LoRA's wrapper where lora.target_modules gave it one (wrapped), LoRA's
-    own factors and the classification head (a few hundred FLOP a row) left out."""
+    own factors, the classification head (a few hundred FLOP a row) and a multimodal model's vision tower
+    (never run on text) left out."""
     shapes = Counter()
     for name, m in model.named_modules():
         if hasattr(m, "lora_A"):
             shapes[(m.base_layer.in_features, m.base_layer.out_features, True)] += 1
-        elif isinstance(m, torch.nn.Linear) and not re.search(rf"lora_[AB]|base_layer|\b{HEADS}\b", name):
+        elif isinstance(m, torch.nn.Linear) and not re.search(rf"lora_[AB]|base_layer|\b(?:{HEADS})\b|vision_", name):
             shapes[(m.in_features, m.out_features, False)] += 1
     return shapes
 

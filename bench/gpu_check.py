@@ -190,7 +190,8 @@ def main() -> None:
 def figures(args: argparse.Namespace, gpu: str | None, summary: dict, tokens: int) -> dict:
     """Training speed over the optimizer steps alone (the stage's load, head init, validation and writes
     apart), the peak memory, and the versions the box runs, which need not be this checkout's pins."""
-    dense, steps_s = matmul_parameters(args.shape), summary["phase_seconds"]["optimizer steps"]
+    dense = matmul_parameters(args.shape)
+    steps_s = max(summary["phase_seconds"]["optimizer steps"], 1e-3)  # written to 0.01 s: a tiny run can read 0
     # LoRA training: forward 2N and backward 2N per token (input gradients only; the base weights are frozen).
     achieved = 4 * dense * tokens / steps_s / 1e12
     peak = peak_tflops(gpu)

@@ -8,14 +8,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
-if [ -d .whl ]; then
-  "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/focalcls-wheels .whl/*.whl
-  export PYTHONPATH="/tmp/focalcls-wheels${PYTHONPATH:+:$PYTHONPATH}"
-fi
-export PYTHONPATH="$PWD/workflow/scripts${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TQDM_MININTERVAL=10
 out=${OUT:-results/gpu_check}
 mkdir -p "$out"
 {
+  # Only where they are missing: installed elsewhere, the wheels (built for the box's Python) would
+  # shadow the packages already there.
+  if [ -d .whl ] && ! "$PY" -c "import snakemake.utils, openpyxl" 2>/dev/null; then
+    "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/focalcls-wheels .whl/*.whl
+    export PYTHONPATH="/tmp/focalcls-wheels${PYTHONPATH:+:$PYTHONPATH}"
+  fi
+  export PYTHONPATH="$PWD/workflow/scripts${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TQDM_MININTERVAL=10
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv || echo "nvidia-smi not found"
   "$PY" -c "import torch; print('torch', torch.__version__, 'CUDA', torch.version.cuda, 'bf16', torch.cuda.is_available() and torch.cuda.is_bf16_supported())"
   "$PY" bench/gpu_check.py --json "$out/gpu_check.json" "$@"
