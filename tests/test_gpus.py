@@ -239,3 +239,13 @@ def test_gpus_hidden_by_cuda_visible_devices_stay_out_of_the_pool(tmp_path, monk
         with pytest.raises(UserError, match="the GPU pool has 0 id"):
             with acquire_gpus(1, pool_dir=tmp_path, timeout_s=0):
                 pass
+
+
+def test_a_schedulers_allocation_is_read_as_cuda_reads_it(tmp_path, monkeypatch):
+    monkeypatch.setenv(ALLOCATED_VARIABLE, "1")
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3,-1,5")  # CUDA shows 3 alone
+    with acquire_gpus(1, pool_dir=tmp_path) as ids:
+        assert ids == ["3"]
+    with pytest.raises(UserError, match="gave this job 1 GPU"):
+        with acquire_gpus(2, pool_dir=tmp_path):
+            pass

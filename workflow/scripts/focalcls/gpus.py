@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import re
 import socket
 import stat
 import subprocess
@@ -48,6 +49,14 @@ def _ids(text: str | None) -> list[str]:
     return [x.strip() for x in (text or "").split(",") if x.strip()]  # indices or GPU UUIDs
 
 
+def _visible_ids(text: str) -> list[str]:
+    """The GPUs a CUDA_VISIBLE_DEVICES value shows: CUDA stops at the first negative index, so "" and "-1",
+    the usual ways to hide every GPU, show none."""
+    ids = _ids(text)
+    hidden = next((i for i, x in enumerate(ids) if re.fullmatch(r"-\d+", x)), len(ids))
+    return ids[:hidden]
+
+
 def gpu_pool(configured: Sequence[int | str] = ()) -> list[str]:
     """The GPU ids the workflow's parallel jobs share, each job locking its own: train.gpu_ids, else the
     CUDA_VISIBLE_DEVICES the user exported ("use these GPUs"), else every GPU of the machine."""
@@ -56,11 +65,7 @@ def gpu_pool(configured: Sequence[int | str] = ()) -> list[str]:
     exported = os.environ.get("CUDA_VISIBLE_DEVICES")
     if exported is None:
         return [str(i) for i in range(visible_gpu_count())]
-    # Set, even to nothing, it is the user's choice. CUDA stops at the first negative index, so "" and
-    # "-1", the usual ways to hide every GPU, leave none: the GPU jobs then stop, naming the pool.
-    ids = _ids(exported)
-    negative = next((i for i, x in enumerate(ids) if x.lstrip("-").isdigit() and x.startswith("-")), len(ids))
-    return ids[:negative]
+    return _visible_ids(exported)  # set, even to nothing, it is the user's choice; none: GPU jobs stop, naming the pool
 
 
 def share_gpu_pool(train: Mapping, *, scheduled_job: bool) -> list[str]:
@@ -85,8 +90,8 @@ def acquire_gpus(
     if n <= 0:
         yield []
         return
-    if os.environ.get(ALLOCATED_VARIABLE) and _ids(os.environ.get("CUDA_VISIBLE_DEVICES")):
-        ids = _ids(os.environ["CUDA_VISIBLE_DEVICES"])
+    if os.environ.get(ALLOCATED_VARIABLE) and _visible_ids(os.environ.get("CUDA_VISIBLE_DEVICES", "")):
+        ids = _visible_ids(os.environ["CUDA_VISIBLE_DEVICES"])
         if len(ids) < n:
             raise UserError(f"train.gpus is {n} but the scheduler gave this job {len(ids)} GPU(s); lower train.gpus")
         yield ids[:n]
