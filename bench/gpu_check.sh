@@ -16,6 +16,9 @@ mkdir -p "$out"
   if [ -d .whl ] && ! "$PY" -c "import snakemake.utils, openpyxl" 2>/dev/null; then
     "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/focalcls-wheels .whl/*.whl
     export PYTHONPATH="/tmp/focalcls-wheels${PYTHONPATH:+:$PYTHONPATH}"
+  elif ! "$PY" -c "import snakemake.utils, openpyxl" 2>/dev/null; then
+    echo "$PY lacks snakemake or openpyxl: run bash bench/device_wheels.sh where pip reaches an index and bring .whl/ along"
+    exit 1
   fi
   export PYTHONPATH="$PWD/workflow/scripts${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TQDM_MININTERVAL=10
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv || echo "nvidia-smi not found"

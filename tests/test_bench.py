@@ -66,8 +66,8 @@ def test_gpu_check_runs_its_path_on_the_cpu_with_the_tiny_shape(tmp_path):
     assert figures["versions"]["torch"] == torch.__version__
 
 
-def test_a_gpus_dense_bf16_peak_is_read_from_its_whole_name():
-    sys.path.insert(0, str(REPO / "bench"))
+def test_a_gpus_dense_bf16_peak_is_read_from_its_whole_name(monkeypatch):
+    monkeypatch.syspath_prepend(str(REPO / "bench"))
     from gpu_check import peak_tflops
 
     # an NVL part is not its SXM sibling, nor A10 an A100; an unknown name gives no utilisation at all

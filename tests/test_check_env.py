@@ -38,6 +38,7 @@ def test_gpu_checks_name_the_mismatch_and_the_fix():
     # a CPU run on a GPU box is legitimate (the demo's config): said with the way to use the GPUs, not failed
     idle = {f.check: f for f in check_env.check_gpus([H100] * 4, "12.8", 0, 4, "auto")}
     assert idle["GPUs used"].ok and "4 GPU(s) idle; train.gpus: 1" in idle["GPUs used"].detail
+    assert "GPUs used" not in {f.check for f in check_env.check_gpus([H100] * 4, "12.8", 4, 4, "auto")}
 
 
 def test_model_folder_needs_config_weights_and_tokenizer(tmp_path):

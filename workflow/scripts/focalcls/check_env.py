@@ -83,12 +83,12 @@ def check_gpus(
             "CUDA_VISIBLE_DEVICES and the driver (nvidia-smi)",
         )
     )
-    if gpus:  # the schema's default, and the demo's, trains on the CPU: legitimate, so said, not failed
+    if gpus and not train_gpus:  # the schema's default, and the demo's: legitimate, so said, not failed
         idle = (
-            f": training on the CPU, {len(gpus)} GPU(s) idle; train.gpus: 1 in your config trains on them (one GPU "
-            "a training job; with --resources gpu=N, N presets train at once)"
+            f"train.gpus 0: training on the CPU, {len(gpus)} GPU(s) idle; train.gpus: 1 in your config trains on "
+            "them (one GPU a training job; with --resources gpu=N, N presets train at once)"
         )
-        findings.append(Finding("GPUs used", True, f"train.gpus {train_gpus}" + ("" if train_gpus else idle)))
+        findings.append(Finding("GPUs used", True, idle))
     if granted is not None:
         findings.append(
             Finding(
