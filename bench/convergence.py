@@ -69,18 +69,18 @@ def curve(inputs: demo_inputs.DemoInputs, preset: str, seed: int, epochs: float,
     settings = TrainSettings.from_config(config["train"], seed=seed)
     settings = dataclasses.replace(settings, epochs=epochs, patience=1000)  # early stopping: replayed
     set_seed(seed)
-    bf16, dtype = compute_and_weight_types(settings.precision, config["model"]["dtype"])
+    compute, dtype = compute_and_weight_types(settings.precision, config["model"]["dtype"])
     loss = resolve_preset(preset, complete_preset(config["presets"][preset]), inputs.labels, counts)
     max_length = config["model"]["max_length"]
     common = {"loss": loss, "settings": settings, "max_length": max_length}
     model, tokenizer = prepared_model(
-        inputs.checkpoint, frames["train"], inputs.labels, counts, lora=config["lora"], dtype=dtype, bf16=bf16,
-        trust_remote_code=config["model"]["trust_remote_code"], preset_name=preset, **common,
+        inputs.checkpoint, frames["train"], inputs.labels, counts, lora=config["lora"], dtype=dtype,
+        bf16=compute == "bf16", trust_remote_code=config["model"]["trust_remote_code"], preset_name=preset, **common,
     )  # fmt: skip
     scores = TestScores(TokenizedRows(frames["test"], inputs.labels, tokenizer, max_length), inputs.labels, counts)
     trainer = build_trainer(
         model, tokenizer, train=frames["train"], val=frames["val"], labels=inputs.labels, train_counts=counts,
-        checkpoints=work / f"{preset}-{seed}", bf16=bf16, **common,
+        checkpoints=work / f"{preset}-{seed}", compute=compute, **common,
     )  # fmt: skip
     scores.trainer = trainer
     trainer.add_callback(scores)

@@ -39,7 +39,7 @@ def main() -> None:
     p.add_argument("--n", type=int, default=300, help="rows measured")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--max-length", type=int, default=64)
-    p.add_argument("--precision", choices=["auto", "bf16", "fp32"], default="auto", help="as train.precision")
+    p.add_argument("--precision", choices=["auto", "bf16", "fp16", "fp32"], default="auto", help="as train.precision")
     args = p.parse_args()
 
     texts = list(read_table(args.rows)["text"])[: args.n]

@@ -117,7 +117,7 @@ def main() -> None:
     threads = args.threads or train_section["cpu_threads"] or torch.get_num_threads()  # null: every core
     passes = args.passes or math.ceil(train_section["epochs"])
     torch.set_num_threads(threads)
-    bf16, _ = compute_and_weight_types(train_section["precision"], demo.config["model"]["dtype"])
+    precision, _ = compute_and_weight_types(train_section["precision"], demo.config["model"]["dtype"])
     phases = {}
     phases["imports (interpreter start included)"], _ = fresh_interpreter(IMPORTS, threads, args.repeats)
     remote = str(int(demo.config["model"]["trust_remote_code"]))
@@ -125,7 +125,7 @@ def main() -> None:
     model, batches, later = in_process_phases(demo, preset_name, args.repeats, phases)
     phases[f"validation, {passes - 1} more pass(es)"] = (passes - 1) * later
     tokens = sum(batch["input_ids"].numel() for batch in batches)  # padded, as the pass computes them
-    shapes, compute = product_shapes(model), torch.bfloat16 if bf16 else torch.float32
+    shapes, compute = product_shapes(model), torch.bfloat16 if precision == "bf16" else torch.float32
     print(f"{threads} thread(s), {compute}; {tokens} padded validation tokens a pass in {len(batches)} batches")
     print(f"  {'tokenizer load alone (fresh interpreter)':<44}{statistics.median(map(float, loads)):8.2f} s")
     for name, seconds in phases.items():
@@ -146,7 +146,7 @@ def in_process_phases(demo, preset_name: str, repeats: int, phases: dict) -> tup
     """Times, into `phases`, what a job does in its own process up to and including its first validation
     pass; returns the model, the validation batches and the median seconds of `repeats` later passes."""
     config, labels = demo.config, demo.labels
-    bf16, dtype = compute_and_weight_types(config["train"]["precision"], config["model"]["dtype"])
+    compute, dtype = compute_and_weight_types(config["train"]["precision"], config["model"]["dtype"])
     frames, phases["reading train and val"] = timed(
         lambda: {split: read_table(demo.data / f"{split}.xlsx") for split in ("train", "val")}
     )
@@ -156,7 +156,7 @@ def in_process_phases(demo, preset_name: str, repeats: int, phases: dict) -> tup
     preset = {"loss": loss, "settings": settings, "max_length": config["model"]["max_length"]}
     (model, tokenizer), phases["tokenizer, model, head init, LoRA"] = timed(
         lambda: prepared_model(
-            demo.checkpoint, frames["train"], labels, counts, lora=config["lora"], dtype=dtype, bf16=bf16,
+            demo.checkpoint, frames["train"], labels, counts, lora=config["lora"], dtype=dtype, bf16=compute == "bf16",
             trust_remote_code=config["model"]["trust_remote_code"], preset_name=preset_name, **preset,
         )
     )  # fmt: skip
@@ -164,7 +164,7 @@ def in_process_phases(demo, preset_name: str, repeats: int, phases: dict) -> tup
         trainer, phases["Trainer"] = timed(
             lambda: build_trainer(
                 model, tokenizer, train=frames["train"], val=frames["val"], labels=labels, train_counts=counts,
-                checkpoints=Path(checkpoints), bf16=bf16, **preset,
+                checkpoints=Path(checkpoints), compute=compute, **preset,
             )
         )  # fmt: skip
         phases["validation, first pass (cold)"] = timed(trainer.evaluate)[1]

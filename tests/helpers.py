@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -131,9 +132,10 @@ def binary_and_tfidf(
     )
 
 
-def snakemake(*args, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
+def snakemake(*args, cwd: Path, check: bool = True, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Snakemake on the workflow, run in `cwd` (with `env` as its whole environment, when given)."""
     argv = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(cwd), *map(str, args)]
-    done = subprocess.run(argv, cwd=cwd, capture_output=True, text=True)
+    done = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, env=env)
     if check and done.returncode != 0:
         raise AssertionError(
             f"snakemake {' '.join(map(str, args))} failed:\n{done.stdout[-3000:]}\n{done.stderr[-5000:]}"
@@ -146,3 +148,13 @@ def adjusted_outputs(folder) -> dict:
     names = {"metrics": "metrics.json", "predictions": "predictions.xlsx"}
     names.update(val_predictions="val_predictions.xlsx", confusion="confusion.csv")
     return {key: f"{folder}/{name}" for key, name in names.items()}
+
+
+def four_gpu_box(folder) -> dict:
+    """An environment whose nvidia-smi lists four GPUs, as on a 4-GPU box, with no CUDA_VISIBLE_DEVICES."""
+    folder.mkdir()
+    listing = "".join(f"echo 'GPU {i}: NVIDIA H100 80GB HBM3 (UUID: GPU-{i})'\n" for i in range(4))
+    (folder / "nvidia-smi").write_text(f"#!/bin/sh\n{listing}")
+    (folder / "nvidia-smi").chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if k != "CUDA_VISIBLE_DEVICES"}
+    return {**env, "PATH": f"{folder}{os.pathsep}{env['PATH']}"}

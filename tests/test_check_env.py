@@ -35,9 +35,9 @@ def test_gpu_checks_name_the_mismatch_and_the_fix():
     assert "train.precision" in failed(check_env.check_gpus([V100], "12.8", 1, 1, "bf16"))["bf16"]
     assert "CUDA build" in failed(check_env.check_gpus([], None, 2, None, "auto"))["torch build"]
     assert failed(check_env.check_gpus([], None, 0, None, "bf16")) == {}  # a CPU's bf16: check_cpu_precision
-    # a CPU run on a GPU box is legitimate (the demo's config): said with the way to use the GPUs, not failed
-    idle = {f.check: f for f in check_env.check_gpus([H100] * 4, "12.8", 0, 4, "auto")}
-    assert idle["GPUs used"].ok and "4 GPU(s) idle; train.gpus: 1" in idle["GPUs used"].detail
+    # train.gpus 0 on a GPU box is legitimate: said with the way to use the GPUs, not failed
+    idle = {f.check: f for f in check_env.check_gpus([H100] * 4, "12.8", 0, 4, "auto")}["GPUs used"]
+    assert idle.ok and "4 GPU(s) idle; without train.gpus in your config (auto)" in idle.detail
     assert "GPUs used" not in {f.check for f in check_env.check_gpus([H100] * 4, "12.8", 4, 4, "auto")}
 
 
@@ -94,6 +94,26 @@ def test_snakemake_check_env_prints_the_table_and_fails_with_fixes(tmp_path, tin
     assert (tmp_path / "results/logs/check_env.log").read_text().count("FAIL") >= 2
 
 
+@pytest.mark.slow
+def test_check_env_shows_the_gpu_plan_the_console_printed(tmp_path, tiny_model_dir):
+    """On a 4-GPU box (a fake nvidia-smi) auto plans one GPU a job; torch here is a CPU build, which check_env
+    fails with the fix, as it would for a user whose GPUs their torch cannot use."""
+    from helpers import four_gpu_box, snakemake
+    from test_workflow import tiny_config
+
+    config = tiny_config(tiny_model_dir)
+    del config["predict"], config["train"]["gpus"]
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    args = ("check_env", "--configfile", "config.yaml", "--cores", "8", "--resources", "gpu=4")
+    done = snakemake(*args, cwd=tmp_path, check=False, env=four_gpu_box(tmp_path / "bin"))
+    (plan,) = [line for line in done.stderr.splitlines() if line.startswith("GPUs:")]
+    assert "train.gpus auto: 1 GPU a job, up to 4 GPU jobs side by side, 1 CPU thread each" in plan
+    table = (tmp_path / "results/logs/check_env.log").read_text()
+    assert plan in table
+    if not torch_cuda_build():
+        assert done.returncode == 1 and "install a CUDA build of torch" in table
+
+
 def test_the_cpu_check_is_left_out_not_crashed_without_torch(monkeypatch):
     path = Path(__file__).resolve().parents[1] / "workflow" / "scripts" / "check_env.py"
     spec = importlib.util.spec_from_file_location("check_env_script", path)
@@ -102,3 +122,9 @@ def test_the_cpu_check_is_left_out_not_crashed_without_torch(monkeypatch):
     assert script.cpu_bf16() in (True, False)
     monkeypatch.setitem(sys.modules, "torch", None)  # what `import torch` meets where torch is not installed
     assert script.cpu_bf16() is None
+
+
+def torch_cuda_build() -> bool:
+    import torch
+
+    return torch.version.cuda is not None

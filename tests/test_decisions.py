@@ -23,6 +23,8 @@ PRESETS = {
     "ce-twin": {"loss": "ce"},
     "ce": {"loss": "ce"},
     "broken": {"loss": "ce", "alpha": [1.0e6, 1.0e-6, 1.0e-6, 1.0e-6]},
+    # the search's first point, configured as a preset: its runs serve the search, trained once
+    "focal-twin": {"loss": "focal", "form": "sigmoid", "alpha": 0.25, "gamma": 0.5},
 }
 TUNE = {"gammas": [0.5, 2.0], "alpha": 0.25, "alphas": [0.75], "form": "sigmoid", "metric": "macro_f1"}
 
@@ -86,9 +88,9 @@ def test_one_seed_is_a_target_that_reruns_alone_and_adding_a_seed_trains_only_it
     config["train"]["seeds"] = [*SEEDS, 3]
     (decided / "more.yaml").write_text(yaml.safe_dump(config))
     plan = snakemake("results/report.html", "--configfile", "more.yaml", "-n", "--quiet", "rules", cwd=decided).stdout
-    # the new seed's run of each preset and of the search's first stage (its second stage is planned once
-    # the first stage has chosen again)
-    assert any(line.split() == ["train", str(len(PRESETS) + len(TUNE["gammas"]))] for line in plan.splitlines())
+    # the new seed's run of each preset and of the search's first stage but its twin preset's point (its
+    # second stage is planned once the first stage has chosen again)
+    assert any(line.split() == ["train", str(len(PRESETS) + len(TUNE["gammas"]) - 1)] for line in plan.splitlines())
 
 
 def test_the_search_chooses_gamma_then_alpha_on_validation_and_trains_nothing_twice(decided):
@@ -100,14 +102,22 @@ def test_the_search_chooses_gamma_then_alpha_on_validation_and_trains_nothing_tw
         assert all(len(p["seeds"]) == len(SEEDS) and p["sd"] is not None for p in stage["points"])
         assert stage["chosen"] == stage["points"][means.index(max(means))]["value"]
     assert alpha["fixed"] == {"gamma": gamma["chosen"]} and [p["value"] for p in alpha["points"]] == [0.25, 0.75]
+    # gamma 0.5 at alpha 0.25 is the preset focal-twin: its runs, named under both names
+    assert [(p["run"], p["preset"]) for p in gamma["points"]] == [
+        ("focal-twin", "focal-twin"),
+        ("tune/gamma-2-alpha-0.25", None),
+    ]
     trained = sorted(p.parent.name + "/" + p.name for p in (decided / "results/benchmarks/train/tune").rglob("*.tsv"))
-    assert len(trained) == 3 * len(SEEDS)  # two gammas, then one new alpha: the first stage's alpha is not retrained
-    winner = f"results/presets/tune/gamma-{gamma['chosen']:g}-alpha-{alpha['chosen']:g}"
+    # gamma 2 (gamma 0.5 is focal-twin's), then one new alpha: the first stage's alpha is not retrained
+    assert len(trained) == 2 * len(SEEDS)
+    (best,) = [p for p in alpha["points"] if p["value"] == alpha["chosen"]]
+    winner = f"results/presets/{best['run']}"
     for seed_folder in ("", "/seed-1"):
         tuned = json.loads((decided / f"results/presets/tuned{seed_folder}/eval/metrics.json").read_text())
         assert tuned == json.loads((decided / f"{winner}{seed_folder}/eval/metrics.json").read_text())
     html = (decided / "results/report.html").read_text(encoding="utf-8")
     assert "How tuned was found" in html and '<tr><td class="text">tuned</td>' in html
+    assert "0.5 (the preset focal-twin, not trained again) → " in html
     assert (
         "Nothing to be done"
         in snakemake("results/report.html", "--configfile", "config.yaml", "-n", cwd=decided).stdout

@@ -338,8 +338,8 @@ def test_a_checkpoint_holds_the_adapter_and_not_the_tokenizer(tiny_model_dir, tm
         preset_name="p", **preset,
     )  # fmt: skip
     trainer = build_trainer(
-        model, tokenizer, train=rows, val=rows, labels=labels, train_counts=counts, checkpoints=tmp_path, bf16=False,
-        **preset,
+        model, tokenizer, train=rows, val=rows, labels=labels, train_counts=counts, checkpoints=tmp_path,
+        compute="fp32",        **preset,
     )  # fmt: skip
     trainer.save_model(str(tmp_path / "checkpoint-1"))
     saved = {path.name for path in (tmp_path / "checkpoint-1").iterdir()}

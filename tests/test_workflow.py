@@ -233,6 +233,26 @@ def test_slurm_profile_sends_gpu_jobs_to_the_gpu_partition_with_one_task(workflo
     assert "gpu" not in jobs["extract_labels"] and "No such file" not in plan
 
 
+@pytest.mark.parametrize("cpu_threads", [None, 4])
+def test_slurm_gpu_jobs_ask_for_cpu_threads_not_the_submitting_nodes_cores(workflow_run, cpu_threads):
+    """On a 64-core login node the default profile's `cores: all` is 64: a training asks Slurm for
+    train.cpu_threads, else 8, and with train.gpus left to auto, one GPU."""
+    pytest.importorskip("snakemake_executor_plugin_slurm", reason="pip install -r envs/requirements-slurm.txt")
+    from conftest import REPO
+
+    config = yaml.safe_load((workflow_run / "config.yaml").read_text())
+    del config["train"]["gpus"]
+    config["train"]["cpu_threads"] = cpu_threads
+    (workflow_run / "auto.yaml").write_text(yaml.safe_dump(config))
+    profile = ("--profile", REPO / "workflow/profiles/slurm", "--cores", "64")
+    done = snakemake(*profile, "-n", "--forcerun", "extract_labels", "--configfile", "auto.yaml", cwd=workflow_run)
+    planned = re.findall(
+        r"^rule (train|evaluate):\n(?:    .*\n)*?    threads: (\d+)\n    resources: .*\bgpu=(\d)", done.stdout, re.M
+    )
+    assert planned and set(planned) == {("train", str(cpu_threads or 8), "1"), ("evaluate", str(cpu_threads or 8), "1")}
+    assert "from the cluster's scheduler" in done.stderr
+
+
 def test_production_example_config_plans_every_stage(tmp_path, tiny_model_dir, imbalanced_rows):
     from conftest import REPO
 
@@ -244,9 +264,10 @@ def test_production_example_config_plans_every_stage(tmp_path, tiny_model_dir, i
         "--configfile", "config.yaml", "-n", "--quiet", "rules", "--resources", "gpu=4", cwd=tmp_path
     ).stdout
     jobs = dict(line.split() for line in plan.splitlines() if len(line.split()) == 2 and line.split()[1].isdigit())
-    # every preset and the search's first stage, each once per seed (the second stage is planned after the first)
-    trainings = (len(config["presets"]) + len(config["tune"]["gammas"])) * len(config["train"]["seeds"])
-    assert jobs["train"] == jobs["evaluate"] == str(trainings) and "fetch_demo_model" not in jobs
+    # every preset and the search's first stage, each once per seed (the second stage is planned after the
+    # first); gamma 1 and 2 at alpha 0.25 are the presets mild and moderate, whose runs the search reuses
+    trainings = (len(config["presets"]) + len(config["tune"]["gammas"]) - 2) * len(config["train"]["seeds"])
+    assert jobs["train"] == jobs["evaluate"] == str(trainings) == "27" and "fetch_demo_model" not in jobs
     assert jobs["tune_gamma"] == "1" and jobs["tuned"] == str(len(config["train"]["seeds"]))
 
 

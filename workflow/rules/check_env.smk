@@ -13,7 +13,8 @@ rule check_env:
         train=as_json(config["train"]),
         gpu_resource=f"--gpu-resource {GPU_RESOURCE}" if GPU_RESOURCE is not None else "",
         demo_model=DEMO_MODEL,
+        plan=GPU_PLAN,
         script=script_path("check_env.py"),
     shell:
         "python {params.script:q} --model {params.model:q} --train {params.train:q} --results results"
-        " --demo-model {params.demo_model:q} {params.gpu_resource} 2>&1 | tee {log:q}"
+        " --demo-model {params.demo_model:q} --gpu-plan {params.plan:q} {params.gpu_resource} 2>&1 | tee {log:q}"

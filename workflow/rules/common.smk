@@ -1,13 +1,13 @@
 import json
 import re
+import sys
 from pathlib import Path
 
-from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version
 
 from focalcls.checks import check_against_labels, check_config, check_gpu_budget, preset_names
 from focalcls.config import complete, complete_preset
-from focalcls.gpus import share_gpu_pool
+from focalcls.gpus import gpu_plan_line, plan_gpus
 
 min_version("9.0")
 
@@ -18,9 +18,12 @@ config.update(complete(config, Path(workflow.basedir, "config", "schema.yaml")))
 check_config(config)
 _granted = workflow.global_resources.get("gpu")
 GPU_RESOURCE = getattr(_granted, "value", _granted)  # --resources gpu=N, or None when not given
-# The main process of a cluster run (Slurm) has no pool to share: the scheduler gives each job its GPUs.
-cluster_main = not workflow.local_exec and not workflow.remote_exec
-GPU_POOL = [] if cluster_main else share_gpu_pool(config["train"], scheduled_job=workflow.remote_exec)
+# A cluster run (Slurm): its main process has no pool to share, the scheduler gives each job its GPUs.
+CLUSTER = not workflow.local_exec or workflow.remote_exec
+GPU_SETTING = config["train"]["gpus"]  # a number, or auto
+config["train"]["gpus"], GPU_POOL = plan_gpus(
+    config["train"], GPU_RESOURCE, cluster_main=not workflow.local_exec, scheduled_job=workflow.remote_exec
+)
 check_gpu_budget(config["train"]["gpus"], GPU_RESOURCE, GPU_POOL)
 if GPU_POOL and (GPU_RESOURCE is None or GPU_RESOURCE > len(GPU_POOL)):
     # Without --resources gpu=N (or with N above the pool) Snakemake would start more GPU jobs than there
@@ -55,13 +58,36 @@ def alpha_candidates():
     return [TUNE["alpha"], *(a for a in TUNE["alphas"] if a != TUNE["alpha"])]
 
 
+def trained_settings(preset):
+    """What training reads of a preset: tau only where the loss is logit-adjusted."""
+    return {k: v for k, v in preset.items() if k != "tau" or preset["loss"] == "logit-adjusted"}
+
+
+def search_point(gamma, alpha):
+    """The preset settings the search trains at (gamma, alpha)."""
+    return complete_preset({"loss": "focal", "form": TUNE["form"], "gamma": gamma, "alpha": alpha})
+
+
+def twin_preset(gamma, alpha):
+    """The configured preset that trains exactly the search's point (the original tool's presets are points
+    of the default search: mild, moderate, severe), or None."""
+    point = trained_settings(search_point(gamma, alpha))
+    return next((name for name, preset in config["presets"].items() if trained_settings(preset) == point), None)
+
+
+def searched_run(gamma, alpha):
+    """The run that holds the search's point: its twin preset's, which is not trained again, else its own."""
+    return twin_preset(gamma, alpha) or tune_run(gamma, alpha)
+
+
 # What the train step trains (the config's presets, every run the search may ask for), by name.
 TRAINED = {
     **config["presets"],
     **{
-        tune_run(gamma, alpha): complete_preset({"loss": "focal", "form": TUNE["form"], "gamma": gamma, "alpha": alpha})
+        tune_run(gamma, alpha): search_point(gamma, alpha)
         for gamma in TUNE["gammas"]
         for alpha in alpha_candidates()
+        if not twin_preset(gamma, alpha)
     },
 }
 # run name -> (preset, seed)
@@ -150,19 +176,35 @@ def gpus_per_job():
     return config["train"]["gpus"]
 
 
+# A cluster job's CPU request when train.cpu_threads is null: Snakemake's --cores there is the submitting
+# node's (the default profile's `cores: all`), which says nothing of the node a job lands on.
+CLUSTER_JOB_THREADS = 8
+
+
 def gpu_job_threads(gpus):
     """CPU threads of a job on `gpus` GPUs: train.cpu_threads, else --cores shared evenly among the GPU
     jobs that run at once (four one-GPU trainings on a 4-GPU, 8-core box: 2 each), so Snakemake starts
-    them side by side. A CPU job (gpus 0) takes every core, so a large model is held in memory once; the
-    demo sets train.cpu_threads 1, as its small model trains faster two at a time (BENCHMARKS.md)."""
+    them side by side; under a cluster executor, CLUSTER_JOB_THREADS. A CPU job (gpus 0) takes every core,
+    so a large model is held in memory once; the demo sets train.cpu_threads 1, as its small model trains
+    faster two at a time (BENCHMARKS.md)."""
     if config["train"]["cpu_threads"]:
         return config["train"]["cpu_threads"]
-    try:
-        cores = workflow.cores
-    except WorkflowError:  # a cluster run without --cores: each job is its own allocation
-        return 8
-    side_by_side = min(len(GPU_POOL), GPU_RESOURCE or len(GPU_POOL)) // gpus if gpus and GPU_POOL else 1
-    return max(1, cores // max(1, side_by_side))
+    if CLUSTER:
+        return CLUSTER_JOB_THREADS
+    return max(1, workflow.cores // gpu_jobs_at_once(gpus))
+
+
+def gpu_jobs_at_once(gpus):
+    """How many jobs of `gpus` GPUs each run side by side on this box: the pool (or --resources gpu) over
+    `gpus`; one for a CPU job."""
+    return min(len(GPU_POOL), GPU_RESOURCE or len(GPU_POOL)) // gpus if gpus and GPU_POOL else 1
+
+
+GPU_PLAN = gpu_plan_line(
+    GPU_SETTING, gpus_per_job(), GPU_POOL, gpu_jobs_at_once(gpus_per_job()), gpu_job_threads(gpus_per_job())
+)
+if not workflow.remote_exec:  # once a run, not once a cluster job; on stderr, so `snakemake --dag | dot` works
+    print(GPU_PLAN, file=sys.stderr)
 
 
 def raw_inputs(wildcards):
@@ -203,8 +245,7 @@ def adjusted_files(name):
 
 def preset_params(run):
     """A run's preset settings as the train rule's param: tau left out unless the loss is logit-adjusted."""
-    preset = TRAINED[RUNS[run][0]]
-    return {k: v for k, v in preset.items() if k != "tau" or preset["loss"] == "logit-adjusted"}
+    return trained_settings(TRAINED[RUNS[run][0]])
 
 
 def train_params(run):
@@ -224,7 +265,7 @@ def chosen(stage):
 
 def tuned_source(wildcards):
     """The winning run of the seed of `wildcards.preset` (tuned, or tuned/seed-<s>): its training and evaluation."""
-    winner = tune_run(chosen(checkpoints.tune_gamma), chosen(checkpoints.tune_alpha))
+    winner = searched_run(chosen(checkpoints.tune_gamma), chosen(checkpoints.tune_alpha))
     folder = f"results/presets/{run_name(winner, RUNS[wildcards.preset][1])}"
     return {kind: f"{folder}/{path}" for kind, path in TUNED_FILES.items()}
 

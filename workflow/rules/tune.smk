@@ -2,13 +2,15 @@
 # then one per alpha at the best gamma, each judged on the mean validation tune.metric over train.seeds.
 # Each stage is a checkpoint, so Snakemake plans the second stage from the first one's result; the winner's
 # runs are copied to results/presets/tuned/, which the report, predict and evaluate.files treat as a preset.
+# A point whose settings equal a configured preset's (mild, moderate, severe are points of the default
+# search) is that preset's runs, not trained again; its stage record names it.
 
 
 checkpoint tune_gamma:
     input:
         metrics=expand(
             "results/presets/{preset}/eval/metrics.json",
-            preset=runs_of([tune_run(gamma, TUNE["alpha"]) for gamma in TUNE["gammas"]]),
+            preset=runs_of([searched_run(gamma, TUNE["alpha"]) for gamma in TUNE["gammas"]]),
         ),
     output:
         stage="results/tune/gamma.json",
@@ -24,6 +26,7 @@ checkpoint tune_gamma:
     params:
         parameter="gamma",
         values=TUNE["gammas"],
+        runs=[searched_run(gamma, TUNE["alpha"]) for gamma in TUNE["gammas"]],
         fixed={"alpha": TUNE["alpha"]},
         seeds=len(SEEDS),
         metric=TUNE["metric"],
@@ -35,7 +38,7 @@ checkpoint tune_alpha:
     input:
         metrics=lambda wc: expand(
             "results/presets/{preset}/eval/metrics.json",
-            preset=runs_of([tune_run(chosen(checkpoints.tune_gamma), alpha) for alpha in alpha_candidates()]),
+            preset=runs_of([searched_run(chosen(checkpoints.tune_gamma), alpha) for alpha in alpha_candidates()]),
         ),
     output:
         stage="results/tune/alpha.json",
@@ -51,6 +54,7 @@ checkpoint tune_alpha:
     params:
         parameter="alpha",
         values=alpha_candidates(),
+        runs=lambda wc: [searched_run(chosen(checkpoints.tune_gamma), alpha) for alpha in alpha_candidates()],
         fixed=lambda wc: {"gamma": chosen(checkpoints.tune_gamma)},
         seeds=len(SEEDS),
         metric=TUNE["metric"],

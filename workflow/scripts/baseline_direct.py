@@ -68,7 +68,7 @@ def build_parser():
         __doc__, required=("checkpoint", "labels", "summary", "val", "test", "out-dir"), sections=("model", "direct")
     )
     p.add_argument("--keep-columns", type=cli.json_arg, required=True, help="data.keep_columns as JSON")
-    p.add_argument("--precision", required=True, choices=["auto", "bf16", "fp32"], help="train.precision")
+    p.add_argument("--precision", required=True, choices=["auto", "bf16", "fp16", "fp32"], help="train.precision")
     p.add_argument("--gpus", type=int, required=True, help="train.gpus: 0 runs on the CPU, more on one GPU")
     return p
 

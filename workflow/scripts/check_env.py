@@ -1,4 +1,4 @@
-"""snakemake check_env, the first-run checks: packages against the pins, GPUs against train.gpus and
+"""snakemake check_env, the first-run checks: packages against the pins, the GPU plan, GPUs against train.gpus and
 --resources gpu, bf16 on a CPU, free disk, the model folder and its pad token. Prints a table; exits 1
 with the list of fixes when a check fails."""
 
@@ -40,6 +40,7 @@ def main(args) -> int:
     gpus, cuda_build = gpu_listing()
     findings = [
         *check_env.check_packages(check_env.pinned_versions(requirements), str(requirements.relative_to(REPO))),
+        check_env.Finding("GPU plan", True, args.gpu_plan),  # the line the workflow printed on the console
         *check_env.check_gpus(gpus, cuda_build, train["gpus"], args.gpu_resource, train["precision"]),
         *check_env.check_cpu_precision(train["gpus"], train["precision"], cpu_bf16()),
         check_env.check_disk(Path(args.results)),
@@ -60,6 +61,7 @@ def main(args) -> int:
 def build_parser():
     p = cli.parser(__doc__, required=("results", "demo-model"), sections=("model", "train"))
     p.add_argument("--gpu-resource", type=int, default=None, help="Snakemake's --resources gpu, when given")
+    p.add_argument("--gpu-plan", required=True, help="what train.gpus came to: the workflow's console line")
     return p
 
 

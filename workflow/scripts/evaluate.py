@@ -65,7 +65,7 @@ def build_parser():
     p.add_argument("--val", help="the validation split (a preset's own evaluation); absent for evaluate.files")
     p.add_argument("--keep-columns", type=cli.json_arg, required=True, help="data.keep_columns as JSON")
     p.add_argument("--batch-size", type=int, required=True, help="train.eval_batch_size")
-    p.add_argument("--precision", required=True, choices=["auto", "bf16", "fp32"], help="train.precision")
+    p.add_argument("--precision", required=True, choices=["auto", "bf16", "fp16", "fp32"], help="train.precision")
     p.add_argument("--gpus", type=int, required=True, help="train.gpus: 0 predicts on the CPU; more shard the rows")
     p.add_argument("--cpu-processes", type=int, required=True, help="train.cpu_processes: with --gpus 0")
     return p

@@ -92,7 +92,7 @@ def build_parser():
     p.add_argument("--selection-metric", required=True, help="report.selection_metric, on validation")
     p.add_argument("--sheet", type=cli.json_arg, required=True, help="predict.sheet as JSON: a name, an index or null")
     p.add_argument("--batch-size", type=int, required=True, help="train.eval_batch_size")
-    p.add_argument("--precision", required=True, choices=["auto", "bf16", "fp32"], help="train.precision")
+    p.add_argument("--precision", required=True, choices=["auto", "bf16", "fp16", "fp32"], help="train.precision")
     p.add_argument("--gpus", type=int, required=True, help="train.gpus: 0 predicts on the CPU, more on one GPU")
     return p
 

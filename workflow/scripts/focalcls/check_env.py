@@ -83,10 +83,10 @@ def check_gpus(
             "CUDA_VISIBLE_DEVICES and the driver (nvidia-smi)",
         )
     )
-    if gpus and not train_gpus:  # the schema's default, and the demo's: legitimate, so said, not failed
+    if gpus and not train_gpus:  # train.gpus 0 set on purpose (auto would use them): legitimate, said, not failed
         idle = (
-            f"train.gpus 0: training on the CPU, {len(gpus)} GPU(s) idle; train.gpus: 1 in your config trains on "
-            "them (one GPU a training job; with --resources gpu=N, N presets train at once)"
+            f"train.gpus 0: training on the CPU, {len(gpus)} GPU(s) idle; without train.gpus in your config "
+            "(auto) each training job takes one GPU, and with --resources gpu=N, N presets train at once"
         )
         findings.append(Finding("GPUs used", True, idle))
     if granted is not None:
@@ -106,7 +106,7 @@ def check_gpus(
                 "bf16",
                 not (no_bf16 and precision == "bf16"),
                 "every GPU runs bf16" if not no_bf16 else f"no bf16 on {', '.join(no_bf16)}",
-                "set train.precision to auto (fp32 on GPUs without bf16) or fp32",
+                "set train.precision to auto (fp16 with loss scaling on GPUs without bf16), fp16 or fp32",
             )
         )
     return findings

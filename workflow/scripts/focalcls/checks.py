@@ -98,6 +98,8 @@ def check_values(config: Mapping, schema: Mapping) -> None:
     key = ".".join(map(str, error.absolute_path)) or "(top level)"
     if "propertyNames" in error.schema_path and key == "presets":
         hint = "a preset name becomes a folder name: use letters, digits, '-', '_' and '.' only"
+    elif error.validator == "anyOf" and "description" in error.schema:  # "not valid under any of ..." says nothing
+        hint = f"it takes {error.schema['description']}"
     else:
         hint = "config/README.md lists every key and the values it takes"
     raise UserError(f"config key {key}: {error.message}; {hint}")
@@ -195,8 +197,11 @@ def check_config(config: Mapping) -> None:
             )
     if config["model"]["checkpoint"] != "demo":
         require_model_folder(config["model"]["checkpoint"])
-    if config["model"]["dtype"] == "bfloat16" and config["train"]["precision"] == "fp32":
-        raise UserError("model.dtype bfloat16 needs bf16 compute, but train.precision is fp32; set it to bf16 or auto")
+    if config["model"]["dtype"] == "bfloat16" and config["train"]["precision"] in ("fp16", "fp32"):
+        raise UserError(
+            f"model.dtype bfloat16 needs bf16 compute, but train.precision is {config['train']['precision']}; "
+            "set it to bf16 or auto, or model.dtype to auto"
+        )
     check_prompt(config["direct"]["prompt"])
     check_tune(config)
     predict, names = config["predict"], preset_names(config)

@@ -47,8 +47,7 @@ def whole_numbers(value, schema: Mapping, where: str = ""):
     if isinstance(value, float):
         if not math.isfinite(value):
             raise UserError(f"config key {where[:-1]} is {value}; give a finite number (config/README.md)")
-        types = schema.get("type", [])
-        types = [types] if isinstance(types, str) else types
+        types = [t for option in (schema, *schema.get("anyOf", [])) for t in _types(option)]  # gpus: 1 or auto
         return int(value) if "integer" in types and "number" not in types else value
     if isinstance(value, Mapping):
         properties, extra = schema.get("properties", {}), schema.get("additionalProperties")
@@ -59,6 +58,11 @@ def whole_numbers(value, schema: Mapping, where: str = ""):
     if isinstance(value, list):
         return [whole_numbers(v, schema.get("items", {}), f"{where}{i}.") for i, v in enumerate(value)]
     return value
+
+
+def _types(schema: Mapping) -> list[str]:
+    types = schema.get("type", [])
+    return [types] if isinstance(types, str) else list(types)
 
 
 def load_config(path: str | Path, schema_path: str | Path = SCHEMA) -> dict:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from .errors import UserError
 
+AUTO = "auto"  # train.gpus: one GPU a job where there are GPUs, else the CPU
 DEFAULT_POOL_DIR = Path(os.environ.get("FOCALCLS_GPU_POOL", "/tmp/focalcls-gpu-pool"))
 
 
@@ -26,7 +27,8 @@ def visible_gpu_count() -> int:
     """GPUs on this machine, counted without initialising CUDA in this process.
 
     CUDA_VISIBLE_DEVICES must be set before CUDA starts, so the count comes from nvidia-smi, or
-    from torch in a throw-away process where nvidia-smi is missing.
+    from torch in a throw-away process where nvidia-smi is missing and a GPU driver shows devices (the
+    probe imports torch, a few seconds at every workflow start on a machine without GPUs).
     """
     try:
         listing = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=60)
@@ -34,6 +36,8 @@ def visible_gpu_count() -> int:
             return sum(1 for line in listing.stdout.splitlines() if line.startswith("GPU "))
     except (OSError, subprocess.TimeoutExpired):
         pass
+    if not any(Path("/dev").glob("nvidia[0-9]*")) and not Path("/dev/kfd").exists():  # CUDA's and ROCm's devices
+        return 0
     probe = "import torch; print(torch.cuda.device_count() if torch.cuda.is_available() else 0)"
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300)
     return int(done.stdout.strip() or 0)
@@ -68,17 +72,43 @@ def gpu_pool(configured: Sequence[int | str] = ()) -> list[str]:
     return _visible_ids(exported)  # set, even to nothing, it is the user's choice; none: GPU jobs stop, naming the pool
 
 
-def share_gpu_pool(train: Mapping, *, scheduled_job: bool) -> list[str]:
-    """The pool for the workflow's jobs, put in the environment they inherit; empty for a CPU run, and in
-    a job a scheduler started (Snakemake's remote execution), whose CUDA_VISIBLE_DEVICES is its own."""
-    if scheduled_job:
-        os.environ[ALLOCATED_VARIABLE] = "1"
-        return []
-    if not train["gpus"]:
-        return []
+def plan_gpus(train: Mapping, granted: int | None, *, cluster_main: bool, scheduled_job: bool) -> tuple[int, list[str]]:
+    """train.gpus as a number, and the pool of ids the workflow's jobs share (put in the environment they
+    inherit; empty for a CPU run). `auto` is one GPU a job wherever there are GPUs to use: on one box, a
+    pool that holds ids (train.gpu_ids, CUDA_VISIBLE_DEVICES, a scheduler's allocation, or the machine's
+    GPUs) unless --resources gpu=0 (`granted`) forbids them; under a cluster executor, its main process and
+    the jobs it starts alike, the GPUs the scheduler hands out, so the plan and the job agree."""
+    setting = train["gpus"]
+    if cluster_main or scheduled_job:
+        if scheduled_job:  # its CUDA_VISIBLE_DEVICES is the scheduler's, the job's own
+            os.environ[ALLOCATED_VARIABLE] = "1"
+        return (1 if setting == AUTO else setting), []
+    if setting == 0 or (setting == AUTO and granted == 0):
+        return 0, []
     pool = gpu_pool(train["gpu_ids"])
-    os.environ[POOL_VARIABLE] = ",".join(pool)
-    return pool
+    gpus = (1 if pool else 0) if setting == AUTO else setting
+    if gpus:
+        os.environ[POOL_VARIABLE] = ",".join(pool)
+    return gpus, pool if gpus else []
+
+
+def gpu_plan_line(setting: int | str, gpus: int, pool: Sequence[str], side_by_side: int, threads: int) -> str:
+    """The one console line that says what train.gpus came to: how many GPUs the jobs use, and how many
+    jobs run at once (`side_by_side`, with `threads` CPU threads each)."""
+    each = f", {_count(threads, 'CPU thread')} each"
+    if not gpus:
+        found = "no GPU found (nvidia-smi, CUDA_VISIBLE_DEVICES, train.gpu_ids)" if setting == AUTO else "train.gpus 0"
+        return f"GPUs: {found}; training, evaluation and zero-shot jobs run on the CPU{each}"
+    if not pool:
+        return f"GPUs: train.gpus {setting}: {_count(gpus, 'GPU')} a job, from the cluster's scheduler{each}"
+    return (
+        f"GPUs: {len(pool)} in the pool ({','.join(pool)}); train.gpus {setting}: {_count(gpus, 'GPU')} a job, "
+        f"up to {_count(side_by_side, 'GPU job')} side by side{each}"
+    )
+
+
+def _count(n: int, thing: str) -> str:
+    return f"{n} {thing}{'' if n == 1 else 's'}"
 
 
 @contextlib.contextmanager

@@ -43,10 +43,26 @@ def run_on_devices(
         os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, ids))
         if ids:
             print(f"this job's GPU ids: {','.join(ids)}", file=sys.stderr, flush=True)
+            warn_without_cuda(ids)
         if processes > 1 or accelerate_args:
             _relaunch(script, processes, accelerate_args)
         else:
             work()
+
+
+def warn_without_cuda(ids: Sequence[str]) -> None:
+    """A job given GPU ids that torch cannot use runs on the CPU, many times slower: said in its log, with
+    the likely cause (a CPU-only torch on a GPU box is the usual one)."""
+    import torch
+
+    if not torch.cuda.is_available():
+        cause = "a CPU-only build of torch" if torch.version.cuda is None else "check the driver with nvidia-smi"
+        print(
+            f"warning: this job holds GPU ids {','.join(ids)} but torch sees no GPU ({cause}); it runs on the CPU. "
+            "snakemake check_env lists what to fix",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def launch_command(script: str, argv: Sequence[str], processes: int, port: int, extra: Sequence[str] = ()) -> list[str]:

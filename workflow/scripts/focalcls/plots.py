@@ -159,6 +159,9 @@ def tune_path(stages: Sequence[Mapping]) -> str:
         ax.errorbar(x, [p["mean"] for p in points], yerr=[p["sd"] or 0 for p in points], marker="o", capsize=3)
         best = next(p for p in points if p["value"] == stage["chosen"])
         ax.plot([best["value"]], [best["mean"]], "o", ms=14, mfc="none", mec="crimson")
+        for p in points:
+            if p.get("preset"):  # a configured preset's runs: the point under both names
+                ax.annotate(p["preset"], (p["value"], p["mean"]), textcoords="offset points", xytext=(4, 6), fontsize=8)
         fixed = ", ".join(f"{k} {v:g}" for k, v in stage["fixed"].items())
         ax.set_title(f"{stage['parameter']} (at {fixed}): chose {stage['chosen']:g}", fontsize=9)
         ax.set_xlabel(stage["parameter"])

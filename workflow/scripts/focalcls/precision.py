@@ -35,23 +35,43 @@ def computes_bf16(precision: str, device_bf16: bool) -> bool:
     return precision == "bf16" or (precision == "auto" and device_bf16)
 
 
-def use_bf16(precision: str) -> bool:
-    """bf16 autocast for train.precision: 'bf16' always; 'auto' where the device runs it natively (a GPU
-    with bf16, or, with no GPU, a CPU with bf16 instructions)."""
+def gpu_runs_bf16() -> bool:
+    """Whether this process's GPU computes bf16 itself (Ampere and later, every ROCm GPU): torch's own check,
+    less the emulation it counts by default, which makes a V100 or T4 'support' bf16 many times slower."""
+    import torch
+
+    return torch.cuda.is_bf16_supported(including_emulation=False)
+
+
+def compute_precision(precision: str) -> str:
+    """The compute precision train.precision gives on this device: 'bf16', 'fp16' or 'fp32'. 'auto' is bf16
+    where the device computes it (a GPU with bf16; with no GPU, a CPU with bf16 instructions), fp16 with
+    loss scaling on a GPU without bf16 (V100, T4), else fp32."""
     import torch
 
     if torch.cuda.is_available():
-        gpu_bf16 = torch.cuda.is_bf16_supported()
+        gpu_bf16 = gpu_runs_bf16()
         if precision == "bf16" and not gpu_bf16:
-            raise UserError(f"train.precision is bf16 but {torch.cuda.get_device_name()} has no bf16; use fp32 or auto")
-        return computes_bf16(precision, gpu_bf16)
+            raise UserError(
+                f"train.precision is bf16 but {torch.cuda.get_device_name()} has no bf16; use auto (fp16 there), "
+                "fp16 or fp32"
+            )
+        return ("bf16" if gpu_bf16 else "fp16") if precision == "auto" else precision
+    if precision == "fp16":
+        raise UserError("train.precision is fp16, which needs a GPU; on the CPU use auto or fp32")
     cpu_bf16 = cpu_runs_bf16()
     if precision == "bf16" and not cpu_bf16:
         log.warning(
             "train.precision is bf16 but this CPU has no bf16 instructions (AVX512-BF16/AMX on x86, BF16 on Arm): "
             "every matrix product is emulated, tens of times slower than fp32; set train.precision to auto or fp32"
         )
-    return computes_bf16(precision, cpu_bf16)
+    return "bf16" if computes_bf16(precision, cpu_bf16) else "fp32"
+
+
+def use_bf16(precision: str) -> bool:
+    """bf16 autocast for train.precision on this device. fp16 trains under the Trainer's autocast and loss
+    scaling only; evaluation and prediction under fp16 run in float32, which needs no scaling."""
+    return compute_precision(precision) == "bf16"
 
 
 def resolve_dtype(name: str) -> str:
@@ -61,4 +81,4 @@ def resolve_dtype(name: str) -> str:
 
     if name != "auto":
         return name
-    return "bfloat16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "float32"
+    return "bfloat16" if torch.cuda.is_available() and gpu_runs_bf16() else "float32"

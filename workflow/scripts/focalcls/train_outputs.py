@@ -84,6 +84,7 @@ def training_summary(
         "peak_memory_mb": peak_memory_mb(),
         "dtype": dtype,
         "bf16": args.bf16,
+        "fp16": args.fp16,
         "world_size": args.world_size,
         "resumed_from": resumed_from,
     }

@@ -161,7 +161,7 @@ class StopOnNonFiniteLoss(TrainerCallback):
             if key in (logs or {}) and not math.isfinite(float(logs[key])):
                 raise LossNotFinite(
                     f"the training loss is {logs[key]} at step {state.global_step}; lower train.lr or "
-                    "train.max_grad_norm, or use train.precision fp32 if bf16 overflows"
+                    "train.max_grad_norm, or use train.precision fp32 if bf16 or fp16 overflows"
                 )
 
 
@@ -202,8 +202,9 @@ def steps_per_epoch(rows: int, settings: TrainSettings, processes: int) -> int:
     return max(1, int(np.ceil(batches / settings.grad_accum)))
 
 
-def training_arguments(settings: TrainSettings, checkpoints: Path, eval_steps: int, bf16: bool) -> TrainingArguments:
-    """Evaluate and checkpoint every eval_steps; keep the best checkpoint by the early-stopping metric."""
+def training_arguments(settings: TrainSettings, checkpoints: Path, eval_steps: int, compute: str) -> TrainingArguments:
+    """Evaluate and checkpoint every eval_steps; keep the best checkpoint by the early-stopping metric.
+    `compute` (bf16, fp16, fp32) is the Trainer's own autocast; fp16 adds its loss scaling."""
     return TrainingArguments(
         output_dir=str(checkpoints),
         num_train_epochs=settings.epochs,
@@ -228,7 +229,8 @@ def training_arguments(settings: TrainSettings, checkpoints: Path, eval_steps: i
         logging_steps=max(1, min(10, eval_steps)),
         logging_nan_inf_filter=False,  # a NaN step must show in the log, where StopOnNonFiniteLoss stops the job
         remove_unused_columns=False,  # the row numbers must reach compute_loss
-        bf16=bf16,
+        bf16=compute == "bf16",
+        fp16=compute == "fp16",
         use_cpu=not torch.cuda.is_available(),
         gradient_checkpointing=settings.gradient_checkpointing,
         gradient_checkpointing_kwargs={"use_reentrant": False} if settings.gradient_checkpointing else None,
@@ -254,7 +256,7 @@ def build_trainer(
     settings: TrainSettings,
     max_length: int,
     checkpoints: Path,
-    bf16: bool,
+    compute: str,
 ) -> FocalTrainer:
     """A Trainer for one preset: length-grouped (optionally loss-weighted) batches, the preset's loss,
     validation and a checkpoint every train.eval_steps (default once per epoch), early stopping."""
@@ -271,7 +273,7 @@ def build_trainer(
     )
     return FocalTrainer(
         model=model,
-        args=training_arguments(settings, checkpoints, eval_steps, bf16),
+        args=training_arguments(settings, checkpoints, eval_steps, compute),
         train_dataset=train_rows,
         eval_dataset=TokenizedRows(val, labels, tokenizer, max_length).by_length(),
         data_collator=PadToLongest(tokenizer.pad_token_id, multiple=8 if torch.cuda.is_available() else 1),

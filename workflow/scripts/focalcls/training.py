@@ -22,7 +22,7 @@ from .errors import UserError
 from .fast_dropout import use_fast_lora_dropout
 from .head_init import init_head
 from .model import add_lora, load_classifier, load_tokenizer
-from .precision import resolve_dtype, use_bf16
+from .precision import compute_precision, resolve_dtype
 from .presets import LossSpec
 from .train_outputs import training_summary, write_outputs
 from .trainer_setup import LossNotFinite, build_trainer, world_size
@@ -44,7 +44,7 @@ class TrainSettings:
     patience: int
     eval_steps: int | None  # None: once per epoch
     early_stopping_metric: str  # loss (the preset's own loss on val) | macro_f1 | minority_f1
-    precision: str  # auto | bf16 | fp32
+    precision: str  # auto | bf16 | fp16 | fp32
     gradient_checkpointing: bool
     hard_example_sampling: bool
     hard_example_floor: float
@@ -77,17 +77,17 @@ def train_preset(
     A rerun of the same setup resumes from its last checkpoint under out_dir/checkpoints."""
     started = time.time()
     set_seed(settings.seed)
-    bf16, dtype = compute_and_weight_types(settings.precision, dtype)
+    compute, dtype = compute_and_weight_types(settings.precision, dtype)
     counts = class_counts(train, labels)
     preset = {"loss": loss, "settings": settings, "max_length": max_length}  # what both steps need to know
     model, tokenizer = prepared_model(
-        checkpoint, train, labels, counts, lora=lora, dtype=dtype, bf16=bf16, trust_remote_code=trust_remote_code,
-        preset_name=preset_name, **preset,
+        checkpoint, train, labels, counts, lora=lora, dtype=dtype, bf16=compute == "bf16",
+        trust_remote_code=trust_remote_code, preset_name=preset_name, **preset,
     )  # fmt: skip
     checkpoints = out_dir / FOLDER
     trainer = build_trainer(
         model, tokenizer, train=train, val=val, labels=labels, train_counts=counts, checkpoints=checkpoints,
-        bf16=bf16, **preset,
+        compute=compute, **preset,
     )  # fmt: skip
     # Anything that changes what training would do is in the key, so no other setup's checkpoint is resumed.
     setup = (loss.as_dict(), dict(lora), settings.__dict__, max_length, str(checkpoint), labels, world_size(), dtype)
@@ -107,16 +107,16 @@ def train_preset(
     return summary
 
 
-def compute_and_weight_types(precision: str, dtype: str) -> tuple[bool, str]:
-    """Whether to compute in bf16, and the weights' dtype, from train.precision and model.dtype (auto
-    resolved); bfloat16 weights under float32 compute are refused early, before any model loads."""
-    bf16, dtype = use_bf16(precision), resolve_dtype(dtype)
-    if dtype == "bfloat16" and not bf16:
+def compute_and_weight_types(precision: str, dtype: str) -> tuple[str, str]:
+    """The compute precision (bf16, fp16 or fp32) and the weights' dtype, from train.precision and model.dtype
+    (auto resolved); bfloat16 weights under other compute are refused early, before any model loads."""
+    compute, dtype = compute_precision(precision), resolve_dtype(dtype)
+    if dtype == "bfloat16" and compute != "bf16":
         raise UserError(
             "model.dtype bfloat16 needs bf16 compute: set train.precision to bf16 (or auto where the GPU or CPU "
             "computes bf16)"
         )
-    return bf16, dtype
+    return compute, dtype
 
 
 def prepared_model(
