@@ -1,12 +1,13 @@
-"""GPU check on a Qwen3-1.7B-shaped model with random weights: LoRA bf16 training tokens/s and model
-FLOP utilisation through the train stage, and evaluation rows/s through the evaluate stage's inference.
+"""GPU check on a Qwen3-1.7B-shaped model with random weights: LoRA training tokens/s (bf16 where the GPU
+computes it; --precision fp16 runs the loss-scaled fp16 path of GPUs without bf16) and model FLOP
+utilisation through the train stage, and evaluation rows/s through the evaluate stage's inference.
 
 The shape is Qwen3-1.7B's published configuration (28 layers, hidden 2048, 16 heads, 8 KV heads,
 intermediate 6144, vocab 151,936); weights are random, so the figures are speed, not quality. Texts
 are synthetic, 40-250 characters, one token per character. --shape tiny runs the same path in seconds
 on a CPU (the test suite does).
     python bench/gpu_check.py [--rows 8192] [--batch-size 16] [--max-length 256] [--shape qwen3-1.7b|tiny]
-        [--json figures.json]
+        [--precision auto|bf16|fp16|fp32] [--json figures.json]
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import torch
 
 from focalcls.config import complete, complete_preset
 from focalcls.inference import predict_probs
-from focalcls.precision import resolve_dtype, use_bf16
+from focalcls.precision import inference_types
 from focalcls.presets import resolve_preset
 from focalcls.training import TrainSettings, train_preset
 
@@ -95,7 +96,7 @@ def train_on_shape(folder: Path, out_dir: Path, train: pd.DataFrame, args: argpa
         ),
         lora={"r": 16, "alpha": 32, "dropout": 0.05, "target_modules": "all-linear"},
         settings=TrainSettings.from_config(
-            {**complete({})["train"], "epochs": 1, "batch_size": args.batch_size, "precision": "auto"}, seed=42
+            {**complete({})["train"], "epochs": 1, "batch_size": args.batch_size, "precision": args.precision}, seed=42
         ),
         max_length=args.max_length,
         out_dir=out_dir,
@@ -109,7 +110,8 @@ def evaluation_seconds(folder: Path, adapter: Path, texts: list[str], args: argp
     """Seconds the evaluate stage's inference takes over `texts`, after one warm-up batch."""
     from focalcls.model import load_trained_classifier
 
-    model, tokenizer, _ = load_trained_classifier(str(folder), adapter, LABELS, dtype=resolve_dtype("auto"))
+    bf16, dtype = inference_types(args.precision, "auto")
+    model, tokenizer, _ = load_trained_classifier(str(folder), adapter, LABELS, dtype=dtype)
     if gpu:
         model.to("cuda")
 
@@ -121,7 +123,7 @@ def evaluation_seconds(folder: Path, adapter: Path, texts: list[str], args: argp
             form="sigmoid",
             max_length=args.max_length,
             batch_size=args.eval_batch_size,
-            bf16=use_bf16("auto"),
+            bf16=bf16,
         )
         if gpu:
             torch.cuda.synchronize()
@@ -162,6 +164,7 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--eval-batch-size", type=int, default=128)
     p.add_argument("--max-length", type=int, default=256)
+    p.add_argument("--precision", choices=["auto", "bf16", "fp16", "fp32"], default="auto", help="as train.precision")
     p.add_argument("--json", type=Path, help="also write the figures and the library versions to this file")
     args = p.parse_args()
     gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else None
@@ -198,7 +201,8 @@ def figures(args: argparse.Namespace, gpu: str | None, summary: dict, tokens: in
     versions = {name: importlib.metadata.version(name) for name in ("torch", "transformers", "peft", "accelerate")}
     return {
         "device": gpu or "CPU", "shape": args.shape, "matmul_parameters": dense, "bf16": summary["bf16"],
-        "batch_size": args.batch_size, "max_length": args.max_length, "steps": summary["steps"], "tokens": tokens,
+        "fp16": summary["fp16"], "batch_size": args.batch_size, "max_length": args.max_length,
+        "steps": summary["steps"], "tokens": tokens,
         "optimizer_step_seconds": round(steps_s, 3), "stage_seconds": round(summary["seconds"], 1),
         "phase_seconds": summary["phase_seconds"], "tokens_per_s": round(tokens / steps_s, 1),
         "tflops": round(achieved, 2), "mfu": round(achieved / peak, 4) if peak else None, "peak_tflops": peak,
@@ -213,9 +217,9 @@ def print_figures(r: dict, args: argparse.Namespace) -> None:
         + ", ".join(f"{k} {v}" for k, v in r["versions"].items())
     )
     print(
-        f"training (train stage, focal sigmoid, bf16 {r['bf16']}, batch {r['batch_size']}, max_length "
-        f"{r['max_length']}): {r['steps']} steps, {r['tokens']} tokens in {r['optimizer_step_seconds']:.1f} s of "
-        f"optimizer steps ({r['stage_seconds']:.1f} s of stage time, model load, head init and validation "
+        f"training (train stage, focal sigmoid, bf16 {r['bf16']}, fp16 {r['fp16']}, batch {r['batch_size']}, "
+        f"max_length {r['max_length']}): {r['steps']} steps, {r['tokens']} tokens in "
+        f"{r['optimizer_step_seconds']:.1f} s of optimizer steps ({r['stage_seconds']:.1f} s of stage time, model load, head init and validation "
         f"included); peak memory {r['peak_memory_gib']:.1f} GiB"
     )
     print(

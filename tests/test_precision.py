@@ -100,6 +100,10 @@ def test_auto_is_bf16_on_a_gpu_with_it_and_fp16_with_loss_scaling_on_one_without
     assert precision.use_bf16("auto") is gpu  # evaluation: bf16 autocast, or float32 beside fp16 training
     assert precision.compute_precision("fp16") == "fp16"
     assert precision.compute_precision("fp32") == "fp32"
+    # fp16 keeps float32 weights under its autocast, on any GPU: auto weights follow the compute
+    assert compute_and_weight_types("fp16", "auto") == ("fp16", "float32")
+    assert precision.inference_types("fp16", "auto") == (False, "float32")
+    assert precision.inference_types("auto", "auto") == ((True, "bfloat16") if gpu else (False, "float32"))
     if gpu:
         assert precision.compute_precision("bf16") == "bf16"
     else:

@@ -21,11 +21,11 @@ def _direct(args) -> None:
     from transformers import AutoModelForCausalLM
 
     from focalcls.model import DTYPES, load_tokenizer, refusing_remote_code
-    from focalcls.precision import resolve_dtype, use_bf16
+    from focalcls.precision import inference_types
     from focalcls.zero_shot import zero_shot_probs
 
     labels = read_json(args.labels)
-    dtype = resolve_dtype(args.model["dtype"])
+    bf16, dtype = inference_types(args.precision, args.model["dtype"])
     trust = args.model["trust_remote_code"]
     tokenizer = load_tokenizer(args.checkpoint, trust_remote_code=trust)
     try:
@@ -54,7 +54,7 @@ def _direct(args) -> None:
             calibrate=args.direct["calibrate"],
             max_length=args.model["max_length"],
             batch_size=args.direct["batch_size"],
-            bf16=use_bf16(args.precision) or dtype == "bfloat16",
+            bf16=bf16,
         )
         for split, frame in frames.items()
     }

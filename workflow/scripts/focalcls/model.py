@@ -16,7 +16,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer, PreT
 
 from .atomic import read_json, write_json
 from .errors import UserError
-from .precision import resolve_dtype, use_bf16
+from .precision import inference_types
 
 log = logging.getLogger(__name__)
 
@@ -203,7 +203,7 @@ def load_for_inference(
     device: torch.device | str | None = None,
 ):
     """Base + adapter, verified, on `device` (default: the job's GPU if any); returns (model, tokenizer, meta, bf16)."""
-    dtype = resolve_dtype(model_config["dtype"])
+    bf16, dtype = inference_types(precision, model_config["dtype"])
     model, tokenizer, meta = load_trained_classifier(
         checkpoint,
         adapter,
@@ -213,9 +213,4 @@ def load_for_inference(
         allow_pickle=model_config["allow_pickle"],
     )
     model.to(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    return (
-        model,
-        tokenizer,
-        meta,
-        use_bf16(precision) or dtype == "bfloat16",
-    )  # bf16 weights reach the float32 head via autocast
+    return model, tokenizer, meta, bf16

@@ -74,11 +74,20 @@ def use_bf16(precision: str) -> bool:
     return compute_precision(precision) == "bf16"
 
 
-def resolve_dtype(name: str) -> str:
-    """'auto' loads bf16 weights on GPUs that run bf16 (half the memory of float32), float32 elsewhere: on a
-    CPU, bf16 weights under bf16 autocast made no step faster (BENCHMARKS.md)."""
+def resolve_dtype(name: str, compute: str) -> str:
+    """model.dtype for a job computing in `compute` (compute_precision's): 'auto' loads bf16 weights on a GPU
+    computing bf16 (half the memory of float32), float32 elsewhere: fp16 training keeps float32 weights under
+    its autocast, and on a CPU bf16 weights under bf16 autocast made no step faster (BENCHMARKS.md)."""
     import torch
 
     if name != "auto":
         return name
-    return "bfloat16" if torch.cuda.is_available() and gpu_runs_bf16() else "float32"
+    return "bfloat16" if compute == "bf16" and torch.cuda.is_available() else "float32"
+
+
+def inference_types(precision: str, dtype: str) -> tuple[bool, str]:
+    """For evaluation, prediction and the zero-shot baseline: bf16 autocast or not, and the weights' dtype
+    (bf16 weights reach the float32 head through autocast)."""
+    compute = compute_precision(precision)
+    dtype = resolve_dtype(dtype, compute)
+    return compute == "bf16" or dtype == "bfloat16", dtype

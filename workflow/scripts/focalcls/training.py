@@ -110,7 +110,8 @@ def train_preset(
 def compute_and_weight_types(precision: str, dtype: str) -> tuple[str, str]:
     """The compute precision (bf16, fp16 or fp32) and the weights' dtype, from train.precision and model.dtype
     (auto resolved); bfloat16 weights under other compute are refused early, before any model loads."""
-    compute, dtype = compute_precision(precision), resolve_dtype(dtype)
+    compute = compute_precision(precision)
+    dtype = resolve_dtype(dtype, compute)
     if dtype == "bfloat16" and compute != "bf16":
         raise UserError(
             "model.dtype bfloat16 needs bf16 compute: set train.precision to bf16 (or auto where the GPU or CPU "
