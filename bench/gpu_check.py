@@ -219,8 +219,8 @@ def print_figures(r: dict, args: argparse.Namespace) -> None:
     print(
         f"training (train stage, focal sigmoid, bf16 {r['bf16']}, fp16 {r['fp16']}, batch {r['batch_size']}, "
         f"max_length {r['max_length']}): {r['steps']} steps, {r['tokens']} tokens in "
-        f"{r['optimizer_step_seconds']:.1f} s of optimizer steps ({r['stage_seconds']:.1f} s of stage time, model load, head init and validation "
-        f"included); peak memory {r['peak_memory_gib']:.1f} GiB"
+        f"{r['optimizer_step_seconds']:.1f} s of optimizer steps ({r['stage_seconds']:.1f} s of stage time, model "
+        f"load, head init and validation included); peak memory {r['peak_memory_gib']:.1f} GiB"
     )
     print(
         f"training tokens/s: {r['tokens_per_s']:.0f}; {r['tflops']:.1f} TFLOP/s achieved (4N per token)"
