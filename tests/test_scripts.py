@@ -259,6 +259,52 @@ def test_presplit_files_keep_their_split_and_are_checked(tmp_path, imbalanced_ro
     assert code == 2 and "error: the pre-split files have different columns" in log and "val (val.xlsx)" in log
 
 
+def test_train_and_val_files_get_a_test_split_cut_from_the_training_file(tmp_path, imbalanced_rows, tiny_model_dir):
+    parts = {"train": imbalanced_rows.iloc[:240], "val": imbalanced_rows.iloc[240:]}
+    for name, part in parts.items():
+        write_xlsx(tmp_path / f"{name}.xlsx", part)
+    data = {"train": "train.xlsx", "val": "val.xlsx", "keep_columns": ["id"]}
+    split = {"test_fraction": 0.25, "seed": 5}
+    # Oversampling repeats training rows: the test split is cut before it, so none of them reaches test.
+    balance = {"strategy": "oversample", "min_per_class": 80}
+    extract_and_split(tmp_path, data, checkpoint=tiny_model_dir, split=split, balance=balance, model={})
+    out = {name: pd.read_excel(tmp_path / f"d/{name}.xlsx", dtype=str) for name in ("train", "val", "test")}
+    assert sorted(out["val"].id) == sorted(parts["val"].id)
+    assert set(out["test"].id) <= set(parts["train"].id) and not set(out["test"].text) & set(out["train"].text)
+    assert set(out["train"].id) | set(out["test"].id) == set(parts["train"].id)
+    summary = read(tmp_path, "d/summary.json")
+    cut = {"cut_from": "data.train", "fraction": 0.25, "stratified": True, "seed": 5}
+    assert summary["sources"]["test"] == {"file": "train.xlsx", **cut}
+    assert summary["sources"]["val"] == {"file": "val.xlsx"} and set(summary["cleaning"]) == {"train", "val", "overlap"}
+    for label, n in parts["train"].label.value_counts().items():
+        assert abs(summary["counts"]["test"][label] - 0.25 * n) <= 1
+
+
+def test_a_training_file_too_small_to_cut_a_test_split_from_stops_with_the_fix(tmp_path, imbalanced_rows):
+    rare = pd.DataFrame({"text": ["孤单1", "孤单2"], "label": ["rare", "rare"], "id": ["r1", "r2"]})
+    write_xlsx(tmp_path / "train.xlsx", pd.concat([imbalanced_rows.iloc[:240], rare]))
+    write_xlsx(tmp_path / "val.xlsx", imbalanced_rows.iloc[240:])
+    data = section("data", {"train": "train.xlsx", "val": "val.xlsx"})
+    assert extract(tmp_path, data)[0] == 0
+    done = run_rule_script(
+        "split_and_balance.py",
+        cwd=tmp_path,
+        input=EXTRACTED,
+        output={name: f"d/{name}.xlsx" for name in ("train", "val", "test")} | {"summary": "d/summary.json"},
+        params={
+            **{name: section(name) for name in ("split", "balance", "model")},
+            "files": {key: data[key] for key in ("raw", "train", "val", "test")},
+            "checkpoint": "no-model-needed-before-the-split",
+        },
+        log=["s.log"],
+        check=False,
+    )
+    log = (tmp_path / "s.log").read_text(encoding="utf-8")
+    assert done.returncode == 2 and "Traceback" not in log and log.count("error: ") == 1, log
+    assert "error: train.xlsx: too few rows to cut the test split" in log and "'rare' has 2 rows" in log
+    assert "data.test" in log and "split.small_classes: train_only" in log and not (tmp_path / "d/test.xlsx").exists()
+
+
 @pytest.mark.parametrize(
     "case, message",
     [

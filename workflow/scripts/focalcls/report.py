@@ -14,6 +14,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from . import plots
 from .atomic import read_json, write_text
 from .convergence import still_improving
+from .data import describe_sources
 from .differences import BOOTSTRAP_RESAMPLES
 from .report_figures import report_figures
 from .report_headline import against_ce, compared_with, headline
@@ -66,6 +67,7 @@ def build_report(
         columns=["val_macro_f1", *TABLE_COLUMNS],
         labels=label_names,
         summary=data_summary,
+        sources=describe_sources(data_summary["sources"]) if "sources" in data_summary else "",
         figures=report_figures(runs, list(presets), best, label_names, data_summary, text_lengths(splits)),
         tune=[read_json(path) for path in tune],
         tune_path=plots.tune_path([read_json(path) for path in tune]) if tune else None,
