@@ -36,6 +36,7 @@ def test_a_training_file_with_val_or_test_or_both_passes(given):
         ({"data": {"train": "a"}}, "data.train is the only file: set data.raw to that file instead"),
         ({"data": {"raw": "x", "train": "a"}}, "not both"),
         ({"presets": {"p": {"form": "sigmoid", "alpha": 1.5}}}, "presets.p.alpha is 1.5"),
+        ({"presets": {"direct": {"loss": "ce"}}}, "presets.direct: 'direct' is also a baseline .* rename the preset"),
         ({"presets": {"p": {"loss": "ce", "form": "sigmoid"}}}, "presets.p: loss ce"),
         ({"presets": {"p": {"loss": "logit-adjusted", "form": "sigmoid"}}}, "presets.p: loss logit-adjusted"),
         (

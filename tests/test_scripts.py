@@ -11,7 +11,16 @@ import pytest
 
 from conftest import MODEL, TRAIN
 from focalcls.tables import write_xlsx
-from helpers import evaluate_flags, extract_and_split, run_rule_script, run_script, script_argv, section, train_flags
+from helpers import (
+    evaluate_flags,
+    extract_and_split,
+    flags,
+    run_rule_script,
+    run_script,
+    script_argv,
+    section,
+    train_flags,
+)
 
 pytestmark = pytest.mark.slow  # runs Snakemake or trains: python -m pytest -m 'not slow' skips it
 
@@ -20,6 +29,8 @@ def read(work, path):
     return json.loads((work / path).read_text(encoding="utf-8"))
 
 
+# The outputs of a rule that scores one labelled file (evaluate_file and the baselines' evaluate_file_*).
+FILE_OUTPUTS = {"metrics": "json", "predictions": "xlsx", "confusion": "csv"}
 EXTRACTED = {"rows": "d/x.xlsx", "labels": "d/l.json", "report": "d/r.json", "dropped": "d/dropped.xlsx"}
 
 
@@ -105,6 +116,31 @@ def test_binary_and_tfidf(stages):
     assert f1(binary["threshold"]) == pytest.approx(best) and binary["val_at_threshold"]["f1"] == pytest.approx(best)
     tfidf = read(stages, "b/tfidf/metrics.json")
     assert tfidf["preset"] == "tfidf" and tfidf["macro_f1"] > 0.5  # the classes have their own words
+
+
+def test_baselines_score_a_labelled_file_as_they_score_test(stages, tiny_model_dir, tmp_path):
+    """An evaluate.files entry is scored without val, and gives what the baseline's own run gives on the
+    same rows: d/test.xlsx stands in for a prepared file (prepare_evaluation writes the same columns)."""
+    direct = {**section("direct"), "prompt": "{text}。类别：{labels}。答：", "answer_prefix": ""}
+    common = flags(
+        threads=1, checkpoint=tiny_model_dir, labels="d/labels.json", summary="d/summary.json", test="d/test.xlsx",
+        model=MODEL, direct=direct, keep_columns=["id"], precision="fp32", gpus=0,
+    )  # fmt: skip
+    run_script("baseline_direct.py", *common, "--val", "d/val.xlsx", "--out-dir", tmp_path / "own", cwd=stages)
+    run_script("baseline_direct.py", *common, "--out-dir", tmp_path / "file", cwd=stages)
+    run_rule_script(
+        "baseline_tfidf.py",
+        cwd=stages,
+        input={"train": "d/train.xlsx", "test": "d/test.xlsx", "labels": "d/labels.json", "summary": "d/summary.json"},
+        output={name: str(tmp_path / f"tfidf/{name}.{ext}") for name, ext in FILE_OUTPUTS.items()},
+        params={"keep": ["id"], "seed": TRAIN["seeds"][0]},
+    )
+    for own, file in ((tmp_path / "own", tmp_path / "file"), (stages / "b/tfidf", tmp_path / "tfidf")):
+        scored = json.loads((file / "metrics.json").read_text())
+        assert "val" not in scored and not (file / "val_predictions.xlsx").exists()
+        assert scored == {k: v for k, v in json.loads((own / "metrics.json").read_text()).items() if k != "val"}
+        assert (file / "confusion.csv").read_text() == (own / "confusion.csv").read_text()
+        assert pd.read_excel(file / "predictions.xlsx").equals(pd.read_excel(own / "predictions.xlsx"))
 
 
 def test_bad_column_is_one_clear_error_and_writes_nothing(tmp_path):

@@ -201,6 +201,12 @@ def check_config(config: Mapping) -> None:
             f"split.val_fraction ({split['val_fraction']}) + split.test_fraction ({split['test_fraction']}) "
             "leave no training rows; their sum must be below 1"
         )
+    clash = [name for name in config["baselines"] if name in config["presets"]]
+    if clash:
+        raise UserError(
+            f"presets.{clash[0]}: {clash[0]!r} is also a baseline (baselines), and both would write "
+            f"results/evaluations/<file>/{clash[0]}/ and one report row; rename the preset"
+        )
     for name, preset in config["presets"].items():
         check_alpha_range(name, preset)
         if preset["loss"] in ("ce", "logit-adjusted") and preset["form"] == "sigmoid":

@@ -43,8 +43,8 @@ def build_report(
     """Write the page to `out` and return its headline. `splits`: the train/val/test files; `presets`:
     {name: [{kind: path} per training seed]} of the files report_runs.PRESET_FILES names; `baselines`:
     {name: {kind: path}} of the files BASELINE_FILES names; `adjusted`: {preset: [{kind: path} per seed]}
-    of each preset's logit-adjusted metrics and predictions (BASELINE_FILES);
-    `evaluations`: {file: {preset: metrics.json}} of evaluate.files; `tune`: the search's stages, in order."""
+    of each preset's logit-adjusted metrics and predictions (BASELINE_FILES); `evaluations`:
+    {file: {preset or baseline: metrics.json}} of evaluate.files; `tune`: the search's stages, in order."""
     label_names, data_summary = read_json(labels), read_json(summary)
     runs = read_runs(presets, baselines, adjusted)
     metric = config["report"]["selection_metric"]
@@ -74,6 +74,7 @@ def build_report(
         binary={name: runs[name]["binary"] for name in presets},
         hardest=hardest_examples(runs[best]["predictions"], config["report"]["hardest_examples"]),
         evaluations={file: {p: read_json(path) for p, path in by.items()} for file, by in evaluations.items()},
+        baselines=list(baselines),
         provenance=provenance,
     )
     write_text(out, html)
