@@ -104,6 +104,7 @@ def extract_and_split(
             "split": section("split", split),
             "balance": section("balance", balance),
             "model": section("model", model),
+            "files": {key: data.get(key) for key in ("raw", "train", "val", "test")},
             "checkpoint": str(checkpoint),
         },
     )

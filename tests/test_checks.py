@@ -22,13 +22,21 @@ def test_a_valid_config_passes():
     check_config(config())
 
 
+@pytest.mark.parametrize("given", [("train", "val"), ("train", "test"), ("train", "val", "test")])
+def test_a_training_file_with_val_or_test_or_both_passes(given):
+    check_config(config(data={name: f"{name}.xlsx" for name in given}))
+
+
 @pytest.mark.parametrize(
     "overrides, message",
     [
-        ({"data": {}}, "no input data"),
-        ({"data": {"train": "a", "val": "b"}}, "data.test unset"),
+        ({"data": {}}, "no input data: set data.raw .*, or data.train with data.val and/or data.test"),
+        ({"data": {"val": "b", "test": "c"}}, "data.val and data.test set without data.train: .* set data.train"),
+        ({"data": {"test": "c"}}, "data.test set without data.train"),
+        ({"data": {"train": "a"}}, "data.train is the only file: set data.raw to that file instead"),
         ({"data": {"raw": "x", "train": "a"}}, "not both"),
         ({"presets": {"p": {"form": "sigmoid", "alpha": 1.5}}}, "presets.p.alpha is 1.5"),
+        ({"presets": {"direct": {"loss": "ce"}}}, "presets.direct: 'direct' is also a baseline .* rename the preset"),
         ({"presets": {"p": {"loss": "ce", "form": "sigmoid"}}}, "presets.p: loss ce"),
         ({"presets": {"p": {"loss": "logit-adjusted", "form": "sigmoid"}}}, "presets.p: loss logit-adjusted"),
         (

@@ -4,9 +4,12 @@ import pytest
 from focalcls.data import (
     LEAKED,
     balance,
+    cut_from_training_file,
+    describe_sources,
     extract_labels,
     extract_presplit,
     longtail_targets,
+    split_sources,
     split_summary,
     stratified_split,
 )
@@ -170,6 +173,90 @@ def test_a_test_file_whose_every_text_is_in_training_is_refused(imbalanced_rows)
     frames = presplit_frames(imbalanced_rows)
     with pytest.raises(UserError, match="te.xlsx: no row left after cleaning \\(5 of its texts are also in"):
         extract_presplit({**frames, "test": frames["train"].iloc[:5]}, PRESPLIT, labels=[], min_count=1, **CLEANING)
+
+
+def parts_of(found) -> dict:
+    """extract_presplit's rows as {split: frame}, as split_and_balance reads them."""
+    return {name: rows.drop(columns="split") for name, rows in found.rows.groupby("split")}
+
+
+CUT = {"seed": 7, "small_classes": "error", "source": "tr.xlsx"}
+
+
+def test_a_missing_test_split_is_cut_from_the_training_file_stratified_without_leakage(imbalanced_rows):
+    frames = presplit_frames(imbalanced_rows)
+    given = {"train": frames["train"], "val": pd.concat([frames["val"], frames["train"].iloc[:6]])}
+    found = extract_presplit(given, PRESPLIT, labels=[], min_count=1, **CLEANING)
+    assert found.report["val"]["dropped"][LEAKED] == 6 and "test" not in found.report  # no test file
+    parts, held = cut_from_training_file(parts_of(found), "test", fraction=0.15, **CUT)
+    assert not held and sorted(parts["val"].id) == sorted(frames["val"].id)  # the val file is kept whole
+    assert sorted([*parts["train"].id, *parts["test"].id]) == sorted(frames["train"].id)
+    for a, b in (("train", "val"), ("train", "test"), ("val", "test")):
+        assert not set(parts[a].text) & set(parts[b].text), (a, b)
+    for label, n in frames["train"].label.value_counts().items():  # each class's own 15%, not 15% overall
+        assert abs((parts["test"].label == label).sum() - 0.15 * n) <= 1, label
+    again, _ = cut_from_training_file(parts_of(found), "test", fraction=0.15, **CUT)
+    other, _ = cut_from_training_file(parts_of(found), "test", fraction=0.15, **{**CUT, "seed": 8})
+    assert list(again["test"].id) == list(parts["test"].id) and set(other["test"].id) != set(parts["test"].id)
+
+
+def test_a_missing_val_split_is_cut_from_the_training_file(imbalanced_rows):
+    frames = presplit_frames(imbalanced_rows)
+    found = extract_presplit(
+        {"train": frames["train"], "test": frames["test"]}, PRESPLIT, labels=[], min_count=1, **CLEANING
+    )
+    parts, _ = cut_from_training_file(parts_of(found), "val", fraction=0.2, **CUT)
+    assert sorted(parts["test"].id) == sorted(frames["test"].id) and not set(parts["val"].text) & set(
+        parts["train"].text
+    )
+    for label, n in frames["train"].label.value_counts().items():
+        assert abs((parts["val"].label == label).sum() - 0.2 * n) <= 1, label
+
+
+def test_a_class_too_small_to_cut_a_test_split_from_names_file_class_and_fix(imbalanced_rows):
+    rare = pd.DataFrame({"text": ["孤单1", "孤单2", "孤单3"], "label": ["rare"] * 3, "id": ["r1", "r2", "r3"]})
+    parts = {"train": pd.concat([imbalanced_rows.iloc[:200], rare]), "val": imbalanced_rows.iloc[200:]}
+    with pytest.raises(UserError) as error:
+        cut_from_training_file(parts, "test", fraction=0.1, **CUT)
+    message = str(error.value)
+    assert message.startswith("tr.xlsx: too few rows to cut the test split") and "'rare' has 3 rows" in message
+    assert "needs 11 for split.test_fraction=0.1" in message and "data.test" in message and "train_only" in message
+    kept, held = cut_from_training_file(parts, "test", fraction=0.1, **{**CUT, "small_classes": "train_only"})
+    assert held == ["rare"] and (kept["train"].label == "rare").sum() == 3 and "rare" not in set(kept["test"].label)
+
+
+def test_a_class_only_in_the_val_file_is_refused_with_two_files(imbalanced_rows):
+    frames = presplit_frames(imbalanced_rows)
+    val = frames["val"].assign(label=["unknown"] * 3 + list(frames["val"].label[3:]))
+    with pytest.raises(UserError, match=r"va.xlsx: labels \['unknown'\] never occur in the training file tr.xlsx"):
+        extract_presplit({"train": frames["train"], "val": val}, PRESPLIT, labels=[], min_count=1, **CLEANING)
+
+
+def test_split_sources_say_where_each_split_comes_from():
+    split = {"val_fraction": 0.1, "test_fraction": 0.15, "seed": 3}
+    cut = {"stratified": True, "seed": 3}
+    two = split_sources({"raw": None, "train": "tr.xlsx", "val": "va.xlsx", "test": None}, split)
+    assert two == {
+        "train": {"file": "tr.xlsx", "fraction": 0.85},
+        "val": {"file": "va.xlsx"},
+        "test": {"file": "tr.xlsx", "cut_from": "data.train", "fraction": 0.15, **cut},
+    }
+    assert describe_sources(two) == (
+        "train: the rest of tr.xlsx; val: the file va.xlsx; test: 15% of the training file tr.xlsx, "
+        "stratified by label (seed 3); no test file was given"
+    )
+    no_val = split_sources({"raw": None, "train": "tr.xlsx", "val": None, "test": "te.xlsx"}, split)
+    assert describe_sources(no_val).endswith("test: the file te.xlsx; no val file was given")
+    three = split_sources({"raw": None, "train": "tr.xlsx", "val": "va.xlsx", "test": "te.xlsx"}, split)
+    assert three == {name: {"file": f"{name[:2]}.xlsx"} for name in ("train", "val", "test")}
+    assert describe_sources(three) == "train: the file tr.xlsx; val: the file va.xlsx; test: the file te.xlsx"
+    raw = split_sources({"raw": "all.csv", "train": None, "val": None, "test": None}, split)
+    assert raw["train"] == {"file": "all.csv", "fraction": 0.75}
+    assert raw["val"] == {"file": "all.csv", "cut_from": "data.raw", "fraction": 0.1, **cut}
+    assert describe_sources(raw) == (
+        "train: the rest of all.csv; val: 10% of all.csv, stratified by label (seed 3); "
+        "test: 15% of all.csv, stratified by label (seed 3)"
+    )
 
 
 def test_texts_longer_than_an_excel_cell_are_cut_before_duplicates_are_found():

@@ -152,6 +152,7 @@ def test_report_script_reads_the_files_its_rule_declares(stages, tmp_path):
     html = (tmp_path / "page.html").read_text(encoding="utf-8")
     assert "Use <strong>balanced</strong>" in html and "Against tfidf, balanced is" in html
     assert "95% interval" in html and "no ce preset in this run" in html
+    assert "<p>Splits: train: the rest of raw.xlsx; val: 20% of raw.xlsx, stratified by label (seed 0); test: " in html
     assert html.count('<tr><td class="text">') >= 3 and '<tr><td class="text">tfidf</td>' in html
     assert f'<tr><td class="text">balanced + logit adjustment (tau={scored["tau"]:g})</td>' in html
     assert "best preset: balanced" in (tmp_path / "report.log").read_text(encoding="utf-8")

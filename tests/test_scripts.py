@@ -11,7 +11,16 @@ import pytest
 
 from conftest import MODEL, TRAIN
 from focalcls.tables import write_xlsx
-from helpers import evaluate_flags, extract_and_split, run_rule_script, run_script, script_argv, section, train_flags
+from helpers import (
+    evaluate_flags,
+    extract_and_split,
+    flags,
+    run_rule_script,
+    run_script,
+    script_argv,
+    section,
+    train_flags,
+)
 
 pytestmark = pytest.mark.slow  # runs Snakemake or trains: python -m pytest -m 'not slow' skips it
 
@@ -20,6 +29,8 @@ def read(work, path):
     return json.loads((work / path).read_text(encoding="utf-8"))
 
 
+# The outputs of a rule that scores one labelled file (evaluate_file and the baselines' evaluate_file_*).
+FILE_OUTPUTS = {"metrics": "json", "predictions": "xlsx", "confusion": "csv"}
 EXTRACTED = {"rows": "d/x.xlsx", "labels": "d/l.json", "report": "d/r.json", "dropped": "d/dropped.xlsx"}
 
 
@@ -105,6 +116,31 @@ def test_binary_and_tfidf(stages):
     assert f1(binary["threshold"]) == pytest.approx(best) and binary["val_at_threshold"]["f1"] == pytest.approx(best)
     tfidf = read(stages, "b/tfidf/metrics.json")
     assert tfidf["preset"] == "tfidf" and tfidf["macro_f1"] > 0.5  # the classes have their own words
+
+
+def test_baselines_score_a_labelled_file_as_they_score_test(stages, tiny_model_dir, tmp_path):
+    """An evaluate.files entry is scored without val, and gives what the baseline's own run gives on the
+    same rows: d/test.xlsx stands in for a prepared file (prepare_evaluation writes the same columns)."""
+    direct = {**section("direct"), "prompt": "{text}。类别：{labels}。答：", "answer_prefix": ""}
+    common = flags(
+        threads=1, checkpoint=tiny_model_dir, labels="d/labels.json", summary="d/summary.json", test="d/test.xlsx",
+        model=MODEL, direct=direct, keep_columns=["id"], precision="fp32", gpus=0,
+    )  # fmt: skip
+    run_script("baseline_direct.py", *common, "--val", "d/val.xlsx", "--out-dir", tmp_path / "own", cwd=stages)
+    run_script("baseline_direct.py", *common, "--out-dir", tmp_path / "file", cwd=stages)
+    run_rule_script(
+        "baseline_tfidf.py",
+        cwd=stages,
+        input={"train": "d/train.xlsx", "test": "d/test.xlsx", "labels": "d/labels.json", "summary": "d/summary.json"},
+        output={name: str(tmp_path / f"tfidf/{name}.{ext}") for name, ext in FILE_OUTPUTS.items()},
+        params={"keep": ["id"], "seed": TRAIN["seeds"][0]},
+    )
+    for own, file in ((tmp_path / "own", tmp_path / "file"), (stages / "b/tfidf", tmp_path / "tfidf")):
+        scored = json.loads((file / "metrics.json").read_text())
+        assert "val" not in scored and not (file / "val_predictions.xlsx").exists()
+        assert scored == {k: v for k, v in json.loads((own / "metrics.json").read_text()).items() if k != "val"}
+        assert (file / "confusion.csv").read_text() == (own / "confusion.csv").read_text()
+        assert pd.read_excel(file / "predictions.xlsx").equals(pd.read_excel(own / "predictions.xlsx"))
 
 
 def test_bad_column_is_one_clear_error_and_writes_nothing(tmp_path):
@@ -257,6 +293,52 @@ def test_presplit_files_keep_their_split_and_are_checked(tmp_path, imbalanced_ro
     write_xlsx(tmp_path / "val.xlsx", parts["val"].drop(columns="id"))
     code, log = extract(tmp_path, data)
     assert code == 2 and "error: the pre-split files have different columns" in log and "val (val.xlsx)" in log
+
+
+def test_train_and_val_files_get_a_test_split_cut_from_the_training_file(tmp_path, imbalanced_rows, tiny_model_dir):
+    parts = {"train": imbalanced_rows.iloc[:240], "val": imbalanced_rows.iloc[240:]}
+    for name, part in parts.items():
+        write_xlsx(tmp_path / f"{name}.xlsx", part)
+    data = {"train": "train.xlsx", "val": "val.xlsx", "keep_columns": ["id"]}
+    split = {"test_fraction": 0.25, "seed": 5}
+    # Oversampling repeats training rows: the test split is cut before it, so none of them reaches test.
+    balance = {"strategy": "oversample", "min_per_class": 80}
+    extract_and_split(tmp_path, data, checkpoint=tiny_model_dir, split=split, balance=balance, model={})
+    out = {name: pd.read_excel(tmp_path / f"d/{name}.xlsx", dtype=str) for name in ("train", "val", "test")}
+    assert sorted(out["val"].id) == sorted(parts["val"].id)
+    assert set(out["test"].id) <= set(parts["train"].id) and not set(out["test"].text) & set(out["train"].text)
+    assert set(out["train"].id) | set(out["test"].id) == set(parts["train"].id)
+    summary = read(tmp_path, "d/summary.json")
+    cut = {"cut_from": "data.train", "fraction": 0.25, "stratified": True, "seed": 5}
+    assert summary["sources"]["test"] == {"file": "train.xlsx", **cut}
+    assert summary["sources"]["val"] == {"file": "val.xlsx"} and set(summary["cleaning"]) == {"train", "val", "overlap"}
+    for label, n in parts["train"].label.value_counts().items():
+        assert abs(summary["counts"]["test"][label] - 0.25 * n) <= 1
+
+
+def test_a_training_file_too_small_to_cut_a_test_split_from_stops_with_the_fix(tmp_path, imbalanced_rows):
+    rare = pd.DataFrame({"text": ["孤单1", "孤单2"], "label": ["rare", "rare"], "id": ["r1", "r2"]})
+    write_xlsx(tmp_path / "train.xlsx", pd.concat([imbalanced_rows.iloc[:240], rare]))
+    write_xlsx(tmp_path / "val.xlsx", imbalanced_rows.iloc[240:])
+    data = section("data", {"train": "train.xlsx", "val": "val.xlsx"})
+    assert extract(tmp_path, data)[0] == 0
+    done = run_rule_script(
+        "split_and_balance.py",
+        cwd=tmp_path,
+        input=EXTRACTED,
+        output={name: f"d/{name}.xlsx" for name in ("train", "val", "test")} | {"summary": "d/summary.json"},
+        params={
+            **{name: section(name) for name in ("split", "balance", "model")},
+            "files": {key: data[key] for key in ("raw", "train", "val", "test")},
+            "checkpoint": "no-model-needed-before-the-split",
+        },
+        log=["s.log"],
+        check=False,
+    )
+    log = (tmp_path / "s.log").read_text(encoding="utf-8")
+    assert done.returncode == 2 and "Traceback" not in log and log.count("error: ") == 1, log
+    assert "error: train.xlsx: too few rows to cut the test split" in log and "'rare' has 2 rows" in log
+    assert "data.test" in log and "split.small_classes: train_only" in log and not (tmp_path / "d/test.xlsx").exists()
 
 
 @pytest.mark.parametrize(

@@ -89,6 +89,26 @@ def test_report_names_every_model(workflow_run):
     assert html.count("data:image/png;base64,") >= 4 and "http://" not in html.replace("http://www.w3.org", "")
 
 
+def test_train_and_val_files_alone_run_through_and_the_report_says_where_test_came_from(
+    tmp_path, tiny_model_dir, imbalanced_rows
+):
+    config = tiny_config(tiny_model_dir)
+    del config["predict"]
+    config.update(presets={"ce": PRESETS["ce"]}, baselines=["tfidf"])
+    config["data"] = {"train": "input/train.xlsx", "val": "input/val.xlsx", "keep_columns": ["id"]}
+    write_xlsx(tmp_path / "input/train.xlsx", imbalanced_rows.iloc[:230])
+    write_xlsx(tmp_path / "input/val.xlsx", imbalanced_rows.iloc[230:])
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    snakemake("--configfile", "config.yaml", "--cores", "2", cwd=tmp_path)
+    test = pd.read_excel(tmp_path / "results/data/test.xlsx", dtype=str)
+    assert set(test.id) <= set(imbalanced_rows.id.iloc[:230]) and len(test) == pytest.approx(0.2 * 230, abs=4)
+    html = (tmp_path / "results/report.html").read_text(encoding="utf-8")
+    assert (
+        "val: the file input/val.xlsx; test: 20% of the training file input/train.xlsx, stratified by label (seed 1); "
+        "no test file was given." in html
+    )
+
+
 def test_nothing_left_to_do_and_one_preset_change_reruns_only_it(workflow_run):
     work = workflow_run
     assert "Nothing to be done" in snakemake("--configfile", "config.yaml", "-n", cwd=work).stdout
@@ -151,6 +171,8 @@ def _set(config: dict, path: tuple, value) -> None:
         (("presets", "moderate", "alpha"), 1.5, [], "presets.moderate.alpha is 1.5; in the sigmoid form"),
         (("train", "gpus"), 4, ["--resources", "gpu=2"], "train.gpus is 4 but --resources gpu=2"),
         (("model", "checkpoint"), "/no/such/model", [], "model.checkpoint '/no/such/model' is not a folder"),
+        (("data",), {"val": "v.xlsx"}, [], "data.val set without data.train: pre-split data needs a training file"),
+        (("presets", "direct"), {"loss": "ce"}, [], "presets.direct: 'direct' is also a baseline"),
     ],
 )
 def test_bad_config_is_rejected_before_any_work(tmp_path, tiny_model_dir, key, value, extra, message):
@@ -459,7 +481,9 @@ def test_a_killed_run_resumes_its_training_from_the_last_checkpoint(workflow_run
     assert summary["steps"] > resumed_at and (work / "results/presets/moderate/adapter").is_dir()
 
 
-def test_a_new_labelled_file_is_scored_by_every_preset_and_nothing_retrains(workflow_run, tmp_path, imbalanced_rows):
+def test_a_new_labelled_file_is_scored_by_every_preset_and_baseline_and_nothing_retrains(
+    workflow_run, tmp_path, imbalanced_rows
+):
     work = tmp_path / "w"
     shutil.copytree(workflow_run, work, symlinks=True)
     config = yaml.safe_load((work / "config.yaml").read_text())
@@ -473,6 +497,8 @@ def test_a_new_labelled_file_is_scored_by_every_preset_and_nothing_retrains(work
     (work / "evaluate.yaml").write_text(yaml.safe_dump(config))
     plan = snakemake("--configfile", "evaluate.yaml", "-n", "--quiet", "rules", cwd=work).stdout
     assert "train " not in plan and "evaluate_file" in plan and "prepare_evaluation" in plan
+    # The baselines score the file alone: their own val/test evaluations do not run again.
+    assert "evaluate_file_direct" in plan and "evaluate_file_tfidf" in plan and "baseline_" not in plan
     snakemake("--configfile", "evaluate.yaml", "--cores", "2", cwd=work)
     cleaning = load(work, "results/evaluations/fresh/cleaning.json")
     train_texts = set(pd.read_excel(work / "results/data/train.xlsx")["text"])
@@ -481,11 +507,19 @@ def test_a_new_labelled_file_is_scored_by_every_preset_and_nothing_retrains(work
         metrics = load(work, f"results/evaluations/fresh/{preset}/metrics.json")
         assert metrics["n"] == cleaning["rows_kept"] == len(pd.read_excel(work / "results/evaluations/fresh/rows.xlsx"))
         assert "val" not in metrics and metrics["preset"] == preset
-    assert "New labelled files" in (work / "results/report.html").read_text(encoding="utf-8")
+    for baseline in ("tfidf", "direct"):
+        metrics = load(work, f"results/evaluations/fresh/{baseline}/metrics.json")
+        assert metrics["n"] == cleaning["rows_kept"] and "val" not in metrics and metrics["preset"] == baseline
+        predictions = pd.read_excel(work / f"results/evaluations/fresh/{baseline}/predictions.xlsx")
+        assert len(predictions) == metrics["n"] and "id" in predictions.columns
+    html = (work / "results/report.html").read_text(encoding="utf-8")
+    assert "New labelled files" in html and '<td class="text">fresh</td><td class="text">direct (baseline)</td>' in html
+    assert '<td class="text">fresh</td><td class="text">tfidf (baseline)</td>' in html
     # A changed file reruns its evaluations (and the report) only.
     write_xlsx(work / "input/new labelled.xlsx", fresh.head(30))
     plan = snakemake("--configfile", "evaluate.yaml", "-n", "--quiet", "rules", cwd=work).stdout
     assert "train " not in plan and "evaluate " not in plan and "prepare_evaluation" in plan
+    assert "evaluate_file_direct" in plan and "baseline_" not in plan
 
 
 def test_a_labelled_file_with_a_label_the_model_never_saw_is_refused(workflow_run, tmp_path, imbalanced_rows):

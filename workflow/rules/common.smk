@@ -130,11 +130,34 @@ def evaluate_params():
     }
 
 
+def direct_command(extra):
+    """baseline_direct.py's command line, shared by the baseline's own evaluation and that of a new file."""
+    return (
+        "python {params.script:q} --threads {threads} --checkpoint {params.checkpoint:q}"
+        " --labels {input.labels:q} --summary {input.summary:q} --test {input.test:q}"
+        " --model {params.model:q} --direct {params.direct:q} --keep-columns {params.keep:q}"
+        f" --precision {{params.precision}} --gpus {{params.gpus}} {extra} > {{log:q}} 2>&1"
+    )
+
+
+def direct_params():
+    """The params direct_command reads."""
+    return {
+        "model": as_json(config["model"]),
+        "direct": lambda wc: as_json(config["direct"]),  # a lambda: the prompt's {text} is no wildcard
+        "keep": as_json(config["data"]["keep_columns"]),
+        "precision": config["train"]["precision"],
+        "gpus": gpus_per_job(),
+        "checkpoint": model_folder(),
+        "script": script_path("baseline_direct.py"),
+    }
+
+
 def evaluated_pairs():
-    """(file, preset) for every evaluate.files entry and every preset chosen to score on it."""
-    return [
-        (file, preset) for file in config["evaluate"]["files"] for preset in config["evaluate"]["presets"] or PRESETS
-    ]
+    """(file, model) for every evaluate.files entry and every preset chosen to score on it, then every
+    baseline (baselines), which scores each file too."""
+    models = [*(config["evaluate"]["presets"] or PRESETS), *config["baselines"]]
+    return [(file, model) for file in config["evaluate"]["files"] for model in models]
 
 
 def evaluated_files():

@@ -64,6 +64,7 @@ rule split_and_balance:
         split=section(config["split"]),
         balance=section(config["balance"]),
         model=section(config["model"]),
+        files={key: config["data"][key] for key in ("raw", "train", "val", "test")},
         checkpoint=model_folder(),
     script:
         "../scripts/split_and_balance.py"

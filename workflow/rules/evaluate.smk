@@ -157,18 +157,9 @@ rule baseline_direct:
         gpu=min(1, gpus_per_job()),
         mem_mb=8000,
     params:
-        model=as_json(config["model"]),
-        direct=lambda wc: as_json(config["direct"]),
-        keep=as_json(config["data"]["keep_columns"]),
-        precision=config["train"]["precision"],
-        gpus=gpus_per_job(),
-        checkpoint=model_folder(),
-        script=script_path("baseline_direct.py"),
+        **direct_params(),
     shell:
-        "python {params.script:q} --threads {threads} --checkpoint {params.checkpoint:q}"
-        " --labels {input.labels:q} --summary {input.summary:q} --val {input.val:q} --test {input.test:q}"
-        " --model {params.model:q} --direct {params.direct:q} --keep-columns {params.keep:q}"
-        " --precision {params.precision} --gpus {params.gpus} --out-dir results/baselines/direct > {log:q} 2>&1"
+        direct_command("--val {input.val:q} --out-dir results/baselines/direct")
 
 
 rule prepare_evaluation:
@@ -228,3 +219,67 @@ rule evaluate_file:
         out_dir="results/evaluations/{file}/{preset}",
     shell:
         evaluate_command("--out-dir {params.out_dir:q}")
+
+
+# The baselines score each evaluate.files entry too, beside the presets (results/evaluations/<file>/<baseline>/).
+rule evaluate_file_tfidf:
+    input:
+        train=f"{DATA}/train.xlsx",
+        test=rules.prepare_evaluation.output.rows,
+        labels=rules.extract_labels.output.labels,
+        summary=rules.split_and_balance.output.summary,
+    output:
+        metrics=report(
+            "results/evaluations/{file}/tfidf/metrics.json",
+            caption="../report/evaluation_baseline.rst",
+            category="6. Evaluations",
+            labels={"file": "{file}", "preset": "tfidf"},
+        ),
+        predictions="results/evaluations/{file}/tfidf/predictions.xlsx",
+        confusion="results/evaluations/{file}/tfidf/confusion.csv",
+    log:
+        "results/logs/evaluate_file/{file}/tfidf.log",
+    benchmark:
+        "results/benchmarks/evaluate_file/{file}/tfidf.tsv"
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=2000,
+    params:
+        keep=config["data"]["keep_columns"],
+        seed=config["train"]["seeds"][0],
+    script:
+        "../scripts/baseline_tfidf.py"
+
+
+rule evaluate_file_direct:
+    input:
+        test=rules.prepare_evaluation.output.rows,
+        labels=rules.extract_labels.output.labels,
+        summary=rules.split_and_balance.output.summary,
+        model=model_input,
+    output:
+        metrics=report(
+            "results/evaluations/{file}/direct/metrics.json",
+            caption="../report/evaluation_baseline.rst",
+            category="6. Evaluations",
+            labels={"file": "{file}", "preset": "direct"},
+        ),
+        predictions="results/evaluations/{file}/direct/predictions.xlsx",
+        confusion="results/evaluations/{file}/direct/confusion.csv",
+    log:
+        "results/logs/evaluate_file/{file}/direct.log",
+    benchmark:
+        "results/benchmarks/evaluate_file/{file}/direct.tsv"
+    conda:
+        ENV
+    threads: gpu_job_threads(min(1, gpus_per_job()))
+    resources:
+        gpu=min(1, gpus_per_job()),
+        mem_mb=8000,
+    params:
+        **direct_params(),
+        out_dir="results/evaluations/{file}/direct",
+    shell:
+        direct_command("--out-dir {params.out_dir:q}")

@@ -1,4 +1,5 @@
-"""Baseline: zero-shot classification by the base model alone (no adapter), evaluated like every preset."""
+"""Baseline: zero-shot classification by the base model alone (no adapter), evaluated like every preset.
+Without --val it scores one labelled file (evaluate.files) given as --test."""
 
 import sys
 from pathlib import Path
@@ -42,7 +43,8 @@ def _direct(args) -> None:
         ) from None
     if torch.cuda.is_available():
         model.to("cuda")
-    frames = {"val": read_table(args.val), "test": read_table(args.test)}
+    frames = {"val": read_table(args.val)} if args.val else {}
+    frames["test"] = read_table(args.test)
     probs = {
         split: zero_shot_probs(
             model,
@@ -64,9 +66,9 @@ def _direct(args) -> None:
 
 
 def build_parser():
-    p = cli.parser(
-        __doc__, required=("checkpoint", "labels", "summary", "val", "test", "out-dir"), sections=("model", "direct")
-    )
+    required = ("checkpoint", "labels", "summary", "test", "out-dir")
+    p = cli.parser(__doc__, required=required, sections=("model", "direct"))
+    p.add_argument("--val", help="the validation split (the baseline's own evaluation); absent for evaluate.files")
     p.add_argument("--keep-columns", type=cli.json_arg, required=True, help="data.keep_columns as JSON")
     p.add_argument("--precision", required=True, choices=["auto", "bf16", "fp16", "fp32"], help="train.precision")
     p.add_argument("--gpus", type=int, required=True, help="train.gpus: 0 runs on the CPU, more on one GPU")

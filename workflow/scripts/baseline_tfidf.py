@@ -1,7 +1,9 @@
 """Baseline: TF-IDF + logistic regression (class_weight balanced), evaluated like every preset.
 
-Inputs: train, val, test, labels, summary. Outputs: metrics, predictions, val_predictions, confusion, all in
-one folder. Params: keep (data.keep_columns), seed (the first of train.seeds)."""
+Inputs: train, val, test, labels, summary; without val, test is a labelled file of evaluate.files (the model
+is fitted again on train: seconds, and the same model, as the fit is seeded). Outputs: metrics, predictions,
+val_predictions (with val), confusion, all in one folder. Params: keep (data.keep_columns), seed (the first
+of train.seeds)."""
 
 from pathlib import Path
 
@@ -15,7 +17,7 @@ from focalcls.tables import read_table
 def main(rule) -> None:
     labels = read_json(rule.input.labels)
     train = read_table(rule.input.train)
-    frames = {"val": read_table(rule.input.val), "test": read_table(rule.input.test)}
+    frames = {name: read_table(getattr(rule.input, name)) for name in ("val", "test") if name in rule.input.keys()}
     probs = tfidf_probs(train, frames, labels, seed=rule.params.seed)
     write_evaluation(
         Path(rule.output.metrics).parent,

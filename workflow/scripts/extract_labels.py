@@ -5,8 +5,8 @@ row, where it was and why). Params: data, the config section."""
 
 from focalcls import cli
 from focalcls.atomic import write_json
+from focalcls.checks import check_data_files
 from focalcls.data import SPLITS, extract_labels, extract_presplit
-from focalcls.errors import UserError
 from focalcls.tables import read_table, write_xlsx
 
 
@@ -21,15 +21,14 @@ def main(rule) -> None:
         labels=data["labels"],
         min_count=data["min_count"],
     )
+    check_data_files(data)
     if data["raw"]:
         found = extract_labels(read_table(data["raw"], data["sheet"], origin=True), source=data["raw"], **options)
         found.dropped = found.dropped.assign(file=data["raw"])
-    elif all(data[name] for name in SPLITS):
-        sources = {name: data[name] for name in SPLITS}
+    else:
+        sources = {name: data[name] for name in SPLITS if data[name]}
         frames = {name: read_table(path, data["sheet"], origin=True) for name, path in sources.items()}
         found = extract_presplit(frames, sources, **options)
-    else:
-        raise UserError("set data.raw (one file to split) or all of data.train, data.val and data.test")
     write_xlsx(rule.output.dropped, found.dropped)
     write_xlsx(rule.output.rows, found.rows)
     write_json(rule.output.report, found.report)

@@ -168,25 +168,46 @@ def check_keep_columns(data: Mapping) -> None:
         )
 
 
-def check_config(config: Mapping) -> None:
-    """Cross-key rules: where the data comes from, and what each preset's alpha can mean."""
-    data = config["data"]
-    check_keep_columns(data)
+def check_data_files(data: Mapping) -> None:
+    """Where the data comes from: data.raw alone (split three ways), or data.train with data.val and/or
+    data.test (a split without a file is cut from the training file, as split.<name>_fraction says)."""
     presplit = [k for k in ("train", "val", "test") if data[k]]
     if data["raw"] and presplit:
         raise UserError(
             f"set either data.raw or data.train/val/test, not both (data.raw and data.{presplit[0]} are set)"
         )
-    if not data["raw"] and len(presplit) != 3:
-        missing = [f"data.{k}" for k in ("train", "val", "test") if not data[k]]
+    if data["raw"]:
+        return
+    if not presplit:
+        raise UserError("no input data: set data.raw (one file to split), or data.train with data.val and/or data.test")
+    if not data["train"]:
         raise UserError(
-            f"no input data: set data.raw, or all of data.train, data.val and data.test ({', '.join(missing)} unset)"
+            f"{' and '.join(f'data.{k}' for k in presplit)} set without data.train: pre-split data needs a "
+            "training file; set data.train (a missing val or test split is cut from it), or give one file to "
+            "split as data.raw"
         )
+    if presplit == ["train"]:
+        raise UserError(
+            "data.train is the only file: set data.raw to that file instead to split it into train, val and "
+            "test, or give data.val and/or data.test beside it"
+        )
+
+
+def check_config(config: Mapping) -> None:
+    """Cross-key rules: where the data comes from, and what each preset's alpha can mean."""
+    check_keep_columns(config["data"])
+    check_data_files(config["data"])
     split = config["split"]
     if split["val_fraction"] + split["test_fraction"] >= 1:
         raise UserError(
             f"split.val_fraction ({split['val_fraction']}) + split.test_fraction ({split['test_fraction']}) "
             "leave no training rows; their sum must be below 1"
+        )
+    clash = [name for name in config["baselines"] if name in config["presets"]]
+    if clash:
+        raise UserError(
+            f"presets.{clash[0]}: {clash[0]!r} is also a baseline (baselines), and both would write "
+            f"results/evaluations/<file>/{clash[0]}/ and one report row; rename the preset"
         )
     for name, preset in config["presets"].items():
         check_alpha_range(name, preset)

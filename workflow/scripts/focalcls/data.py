@@ -166,11 +166,9 @@ def stratified_split(
     A class needs a row in every split; with small_classes='train_only' a class too small for that
     stays whole in train (returned in the last element) instead of raising.
     """
-    counts = rows[LABEL].value_counts()
     need = _rows_needed(val_fraction, test_fraction)
-    small = sorted(counts[counts < need].index)
+    small, detail = _too_small(rows, need)
     if small and small_classes != "train_only":
-        detail = ", ".join(f"{x!r} has {counts[x]} rows" for x in small)
         raise UserError(
             f"too few rows to stratify: {detail}; each class needs {need} for val_fraction={val_fraction} "
             f"and test_fraction={test_fraction}. Add rows, raise data.min_count to drop the class, "
@@ -191,6 +189,73 @@ def stratified_split(
     test, val = parts
     train = pd.concat([remaining, held])
     return (_shuffle(train, seed), _shuffle(val, seed), _shuffle(test, seed), small)
+
+
+def cut_from_training_file(
+    parts: Mapping[str, pd.DataFrame],
+    missing: str,
+    *,
+    fraction: float,
+    seed: int,
+    small_classes: str,
+    source: str,
+) -> tuple[dict[str, pd.DataFrame], list[str]]:
+    """Pre-split data without a `missing` (val or test) file: that split is cut from the training rows,
+    stratified by label as data.raw is split, the rest stays train. No text lands on both sides: the
+    training file's texts are unique (extract_labels) and a text of the other given file that is also in
+    the training file was dropped from that file (extract_presplit). Returns every split and the classes
+    too small to cut from, kept whole in train (split.small_classes: train_only)."""
+    need = _rows_needed(fraction, 0.0)
+    small, detail = _too_small(parts["train"], need)
+    if small and small_classes != "train_only":
+        raise UserError(
+            f"{source}: too few rows to cut the {missing} split from this training file (data.{missing} is not "
+            f"set): {detail}; each class needs {need} for split.{missing}_fraction={fraction}. Give a {missing} "
+            f"file as data.{missing}, add rows, raise data.min_count to drop the class, or set "
+            f"split.small_classes: train_only (the class then stays in train, with no {missing} rows)"
+        )
+    fractions = {"val_fraction": 0.0, "test_fraction": 0.0, f"{missing}_fraction": fraction}
+    train, val, test, small = stratified_split(parts["train"], **fractions, seed=seed, small_classes="train_only")
+    return {**parts, "train": train, missing: {"val": val, "test": test}[missing]}, small
+
+
+def split_sources(files: Mapping[str, str | None], split: Mapping) -> dict[str, dict]:
+    """Where each split's rows come from (summary.json's `sources`): {"file": path} for a file the user gave;
+    for a split cut from a file (every split of data.raw; with pre-split data, a val or test the user gave no
+    file for) also the config key of that file (cut_from), the configured fraction of its rows per class,
+    stratified: true and the seed; train, when something was cut from its file, the fraction left to it."""
+    key = "data.raw" if files["raw"] else "data.train"
+    cuts = [name for name in ("val", "test") if files["raw"] or not files[name]]
+    sources = {name: {"file": files[name] or files["raw"] or files["train"]} for name in SPLITS}
+    for name in cuts:
+        sources[name].update(cut_from=key, fraction=split[f"{name}_fraction"], stratified=True, seed=split["seed"])
+    if cuts:  # the rest: what no cut took
+        sources["train"]["fraction"] = round(1.0 - sum(split[f"{name}_fraction"] for name in cuts), 6)
+    return sources
+
+
+def describe_sources(sources: Mapping[str, Mapping]) -> str:
+    """split_sources in one sentence for the report, e.g. "train: the rest of tr.xlsx; val: the file va.xlsx;
+    test: 15% of the training file tr.xlsx, stratified by label (seed 42); no test file was given"."""
+    phrases, missing = [], []
+    for name, entry in sources.items():
+        if "cut_from" in entry:
+            whole = "the training file " if entry["cut_from"] == "data.train" else ""
+            phrases.append(
+                f"{name}: {entry['fraction'] * 100:g}% of {whole}{entry['file']}, stratified by label "
+                f"(seed {entry['seed']})"
+            )
+            missing += [name] if whole else []
+        else:
+            phrases.append(f"{name}: {'the rest of' if 'fraction' in entry else 'the file'} {entry['file']}")
+    return "; ".join(phrases + [f"no {name} file was given" for name in missing])
+
+
+def _too_small(rows: pd.DataFrame, need: int) -> tuple[list[str], str]:
+    """The classes with fewer than `need` rows, and a phrase listing each with its count."""
+    counts = rows[LABEL].value_counts()
+    small = sorted(counts[counts < need].index)
+    return small, ", ".join(f"{x!r} has {counts[x]} rows" for x in small)
 
 
 def _rows_needed(val_fraction: float, test_fraction: float) -> int:
@@ -300,7 +365,7 @@ def _percentiles(lengths: pd.Series) -> dict:
 def check_presplit(splits: Mapping[str, pd.DataFrame], labels: Sequence[str], sources: Mapping[str, str]) -> dict:
     """Labels unseen in train are an error; texts shared between files are reported."""
     seen = set(splits["train"][LABEL])
-    for name in ("val", "test"):
+    for name in [name for name in splits if name != "train"]:
         unseen = sorted(set(splits[name][LABEL]) - seen)
         if unseen:
             raise UserError(
@@ -323,7 +388,8 @@ def extract_presplit(
     min_count: int,
     **options,
 ) -> Extracted:
-    """The user's own train/val/test files, each cleaned by extract_labels, as one frame with a `split` column.
+    """The user's own train file and val and/or test files, each cleaned by extract_labels, as one frame with a
+    `split` column (a split without a file is cut from the training rows later: cut_from_training_file).
 
     The label map comes from the training file (`labels` and `min_count` apply there); a val/test label the
     training file lacks is an error (check_presplit), and a val/test text also in the training file is dropped,
@@ -334,14 +400,15 @@ def extract_presplit(
     train = extract_labels(frames["train"], labels=labels, min_count=min_count, source=sources["train"], **options)
     parts, report = {"train": train.rows}, {"train": train.report}
     dropped = [train.dropped.assign(file=sources["train"])]
-    for name in ("val", "test"):
+    others = [name for name in SPLITS if name != "train" and name in frames]
+    for name in others:
         found = extract_labels(frames[name], labels=[], min_count=1, min_labels=1, source=sources[name], **options)
         wanted = list(labels) or list(set(found.labels) | set(train.labels))
         parts[name], report[name] = found.rows[found.rows[LABEL].isin(wanted)], found.report
         dropped.append(found.dropped.assign(file=sources[name]))
     report["overlap"] = check_presplit(parts, train.labels, sources)
     seen = set(parts["train"][TEXT])
-    for name in ("val", "test"):
+    for name in others:
         part = parts[name][parts[name][LABEL].isin(train.labels)]
         leaked = part[TEXT].isin(seen)
         dropped.append(part[leaked].assign(reason=LEAKED, file=sources[name]))
@@ -358,9 +425,9 @@ def extract_presplit(
 
 def _check_same_columns(frames: Mapping[str, pd.DataFrame], sources: Mapping[str, str]) -> None:
     columns = {name: sorted(set(map(str, frame.columns)) - {ORIGIN}) for name, frame in frames.items()}
-    if any(columns[name] != columns["train"] for name in SPLITS):
-        listed = ", ".join(f"{name} ({sources[name]}) {columns[name]}" for name in SPLITS)
-        raise UserError(f"the pre-split files have different columns: {listed}; give all three the same columns")
+    if any(columns[name] != columns["train"] for name in frames):
+        listed = ", ".join(f"{name} ({sources[name]}) {columns[name]}" for name in frames)
+        raise UserError(f"the pre-split files have different columns: {listed}; give every file the same columns")
 
 
 def extract_evaluation_rows(

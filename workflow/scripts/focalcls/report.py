@@ -14,6 +14,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from . import plots
 from .atomic import read_json, write_text
 from .convergence import still_improving
+from .data import describe_sources
 from .differences import BOOTSTRAP_RESAMPLES
 from .report_figures import report_figures
 from .report_headline import against_ce, compared_with, headline
@@ -42,8 +43,8 @@ def build_report(
     """Write the page to `out` and return its headline. `splits`: the train/val/test files; `presets`:
     {name: [{kind: path} per training seed]} of the files report_runs.PRESET_FILES names; `baselines`:
     {name: {kind: path}} of the files BASELINE_FILES names; `adjusted`: {preset: [{kind: path} per seed]}
-    of each preset's logit-adjusted metrics and predictions (BASELINE_FILES);
-    `evaluations`: {file: {preset: metrics.json}} of evaluate.files; `tune`: the search's stages, in order."""
+    of each preset's logit-adjusted metrics and predictions (BASELINE_FILES); `evaluations`:
+    {file: {preset or baseline: metrics.json}} of evaluate.files; `tune`: the search's stages, in order."""
     label_names, data_summary = read_json(labels), read_json(summary)
     runs = read_runs(presets, baselines, adjusted)
     metric = config["report"]["selection_metric"]
@@ -66,12 +67,14 @@ def build_report(
         columns=["val_macro_f1", *TABLE_COLUMNS],
         labels=label_names,
         summary=data_summary,
+        sources=describe_sources(data_summary["sources"]) if "sources" in data_summary else "",
         figures=report_figures(runs, list(presets), best, label_names, data_summary, text_lengths(splits)),
         tune=[read_json(path) for path in tune],
         tune_path=plots.tune_path([read_json(path) for path in tune]) if tune else None,
         binary={name: runs[name]["binary"] for name in presets},
         hardest=hardest_examples(runs[best]["predictions"], config["report"]["hardest_examples"]),
         evaluations={file: {p: read_json(path) for p, path in by.items()} for file, by in evaluations.items()},
+        baselines=list(baselines),
         provenance=provenance,
     )
     write_text(out, html)
