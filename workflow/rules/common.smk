@@ -1,4 +1,5 @@
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -7,6 +8,7 @@ from snakemake.utils import min_version
 
 from focalcls.checks import check_against_labels, check_config, check_gpu_budget, preset_names
 from focalcls.config import complete, complete_preset
+from focalcls.execution import cluster_executor
 from focalcls.gpus import gpu_plan_line, plan_gpus
 
 min_version("9.0")
@@ -18,11 +20,12 @@ config.update(complete(config, Path(workflow.basedir, "config", "schema.yaml")))
 check_config(config)
 _granted = workflow.global_resources.get("gpu")
 GPU_RESOURCE = getattr(_granted, "value", _granted)  # --resources gpu=N, or None when not given
-# A cluster run (Slurm): its main process has no pool to share, the scheduler gives each job its GPUs.
-CLUSTER = not workflow.local_exec or workflow.remote_exec
+# A cluster run (Slurm), its main process and its jobs: no pool to share, the scheduler gives each job its
+# GPUs. Read from the command line: workflow.local_exec is true while the Snakefile is read, whatever runs it.
+CLUSTER = workflow.remote_exec or cluster_executor(sys.argv, os.environ) is not None
 GPU_SETTING = config["train"]["gpus"]  # a number, or auto
 config["train"]["gpus"], GPU_POOL = plan_gpus(
-    config["train"], GPU_RESOURCE, cluster_main=not workflow.local_exec, scheduled_job=workflow.remote_exec
+    config["train"], GPU_RESOURCE, cluster=CLUSTER, scheduled_job=workflow.remote_exec
 )
 check_gpu_budget(config["train"]["gpus"], GPU_RESOURCE, GPU_POOL)
 if GPU_POOL and (GPU_RESOURCE is None or GPU_RESOURCE > len(GPU_POOL)):

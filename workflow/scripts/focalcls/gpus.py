@@ -72,14 +72,15 @@ def gpu_pool(configured: Sequence[int | str] = ()) -> list[str]:
     return _visible_ids(exported)  # set, even to nothing, it is the user's choice; none: GPU jobs stop, naming the pool
 
 
-def plan_gpus(train: Mapping, granted: int | None, *, cluster_main: bool, scheduled_job: bool) -> tuple[int, list[str]]:
+def plan_gpus(train: Mapping, granted: int | None, *, cluster: bool, scheduled_job: bool) -> tuple[int, list[str]]:
     """train.gpus as a number, and the pool of ids the workflow's jobs share (put in the environment they
     inherit; empty for a CPU run). `auto` is one GPU a job wherever there are GPUs to use: on one box, a
     pool that holds ids (train.gpu_ids, CUDA_VISIBLE_DEVICES, a scheduler's allocation, or the machine's
-    GPUs) unless --resources gpu=0 (`granted`) forbids them; under a cluster executor, its main process and
-    the jobs it starts alike, the GPUs the scheduler hands out, so the plan and the job agree."""
+    GPUs) unless --resources gpu=0 (`granted`) forbids them; under a cluster executor (`cluster`: its main
+    process and the jobs it starts, `scheduled_job`, alike) the GPUs the scheduler hands out, so the plan
+    and the job agree."""
     setting = train["gpus"]
-    if cluster_main or scheduled_job:
+    if cluster:
         if scheduled_job:  # its CUDA_VISIBLE_DEVICES is the scheduler's, the job's own
             os.environ[ALLOCATED_VARIABLE] = "1"
         return (1 if setting == AUTO else setting), []
