@@ -9,6 +9,8 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from focalcls.adapters import ADAPTER_WEIGHTS, check_adapter, check_adapter_labels, import_adapter
+from focalcls.checks import check_against_labels, check_config
+from focalcls.config import complete
 from focalcls.errors import UserError
 from focalcls.model import load_trained_classifier
 from helpers import adapter_trained_elsewhere
@@ -98,6 +100,24 @@ def test_a_bad_adapter_is_refused_naming_the_key_the_folder_and_the_fix(elsewher
     assert message in str(error.value)
 
 
-def test_labels_the_data_does_not_have_are_named():
+def test_labels_the_data_does_not_have_are_named(elsewhere, tmp_path):
+    folder = copy_of(elsewhere, tmp_path)
+    (folder / "config.json").unlink()  # the labels list alone names the outputs
+    entry = {"folder": str(folder), "labels": ["sports", "finance", "Tech", "health"]}
     with pytest.raises(UserError, match=r"lacks \['tech'\] and has \['Tech'\], which the data does not"):
-        check_adapter_labels("old", ["sports", "finance", "Tech", "health"], DATA_LABELS, "data.labels")
+        check_adapter_labels("old", entry, DATA_LABELS, "data.labels")
+
+
+def config_with(adapters, **sections):
+    base = {"data": {"raw": "x.xlsx"}, "presets": {"ce": {"loss": "ce"}}, "evaluate": {"adapters": adapters}}
+    return complete({**base, **sections})
+
+
+def test_the_config_check_refuses_a_taken_name_and_a_label_the_data_lacks(elsewhere):
+    for taken, what in (("ce", "a preset"), ("tfidf", "a name the workflow uses itself")):
+        with pytest.raises(UserError, match=f"evaluate.adapters.{taken}: '{taken}' is {what}"):
+            check_config(config_with({taken: str(elsewhere)}))
+    config = config_with({"old": str(elsewhere)}, predict={"preset": "old"})
+    check_config(config)  # a valid adapter, and predict.preset may name it
+    with pytest.raises(UserError, match=r"evaluate.adapters.old \(.*\): the adapter lacks \[.misc.\] \(data.labels"):
+        check_against_labels(config, [*DATA_LABELS, "misc"], "data.labels")

@@ -43,8 +43,7 @@ def adapter_files(entry: str | Mapping) -> list[str]:
 def check_adapter(name: str, entry: str | Mapping) -> list[str]:
     """The labels of the head's outputs, in their order, once the folder is known to hold a PEFT
     sequence-classification adapter with its head; else a UserError naming the key, the folder and the fix."""
-    folder = adapter_folder(entry)
-    where = f"evaluate.adapters.{name} ({str(folder)!r})"
+    folder, where = adapter_folder(entry), key_and_folder(name, entry)
     if not folder.is_dir():
         raise UserError(f"{where} is not a folder; point it at the folder peft's save_pretrained wrote")
     if not (folder / ADAPTER_CONFIG).is_file():
@@ -66,6 +65,11 @@ def check_adapter(name: str, entry: str | Mapping) -> list[str]:
             "give the labels the head was trained with, one per output, in its order"
         )
     return labels
+
+
+def key_and_folder(name: str, entry: str | Mapping) -> str:
+    """How every message names an adapter: its key and its folder."""
+    return f"evaluate.adapters.{name} ({str(adapter_folder(entry))!r})"
 
 
 def read_config(path: Path, where: str) -> dict:
@@ -138,16 +142,19 @@ def config_labels(path: Path, where: str) -> list[str] | None:
     return None if all(DEFAULT_NAME.match(str(x)) for x in labels) else labels
 
 
-def check_adapter_labels(name: str, labels: Sequence[str], data_labels: Sequence[str], source: str) -> None:
-    """The adapter's labels must be the data's, in any order: its outputs are mapped onto the data's by name."""
+def check_adapter_labels(name: str, entry: str | Mapping, data_labels: Sequence[str], source: str) -> list[str]:
+    """check_adapter, and its labels must be the data's, in any order: its outputs are mapped onto the data's
+    by name. Returns the adapter's labels in the head's order."""
+    labels = check_adapter(name, entry)
     missing = [x for x in data_labels if x not in labels]
     extra = [x for x in labels if x not in data_labels]
     if missing or extra:
         parts = [f"lacks {missing}" if missing else "", f"has {extra}, which the data does not" if extra else ""]
         raise UserError(
-            f"evaluate.adapters.{name}: the adapter {' and '.join(p for p in parts if p)} ({source}: "
+            f"{key_and_folder(name, entry)}: the adapter {' and '.join(p for p in parts if p)} ({source}: "
             f"{list(data_labels)}); score it on data with its labels (data.labels, data.rename), or fix its labels"
         )
+    return labels
 
 
 def check_adapter_names(adapters: Mapping, presets: Sequence[str]) -> None:
@@ -164,8 +171,7 @@ def import_adapter(name: str, entry: str | Mapping, data_labels: Sequence[str], 
     """The checked adapter copied to `out` with its label map: the outputs' labels in the head's order, which
     loading maps onto the data's by name. It was trained with a softmax over its outputs, as
     AutoModelForSequenceClassification trains. Returns the labels."""
-    labels = check_adapter(name, entry)
-    check_adapter_labels(name, labels, data_labels, "results/data/labels.json")
+    labels = check_adapter_labels(name, entry, data_labels, "results/data/labels.json")
     folder = adapter_folder(entry)
     with atomic_dir(out) as tmp:
         for file in (ADAPTER_CONFIG, ADAPTER_WEIGHTS):
