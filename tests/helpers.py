@@ -159,3 +159,35 @@ def four_gpu_box(folder) -> dict:
     (folder / "nvidia-smi").chmod(0o755)
     env = {k: v for k, v in os.environ.items() if k != "CUDA_VISIBLE_DEVICES"}
     return {**env, "PATH": f"{folder}{os.pathsep}{env['PATH']}"}
+
+
+def adapter_trained_elsewhere(checkpoint, folder: Path, labels: list[str], *, with_config: bool = True) -> Path:
+    """An adapter as a script of its own writes it: AutoModelForSequenceClassification, get_peft_model with
+    task_type SEQ_CLS (the head in modules_to_save) and save_pretrained, with `labels` as its head's output
+    order; the weights are random but far from zero, so every output and the LoRA weights count. With
+    `with_config`, the model's config.json (its id2label) is saved beside the adapter, as some tools do."""
+    import torch
+    from peft import LoraConfig, TaskType, get_peft_model
+    from transformers import AutoModelForSequenceClassification
+
+    model = AutoModelForSequenceClassification.from_pretrained(
+        str(checkpoint),
+        num_labels=len(labels),
+        id2label=dict(enumerate(labels)),
+        label2id={label: i for i, label in enumerate(labels)},
+    )
+    peft = get_peft_model(
+        model,
+        LoraConfig(
+            task_type=TaskType.SEQ_CLS, r=4, lora_alpha=8, target_modules=["q_proj", "k_proj", "v_proj", "o_proj"]
+        ),
+    )
+    torch.manual_seed(7)
+    with torch.no_grad():
+        for name, param in peft.named_parameters():
+            if "lora_B" in name or "modules_to_save" in name:
+                param.normal_(std=1.0)
+    peft.save_pretrained(str(folder))
+    if with_config:
+        model.config.save_pretrained(str(folder))
+    return folder

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow  # runs Snakemake or trains: python -m pytest -m '
 TEXTS = ["球队比赛今天进球", "银行利率市场", "医院医生报道", "芯片手机网络"]
 # predict's command line: the candidate presets with their files, in one order, and the config's settings.
 CANDIDATE = [
-    *("--candidates", "balanced"),
+    *("--candidates", "balanced", "--runs", 1),
     *("--metrics", "p/balanced/eval/metrics.json", "--adapters", "p/balanced/adapter"),
 ]
 
@@ -103,6 +103,7 @@ def test_predict_with_logit_adjustment_gives_the_labels_the_report_scored(stages
     tau = json.loads((stages / adjusted["metrics"]).read_text())["logit_adjustment"]["tau"]
     settings = [*SETTINGS[:-1], "true"]
     candidate = ["--candidates", "balanced", "--metrics", adjusted["metrics"], "--adapters", "p/balanced/adapter"]
+    candidate += ["--runs", "1"]
     common = flags(checkpoint=tiny_model_dir, labels="d/labels.json", input="d/test.xlsx", text_column="text")
     done = run_script("predict.py", *common, "--out", "out/adjusted.xlsx", *candidate, *settings, cwd=stages)
     assert f"logit adjustment (tau={tau:g})" in done.stderr
@@ -200,8 +201,9 @@ def test_a_checkpoint_with_its_own_code_is_not_run_unless_trusted(tmp_path):
 
 
 def test_predict_chooses_on_the_mean_over_seeds_as_the_report_does(stages, tiny_model_dir, tmp_path):
-    """`first` wins on its first seed alone (0.9 against 0.6) but loses on the mean (0.5 against 0.6)."""
-    vals = {"first": [0.9, 0.1], "steady": [0.6, 0.6]}
+    """`first` wins on its first seed alone (0.9 against 0.6) but loses on the mean (0.5 against 0.6); an
+    adapter trained elsewhere, one run, is weighed on it alone."""
+    vals = {"first": [0.9, 0.1], "steady": [0.6, 0.6], "elsewhere": [0.55]}
     metrics = []
     for name, seeds in vals.items():
         for i, val in enumerate(seeds):
@@ -209,11 +211,12 @@ def test_predict_chooses_on_the_mean_over_seeds_as_the_report_does(stages, tiny_
             path.write_text(json.dumps({"val": {"macro_f1": val}}))
             metrics.append(str(path))
     write_xlsx(stages / "few.xlsx", pd.DataFrame({"内容": TEXTS}))
-    candidates = ["--candidates", *vals, "--metrics", *metrics, "--adapters", *["p/balanced/adapter"] * 2]
+    runs = ["--runs", 2, 2, 1, "--adapters", *["p/balanced/adapter"] * 3]
+    candidates = ["--candidates", *vals, "--metrics", *metrics, *runs]
     argv = [*flags(checkpoint=tiny_model_dir, labels="d/labels.json", input="few.xlsx", text_column="内容")]
     done = run_script("predict.py", *argv, "--out", "out/few.xlsx", *candidates, *SETTINGS, cwd=stages)
     assert "with preset steady" in done.stderr
-    one_short = ["--candidates", *vals, "--metrics", *metrics[:3], "--adapters", *["p/balanced/adapter"] * 2]
+    one_short = ["--candidates", *vals, "--metrics", *metrics[:4], *runs]
     bad = run_script("predict.py", *argv, "--out", "out/bad.xlsx", *one_short, *SETTINGS, cwd=stages, check=False)
-    assert bad.returncode == 2 and "3 metrics files for 2 presets" in bad.stderr
+    assert bad.returncode == 2 and "4 metrics files for 3 presets" in bad.stderr
     assert not (stages / "out/bad.xlsx").exists()

@@ -95,9 +95,16 @@ def test_files_are_matched_to_names_in_their_listed_order():
 
 @pytest.mark.slow
 def test_report_script_reads_the_files_its_rule_declares(stages, tmp_path):
-    """The stages' outputs lie where the workflow never puts them (d/, p/, b/): the page is built from them."""
+    """The stages' outputs lie where the workflow never puts them (d/, p/, b/): the page is built from them.
+    `old`, an adapter trained elsewhere (here: the same scores), has no training files."""
     preset, eval_dir = "p/balanced", "p/balanced/eval"
-    config = complete({"presets": {"balanced": {"loss": "focal"}}, "report": {"hardest_examples": 3}})
+    config = complete(
+        {
+            "presets": {"balanced": {"loss": "focal"}},
+            "report": {"hardest_examples": 3},
+            "evaluate": {"adapters": {"old": "x"}},
+        }
+    )
     adjusted = tmp_path / "adjusted"
     run_rule_script(
         "logit_adjustment.py",
@@ -124,10 +131,10 @@ def test_report_script_reads_the_files_its_rule_declares(stages, tmp_path):
             **{split: f"d/{split}.xlsx" for split in ("train", "val", "test")},
             "labels": "d/labels.json",
             "summary": "d/summary.json",
-            "metrics": [f"{eval_dir}/metrics.json"],
-            "predictions": [f"{eval_dir}/predictions.xlsx"],
-            "confusion": [f"{eval_dir}/confusion.csv"],
-            "binary": [f"{preset}/binary/metrics.json"],
+            "metrics": [f"{eval_dir}/metrics.json"] * 2,
+            "predictions": [f"{eval_dir}/predictions.xlsx"] * 2,
+            "confusion": [f"{eval_dir}/confusion.csv"] * 2,
+            "binary": [f"{preset}/binary/metrics.json"] * 2,
             "train_summary": [f"{preset}/train_summary.json"],
             "train_log": [f"{preset}/train_log.csv"],
             "baseline_metrics": ["b/tfidf/metrics.json"],
@@ -139,7 +146,7 @@ def test_report_script_reads_the_files_its_rule_declares(stages, tmp_path):
         },
         output={"html": str(tmp_path / "page.html")},
         params={
-            "presets": {"balanced": ["balanced"]},
+            "presets": {"balanced": ["balanced"], "old": ["old"]},
             "adjusted": {"balanced": ["balanced"]},
             "baselines": ["tfidf"],
             "evaluations": [],
@@ -154,6 +161,7 @@ def test_report_script_reads_the_files_its_rule_declares(stages, tmp_path):
     assert "95% interval" in html and "no ce preset in this run" in html
     assert "<p>Splits: train: the rest of raw.xlsx; val: 20% of raw.xlsx, stratified by label (seed 0); test: " in html
     assert html.count('<tr><td class="text">') >= 3 and '<tr><td class="text">tfidf</td>' in html
+    assert '<tr><td class="text">old</td>' in html and "trained elsewhere (evaluate.adapters)" in html
     assert f'<tr><td class="text">balanced + logit adjustment (tau={scored["tau"]:g})</td>' in html
     assert "best preset: balanced" in (tmp_path / "report.log").read_text(encoding="utf-8")
 

@@ -543,3 +543,75 @@ def test_a_labelled_file_with_a_label_the_model_never_saw_is_refused(workflow_ru
     assert done.returncode != 0 and "Traceback" not in log
     assert "labels ['体育', '天气'] (体育: 2 rows, 天气: 3 rows) are not among the model's labels" in log
     assert "data.rename" in log and not (work / "results/evaluations/odd/rows.xlsx").exists()
+
+
+ITS_ORDER = ["health", "sports", "tech", "finance"]  # an adapter trained elsewhere: its head's own label order
+
+
+def own_tool_labels(checkpoint, folder, texts) -> list[str]:
+    """What the tool that wrote `folder` predicts: its classifier with its label order, the adapter loaded by peft."""
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    base = AutoModelForSequenceClassification.from_pretrained(
+        str(checkpoint), num_labels=len(ITS_ORDER), id2label=dict(enumerate(ITS_ORDER))
+    )
+    model = PeftModel.from_pretrained(base, str(folder)).eval()
+    tokenizer = AutoTokenizer.from_pretrained(str(checkpoint))
+    with torch.no_grad():
+        logits = model(**tokenizer(texts, truncation=True, max_length=16, padding=True, return_tensors="pt")).logits
+    return [ITS_ORDER[i] for i in logits.argmax(dim=1).tolist()]
+
+
+def test_an_adapter_trained_elsewhere_is_scored_reported_and_predicted_with(workflow_run, tmp_path, tiny_model_dir):
+    from helpers import adapter_trained_elsewhere
+
+    work = tmp_path / "w"
+    shutil.copytree(workflow_run, work, symlinks=True)
+    adapter_trained_elsewhere(tiny_model_dir, work / "best_model", ITS_ORDER, with_config=False)
+    config = yaml.safe_load((work / "config.yaml").read_text())
+    config["evaluate"] = {
+        "files": {"again": "results/data/test.xlsx"},
+        "adapters": {"old": {"folder": "best_model", "labels": ITS_ORDER}},
+    }
+    config["predict"]["preset"] = "old"
+    (work / "adapters.yaml").write_text(yaml.safe_dump(config))
+    plan = snakemake("--configfile", "adapters.yaml", "-n", "--quiet", "rules", cwd=work).stdout
+    assert "train " not in plan and any(line.split() == ["import_adapter", "1"] for line in plan.splitlines())
+    snakemake("--configfile", "adapters.yaml", "--cores", "2", cwd=work)
+    labels = load(work, "results/data/labels.json")
+    assert labels != ITS_ORDER and load(work, "results/presets/old/eval/metrics.json")["preset"] == "old"
+    scored = pd.read_excel(work / "results/presets/old/eval/predictions.xlsx")
+    expected = own_tool_labels(tiny_model_dir, work / "best_model", list(scored["text"]))
+    assert list(scored["predicted_label"]) == expected and len(set(expected)) > 1  # mapped by name, not position
+    html = (work / "results/report.html").read_text(encoding="utf-8")
+    assert '<tr><td class="text">old</td>' in html and "trained elsewhere (evaluate.adapters)" in html
+    versus = html[html.index("Each model against ce") :]
+    assert '<tr><td class="text">old</td>' in versus[: versus.index("</table>")]
+    assert load(work, "results/evaluations/again/old/metrics.json")["preset"] == "old"
+    assert "with preset old" in (work / "results/logs/predict/new.log").read_text(encoding="utf-8")
+    assert set(pd.read_excel(work / "results/predictions/new.xlsx")["predicted_label"]) <= set(labels)
+
+
+@pytest.mark.parametrize(
+    "spoil, entry, message",
+    [
+        (lambda f: (f / "adapter_config.json").unlink(), {}, "has no adapter_config.json, so it is not a PEFT adapter"),
+        (lambda f: None, {"labels": ITS_ORDER[:3]}, "the head has 4 outputs but the adapter names 3 labels"),
+        (lambda f: None, {"labels": [*ITS_ORDER[:3], "weather"]}, "the adapter lacks ['finance'] and has ['weather']"),
+    ],
+)
+def test_a_bad_adapter_trained_elsewhere_stops_the_dry_run(tmp_path, tiny_model_dir, spoil, entry, message):
+    from helpers import adapter_trained_elsewhere
+
+    spoil(adapter_trained_elsewhere(tiny_model_dir, tmp_path / "best_model", ITS_ORDER, with_config=False))
+    config = tiny_config(tiny_model_dir)
+    del config["predict"]
+    config["data"]["labels"] = ["sports", "finance", "tech", "health"]  # known at load time: names are checked then
+    config["evaluate"] = {"adapters": {"old": {"folder": "best_model", "labels": ITS_ORDER, **entry}}}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    done = snakemake("--configfile", "config.yaml", "-n", cwd=tmp_path, check=False)
+    out = done.stdout + done.stderr
+    assert done.returncode != 0 and message in out and "evaluate.adapters.old ('best_model')" in out
+    assert "Traceback" not in out and not (tmp_path / "results").exists()

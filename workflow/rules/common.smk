@@ -6,6 +6,7 @@ from pathlib import Path
 
 from snakemake.utils import min_version
 
+from focalcls.adapters import adapter_files
 from focalcls.checks import check_against_labels, check_config, check_gpu_budget, preset_names
 from focalcls.config import complete, complete_preset
 from focalcls.execution import cluster_executor
@@ -35,8 +36,10 @@ if GPU_POOL and (GPU_RESOURCE is None or GPU_RESOURCE > len(GPU_POOL)):
 
 SEEDS = config["train"]["seeds"]
 TUNE = config["tune"]
-# The presets the report, predict and evaluate.files know: the config's, and `tuned`, the search's winner.
+# The presets the report, predict and evaluate.files know: the config's, `tuned`, the search's winner, and
+# the adapters trained elsewhere (evaluate.adapters), each imported into its own folder as one run.
 PRESETS = preset_names(config)
+ADAPTERS = config["evaluate"]["adapters"]
 
 
 def run_name(preset, seed):
@@ -45,9 +48,14 @@ def run_name(preset, seed):
     return preset if seed == SEEDS[0] else f"{preset}/seed-{seed}"
 
 
+def seeds_of(preset):
+    """The seeds a preset is trained with; an adapter trained elsewhere is one run, named as a first seed's."""
+    return SEEDS[:1] if preset in ADAPTERS else SEEDS
+
+
 def runs_of(presets):
     """Every seed's run of each of `presets`, preset by preset, seeds in train.seeds order."""
-    return [run_name(preset, seed) for preset in presets for seed in SEEDS]
+    return [run_name(preset, seed) for preset in presets for seed in seeds_of(preset)]
 
 
 def tune_run(gamma, alpha):
@@ -94,8 +102,10 @@ TRAINED = {
     },
 }
 # run name -> (preset, seed)
-RUNS = {run_name(preset, seed): (preset, seed) for preset in [*TRAINED, *PRESETS] for seed in SEEDS}
+RUNS = {run_name(preset, seed): (preset, seed) for preset in [*TRAINED, *PRESETS] for seed in seeds_of(preset)}
 TRAINED_RUNS = "|".join(re.escape(run) for run, (preset, _) in RUNS.items() if preset in TRAINED)
+# The runs that evaluate scores: those trained here, and the adapters that import_adapter copies.
+EVALUATED_RUNS = "|".join([TRAINED_RUNS, *map(re.escape, ADAPTERS)])
 DEMO_MODEL = "resources/models/demo"
 DATA = "results/data"
 ENV = "../../envs/focalcls.yaml"
@@ -242,6 +252,16 @@ def predict_candidates():
     """The presets predict chooses from: all of them for 'best', else the one named."""
     chosen = config["predict"]["preset"]
     return PRESETS if chosen == "best" else [chosen]
+
+
+def trained_presets():
+    """The presets this workflow trains (and so has training logs of): every one but the adapters trained elsewhere."""
+    return [preset for preset in PRESETS if preset not in ADAPTERS]
+
+
+def outside_adapter_files(wildcards):
+    """An adapter trained elsewhere's files: replacing one imports it again, and rescores it."""
+    return adapter_files(ADAPTERS[wildcards.preset])
 
 
 def labels_from_last_run():

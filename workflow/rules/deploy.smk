@@ -55,8 +55,9 @@ rule predict:
         gpu=min(1, gpus_per_job()),
         mem_mb=8000,
     params:
-        # The presets in the order of input.adapters; input.metrics lists each one's seeds in turn.
+        # The presets in the order of input.adapters; input.metrics lists each one's seeds in turn, runs how many.
         candidates=predict_candidates(),
+        runs=[len(runs_of([preset])) for preset in predict_candidates()],
         sheet=as_json(config["predict"]["sheet"]),
         model=as_json(config["model"]),
         text_column=config["predict"]["text_column"] or config["data"]["text_column"],
@@ -69,7 +70,7 @@ rule predict:
         script=script_path("predict.py"),
     shell:
         "python {params.script:q} --threads {threads} --checkpoint {params.checkpoint:q}"
-        " --candidates {params.candidates:q} --metrics {input.metrics:q} --adapters {input.adapters:q}"
+        " --candidates {params.candidates:q} --runs {params.runs} --metrics {input.metrics:q} --adapters {input.adapters:q}"
         " --selection-metric {params.metric} --logit-adjustment {params.adjust:q} --labels {input.labels:q} --input {input.rows:q}"
         " --sheet {params.sheet:q} --text-column {params.text_column:q} --model {params.model:q}"
         " --batch-size {params.batch_size} --precision {params.precision} --gpus {params.gpus}"

@@ -1,3 +1,26 @@
+rule import_adapter:
+    input:
+        files=outside_adapter_files,
+        labels=rules.extract_labels.output.labels,
+    output:
+        adapter=directory("results/presets/{preset}/adapter"),
+    log:
+        "results/logs/import_adapter/{preset}.log",
+    benchmark:
+        "results/benchmarks/import_adapter/{preset}.tsv"
+    wildcard_constraints:
+        preset="|".join(map(re.escape, ADAPTERS)),  # an adapter trained elsewhere (evaluate.adapters)
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=1000,
+    params:
+        entry=lambda wc: section(ADAPTERS[wc.preset]),
+    script:
+        "../scripts/import_adapter.py"
+
+
 rule evaluate:
     input:
         adapter=rules.train.output.adapter,
@@ -26,7 +49,7 @@ rule evaluate:
     benchmark:
         "results/benchmarks/evaluate/{preset}.tsv"
     wildcard_constraints:
-        preset=TRAINED_RUNS,  # a preset or a search's run: tuned is copied (tune.smk)
+        preset=EVALUATED_RUNS,  # a preset, a search's run or an imported adapter: tuned is copied (tune.smk)
     conda:
         ENV
     threads: gpu_job_threads(gpus_per_job())

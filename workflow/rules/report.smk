@@ -11,8 +11,9 @@ rule report:
         predictions=expand("results/presets/{preset}/eval/predictions.xlsx", preset=runs_of(PRESETS)),
         confusion=expand("results/presets/{preset}/eval/confusion.csv", preset=runs_of(PRESETS)),
         binary=expand("results/presets/{preset}/binary/metrics.json", preset=runs_of(PRESETS)),
-        train_summary=expand("results/presets/{preset}/train_summary.json", preset=runs_of(PRESETS)),
-        train_log=expand("results/presets/{preset}/train_log.csv", preset=runs_of(PRESETS)),
+        # Only the presets trained here have training files; adapters trained elsewhere are left out.
+        train_summary=expand("results/presets/{preset}/train_summary.json", preset=runs_of(trained_presets())),
+        train_log=expand("results/presets/{preset}/train_log.csv", preset=runs_of(trained_presets())),
         baseline_metrics=expand("results/baselines/{baseline}/metrics.json", baseline=config["baselines"]),
         baseline_predictions=expand("results/baselines/{baseline}/predictions.xlsx", baseline=config["baselines"]),
         evaluations=evaluated_files(),

@@ -26,12 +26,13 @@ def _predict(args) -> None:
     from focalcls.prediction import predict_table
 
     # --candidates and --adapters list the presets' names and first-seed adapters in one order; --metrics
-    # lists each preset's metrics, one per seed, in that order: the choice is on the mean over seeds.
-    seeds, extra = divmod(len(args.metrics), len(args.candidates))
-    if extra or not seeds:
+    # lists each preset's metrics, --runs of them (one per seed), in that order: the choice is on the mean
+    # over seeds. An adapter trained elsewhere has one run whatever the seeds.
+    if len(args.runs) != len(args.candidates) or sum(args.runs) != len(args.metrics) or 0 in args.runs:
         raise UserError(f"{len(args.metrics)} metrics files for {len(args.candidates)} presets: give each one's seeds")
-    per_seed = [read_json(path) for path in args.metrics]
-    by_preset = {name: per_seed[i * seeds : (i + 1) * seeds] for i, name in enumerate(args.candidates)}
+    starts = np.cumsum([0, *args.runs])
+    paths = {name: args.metrics[starts[i] : starts[i + 1]] for i, name in enumerate(args.candidates)}
+    by_preset = {name: [read_json(path) for path in runs] for name, runs in paths.items()}
     preset = pick_best({name: mean_over_seeds(runs) for name, runs in by_preset.items()}, args.selection_metric)
     validation = {name: runs[0] for name, runs in by_preset.items()}  # the adapter used is the first seed's
     adapters = dict(zip(args.candidates, args.adapters, strict=True))
@@ -45,7 +46,7 @@ def _predict(args) -> None:
     )
     adjustment = validation[preset].get("logit_adjustment") if args.logit_adjustment else None
     if args.logit_adjustment and adjustment is None:
-        metrics = args.metrics[args.candidates.index(preset) * seeds]
+        metrics = paths[preset][0]
         raise UserError(
             f"{metrics}: holds no logit adjustment; with predict.logit_adjustment give each preset's "
             "adjusted/metrics.json (the logit_adjustment rule's), or set it false"
@@ -76,6 +77,7 @@ def _predict(args) -> None:
 def build_parser():
     p = cli.parser(__doc__, required=("checkpoint", "labels", "input", "text-column", "out"), sections=("model",))
     p.add_argument("--candidates", nargs="+", required=True, help="presets to choose from (one: that preset)")
+    p.add_argument("--runs", nargs="+", type=int, required=True, help="each candidate's number of --metrics files")
     p.add_argument(
         "--metrics",
         nargs="+",

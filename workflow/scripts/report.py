@@ -6,11 +6,13 @@ from pathlib import Path
 from focalcls import cli
 from focalcls.provenance import provenance
 from focalcls.report import build_report
-from focalcls.report_runs import BASELINE_FILES, PRESET_FILES, SPLITS, files_by_name, files_by_seed
+from focalcls.report_runs import BASELINE_FILES, PRESET_FILES, SPLITS, TRAINING_FILES, files_by_name, files_by_seed
 
 
 def main(rule) -> None:
     inputs, params = rule.input, rule.params
+    # Adapters trained elsewhere (evaluate.adapters) have no training files: those inputs list the others alone.
+    trained = {name: runs for name, runs in params.presets.items() if name not in params.config["evaluate"]["adapters"]}
     answer = build_report(
         config=params.config,
         labels=Path(inputs.labels),
@@ -18,6 +20,7 @@ def main(rule) -> None:
         splits={split: Path(getattr(inputs, split)) for split in SPLITS},
         # Each named input lists one file per run (baseline), in the order of params.presets (baselines).
         presets=files_by_seed(params.presets, {kind: getattr(inputs, kind) for kind in PRESET_FILES}),
+        training=files_by_seed(trained, {kind: getattr(inputs, kind) for kind in TRAINING_FILES}),
         baselines=files_by_name(
             params.baselines, {kind: getattr(inputs, f"baseline_{kind}") for kind in BASELINE_FILES}
         ),

@@ -9,6 +9,7 @@ import string
 from collections.abc import Mapping
 from pathlib import Path
 
+from .adapters import check_adapter, check_adapter_labels, check_adapter_names
 from .errors import UserError
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")  # organisation/name, as on a model hub
@@ -225,6 +226,9 @@ def check_config(config: Mapping) -> None:
         )
     check_prompt(config["direct"]["prompt"])
     check_tune(config)
+    check_adapter_names(config["evaluate"]["adapters"], list(config["presets"]))
+    for name, entry in config["evaluate"]["adapters"].items():
+        check_adapter(name, entry)
     predict, names = config["predict"], preset_names(config)
     if predict["preset"] != "best" and predict["preset"] not in names:
         raise UserError(
@@ -248,8 +252,9 @@ def check_config(config: Mapping) -> None:
 
 
 def preset_names(config: Mapping) -> list[str]:
-    """The presets a run reports on: the config's, and `tuned` when tune.gammas starts a search."""
-    return [*config["presets"], *(["tuned"] if config["tune"]["gammas"] else [])]
+    """The presets a run reports on: the config's, `tuned` when tune.gammas starts a search, and the
+    adapters trained elsewhere (evaluate.adapters)."""
+    return [*config["presets"], *(["tuned"] if config["tune"]["gammas"] else []), *config["evaluate"]["adapters"]]
 
 
 def check_tune(config: Mapping) -> None:
@@ -289,6 +294,8 @@ def check_against_labels(config: Mapping, labels: list[str], source: str) -> Non
         )
     for name, preset in config["presets"].items():
         check_alpha_length(name, preset["alpha"], len(labels))
+    for name, entry in config["evaluate"]["adapters"].items():
+        check_adapter_labels(name, entry, labels, source)
     probabilities = [c for c in config["data"]["keep_columns"] if c in {f"p_{x}" for x in labels}]
     if probabilities:
         raise UserError(

@@ -14,17 +14,13 @@ from peft import LoraConfig, PeftModel, TaskType, get_peft_model
 from safetensors.torch import load_file
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, PreTrainedModel
 
+from .adapters import ADAPTER_META, ADAPTER_WEIGHTS, HEAD_NAMES, PICKLED_WEIGHTS
 from .atomic import read_json, write_json
 from .errors import UserError
 from .precision import inference_types
 
 log = logging.getLogger(__name__)
 
-# Beside the peft files: the label map, the loss and the max_length the adapter was trained with.
-ADAPTER_META = "labels.json"
-ADAPTER_WEIGHTS = "adapter_model.safetensors"
-PICKLED_WEIGHTS = "adapter_model.bin"  # older peft's format: a pickle, which can run code when it is loaded
-HEAD_NAMES = ("score", "classifier")
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
@@ -79,8 +75,11 @@ def load_classifier(
 
 
 def output_layer(model: torch.nn.Module) -> torch.nn.Linear:
-    """The head's last Linear: the head itself, or out_proj of a dense + out_proj head."""
-    head = getattr(model, head_name(model))
+    return last_linear(getattr(model, head_name(model)))
+
+
+def last_linear(head: torch.nn.Module) -> torch.nn.Linear:
+    """A head's last Linear: the head itself, or out_proj of a dense + out_proj head."""
     if isinstance(head, torch.nn.Linear):
         return head
     return [m for m in head.modules() if isinstance(m, torch.nn.Linear)][-1]
@@ -127,12 +126,15 @@ def load_trained_classifier(
     trust_remote_code: bool = False,
     allow_pickle: bool = False,
 ):
-    """Base model + adapter, in eval mode, with the head checked against the saved weights."""
+    """Base model + adapter, in eval mode, with the head checked against the saved weights. The head's
+    outputs follow `labels`: an adapter that saved the same labels in another order (one trained elsewhere)
+    is mapped by name; the meta returned gives the labels in that order."""
     adapter = Path(adapter)
     meta = adapter_meta(adapter)
-    if list(meta["labels"]) != list(labels):
+    saved = list(meta["labels"])
+    if sorted(saved) != sorted(labels):
         raise UserError(
-            f"{adapter}/{ADAPTER_META} has labels {meta['labels']} but results/data/labels.json has "
+            f"{adapter}/{ADAPTER_META} has labels {saved} but results/data/labels.json has "
             f"{list(labels)}; retrain this preset (delete {adapter}) so both agree"
         )
     adapter_weights(adapter, allow_pickle)  # which file, or a clear refusal, before any model is loaded
@@ -143,8 +145,22 @@ def load_trained_classifier(
     saved_head(adapter, head_name(base))  # a clear error before peft's KeyError
     model = PeftModel.from_pretrained(base, str(adapter), is_trainable=False)
     verify_head(model, adapter)
+    if saved != list(labels):
+        order_outputs(model, [saved.index(label) for label in labels])
     model.eval()
-    return model, tokenizer, meta
+    return model, tokenizer, {**meta, "labels": list(labels)}
+
+
+def order_outputs(model: PeftModel, order: Sequence[int]) -> None:
+    """Output i of the trained head becomes its saved output order[i]: its output layer's rows permuted, so
+    every caller (evaluation, predict, merge) reads the outputs in the data's label order."""
+    base = model.base_model.model
+    wrapper = base.get_submodule(head_name(base))
+    layer = last_linear(wrapper.modules_to_save[model.active_adapter])
+    with torch.no_grad():
+        layer.weight.copy_(layer.weight[list(order)])
+        if layer.bias is not None:
+            layer.bias.copy_(layer.bias[list(order)])
 
 
 def adapter_weights(adapter: Path, allow_pickle: bool = False) -> Path:

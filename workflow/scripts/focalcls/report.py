@@ -33,6 +33,7 @@ def build_report(
     summary: Path,
     splits: Mapping[str, Path],
     presets: Mapping[str, Sequence[Mapping[str, Path]]],
+    training: Mapping[str, Sequence[Mapping[str, Path]]],
     baselines: Mapping[str, Mapping[str, Path]],
     adjusted: Mapping[str, Sequence[Mapping[str, Path]]],
     evaluations: Mapping[str, Mapping[str, Path]],
@@ -41,12 +42,13 @@ def build_report(
     tune: Sequence[Path] = (),
 ) -> dict:
     """Write the page to `out` and return its headline. `splits`: the train/val/test files; `presets`:
-    {name: [{kind: path} per training seed]} of the files report_runs.PRESET_FILES names; `baselines`:
+    {name: [{kind: path} per training seed]} of the files report_runs.PRESET_FILES names; `training`: the same
+    of TRAINING_FILES, for the presets trained here (an adapter trained elsewhere has none); `baselines`:
     {name: {kind: path}} of the files BASELINE_FILES names; `adjusted`: {preset: [{kind: path} per seed]}
     of each preset's logit-adjusted metrics and predictions (BASELINE_FILES); `evaluations`:
     {file: {preset or baseline: metrics.json}} of evaluate.files; `tune`: the search's stages, in order."""
     label_names, data_summary = read_json(labels), read_json(summary)
-    runs = read_runs(presets, baselines, adjusted)
+    runs = read_runs(presets, training, baselines, adjusted)
     metric = config["report"]["selection_metric"]
     best = pick_best({name: runs[name]["metrics"] for name in presets}, metric)
     others = compared_with(runs, best, list(baselines))
@@ -69,6 +71,7 @@ def build_report(
         summary=data_summary,
         sources=describe_sources(data_summary["sources"]) if "sources" in data_summary else "",
         figures=report_figures(runs, list(presets), best, label_names, data_summary, text_lengths(splits)),
+        elsewhere=[name for name in presets if name not in training],
         tune=[read_json(path) for path in tune],
         tune_path=plots.tune_path([read_json(path) for path in tune]) if tune else None,
         binary={name: runs[name]["binary"] for name in presets},

@@ -16,9 +16,10 @@ def report_figures(
     lengths: Mapping[str, Sequence[int]],
 ) -> dict:
     """Class counts and text lengths per split, per-class F1 of every model (classes by training count, the
-    tail on the right), the presets' training curves, confusion matrices of the chosen preset and ce,
-    and the binary test's curves."""
+    tail on the right), the training curves of the presets trained here, confusion matrices of the chosen
+    preset and ce, and the binary test's curves."""
     train_counts = summary["counts"]["train"]
+    trained = [n for n in presets if "log" in runs[n]]  # an adapter trained elsewhere has no curves
     by_count = sorted(labels, key=lambda x: -train_counts.get(x, 0))
     counts = {"train (before balancing)": summary["before_balance"]["train"], **summary["counts"]}
     return {
@@ -27,7 +28,7 @@ def report_figures(
         "per_class": plots.per_class_f1(
             {n: {x: r["metrics"]["per_class"][x]["f1"] for x in labels} for n, r in runs.items()}, by_count
         ),
-        "curves": plots.training_curves({n: runs[n]["log"] for n in presets}, {n: runs[n]["train"] for n in presets}),
+        "curves": plots.training_curves({n: runs[n]["log"] for n in trained}, {n: runs[n]["train"] for n in trained}),
         "confusion": [
             plots.confusion_matrix(runs[n]["confusion"], f"{n} (rows normalised)")
             for n in dict.fromkeys([best, "ce"])

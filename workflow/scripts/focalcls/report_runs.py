@@ -15,8 +15,10 @@ from .report_tables import TABLE_COLUMNS
 from .seed_summary import mean_over_seeds, spread_over_seeds
 from .tables import read_table
 
-# The files of one preset, and of one baseline, the report reads (the report rule's input names).
-PRESET_FILES = ("metrics", "predictions", "confusion", "binary", "train_summary", "train_log")
+# The files of one preset, and of one baseline, the report reads (the report rule's input names); a preset
+# trained here has its training files too, an adapter trained elsewhere none.
+PRESET_FILES = ("metrics", "predictions", "confusion", "binary")
+TRAINING_FILES = ("train_summary", "train_log")
 BASELINE_FILES = ("metrics", "predictions")
 SPLITS = ("train", "val", "test")
 SPREAD_COLUMNS = ("val_macro_f1", *TABLE_COLUMNS)
@@ -42,25 +44,25 @@ def files_by_seed(
 
 def read_runs(
     presets: Mapping[str, Sequence[Mapping[str, Path]]],
+    training: Mapping[str, Sequence[Mapping[str, Path]]],
     baselines: Mapping[str, Mapping[str, Path]],
     adjusted: Mapping[str, Sequence[Mapping[str, Path]]],
 ) -> dict:
     """{name: run}, presets first, then their logit-adjusted variants and the baselines: every figure the
     stages wrote, and where each model's test predictions are. A preset (and its adjusted variant) comes
     with one set of files per training seed: its figures are their means, `spread` their standard
-    deviations (None for one seed); its curves, confusion matrix and binary test are the first seed's."""
+    deviations (None for one seed); its curves, confusion matrix and binary test are the first seed's.
+    A preset missing from `training` (the presets' training files) is an adapter trained elsewhere: kind
+    "adapter", with no training summaries or curves."""
     runs = {}
     for name, seeds in presets.items():
         first = seeds[0]
         runs[name] = {
-            "kind": "preset",
+            "kind": "preset" if name in training else "adapter",
             **over_seeds([read_json(files["metrics"]) for files in seeds], seeds),
             "binary": read_json(first["binary"]),
-            "train": read_json(first["train_summary"]),
-            "seed_train": [read_json(files["train_summary"]) for files in seeds],
-            "seed_logs": [pd.read_csv(files["train_log"]) for files in seeds],
-            "log": pd.read_csv(first["train_log"]),
             "confusion": pd.read_csv(first["confusion"], index_col=0),
+            **training_record(training.get(name, [])),
         }
     for preset, seeds in adjusted.items():
         per_seed = [read_json(files["metrics"]) for files in seeds]
@@ -69,6 +71,18 @@ def read_runs(
     for name, files in baselines.items():
         runs[name] = {"kind": "baseline", **over_seeds([read_json(files["metrics"])], [files])}
     return runs
+
+
+def training_record(seeds: Sequence[Mapping[str, Path]]) -> dict:
+    """A trained preset's summaries and logs per seed, and the first seed's (its curves); none without files."""
+    if not seeds:
+        return {"seed_train": [], "seed_logs": []}
+    return {
+        "train": read_json(seeds[0]["train_summary"]),
+        "seed_train": [read_json(files["train_summary"]) for files in seeds],
+        "seed_logs": [pd.read_csv(files["train_log"]) for files in seeds],
+        "log": pd.read_csv(seeds[0]["train_log"]),
+    }
 
 
 def over_seeds(per_seed: Sequence[Mapping], files: Sequence[Mapping[str, Path]]) -> dict:

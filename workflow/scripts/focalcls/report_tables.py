@@ -10,14 +10,19 @@ from .tables import read_table
 
 TABLE_COLUMNS = ["macro_f1", "minority_f1", "balanced_accuracy", "accuracy", "f1_std", "hard_sample_accuracy", "ece"]
 LOWER_IS_BETTER = {"f1_std", "ece"}
+# An adapter of evaluate.adapters: scored here, trained by another tool, so nothing is known of its training.
+ELSEWHERE = {"seconds": None, "stopped": "trained elsewhere (evaluate.adapters)"}
 
 
 def comparison_rows(runs: Mapping[str, dict], undertrained: Sequence[str] = ()) -> tuple[list[dict], dict]:
     """One row per model (its loss settings, validation macro-F1, test figures, training seconds, why its
-    training stopped), and the best value of each figure column, which the page shows in bold."""
+    training stopped, or that it was trained elsewhere), and the best value of each figure column, which the
+    page shows in bold."""
     rows = []
     for name, run in runs.items():
         m, loss = run["metrics"], run["metrics"].get("loss", {})  # a baseline's metrics have no loss
+        seeds = run.get("seed_train", [])  # baselines: none
+        training = ELSEWHERE if run["kind"] == "adapter" else training_columns(seeds, name in undertrained)
         rows.append(
             {
                 "name": name,
@@ -29,7 +34,7 @@ def comparison_rows(runs: Mapping[str, dict], undertrained: Sequence[str] = ()) 
                 "val_macro_f1": m["val"]["macro_f1"],
                 **{c: m[c] for c in TABLE_COLUMNS},
                 "spread": run["spread"],  # None with one seed
-                **training_columns(run.get("seed_train", []), name in undertrained),  # baselines: none
+                **training,
             }
         )
     return rows, best_values(rows)
