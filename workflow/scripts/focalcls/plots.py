@@ -68,7 +68,7 @@ def class_counts(counts: Mapping[str, Mapping[str, int]], labels: Sequence[str])
     values = [v for c in counts.values() for v in c.values() if v > 0]
     if values and max(values) / min(values) >= 10:
         ax.set_yscale("log")
-    ax.set_xticks(x + width * (len(names) - 1) / 2, [short(x) for x in labels], rotation=45, ha="right")
+    ax.set_xticks(x + width * (len(names) - 1) / 2, [short(label) for label in labels], rotation=45, ha="right")
     ax.set_ylabel("rows")
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the bars, never over them
     return to_png(fig)
@@ -81,7 +81,7 @@ def per_class_f1(f1: Mapping[str, Mapping[str, float]], labels: Sequence[str]) -
     x = np.arange(len(labels))
     for i, (name, scores) in enumerate(f1.items()):
         ax.bar(x + i * width, [scores.get(label, 0.0) for label in labels], width, label=name)
-    ax.set_xticks(x + width * (len(f1) - 1) / 2, [short(x) for x in labels], rotation=45, ha="right")
+    ax.set_xticks(x + width * (len(f1) - 1) / 2, [short(label) for label in labels], rotation=45, ha="right")
     ax.set_ylabel("F1 (test)")
     ax.set_ylim(0, 1)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
