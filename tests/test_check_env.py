@@ -55,6 +55,29 @@ def test_model_folder_needs_config_weights_and_tokenizer(tmp_path):
     )
 
 
+def test_a_model_folder_without_a_working_tokenizer_is_refused_at_load(tmp_path, tiny_model_dir):
+    """transformers built an empty tokenizer from a folder without tokenizer files: the data stages counted
+    0 tokens with exit 0, and training failed much later with a reshape error."""
+    import shutil
+
+    from focalcls.errors import UserError
+    from focalcls.model import load_tokenizer
+
+    for name in ("config.json", "model.safetensors", "tokenizer_config.json"):
+        shutil.copy(tiny_model_dir / name, tmp_path / name)
+    with pytest.raises(UserError, match=f"{tmp_path}' has no tokenizer files"):
+        load_tokenizer(tmp_path)
+    assert "tokenizer" in failed(check_env.model_folder_findings(str(tmp_path), demo_folder=tmp_path))
+    (tmp_path / "tokenizer_config.json").unlink()  # it names a class that needs tokenizer.json
+    (tmp_path / "vocab.json").write_text("{}")  # a vocabulary with no entries: every text encodes to nothing
+    (tmp_path / "merges.txt").write_text("#version: 0.2\n")
+    with pytest.raises(UserError, match=f"tokenizer in model.checkpoint '{tmp_path}' encodes .* to no tokens"):
+        load_tokenizer(tmp_path)
+    finding = check_env.check_pad_token(str(tmp_path), trust_remote_code=False)
+    assert not finding.ok and "to no tokens" in finding.detail
+    assert load_tokenizer(tiny_model_dir).pad_token == "<pad>"
+
+
 def test_hub_id_is_explained_and_the_token_never_printed(monkeypatch):
     monkeypatch.setenv("HF_TOKEN", "hf_secret_value")
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens there: unreachable, at once

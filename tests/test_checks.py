@@ -64,7 +64,7 @@ def test_each_bad_config_names_its_key(overrides, message):
         check_config(config(**overrides))
 
 
-def test_checkpoint_needs_config_and_safetensors(tmp_path):
+def test_checkpoint_needs_config_safetensors_and_tokenizer_files(tmp_path):
     with pytest.raises(UserError, match="no config.json"):
         require_model_folder(tmp_path)
     (tmp_path / "config.json").write_text("{}")
@@ -72,6 +72,11 @@ def test_checkpoint_needs_config_and_safetensors(tmp_path):
     with pytest.raises(UserError, match="only safetensors"):
         require_model_folder(tmp_path)
     (tmp_path / "model.safetensors").write_bytes(b"")
+    # tokenizer_config.json alone: transformers would build an empty tokenizer that encodes texts to nothing
+    (tmp_path / "tokenizer_config.json").write_text("{}")
+    with pytest.raises(UserError, match=f"{tmp_path}' has no tokenizer files .* copy them from the model's download"):
+        require_model_folder(tmp_path)
+    (tmp_path / "tokenizer.model").write_bytes(b"")  # a sentencepiece model, as Llama and Gemma ship
     assert require_model_folder(tmp_path) == tmp_path
 
 

@@ -1,3 +1,4 @@
+import json
 from types import SimpleNamespace
 
 import numpy as np
@@ -81,11 +82,19 @@ def test_an_alpha_list_not_one_per_training_label_is_refused():
         resolve_preset("p", complete_preset({"form": "softmax", "alpha": [1.0, 2.0]}), LABELS, COUNTS)
 
 
+def write_checkpoint(folder, step: int) -> None:
+    """What resume_point reads of a checkpoint Trainer completed: its state and the adapter's weights."""
+    from safetensors.torch import save_file
+
+    (folder / f"checkpoint-{step}").mkdir(parents=True)
+    save_file({"score.weight": torch.zeros(2, 4)}, folder / f"checkpoint-{step}" / "adapter_model.safetensors")
+    (folder / f"checkpoint-{step}" / "trainer_state.json").write_text(json.dumps({"global_step": step}))
+
+
 def test_checkpoints_of_another_setup_are_not_resumed(tmp_path):
     folder = tmp_path / "checkpoints"
     clean_checkpoints(folder, "setup-a")
-    (folder / "checkpoint-10").mkdir()
-    (folder / "checkpoint-10" / "trainer_state.json").write_text("{}")
+    write_checkpoint(folder, 10)
     clean_checkpoints(folder, "setup-a")
     assert (folder / "checkpoint-10").exists()
     clean_checkpoints(folder, "setup-b")
@@ -104,13 +113,29 @@ def one_process_trainer() -> SimpleNamespace:
 def test_a_checkpoint_cut_short_is_not_resumed(tmp_path):
     folder = tmp_path / "checkpoints"
     assert resume_point(one_process_trainer(), folder, "setup") is None  # nothing yet: start afresh
-    for step in (5, 10, 40):
-        (folder / f"checkpoint-{step}").mkdir()
-    for step in (5, 10):  # Trainer writes trainer_state.json last: checkpoint-40 was cut short
-        (folder / f"checkpoint-{step}" / "trainer_state.json").write_text("{}")
+    for step in (5, 10):
+        write_checkpoint(folder, step)
+    (folder / "checkpoint-40").mkdir()  # Trainer writes trainer_state.json last: checkpoint-40 was cut short
     assert resume_point(one_process_trainer(), folder, "setup") == str(folder / "checkpoint-10")  # by step number
     assert not (folder / "checkpoint-40").exists()
     assert resume_point(one_process_trainer(), folder, "another setup") is None
+
+
+@pytest.mark.parametrize("cut", ["trainer_state.json", "adapter_model.safetensors"])
+def test_a_checkpoint_half_written_on_a_full_disk_is_skipped(tmp_path, caplog, cut):
+    """A half-written trainer_state.json counted as a complete checkpoint, and every resume crashed on it."""
+    folder = tmp_path / "checkpoints"
+    resume_point(one_process_trainer(), folder, "setup")
+    for step in (5, 10):
+        write_checkpoint(folder, step)
+    latest = folder / "checkpoint-10" / cut
+    latest.write_bytes(latest.read_bytes()[:-5])
+    with caplog.at_level("WARNING"):
+        assert resume_point(one_process_trainer(), folder, "setup") == str(folder / "checkpoint-5")
+    assert f"removing {folder / 'checkpoint-10'}: it cannot be read" in caplog.text
+    assert not (folder / "checkpoint-10").exists()
+    (folder / "checkpoint-5" / cut).write_bytes(b"")  # no readable checkpoint left: start afresh
+    assert resume_point(one_process_trainer(), folder, "setup") is None
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ from importlib import metadata
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from .checks import HUB_ID, download_advice
+from .checks import HUB_ID, download_advice, tokenizer_files
 from .precision import computes_bf16
 
 MIN_FREE_GB = 5.0  # adapters are small, but checkpoints keep optimizer state and a merged model is GBs
@@ -168,7 +168,7 @@ def model_folder_findings(checkpoint: str, *, demo_folder: Path) -> list[Finding
         ]
     names = {p.name for p in folder.iterdir()}
     safetensors = any(n.endswith(".safetensors") for n in names)
-    tokenizer = names & {"tokenizer.json", "tokenizer.model", "vocab.txt", "vocab.json", "spiece.model"}
+    tokenizer = tokenizer_files(folder)
     return [
         Finding(
             "model config",
@@ -187,7 +187,7 @@ def model_folder_findings(checkpoint: str, *, demo_folder: Path) -> list[Finding
         Finding(
             "tokenizer",
             bool(tokenizer),
-            ", ".join(sorted(tokenizer)) or "none found",
+            ", ".join(tokenizer) or "none found",
             f"{folder} has no tokenizer files (tokenizer.json or tokenizer.model): copy them with the weights",
         ),
     ]

@@ -5,14 +5,17 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import pickle
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import torch
+from safetensors import SafetensorError, safe_open
 from transformers.trainer_utils import get_last_checkpoint
 
 from .hard_examples import STATE_FILE
+from .model import ADAPTER_WEIGHTS
 
 if TYPE_CHECKING:
     from .trainer_setup import FocalTrainer
@@ -29,10 +32,28 @@ def fingerprint(*parts) -> str:
     return digest.hexdigest()
 
 
+def unreadable(checkpoint: Path) -> str | None:
+    """Why a resume from `checkpoint` would crash, or None when it can be resumed. Trainer writes
+    trainer_state.json last, so a checkpoint without it was cut short by a kill; a full disk leaves it,
+    the adapter weights or the row losses half written instead."""
+    state = checkpoint / "trainer_state.json"
+    if not state.exists():
+        return "it was being written when the job stopped"
+    try:
+        json.loads(state.read_text(encoding="utf-8"))
+        with safe_open(str(checkpoint / ADAPTER_WEIGHTS), "pt"):  # reads the header, checks the file's length
+            pass
+        if (checkpoint / STATE_FILE).exists():
+            torch.load(checkpoint / STATE_FILE, weights_only=True)
+    except (OSError, ValueError, RuntimeError, EOFError, pickle.UnpicklingError, SafetensorError) as e:
+        return f"it cannot be read (a full disk?): {e.__class__.__name__}: {e}"
+    return None
+
+
 def clean_checkpoints(folder: Path, key: str) -> None:
     """Keep only checkpoints this setup can resume from: remove those of another setup (other loss, data
-    or settings) and any checkpoint cut short by a kill. Trainer writes trainer_state.json last, so a
-    checkpoint without it is incomplete."""
+    or settings) and any checkpoint cut short by a kill or a full disk, so the resume goes back to the
+    latest readable one, or starts afresh."""
     stamp = folder / "fingerprint.txt"
     if folder.is_dir() and (not stamp.exists() or stamp.read_text() != key):
         if any(folder.glob("checkpoint-*")):
@@ -41,8 +62,9 @@ def clean_checkpoints(folder: Path, key: str) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     stamp.write_text(key)
     for path in folder.glob("checkpoint-*"):
-        if not (path / "trainer_state.json").exists():
-            log.warning("removing %s: it was being written when the job stopped", path)
+        reason = unreadable(path)
+        if reason:
+            log.warning("removing %s: %s", path, reason)
             shutil.rmtree(path)
 
 

@@ -23,7 +23,8 @@ def download_advice(repo_id: str) -> str:
 
 
 def require_model_folder(path: str | os.PathLike) -> Path:
-    """A local model folder with a config and safetensors weights, or a UserError saying what is wrong."""
+    """A local model folder with a config, safetensors weights and tokenizer files, or a UserError saying what is
+    wrong."""
     folder = Path(path)
     if not folder.is_dir() and HUB_ID.match(str(path)):
         raise UserError(
@@ -39,7 +40,26 @@ def require_model_folder(path: str | os.PathLike) -> Path:
             f"model.checkpoint {str(folder)!r} has no *.safetensors weights; only safetensors are loaded "
             "(convert .bin weights with save_pretrained(safe_serialization=True))"
         )
+    require_tokenizer_files(folder)
     return folder
+
+
+# What transformers builds a tokenizer from: a fast tokenizer's tokenizer.json, a sentencepiece model
+# (tokenizer.model, spiece.model, ...), a vocabulary (vocab.json, vocab.txt) or a tiktoken file. Without any,
+# it builds an empty tokenizer that encodes every text to nothing, and only training fails, much later.
+TOKENIZER_FILES = ("tokenizer.json", "*.model", "vocab.*", "*.tiktoken")
+
+
+def tokenizer_files(folder: Path) -> list[str]:
+    return sorted({path.name for pattern in TOKENIZER_FILES for path in folder.glob(pattern)})
+
+
+def require_tokenizer_files(folder: Path) -> None:
+    if not tokenizer_files(folder):
+        raise UserError(
+            f"model.checkpoint {str(folder)!r} has no tokenizer files (tokenizer.json, tokenizer.model or a "
+            "vocab file); copy them from the model's download into that folder, beside the weights"
+        )
 
 
 # Names users bring from transformers, peft and other tools, with the key that means the same here.

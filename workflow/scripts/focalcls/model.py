@@ -16,12 +16,14 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer, PreT
 
 from .adapters import ADAPTER_META, ADAPTER_WEIGHTS, HEAD_NAMES, PICKLED_WEIGHTS
 from .atomic import read_json, write_json
+from .checks import require_tokenizer_files
 from .errors import UserError
 from .precision import inference_types
 
 log = logging.getLogger(__name__)
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+SAMPLE_TEXT = "Sample text, 样本文本 123"  # any working tokenizer gives it tokens, unknown ones at worst
 
 
 @contextlib.contextmanager
@@ -39,8 +41,16 @@ def refusing_remote_code(checkpoint: str | os.PathLike) -> Iterator[None]:
 
 
 def load_tokenizer(checkpoint: str | os.PathLike, *, trust_remote_code: bool = False):
+    """The checkpoint's tokenizer, padding on the right; refused when its files are missing or it encodes a
+    sample text to nothing (transformers then builds an empty one, and the data stages count 0 tokens)."""
+    require_tokenizer_files(Path(checkpoint))
     with refusing_remote_code(checkpoint):
         tokenizer = AutoTokenizer.from_pretrained(str(checkpoint), trust_remote_code=trust_remote_code)
+    if not tokenizer(SAMPLE_TEXT, add_special_tokens=False)["input_ids"]:
+        raise UserError(
+            f"the tokenizer in model.checkpoint {str(checkpoint)!r} encodes {SAMPLE_TEXT!r} to no tokens: its "
+            "tokenizer files are broken or belong to another model; copy them again from the model's download"
+        )
     if tokenizer.pad_token is None:
         # Without a pad token the classifier cannot find the last real token of a padded row.
         tokenizer.pad_token = tokenizer.eos_token

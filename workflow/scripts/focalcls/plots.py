@@ -18,6 +18,14 @@ plt.rcParams["font.sans-serif"] = ["Noto Sans CJK SC", "WenQuanYi Zen Hei", "Dej
 # Labels are the user's text: a label such as $_$ is not mathtext to typeset (it would crash the report).
 plt.rcParams["text.parse_math"] = False
 
+# Figures stay bounded whatever the labels: a 2,000-character label made megabyte figures, and with hundreds
+# of classes the per-class figures grew past matplotlib's pixel limit (the report crashed) or took minutes.
+TICK_CHARS = 30  # a longer label is cut on a figure's axis; tables and files keep it whole
+BAR_CLASSES = 60  # the most classes a bar chart draws (half the most frequent, half the rarest)
+CONFUSION_CLASSES = 30  # likewise the rows and columns of a confusion matrix
+CELL_NUMBERS = 25  # a confusion matrix of more classes than this shows colours only
+MAX_INCHES = 24.0  # 2,160 pixels at the report's 90 dpi
+
 
 def to_png(fig) -> str:
     buffer = io.BytesIO()
@@ -26,9 +34,32 @@ def to_png(fig) -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
+def short(label: str, limit: int = TICK_CHARS) -> str:
+    """`label` within `limit` characters for an axis: its start and end, which tell similar labels apart."""
+    label = str(label)
+    if len(label) <= limit:
+        return label
+    tail = limit // 3
+    return f"{label[: limit - tail - 1]}…{label[-tail:]}"
+
+
+def shown_classes(labels: Sequence[str], counts: Mapping[str, int], limit: int) -> list[str]:
+    """The classes a figure draws: every label in its order, or past `limit` the limit/2 most frequent and
+    the limit/2 rarest by `counts`, most frequent first."""
+    if len(labels) <= limit:
+        return list(labels)
+    by_count = sorted(labels, key=lambda x: -counts.get(x, 0))
+    return [*by_count[: limit // 2], *by_count[len(by_count) - limit // 2 :]]
+
+
+def side(n: int, inches_each: float, least: float) -> float:
+    """A figure's width or height for `n` classes, capped at MAX_INCHES."""
+    return min(MAX_INCHES, max(least, n * inches_each))
+
+
 def class_counts(counts: Mapping[str, Mapping[str, int]], labels: Sequence[str]) -> str:
     """Grouped bars per split; log scale once the largest class is 10x the smallest."""
-    fig, ax = plt.subplots(figsize=(max(6, len(labels) * 0.7), 3.2))
+    fig, ax = plt.subplots(figsize=(side(len(labels), 0.7, 6), 3.2))
     names = list(counts)
     width = 0.8 / max(len(names), 1)
     x = np.arange(len(labels))
@@ -37,7 +68,7 @@ def class_counts(counts: Mapping[str, Mapping[str, int]], labels: Sequence[str])
     values = [v for c in counts.values() for v in c.values() if v > 0]
     if values and max(values) / min(values) >= 10:
         ax.set_yscale("log")
-    ax.set_xticks(x + width * (len(names) - 1) / 2, labels, rotation=45, ha="right")
+    ax.set_xticks(x + width * (len(names) - 1) / 2, [short(label) for label in labels], rotation=45, ha="right")
     ax.set_ylabel("rows")
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the bars, never over them
     return to_png(fig)
@@ -45,12 +76,12 @@ def class_counts(counts: Mapping[str, Mapping[str, int]], labels: Sequence[str])
 
 def per_class_f1(f1: Mapping[str, Mapping[str, float]], labels: Sequence[str]) -> str:
     """`f1[model][label]`; labels arrive ordered by training count so the tail sits on the right."""
-    fig, ax = plt.subplots(figsize=(max(7, len(labels) * 0.9), 3.4))
+    fig, ax = plt.subplots(figsize=(side(len(labels), 0.9, 7), 3.4))
     width = 0.8 / max(len(f1), 1)
     x = np.arange(len(labels))
     for i, (name, scores) in enumerate(f1.items()):
         ax.bar(x + i * width, [scores.get(label, 0.0) for label in labels], width, label=name)
-    ax.set_xticks(x + width * (len(f1) - 1) / 2, labels, rotation=45, ha="right")
+    ax.set_xticks(x + width * (len(f1) - 1) / 2, [short(label) for label in labels], rotation=45, ha="right")
     ax.set_ylabel("F1 (test)")
     ax.set_ylim(0, 1)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
@@ -122,25 +153,27 @@ def binary_curves(results: Mapping[str, Mapping]) -> str | None:
     return to_png(fig)
 
 
-def confusion_matrix(matrix: pd.DataFrame, title: str) -> str:
+def confusion_matrix(matrix: pd.DataFrame, title: str, shown: Sequence[int] | None = None) -> str:
+    """Rows normalised over every class; drawn for the classes at positions `shown` only (default all), and
+    then a last column holds each row's share predicted as a class not drawn. The cells carry their numbers
+    up to CELL_NUMBERS columns."""
     values = matrix.to_numpy(dtype=float)
     normalised = values / np.maximum(values.sum(axis=1, keepdims=True), 1)
-    n = len(matrix)
-    fig, ax = plt.subplots(figsize=(max(4, n * 0.55), max(3.5, n * 0.5)))
-    ax.imshow(normalised, cmap="Blues", vmin=0, vmax=1)
-    ax.set_xticks(range(n), matrix.columns, rotation=45, ha="right", fontsize=8)
-    ax.set_yticks(range(n), matrix.index, fontsize=8)
-    for i in range(n):
-        for j in range(n):
-            ax.text(
-                j,
-                i,
-                f"{normalised[i, j]:.2f}",
-                ha="center",
-                va="center",
-                fontsize=6,
-                color="white" if normalised[i, j] > 0.5 else "black",
-            )
+    shown = list(range(len(matrix))) if shown is None else list(shown)
+    drawn = normalised[np.ix_(shown, shown)]
+    names = [short(matrix.columns[i]) for i in shown]  # the header keeps names as text; the index may not
+    columns = names
+    if len(shown) < len(matrix):
+        drawn = np.column_stack([drawn, normalised[shown].sum(axis=1) - drawn.sum(axis=1)])
+        columns = [*names, "other classes"]
+    fig, ax = plt.subplots(figsize=(side(len(columns), 0.55, 4), side(len(names), 0.5, 3.5)))
+    ax.imshow(drawn, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(len(columns)), columns, rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(len(names)), names, fontsize=8)
+    if len(columns) <= CELL_NUMBERS:
+        for (i, j), value in np.ndenumerate(drawn):
+            color = "white" if value > 0.5 else "black"
+            ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=6, color=color)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title(title, fontsize=10)
