@@ -5,6 +5,7 @@ from openpyxl import load_workbook
 from focalcls.atomic import atomic_path
 from focalcls.errors import UserError
 from focalcls.tables import csv_safe, read_table, write_xlsx
+from hostile import hostile_workbook
 
 
 def test_formula_like_texts_are_written_as_text(tmp_path):
@@ -131,3 +132,49 @@ def test_a_killed_writes_leftovers_are_removed_by_the_next_write(tmp_path):
     write_xlsx(tmp_path / "out.xlsx", pd.DataFrame({"text": ["a"]}))
     left = [".other.xlsx.k1ll3d00.tmp", ".out.xlsx.xlsx.wr1t1ng0.tmp", "out.xlsx"]
     assert sorted(p.name for p in tmp_path.iterdir()) == left
+
+
+def test_cells_read_as_a_spreadsheet_shows_them(tmp_path):
+    """TRUE (boolean) and "TRUE" (text) were two labels, dates "2020-01-01 00:00:00", error cells "nan"."""
+    hostile_workbook(tmp_path / "h.xlsx")
+    frame = read_table(tmp_path / "h.xlsx", "data")
+    assert list(frame["label"]) == ["TRUE", "TRUE", "1", "#N/A", "#REF!", "#DIV/0!"]
+    assert list(frame["date"]) == ["2020-01-01", "2020-01-01 08:30:00", "2021-02-03", "", "", ""]
+
+
+def test_hidden_sheets_are_read_only_when_named(tmp_path):
+    hostile_workbook(tmp_path / "h.xlsx")
+    with pytest.raises(UserError, match=r"data.sheet is 0, which is the hidden sheet 'lookup'.*\['data'\]"):
+        read_table(tmp_path / "h.xlsx")
+    every = read_table(tmp_path / "h.xlsx", "all")
+    assert "隐藏的行" not in set(every["text"]) and "机密" not in set(every["text"]) and len(every) == 6
+    assert every.attrs["hidden_sheets_skipped"] == ["lookup", "secret"]
+    assert list(read_table(tmp_path / "h.xlsx", "secret")["text"]) == ["机密"]  # named: the user chose it
+
+
+def test_a_repeated_header_is_refused_naming_the_columns(tmp_path):
+    """pandas read the first "label" column and called the second "label.1": the run used either silently."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    book.active.append(["text", "label", "note", "label"])
+    book.active.append(["一", "a", "", "b"])
+    book.save(tmp_path / "twice.xlsx")
+    (tmp_path / "twice.csv").write_text("text,label,note,label\n一,a,,b\n", encoding="utf-8")
+    for name in ("twice.xlsx", "twice.csv"):
+        with pytest.raises(UserError, match=rf"{name}: the header 'label' names 2 columns: 2 \(B\), 4 \(D\)"):
+            read_table(tmp_path / name)
+
+
+def test_jsonl_objects_and_lists_are_refused_and_numbers_read_as_xlsx_reads_them(tmp_path):
+    lines = ['{"text": "一", "label": 1}', "", '{"text": "二", "label": 1.0}', '{"text": "三", "label": true}']
+    (tmp_path / "a.jsonl").write_text("\n".join(lines) + "\n")
+    assert list(read_table(tmp_path / "a.jsonl")["label"]) == ["1", "1", "TRUE"]
+    for n, value, kind in ((3, '{"name": "x"}', "an object"), (3, '["x", "y"]', "a list")):
+        lines[2] = f'{{"text": {value}, "label": "a"}}'
+        (tmp_path / "b.jsonl").write_text("\n".join(lines) + "\n")
+        with pytest.raises(UserError, match=f"b.jsonl: line {n}: 'text' holds {kind}"):
+            read_table(tmp_path / "b.jsonl")
+    (tmp_path / "c.jsonl").write_text('{"text": "一", "label": "a", "label": "b"}\n')
+    with pytest.raises(UserError, match=r"c.jsonl: not valid JSON lines .*\['label'\] appear twice"):
+        read_table(tmp_path / "c.jsonl")
