@@ -178,3 +178,30 @@ def test_jsonl_objects_and_lists_are_refused_and_numbers_read_as_xlsx_reads_them
     (tmp_path / "c.jsonl").write_text('{"text": "一", "label": "a", "label": "b"}\n')
     with pytest.raises(UserError, match=r"c.jsonl: not valid JSON lines .*\['label'\] appear twice"):
         read_table(tmp_path / "c.jsonl")
+
+
+def test_write_xlsx_streams_rows_and_refuses_more_than_a_sheet_holds(tmp_path):
+    """Writing kept every cell as an object (about 330 bytes each): a 2M-row input needed gigabytes."""
+    import tracemalloc
+
+    n = 5_000
+    frame = pd.DataFrame({"text": [f"第{i}条" for i in range(n)], "label": ["甲"] * n, "id": range(n), "p": [0.5] * n})
+    tracemalloc.start()
+    try:
+        write_xlsx(tmp_path / "big.xlsx", frame)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 100 * frame.size, peak  # was about 300 bytes a cell
+    assert read_table(tmp_path / "big.xlsx").equals(frame.astype(str).assign(p="0.5"))
+    too_many = pd.DataFrame({"id": [0] * 1_048_576})
+    with pytest.raises(UserError, match=r"huge.xlsx: 1,048,576 rows do not fit in an Excel sheet \(1,048,575"):
+        write_xlsx(tmp_path / "huge.xlsx", too_many)
+    assert not (tmp_path / "huge.xlsx").exists()
+
+
+def test_cells_longer_than_excel_holds_are_counted_and_logged(tmp_path, caplog):
+    frame = pd.DataFrame({"text": ["长" * 40_000, "=" + "x" * 40_000, "短"]})
+    assert write_xlsx(tmp_path / "cut.xlsx", frame) == 2
+    assert "cut.xlsx: 2 cell(s) longer than 32767 characters cut" in caplog.text
+    assert read_table(tmp_path / "cut.xlsx")["text"].str.len().tolist() == [32_767, 32_767, 1]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import itertools
 import json
 import logging
 import math
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 from openpyxl import Workbook, load_workbook
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.exceptions import InvalidFileException
@@ -24,6 +26,8 @@ from .errors import UserError
 READABLE_SUFFIXES = (".xlsx", ".xlsm", ".csv", ".jsonl")
 ORIGIN = "_origin"  # where a row came from ("row 7", "sheet 'b' row 3"), for messages and the dropped-rows file
 HIDDEN_SKIPPED = "hidden_sheets_skipped"  # read_table's attrs key, and the cleaning report's
+EXCEL_CELL_LIMIT = 32_767  # characters an xlsx cell holds; openpyxl cuts longer strings
+EXCEL_MAX_ROWS = 1_048_576  # rows of an xlsx sheet, the header included
 # Excel's error values (a failed VLOOKUP's #N/A, ...), openpyxl's list and the newer dynamic-array ones: an
 # error cell, or its text in a CSV export, is no text and no label.
 EXCEL_ERRORS = frozenset(ERROR_CODES) | {"#SPILL!", "#CALC!", "#FIELD!", "#BLOCKED!", "#CONNECT!", "#BUSY!"}
@@ -219,21 +223,37 @@ def _read_sheet(ws, p: Path) -> pd.DataFrame:
     return pd.DataFrame(rows[1:], columns=_header(rows[0], p), dtype=object)
 
 
-def write_xlsx(path: str | os.PathLike, frame: pd.DataFrame, sheet: str = "data") -> None:
-    """Write `frame` to xlsx atomically; every string cell is stored as text, never as a formula."""
-    wb = Workbook()
-    ws = wb.active
-    ws.title = sheet
-    ws.append([_cell_value(str(c)) for c in frame.columns])
-    for row in frame.itertuples(index=False, name=None):
-        ws.append([_cell_value(v) for v in row])
-    for cells in ws.iter_rows(min_row=1):  # the header too: a column name can start with '=' as well
-        for cell in cells:
-            # openpyxl turns any string starting with '=' into a formula; force it back to text.
-            if isinstance(cell.value, str):
-                cell.data_type = "s"
+def write_xlsx(path: str | os.PathLike, frame: pd.DataFrame, sheet: str = "data") -> int:
+    """Write `frame` to xlsx atomically, row by row (memory stays flat however many rows); every string cell is
+    stored as text, never as a formula. Returns how many cells were longer than an Excel cell holds and were
+    cut to EXCEL_CELL_LIMIT characters (logged). More rows than a sheet holds are refused."""
+    if len(frame) > EXCEL_MAX_ROWS - 1:
+        raise UserError(
+            f"{path}: {len(frame):,} rows do not fit in an Excel sheet ({EXCEL_MAX_ROWS - 1:,} rows below the "
+            "header), and the workflow's tables are xlsx files. Give fewer rows: sample the input file, or split a "
+            "file of new rows into several predict.files entries"
+        )
+    book = Workbook(write_only=True)
+    ws = book.create_sheet(sheet)
+    cut = 0
+    for row in itertools.chain([list(map(str, frame.columns))], frame.itertuples(index=False, name=None)):
+        values = [_cell_value(v) for v in row]
+        cut += sum(isinstance(v, str) and len(v) > EXCEL_CELL_LIMIT for v in values)
+        ws.append([_as_text(ws, v) for v in values])  # the header too: a name can start with '=' as well
+    if cut:
+        log.warning("%s: %d cell(s) longer than %d characters cut to that length", path, cut, EXCEL_CELL_LIMIT)
     with atomic_path(path) as tmp:
-        wb.save(tmp)
+        book.save(tmp)
+    return cut
+
+
+def _as_text(ws, value: object) -> object:
+    """openpyxl stores a string starting with '=' as a formula; such a string goes in as a text cell."""
+    if isinstance(value, str) and value.startswith("="):
+        cell = WriteOnlyCell(ws, value=value)
+        cell.data_type = "s"
+        return cell
+    return value
 
 
 def _cell_value(v: object) -> object:
