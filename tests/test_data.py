@@ -1,3 +1,5 @@
+import re
+
 import pandas as pd
 import pytest
 
@@ -14,6 +16,8 @@ from focalcls.data import (
     stratified_split,
 )
 from focalcls.errors import UserError
+from focalcls.tables import cell_text, read_table
+from hostile import hostile_workbook
 
 EXTRACT = {"text_column": "文本", "label_column": "类别", "labels": [], "min_count": 1, "empty_labels": "error"}
 
@@ -286,3 +290,92 @@ def test_evaluation_rows_drop_the_labels_training_left_out_and_refuse_unknown_on
     dropped = found.report["dropped"]
     assert dropped["too rare"] == 1 and dropped["label not in data.labels"] == 1
     assert dropped["also in the training file"] == 2
+
+
+def test_excel_error_cells_are_empty_labels_never_a_class(tmp_path):
+    """A VLOOKUP label column's #N/A read as a class "nan" (xlsx) or "#N/A" (CSV); it is an empty label."""
+    hostile_workbook(tmp_path / "h.xlsx")
+    pd.DataFrame({"文本": ["甲文", "乙文", "丙文", "丁文"], "类别": ["a", "#N/A", "#VALUE!", "b"]}).to_csv(
+        tmp_path / "h.csv", index=False
+    )
+    cases = {
+        "h.xlsx": (read_table(tmp_path / "h.xlsx", "data"), "label"),
+        "h.csv": (read_table(tmp_path / "h.csv"), "类别"),
+    }
+    for name, (raw, column) in cases.items():
+        options = {**EXTRACT, "text_column": raw.columns[0], "label_column": column, "source": name}
+        with pytest.raises(UserError, match=rf"{name}: . row\(s\) have a text but an empty .* Excel error value"):
+            extract_labels(raw, **options)
+        out = extract_labels(raw, **{**options, "empty_labels": "drop"})
+        assert not {"nan", "#N/A", "#REF!", "#DIV/0!", "#VALUE!"} & set(out.labels), out.labels
+        errors = 3 if name == "h.xlsx" else 2
+        assert out.report["error_cells"] == {"text": 0, "label": errors}
+        assert out.report["dropped"]["empty label"] == errors
+    errors_as_texts = frame([["#NAME?", "a"], ["#NUM!", "b"], ["文", "a"], ["字", "b"]])
+    out = extract_labels(errors_as_texts, **EXTRACT)
+    assert out.report["error_cells"]["text"] == 2 and out.report["dropped"]["empty text"] == 2
+
+
+def test_hidden_sheets_left_out_are_in_the_cleaning_report(tmp_path):
+    hostile_workbook(tmp_path / "h.xlsx")
+    raw = read_table(tmp_path / "h.xlsx", "all", origin=True)
+    out = extract_labels(raw, **{**EXTRACT, "text_column": "text", "label_column": "label", "empty_labels": "drop"})
+    assert out.report["hidden_sheets_skipped"] == ["lookup", "secret"] and set(out.labels) == {"TRUE", "1"}
+
+
+def test_true_and_text_true_are_one_label():
+    raw = frame([["一", True], ["二", "TRUE"], ["三", 1.0], ["四", "1"]])
+    out = extract_labels(raw.map(cell_text), **EXTRACT)
+    assert sorted(out.labels) == ["1", "TRUE"]
+
+
+def test_the_same_label_twice_in_data_labels_is_refused_naming_both():
+    """A label listed twice, or once full-width, made a second, phantom class."""
+    raw = frame([["一", "spam"], ["二", "ham"]])
+    for other in ("spam", "ｓｐａｍ", "spam\u200b", " spam"):
+        with pytest.raises(UserError, match=rf"data.labels: entries 1 \('spam'\) and 3 \({re.escape(repr(other))}\)"):
+            extract_labels(raw, **{**EXTRACT, "labels": ["spam", "ham", other]})
+
+
+def test_zero_width_characters_are_removed_from_labels_and_texts():
+    """ "spam" and "spam\\u200b" were two classes; a text with a zero-width space could sit in train and test."""
+    raw = frame(
+        [
+            ["免费领取", "spam"],
+            ["免费\u200b领取", "spam\u200b"],  # the same row: a duplicate
+            ["\ufeff开会通知", "ham\u2060"],
+            ["开会\u200d通知", "ham"],  # the same row
+            ["午饭吃什么", "\u200bham"],
+            ["中奖了", "spam\u00ad"],  # a soft hyphen, Cf too
+        ]
+    )
+    out = extract_labels(raw, **EXTRACT)
+    assert out.labels == ["ham", "spam"] and out.report["dropped"]["duplicate"] == 2
+    assert sorted(out.rows["text"]) == sorted(["免费领取", "开会通知", "午饭吃什么", "中奖了"])
+
+
+def test_train_only_with_every_class_small_says_so():
+    rows = pd.DataFrame({"text": list("abcdef"), "label": ["x", "x", "y", "y", "z", "z"]})
+    with pytest.raises(UserError, match=r"every class is too small to stratify .*'x' has 2 rows.*train_only"):
+        stratified_split(rows, val_fraction=0.1, test_fraction=0.1, seed=0, small_classes="train_only")
+    with pytest.raises(UserError, match=r"every class is too small .*split.test_fraction=0.2\)"):
+        cut_from_training_file(
+            {"train": rows, "val": rows}, "test", fraction=0.2, **{**CUT, "small_classes": "train_only"}
+        )
+
+
+def test_labels_longer_than_the_bound_are_refused_naming_the_rows():
+    """A 40,000-character label was cut in the xlsx splits but not in labels.json; 2,000 made huge figures."""
+    raw = frame([["一", "a"], ["二", "b" * 201], ["三", "a"], ["四", "c" * 40_000], ["五", "d" * 200]])
+    with pytest.raises(
+        UserError, match=r"2 row\(s\) have a label longer than 200 characters in '类别' \(row 3, row 5\)"
+    ):
+        extract_labels(raw, **EXTRACT)
+    assert extract_labels(raw, **EXTRACT, rename={"b" * 201: "b", "c" * 40_000: "c"}).labels[0] == "a"
+
+
+def test_texts_differing_only_past_an_excel_cell_name_the_cut_as_the_cause():
+    head = "长" * 40_000
+    raw = frame([[f"{head}甲", "a"], [f"{head}乙", "b"], [f"{head}丙", "a"]])
+    with pytest.raises(UserError, match=r"0 label\(s\) left.*3 text\(s\) were longer than an Excel cell holds"):
+        extract_labels(raw, **EXTRACT)

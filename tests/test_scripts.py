@@ -21,6 +21,7 @@ from helpers import (
     section,
     train_flags,
 )
+from hostile import hostile_workbook
 
 pytestmark = pytest.mark.slow  # runs Snakemake or trains: python -m pytest -m 'not slow' skips it
 
@@ -352,6 +353,9 @@ def test_a_training_file_too_small_to_cut_a_test_split_from_stops_with_the_fix(t
         ("single_class", r"1 label\(s\) left after cleaning"),
         ("all_texts_empty", "every cell of the text column"),
         ("not_utf8", "raw.csv: not UTF-8"),
+        ("hidden_first_sheet", r"data\.sheet is 0, which is the hidden sheet 'lookup'"),
+        ("error_labels", r"empty 'label' cell or an Excel error value such as #N/A \(3 of them\)"),
+        ("repeated_header", r"the header 'label' names 2 columns"),
     ],
 )
 def test_bad_input_stops_with_one_message_and_no_output(tmp_path, case, message):
@@ -364,6 +368,12 @@ def test_bad_input_stops_with_one_message_and_no_output(tmp_path, case, message)
     elif case == "not_utf8":
         data["raw"] = "raw.csv"
         (tmp_path / "raw.csv").write_bytes("text,label\n球队夺冠,a\n".encode("gb18030"))
+    elif case in ("hidden_first_sheet", "error_labels"):
+        hostile_workbook(tmp_path / "raw.xlsx")
+        data["sheet"] = 0 if case == "hidden_first_sheet" else "data"
+    elif case == "repeated_header":
+        data["raw"] = "raw.csv"
+        (tmp_path / "raw.csv").write_text("text,label,label\n球队夺冠,a,b\n", encoding="utf-8")
     else:
         frame = good.copy()
         if case == "missing_column":
@@ -387,3 +397,19 @@ def test_missing_column_lists_the_columns_there_are(tmp_path):
     write_xlsx(tmp_path / "raw.xlsx", pd.DataFrame({"内容": ["x"], "类别": ["a"]}))
     code, log = extract(tmp_path, {"raw": "raw.xlsx", "text_column": "text", "label_column": "类别"})
     assert code == 2 and "the file has columns ['内容', '类别']" in log and "_origin" not in log
+
+
+def test_the_cleaning_report_counts_error_cells_hidden_sheets_and_cut_cells(tmp_path):
+    hostile_workbook(tmp_path / "raw.xlsx")
+    data = {"raw": "raw.xlsx", "sheet": "all", "empty_labels": "drop", "keep_columns": ["date"]}
+    assert extract(tmp_path, data)[0] == 0
+    report = read(tmp_path, EXTRACTED["report"])
+    assert report["error_cells"] == {"text": 0, "label": 3} and report["dropped"]["empty label"] == 3
+    assert report["hidden_sheets_skipped"] == ["lookup", "secret"] and "cells_cut" not in report
+    assert read(tmp_path, EXTRACTED["labels"]) == ["TRUE", "1"]
+
+    long_note = pd.DataFrame({"text": ["一", "二", "三"], "label": ["a", "b", "a"], "note": ["长" * 40_000, "", ""]})
+    long_note.to_csv(tmp_path / "raw.csv", index=False)  # a CSV cell has no length limit
+    code, log = extract(tmp_path, {"raw": "raw.csv", "keep_columns": ["note"]})
+    assert code == 0 and read(tmp_path, EXTRACTED["report"])["cells_cut"] == 1
+    assert "d/x.xlsx: 1 cell(s) longer than 32767 characters cut" in log

@@ -5,6 +5,7 @@ from openpyxl import load_workbook
 from focalcls.atomic import atomic_path
 from focalcls.errors import UserError
 from focalcls.tables import csv_safe, read_table, write_xlsx
+from hostile import hostile_workbook
 
 
 def test_formula_like_texts_are_written_as_text(tmp_path):
@@ -131,3 +132,76 @@ def test_a_killed_writes_leftovers_are_removed_by_the_next_write(tmp_path):
     write_xlsx(tmp_path / "out.xlsx", pd.DataFrame({"text": ["a"]}))
     left = [".other.xlsx.k1ll3d00.tmp", ".out.xlsx.xlsx.wr1t1ng0.tmp", "out.xlsx"]
     assert sorted(p.name for p in tmp_path.iterdir()) == left
+
+
+def test_cells_read_as_a_spreadsheet_shows_them(tmp_path):
+    """TRUE (boolean) and "TRUE" (text) were two labels, dates "2020-01-01 00:00:00", error cells "nan"."""
+    hostile_workbook(tmp_path / "h.xlsx")
+    frame = read_table(tmp_path / "h.xlsx", "data")
+    assert list(frame["label"]) == ["TRUE", "TRUE", "1", "#N/A", "#REF!", "#DIV/0!"]
+    assert list(frame["date"]) == ["2020-01-01", "2020-01-01 08:30:00", "2021-02-03", "", "", ""]
+
+
+def test_hidden_sheets_are_read_only_when_named(tmp_path):
+    hostile_workbook(tmp_path / "h.xlsx")
+    with pytest.raises(UserError, match=r"data.sheet is 0, which is the hidden sheet 'lookup'.*\['data'\]"):
+        read_table(tmp_path / "h.xlsx")
+    every = read_table(tmp_path / "h.xlsx", "all")
+    assert "隐藏的行" not in set(every["text"]) and "机密" not in set(every["text"]) and len(every) == 6
+    assert every.attrs["hidden_sheets_skipped"] == ["lookup", "secret"]
+    assert list(read_table(tmp_path / "h.xlsx", "secret")["text"]) == ["机密"]  # named: the user chose it
+
+
+def test_a_repeated_header_is_refused_naming_the_columns(tmp_path):
+    """pandas read the first "label" column and called the second "label.1": the run used either silently."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    book.active.append(["text", "label", "note", "label"])
+    book.active.append(["一", "a", "", "b"])
+    book.save(tmp_path / "twice.xlsx")
+    (tmp_path / "twice.csv").write_text("text,label,note,label\n一,a,,b\n", encoding="utf-8")
+    for name in ("twice.xlsx", "twice.csv"):
+        with pytest.raises(UserError, match=rf"{name}: the header 'label' names 2 columns: 2 \(B\), 4 \(D\)"):
+            read_table(tmp_path / name)
+
+
+def test_jsonl_objects_and_lists_are_refused_and_numbers_read_as_xlsx_reads_them(tmp_path):
+    lines = ['{"text": "一", "label": 1}', "", '{"text": "二", "label": 1.0}', '{"text": "三", "label": true}']
+    (tmp_path / "a.jsonl").write_text("\n".join(lines) + "\n")
+    assert list(read_table(tmp_path / "a.jsonl")["label"]) == ["1", "1", "TRUE"]
+    for n, value, kind in ((3, '{"name": "x"}', "an object"), (3, '["x", "y"]', "a list")):
+        lines[2] = f'{{"text": {value}, "label": "a"}}'
+        (tmp_path / "b.jsonl").write_text("\n".join(lines) + "\n")
+        with pytest.raises(UserError, match=f"b.jsonl: line {n}: 'text' holds {kind}"):
+            read_table(tmp_path / "b.jsonl")
+    (tmp_path / "c.jsonl").write_text('{"text": "一", "label": "a", "label": "b"}\n')
+    with pytest.raises(UserError, match=r"c.jsonl: not valid JSON lines .*\['label'\] appear twice"):
+        read_table(tmp_path / "c.jsonl")
+
+
+def test_write_xlsx_streams_rows_and_refuses_more_than_a_sheet_holds(tmp_path):
+    """Writing kept every cell as an object (about 330 bytes each): a 2M-row input needed gigabytes."""
+    import tracemalloc
+
+    n = 5_000
+    frame = pd.DataFrame({"text": [f"第{i}条" for i in range(n)], "label": ["甲"] * n, "id": range(n), "p": [0.5] * n})
+    tracemalloc.start()
+    try:
+        write_xlsx(tmp_path / "big.xlsx", frame)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 100 * frame.size, peak  # was about 300 bytes a cell
+    assert read_table(tmp_path / "big.xlsx").equals(frame.astype(str).assign(p="0.5"))
+    too_many = pd.DataFrame({"id": [0] * 1_048_576})
+    with pytest.raises(UserError, match=r"huge.xlsx: 1,048,576 rows do not fit in an Excel sheet \(1,048,575"):
+        write_xlsx(tmp_path / "huge.xlsx", too_many)
+    assert not (tmp_path / "huge.xlsx").exists()
+
+
+def test_cells_longer_than_excel_holds_are_counted_and_logged(tmp_path, caplog):
+    frame = pd.DataFrame({"text": ["长" * 40_000, "=" + "x" * 40_000, "短"]})
+    assert write_xlsx(tmp_path / "cut.xlsx", frame) == 2
+    assert "cut.xlsx: 2 cell(s) longer than 32767 characters cut" in caplog.text
+    assert read_table(tmp_path / "cut.xlsx")["text"].str.len().tolist() == [32_767, 32_767, 1]

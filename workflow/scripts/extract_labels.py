@@ -29,8 +29,9 @@ def main(rule) -> None:
         sources = {name: data[name] for name in SPLITS if data[name]}
         frames = {name: read_table(path, data["sheet"], origin=True) for name, path in sources.items()}
         found = extract_presplit(frames, sources, **options)
-    write_xlsx(rule.output.dropped, found.dropped)
-    write_xlsx(rule.output.rows, found.rows)
+    cut = write_xlsx(rule.output.dropped, found.dropped) + write_xlsx(rule.output.rows, found.rows)
+    if cut:  # cells of data.keep_columns longer than an Excel cell (texts were cut, and counted, before)
+        found.report["cells_cut"] = cut
     write_json(rule.output.report, found.report)
     write_json(rule.output.labels, found.labels)
 

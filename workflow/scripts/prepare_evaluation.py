@@ -27,8 +27,9 @@ def main(rule) -> None:
         keep_columns=data["keep_columns"],
         empty_labels=data["empty_labels"],
     )
-    write_xlsx(rule.output.dropped, found.dropped)
-    write_xlsx(rule.output.rows, found.rows)
+    cut = write_xlsx(rule.output.dropped, found.dropped) + write_xlsx(rule.output.rows, found.rows)
+    if cut:  # cells of data.keep_columns longer than an Excel cell (texts were cut, and counted, before)
+        found.report["cells_cut"] = cut
     write_json(rule.output.report, found.report)
 
 

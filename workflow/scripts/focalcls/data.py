@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import sys
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -11,17 +13,28 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from .errors import UserError
-from .tables import ORIGIN
+from .tables import EXCEL_CELL_LIMIT, EXCEL_ERRORS, HIDDEN_SKIPPED, ORIGIN
 
 TEXT, LABEL = "text", "label"
 SPLITS = ("train", "val", "test")
 LEAKED = "also in the training file"
-EXCEL_CELL_LIMIT = 32_767  # characters an xlsx cell holds; the splits are xlsx files
+DUPLICATE, CONFLICTING = "duplicate", "same text, conflicting labels"
+# Longer is a text in the label column, not a class name: it would fill every figure and table of the report,
+# and past EXCEL_CELL_LIMIT the xlsx splits would cut it, so labels.json and the splits disagree.
+MAX_LABEL_CHARS = 200
 
 
 def normalise(value: str) -> str:
-    """NFKC (full-width to half-width, compatibility forms) and outer whitespace stripped."""
-    return unicodedata.normalize("NFKC", str(value)).strip()
+    """NFKC (full-width to half-width, compatibility forms), invisible format characters (zero-width space and
+    joiner, byte-order mark, word joiner, ...: Unicode category Cf) removed, outer whitespace stripped, so that
+    "spam" and "spam\u200b" are one label and one text."""
+    return unicodedata.normalize("NFKC", str(value)).translate(_format_characters()).strip()
+
+
+@functools.cache
+def _format_characters() -> dict[int, None]:
+    """str.translate's table deleting every character of Unicode category Cf."""
+    return {c: None for c in range(sys.maxunicode + 1) if unicodedata.category(chr(c)) == "Cf"}
 
 
 @dataclass
@@ -75,15 +88,18 @@ def extract_labels(
     cell holds are cut to its limit first (counted), so two texts that differ only beyond it are duplicates
     here rather than after a silent cut on the way to xlsx.
     """
-    rows = _columns(frame, text_column, label_column, keep_columns, source)
-    _refuse_unlabelled(rows, label_column, empty_labels, source)
-    report: dict = {"rows_read": int(len(rows)), "truncated": int((rows[TEXT].str.len() > EXCEL_CELL_LIMIT).sum())}
+    rows, errors = _columns(frame, text_column, label_column, keep_columns, source)
+    _refuse_unlabelled(rows, label_column, empty_labels, source, errors[LABEL])
+    cut = rows.index[rows[TEXT].str.len() > EXCEL_CELL_LIMIT]
+    report: dict = {"rows_read": int(len(rows)), "truncated": len(cut), "error_cells": errors}
+    report[HIDDEN_SKIPPED] = list(frame.attrs.get(HIDDEN_SKIPPED, []))
     rows[TEXT] = rows[TEXT].str.slice(0, EXCEL_CELL_LIMIT)
     rename = {normalise(k): normalise(v) for k, v in (rename or {}).items()}
     report["renamed"] = int(rows[LABEL].isin(list(rename)).sum())
     rows[LABEL] = rows[LABEL].replace(rename)
-    wanted = [normalise(x) for x in labels]
+    wanted = chosen_labels(labels)
     cleaner, rare = _clean(rows, wanted, min_count, source)
+    _refuse_long_labels(cleaner.rows, label_column, source)
     report["dropped"] = cleaner.counts
     report["dropped_rare_labels"] = {label: int(n) for label, n in rare.items()}
     rows = cleaner.rows.drop(columns=[ORIGIN])
@@ -95,14 +111,48 @@ def extract_labels(
     if len(order) < min_labels:
         raise UserError(
             f"{source}: {len(order)} label(s) left after cleaning ({order}); a classifier needs at least two. "
-            "Check data.label_column, data.labels and data.min_count"
+            f"{_cut_duplicates(cleaner, cut)}Check data.label_column, data.labels and data.min_count"
         )
     report["rows_kept"] = int(len(rows))
     return Extracted(rows.reset_index(drop=True), order, report, cleaner.table())
 
 
-def _columns(frame: pd.DataFrame, text_column: str, label_column: str, keep: Sequence[str], source: str):
-    """The text, label and kept columns, normalised, with where each row sits in the file."""
+def chosen_labels(labels: Sequence[str]) -> list[str]:
+    """data.labels as the rows' labels are normalised; two entries that normalise to one label (full-width and
+    half-width, a zero-width space) would make a class twice, so they are refused."""
+    wanted = [normalise(x) for x in labels]
+    first: dict[str, int] = {}
+    for i, label in enumerate(wanted):
+        if label in first:
+            j = first[label]
+            raise UserError(
+                f"data.labels: entries {j + 1} ({labels[j]!r}) and {i + 1} ({labels[i]!r}) are the same label "
+                f"{label!r} once normalised (full-width to half-width, invisible characters removed, spaces "
+                "stripped); list each label once"
+            )
+        first[label] = i
+    return wanted
+
+
+def _cut_duplicates(cleaner: _Dropper, cut: pd.Index) -> str:
+    """Why so few labels are left, when texts cut to an Excel cell's length became duplicates of each other."""
+    dropped = [frame for frame in cleaner.dropped if frame.reason.iloc[0] in (DUPLICATE, CONFLICTING)]
+    lost = sum(int(frame.index.isin(cut).sum()) for frame in dropped)
+    if not lost:
+        return ""
+    return (
+        f"{len(cut)} text(s) were longer than an Excel cell holds ({EXCEL_CELL_LIMIT:,} characters) and were cut "
+        f"to that length; {lost} of them then were the same text as another row and were dropped as duplicates "
+        "or conflicting labels. Shorten those texts in the file so that they differ in their first "
+        f"{EXCEL_CELL_LIMIT:,} characters. "
+    )
+
+
+def _columns(
+    frame: pd.DataFrame, text_column: str, label_column: str, keep: Sequence[str], source: str
+) -> tuple[pd.DataFrame, dict[str, int]]:
+    """The text, label and kept columns, normalised, with where each row sits in the file; Excel error values
+    (#N/A, ...) made empty, so they count as empty texts and labels, and their count per column."""
     present = [str(c) for c in frame.columns if c != ORIGIN]
     missing = [c for c in (text_column, label_column, *keep) if c not in frame.columns]
     if missing:
@@ -110,7 +160,14 @@ def _columns(frame: pd.DataFrame, text_column: str, label_column: str, keep: Seq
             f"{source}: missing column(s) {missing}; the file has columns {present}. "
             "Set data.text_column / data.label_column / data.keep_columns to existing columns"
         )
-    rows = pd.DataFrame({TEXT: frame[text_column].map(normalise), LABEL: frame[label_column].map(normalise)})
+    rows = pd.DataFrame(
+        {TEXT: frame[text_column].map(normalise).values, LABEL: frame[label_column].map(normalise).values}
+    )
+    errors = {}
+    for column in (TEXT, LABEL):
+        failed = rows[column].isin(EXCEL_ERRORS)
+        errors[column] = int(failed.sum())
+        rows[column] = rows[column].where(~failed, "")
     for column in keep:
         rows[column] = frame[column].values
     rows[ORIGIN] = frame[ORIGIN].values if ORIGIN in frame.columns else [f"row {i + 2}" for i in range(len(frame))]
@@ -118,18 +175,34 @@ def _columns(frame: pd.DataFrame, text_column: str, label_column: str, keep: Seq
         raise UserError(
             f"{source}: every cell of the text column {text_column!r} is empty; is data.text_column the right column?"
         )
-    return rows
+    return rows, errors
 
 
-def _refuse_unlabelled(rows: pd.DataFrame, label_column: str, empty_labels: str, source: str) -> None:
+def _refuse_unlabelled(rows: pd.DataFrame, label_column: str, empty_labels: str, source: str, errors: int) -> None:
     unlabelled = (rows[LABEL] == "") & (rows[TEXT] != "")
     if unlabelled.any() and empty_labels == "error":
-        where = ", ".join(rows[ORIGIN][unlabelled].head(5))
+        why = f" or an Excel error value such as #N/A ({errors} of them)" if errors else ""
         raise UserError(
-            f"{source}: {int(unlabelled.sum())} row(s) have a text but an empty {label_column!r} cell ({where}"
-            f"{', ...' if unlabelled.sum() > 5 else ''}); fill in the labels, delete those rows, "
+            f"{source}: {int(unlabelled.sum())} row(s) have a text but an empty {label_column!r} cell{why} "
+            f"({_some(rows[ORIGIN][unlabelled])}); fill in the labels, delete those rows, "
             "or set data.empty_labels: drop"
         )
+
+
+def _refuse_long_labels(rows: pd.DataFrame, label_column: str, source: str) -> None:
+    long = rows[LABEL].str.len() > MAX_LABEL_CHARS
+    if long.any():
+        raise UserError(
+            f"{source}: {int(long.sum())} row(s) have a label longer than {MAX_LABEL_CHARS} characters in "
+            f"{label_column!r} ({_some(rows[ORIGIN][long])}); a label is a class name. Is data.label_column the "
+            "label column? Shorten those labels, map them onto short ones with data.rename, or leave them out "
+            "with data.labels"
+        )
+
+
+def _some(places: pd.Series, shown: int = 5) -> str:
+    """The first few places of a row list, for a message ("row 3, row 7, ...")."""
+    return ", ".join(places.head(shown)) + (", ..." if len(places) > shown else "")
 
 
 def _clean(rows: pd.DataFrame, wanted: list[str], min_count: int, source: str) -> tuple[_Dropper, pd.Series]:
@@ -145,8 +218,8 @@ def _clean(rows: pd.DataFrame, wanted: list[str], min_count: int, source: str) -
                 f"{sorted(set(cleaner.rows[LABEL]))}. Fix data.labels or add a data.rename entry"
             )
         cleaner.drop(~cleaner.rows[LABEL].isin(wanted), "label not in data.labels")
-    cleaner.drop(cleaner.rows.duplicated([TEXT, LABEL]), "duplicate")
-    cleaner.drop(cleaner.rows[TEXT].duplicated(keep=False), "same text, conflicting labels")
+    cleaner.drop(cleaner.rows.duplicated([TEXT, LABEL]), DUPLICATE)
+    cleaner.drop(cleaner.rows[TEXT].duplicated(keep=False), CONFLICTING)
     counts = cleaner.rows[LABEL].value_counts()
     rare = counts[counts < min_count].sort_index()
     cleaner.drop(cleaner.rows[LABEL].isin(rare.index), f"label with fewer than data.min_count={min_count} rows")
@@ -173,6 +246,14 @@ def stratified_split(
             f"too few rows to stratify: {detail}; each class needs {need} for val_fraction={val_fraction} "
             f"and test_fraction={test_fraction}. Add rows, raise data.min_count to drop the class, "
             "or set split.small_classes: train_only"
+        )
+    if small and len(small) == rows[LABEL].nunique():  # train_only would leave nothing to cut val and test from
+        fractions = {"val_fraction": val_fraction, "test_fraction": test_fraction}
+        named = " and ".join(f"split.{key}={value}" for key, value in fractions.items() if value > 0)
+        raise UserError(
+            f"every class is too small to stratify ({detail}; each class needs {need} rows for {named}), so "
+            "split.small_classes: train_only would keep every row in train and leave the other splits empty. "
+            "Add rows, or lower the fractions"
         )
     held = rows[rows[LABEL].isin(small)]
     rest = rows[~rows[LABEL].isin(small)]
