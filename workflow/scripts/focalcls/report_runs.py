@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from .atomic import read_json
+from .errors import UserError
 from .report_tables import TABLE_COLUMNS
 from .seed_summary import mean_over_seeds, spread_over_seeds
 from .tables import read_table
@@ -49,6 +50,9 @@ def read_runs(
     stages wrote, and where each model's test predictions are. A preset (and its adjusted variant) comes
     with one set of files per training seed: its figures are their means, `spread` their standard
     deviations (None for one seed); its curves, confusion matrix and binary test are the first seed's."""
+    both = sorted(set(presets) & set(baselines))
+    if both:  # one row would replace the other (the workflow refuses such a preset name at load)
+        raise UserError(f"the report has a preset and a baseline named {both[0]!r}; rename the preset (presets)")
     runs = {}
     for name, seeds in presets.items():
         first = seeds[0]
