@@ -93,7 +93,7 @@ rule logit_adjustment:
         mem_mb=1000,
     params:
         adjustment=section(config["logit_adjustment"]),
-        keep=config["data"]["keep_columns"],
+        keep=verbatim(config["data"]["keep_columns"]),
     script:
         "../scripts/logit_adjustment.py"
 
@@ -123,7 +123,7 @@ rule baseline_tfidf:
     resources:
         mem_mb=2000,
     params:
-        keep=config["data"]["keep_columns"],
+        keep=verbatim(config["data"]["keep_columns"]),
         seed=config["train"]["seeds"][0],
     script:
         "../scripts/baseline_tfidf.py"
@@ -183,7 +183,7 @@ rule prepare_evaluation:
         mem_mb=2000,
     params:
         data=section(config["data"]),
-        sheet=config["evaluate"]["sheet"],
+        sheet=verbatim(config["evaluate"]["sheet"]),
     script:
         "../scripts/prepare_evaluation.py"
 
@@ -247,7 +247,7 @@ rule evaluate_file_tfidf:
     resources:
         mem_mb=2000,
     params:
-        keep=config["data"]["keep_columns"],
+        keep=verbatim(config["data"]["keep_columns"]),
         seed=config["train"]["seeds"][0],
     script:
         "../scripts/baseline_tfidf.py"

@@ -31,7 +31,8 @@ def main(rule) -> None:
         found = extract_presplit(frames, sources, **options)
     write_xlsx(rule.output.dropped, found.dropped)
     write_xlsx(rule.output.rows, found.rows)
-    write_json(rule.output.report, found.report)
+    # The data section the labels come from: the workflow trusts labels.json at load only while it is the same.
+    write_json(rule.output.report, {**found.report, "data_section": data})
     write_json(rule.output.labels, found.labels)
 
 
