@@ -186,4 +186,4 @@ def test_seeds_merge_into_means_but_each_seed_keeps_the_tau_it_chose():
 
 def test_a_preset_and_a_baseline_of_one_name_are_refused_not_merged_into_one_row():
     with pytest.raises(UserError, match="the report has a preset and a baseline named 'tfidf'; rename the preset"):
-        read_runs({"tfidf": [{}]}, {"tfidf": {}}, {})
+        read_runs({"tfidf": [{}]}, {"tfidf": [{}]}, {"tfidf": {}}, {})
