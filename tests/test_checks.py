@@ -189,3 +189,53 @@ def test_tuned_is_a_preset_name_only_while_the_search_is_on():
     check_config(complete({**base, "tune": {"gammas": [1.0, 2.0]}}))
     with pytest.raises(UserError, match="predict.preset is 'tuned', which is not a preset"):
         check_config(complete(base))
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"presets": {"best": {"loss": "ce"}}}, "presets.best: 'best' is what predict.preset calls the best preset"),
+        ({"presets": {"Best": {"loss": "ce"}}}, "presets.Best: 'Best' is what predict.preset calls"),
+        ({"presets": {"tfidf": {"loss": "ce"}}, "baselines": []}, "presets.tfidf: 'tfidf' is also a baseline"),
+        ({"presets": {"CE": {"loss": "ce"}, "ce": {"loss": "ce"}}}, "presets names 'CE' and 'ce', which differ only"),
+        ({"presets": {"con": {"loss": "ce"}}}, "presets.con: Windows cannot store a file or folder named 'con'"),
+        ({"presets": {"a.": {"loss": "ce"}}}, "presets.a.: Windows cannot store"),
+        ({"predict": {"files": {"NUL.x": "x.xlsx"}}}, "predict.files.NUL.x: Windows cannot store"),
+        ({"evaluate": {"files": {"New": "x.xlsx", "new": "x.xlsx"}}}, "evaluate.files names 'New' and 'new'"),
+        ({"evaluate": {"adapters": {"CON": "x"}}}, "evaluate.adapters.CON: Windows cannot store"),
+        ({"presets": {"Old": {"loss": "ce"}}, "evaluate": {"adapters": {"old": "x"}}}, "names 'Old' and 'old', which"),
+        ({"tune": {"gammas": [1.0]}, "presets": {"Tuned": {"loss": "ce"}}}, "presets names 'Tuned' and 'tuned'"),
+        ({"data": {"raw": "in{x}.xlsx"}}, r"data.raw: 'in\{x\}.xlsx' has braces, which Snakemake reads as a wildcard"),
+        ({"predict": {"files": {"new": "{name}.xlsx"}}}, r"predict.files.new: '\{name\}.xlsx' has braces"),
+    ],
+)
+def test_names_that_collide_on_disk_or_with_the_workflows_own_are_refused(overrides, message):
+    with pytest.raises(UserError, match=message):
+        check_config(config(**overrides))
+
+
+def test_a_prompt_too_long_for_a_command_line_is_refused_in_one_short_line():
+    with pytest.raises(UserError) as caught:
+        config(direct={"prompt": "{text} " + "x" * 200_000})
+    message = str(caught.value)
+    assert message.startswith("config key direct.prompt: ") and "at most 16,384 characters" in message
+    assert len(message) < 500
+
+
+def test_a_corrupt_file_of_the_last_run_names_the_file_and_the_fix(tmp_path):
+    from focalcls.checks import read_last_run
+
+    (tmp_path / "labels.json").write_text('["sports", "fin')  # a run cut short
+    with pytest.raises(UserError, match=r"labels.json is not valid JSON .*; delete it \(rm .*labels.json\)"):
+        read_last_run(tmp_path / "labels.json")
+
+
+def test_a_read_only_results_folder_is_named_with_the_fix(tmp_path, monkeypatch):
+    from focalcls import checks
+
+    (tmp_path / "results/data").mkdir(parents=True)
+    checks.check_writable(tmp_path / "results")
+    # As root every folder is writable; a user's read-only folder is what os.access reports.
+    monkeypatch.setattr(checks.os, "access", lambda path, mode: not str(path).endswith("data"))
+    with pytest.raises(UserError, match=r"results/data: this folder is read-only .* \(chmod -R u\+w"):
+        checks.check_writable(tmp_path / "results")

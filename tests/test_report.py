@@ -7,8 +7,9 @@ import pytest
 
 from conftest import REPO
 from focalcls.config import complete
+from focalcls.errors import UserError
 from focalcls.report_headline import TIE_TOLERANCE, comparison_sentence, headline
-from focalcls.report_runs import files_by_name
+from focalcls.report_runs import files_by_name, read_runs
 from focalcls.selection import pick_best
 from helpers import adjusted_outputs, run_rule_script
 
@@ -181,3 +182,8 @@ def test_seeds_merge_into_means_but_each_seed_keeps_the_tau_it_chose():
     assert merged["logit_adjustment"] == {"tau": 0.5}  # a chosen setting, never the mean of two choices
     assert spread_over_seeds(seeds, ["macro_f1"]) == {"macro_f1": pytest.approx(0.1414, abs=1e-4)}
     assert spread_over_seeds(seeds[:1], ["macro_f1"]) is None
+
+
+def test_a_preset_and_a_baseline_of_one_name_are_refused_not_merged_into_one_row():
+    with pytest.raises(UserError, match="the report has a preset and a baseline named 'tfidf'; rename the preset"):
+        read_runs({"tfidf": [{}]}, {"tfidf": [{}]}, {"tfidf": {}}, {})

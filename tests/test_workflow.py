@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from focalcls.config import complete
 from focalcls.tables import write_xlsx
 from helpers import snakemake
 
@@ -197,6 +198,14 @@ def test_unknown_positive_label_stops_the_run_once_labels_are_known(tmp_path, ti
     )
 
 
+def last_run(work, labels, data: dict) -> None:
+    """results/data/ as extract_labels leaves it: `labels`, made from the data section `data`."""
+    folder = work / "results/data"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "labels.json").write_text(labels if isinstance(labels, str) else json.dumps(labels))
+    (folder / "extract_report.json").write_text(json.dumps({"rows_read": 1, "data_section": data}))
+
+
 def test_labels_of_the_last_run_are_checked_only_while_they_are_newer_than_the_data(
     tmp_path, tiny_model_dir, imbalanced_rows
 ):
@@ -207,15 +216,126 @@ def test_labels_of_the_last_run_are_checked_only_while_they_are_newer_than_the_d
     config["binary"] = {"positive": ["health"]}
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     write_xlsx(tmp_path / RAW, imbalanced_rows)
-    labels = tmp_path / "results/data/labels.json"
-    labels.parent.mkdir(parents=True)
-    labels.write_text(json.dumps(["sports", "finance"]))  # an earlier data set without 'health'
+    last_run(tmp_path, ["sports", "finance"], complete(config)["data"])  # an earlier data set without 'health'
     os.utime(tmp_path / RAW, (1, 1))
     done = snakemake("--configfile", "config.yaml", "-n", cwd=tmp_path, check=False)
-    assert done.returncode != 0 and "of the last run; delete it if the data changed since" in done.stdout + done.stderr
+    assert done.returncode != 0 and "labels.json of the last run, made from this data section" in done.stdout
 
     (tmp_path / RAW).touch()  # new data since: the old labels say nothing about it
     snakemake("--configfile", "config.yaml", "-n", cwd=tmp_path)
+
+
+def test_labels_of_the_last_run_made_from_another_data_section_refuse_nothing(
+    tmp_path, tiny_model_dir, imbalanced_rows
+):
+    config = tiny_config(tiny_model_dir)
+    del config["predict"]
+    write_xlsx(tmp_path / RAW, imbalanced_rows)
+    last_run(tmp_path, ["sports", "finance", "tech", "health"], complete(config)["data"])
+    config["data"]["rename"] = {"health": "wellness"}  # a valid new config: wellness is no label of the old run
+    config["binary"] = {"positive": ["wellness"]}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    plan = snakemake("--configfile", "config.yaml", "-n", cwd=tmp_path).stdout
+    assert "rule extract_labels" in plan
+
+
+def test_a_corrupt_labels_file_of_the_last_run_is_named_with_the_fix(tmp_path, tiny_model_dir, imbalanced_rows):
+    config = tiny_config(tiny_model_dir)
+    del config["predict"]
+    write_xlsx(tmp_path / RAW, imbalanced_rows)
+    last_run(tmp_path, '["sports", "fin', complete(config)["data"])  # a full disk cut it short
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    done = snakemake("--configfile", "config.yaml", "-n", cwd=tmp_path, check=False)
+    assert done.returncode != 0 and "Traceback" not in done.stdout + done.stderr
+    assert (
+        "results/data/labels.json is not valid JSON" in done.stdout
+        and "delete it (rm results/data/labels.json)" in done.stdout
+    )
+
+
+def test_braces_in_every_string_a_user_sets_reach_the_jobs_as_written(tmp_path, tiny_model_dir, imbalanced_rows):
+    (tmp_path / "m{x}").symlink_to(tiny_model_dir)
+    write_xlsx(tmp_path / RAW, imbalanced_rows)
+    write_xlsx(tmp_path / "-new rows.xlsx", imbalanced_rows.head(3))  # a path an option parser would misread
+    braced = {
+        "data": {"raw": RAW, "text_column": "t{x}", "label_column": "{name}", "keep_columns": ["id{x}", "{preset}"],
+                 "rename": {"a{x}": "b{x}"}, "sheet": "{x}"},
+        "model": {"checkpoint": "m{x}"},
+        "lora": {"target_modules": ["q{x}", "{preset}"]},
+        "train": {"gpus": 0, "accelerate_args": ["--x={x}"]},
+        "presets": {"ce": {"loss": "ce"}},
+        "binary": {"positive": ["{x}"]},
+        "direct": {"prompt": "{{x}} {text}", "answer_prefix": "{x}"},
+        "predict": {"files": {"new": "-new rows.xlsx"}, "text_column": "{name}", "sheet": "s{x}"},
+        "evaluate": {"files": {"ev": RAW}, "sheet": "{file}"},
+        "demo": {"find_links": "f{x}"},
+    }  # fmt: skip
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(braced))
+    plan = snakemake("--configfile", "config.yaml", "-n", "-p", cwd=tmp_path).stdout
+    predict = next(line for line in plan.splitlines() if "predict.py" in line)
+    assert "--text-column='{name}'" in predict and "--checkpoint='m{x}'" in predict
+    assert '--keep-columns \'["id{x}", "{preset}"]\'' in plan and '"target_modules": ["q{x}", "{preset}"]' in plan
+    assert '"answer_prefix": "{x}"' in plan and '"accelerate_args": ["--x={x}"]' in plan
+
+
+def test_a_new_rows_path_starting_with_a_dash_reaches_predict_as_its_input(workflow_run):
+    import shlex
+    import sys
+
+    from conftest import REPO
+
+    shutil.copy(workflow_run / NEW_ROWS, workflow_run / "-new.xlsx")
+    config = yaml.safe_load((workflow_run / "config.yaml").read_text())
+    config["predict"]["files"] = {"dash": "-new.xlsx"}
+    (workflow_run / "dash.yaml").write_text(yaml.safe_dump(config))
+    plan = snakemake("results/predictions/dash.xlsx", "--configfile", "dash.yaml", "-n", "-p", cwd=workflow_run).stdout
+    command = next(line for line in plan.splitlines() if "predict.py" in line).split("predict.py ")[1]
+    sys.path.insert(0, str(REPO / "workflow/scripts"))
+    from predict import build_parser
+
+    args = build_parser().parse_args(shlex.split(command.split(" > ")[0]))
+    assert args.input == "-new.xlsx"
+
+
+def test_duplicate_keys_and_alias_bombs_stop_the_dry_run_naming_the_file(tmp_path, tiny_model_dir):
+    config = tiny_config(tiny_model_dir)
+    del config["predict"]
+    text = yaml.safe_dump(config)
+    (tmp_path / "twice.yaml").write_text(text + "train:\n  gpus: 0\n")
+    done = snakemake("--configfile", "twice.yaml", "-n", cwd=tmp_path, check=False)
+    line = next(i for i, row in enumerate(text.splitlines(), 1) if row == "train:")
+    assert done.returncode != 0 and f"key 'train' appears twice in one mapping, on lines {line} and" in done.stdout
+    bomb = ["demo:", "  data:", "    l0: &l0 [x, x, x, x, x, x, x, x, x, x]"]
+    bomb += [f"    l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 10)}]" for i in range(1, 10)]
+    (tmp_path / "bomb.yaml").write_text(text + "\n".join(bomb) + "\n")
+    done = snakemake("--configfile", "bomb.yaml", "-n", cwd=tmp_path, check=False)
+    assert done.returncode != 0 and "its aliases (*name) expand to over 100,000 values" in done.stdout
+    assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_the_longest_prompt_fits_the_zero_shot_jobs_command_line(tmp_path, tiny_model_dir, imbalanced_rows):
+    config = tiny_config(tiny_model_dir)
+    del config["predict"]
+    write_xlsx(tmp_path / RAW, imbalanced_rows)
+    # The worst case: every character written as six bytes (a JSON escape) on the command line.
+    config["direct"] = {"prompt": "{text}" + "\x01" * (16384 - 6), "answer_prefix": "\x01" * 1000}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    plan = snakemake("results/baselines/direct/metrics.json", "--configfile", "config.yaml", "-n", "-p", cwd=tmp_path)
+    command = next(line for line in plan.stdout.splitlines() if "baseline_direct.py" in line)
+    assert 100_000 < len(command.encode()) < 128 * 1024  # one argument of bash -c: Linux takes 128 KiB
+
+
+def test_a_scripts_message_reaches_snakemakes_console(tmp_path, tiny_model_dir, imbalanced_rows):
+    config = tiny_config(tiny_model_dir)
+    del config["predict"]
+    config["data"]["text_column"] = "正文"
+    write_xlsx(tmp_path / RAW, imbalanced_rows)
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    done = snakemake(
+        "results/data/labels.json", "--configfile", "config.yaml", "--cores", "1", cwd=tmp_path, check=False
+    )
+    assert done.returncode != 0
+    assert "missing column(s) ['正文']" in done.stdout + done.stderr
 
 
 def test_local_profile_plans_the_same_jobs(workflow_run):

@@ -13,7 +13,7 @@ rule check_env:
         train=as_json(config["train"]),
         gpu_resource=f"--gpu-resource {GPU_RESOURCE}" if GPU_RESOURCE is not None else "",
         demo_model=DEMO_MODEL,
-        plan=GPU_PLAN,
+        plan=verbatim(GPU_PLAN),
         script=script_path("check_env.py"),
     shell:
         "python {params.script:q} --model {params.model:q} --train {params.train:q} --results results"

@@ -7,8 +7,16 @@ from pathlib import Path
 from snakemake.utils import min_version
 
 from focalcls.adapters import adapter_files
-from focalcls.checks import check_against_labels, check_config, check_gpu_budget, preset_names
+from focalcls.checks import (
+    check_against_labels,
+    check_config,
+    check_gpu_budget,
+    check_writable,
+    preset_names,
+    read_last_run,
+)
 from focalcls.config import complete, complete_preset
+from focalcls.config_file import check_config_file
 from focalcls.execution import cluster_executor
 from focalcls.gpus import gpu_plan_line, plan_gpus
 
@@ -17,6 +25,10 @@ min_version("9.0")
 
 SCRIPTS = Path(workflow.basedir) / "workflow" / "scripts"
 
+# Snakemake's loader has kept the last of two equal keys and shares aliased values: check the files themselves
+# before any step walks the config.
+for configfile in workflow.configfiles:
+    check_config_file(configfile)
 config.update(complete(config, Path(workflow.basedir, "config", "schema.yaml")))  # defaults from the schema only
 check_config(config)
 _granted = workflow.global_resources.get("gpu")
@@ -121,7 +133,7 @@ wildcard_constraints:
 def evaluate_command(extra):
     """evaluate.py's command line, shared by a preset's own evaluation and the evaluation of a new file."""
     return (
-        "python {params.script:q} --threads {threads} --checkpoint {params.checkpoint:q}"
+        "python {params.script:q} --threads {threads} --checkpoint={params.checkpoint:q}"
         " --adapter {input.adapter:q} --labels {input.labels:q} --summary {input.summary:q}"
         " --test {input.test:q} --model {params.model:q} --keep-columns {params.keep:q}"
         " --batch-size {params.batch_size} --precision {params.precision} --gpus {params.gpus}"
@@ -138,7 +150,7 @@ def evaluate_params():
         "precision": config["train"]["precision"],
         "gpus": gpus_per_job(),
         "cpu_processes": config["train"]["cpu_processes"],
-        "checkpoint": model_folder(),
+        "checkpoint": verbatim(model_folder()),
         "script": script_path("evaluate.py"),
     }
 
@@ -146,7 +158,7 @@ def evaluate_params():
 def direct_command(extra):
     """baseline_direct.py's command line, shared by the baseline's own evaluation and that of a new file."""
     return (
-        "python {params.script:q} --threads {threads} --checkpoint {params.checkpoint:q}"
+        "python {params.script:q} --threads {threads} --checkpoint={params.checkpoint:q}"
         " --labels {input.labels:q} --summary {input.summary:q} --test {input.test:q}"
         " --model {params.model:q} --direct {params.direct:q} --keep-columns {params.keep:q}"
         f" --precision {{params.precision}} --gpus {{params.gpus}} {extra} > {{log:q}} 2>&1"
@@ -157,11 +169,11 @@ def direct_params():
     """The params direct_command reads."""
     return {
         "model": as_json(config["model"]),
-        "direct": lambda wc: as_json(config["direct"]),  # a lambda: the prompt's {text} is no wildcard
+        "direct": as_json(config["direct"]),
         "keep": as_json(config["data"]["keep_columns"]),
         "precision": config["train"]["precision"],
         "gpus": gpus_per_job(),
-        "checkpoint": model_folder(),
+        "checkpoint": verbatim(model_folder()),
         "script": script_path("baseline_direct.py"),
     }
 
@@ -181,17 +193,27 @@ def script_path(name):
     return str(SCRIPTS / name)
 
 
-def as_json(value):
-    """Config sections reach scripts as one JSON argument, quoted by the shell directive. Where a value
-    may hold braces (the direct prompt's {text}), wrap the call in a lambda, or Snakemake reads them
-    as wildcards."""
+def verbatim(value):
+    """A param that holds a config value, as it stands. Snakemake reads `{word}` in a param's string (or
+    list of strings) as a wildcard: `predict.text_column: "{name}"` would become the file's name, and
+    `{x}` stop the run with a WildcardError naming no key. A function's value it takes as it is."""
+    return lambda wildcards: value
+
+
+def json_text(value):
+    """A config section as one line of JSON, its keys sorted at every level: Snakemake reruns a job when a
+    param's text changes, and the same settings written in another order must retrain nothing."""
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
+def as_json(value):
+    """A config section as a `shell:` rule's param: one JSON argument, quoted by the shell directive."""
+    return verbatim(json_text(value))
+
+
 def section(value):
-    """A config section as a script: rule's param, its keys sorted at every level: Snakemake reruns a job
-    when a param's text changes, and the same settings written in another order must retrain nothing."""
-    return json.loads(as_json(value))
+    """A config section as a `script:` rule's param (a dict, which Snakemake never reads for wildcards)."""
+    return json.loads(json_text(value))
 
 
 def model_folder():
@@ -265,20 +287,24 @@ def outside_adapter_files(wildcards):
 
 
 def labels_from_last_run():
-    """results/data/labels.json when it is newer than every input file; an older one may belong to other data."""
-    path = Path(DATA) / "labels.json"
-    if not path.exists() or any(
-        Path(p).exists() and Path(p).stat().st_mtime > path.stat().st_mtime for p in raw_inputs(None)
-    ):
+    """results/data/labels.json when extract_labels made it from this config's data section (recorded in
+    extract_report.json) and no input file changed since; labels of other data say nothing of this config."""
+    labels, report = Path(DATA) / "labels.json", Path(DATA) / "extract_report.json"
+    if not labels.exists() or not report.exists():
         return None
-    return json.loads(path.read_text(encoding="utf-8"))
+    if any(Path(p).exists() and Path(p).stat().st_mtime > labels.stat().st_mtime for p in raw_inputs(None)):
+        return None
+    if read_last_run(report).get("data_section") != section(config["data"]):
+        return None
+    return read_last_run(labels)
 
 
+check_writable("results")
 if config["data"]["labels"]:
     check_against_labels(config, config["data"]["labels"], "data.labels")
 elif labels_from_last_run() is not None:
     check_against_labels(
-        config, labels_from_last_run(), "results/data/labels.json of the last run; delete it if the data changed since"
+        config, labels_from_last_run(), "results/data/labels.json of the last run, made from this data section"
     )
 
 

@@ -14,7 +14,7 @@ rule fetch_demo_data:
         what="data",
         spec=section(config["demo"]["data"]),
         downloads="resources/downloads",
-        find_links=config["demo"]["find_links"],
+        find_links=verbatim(config["demo"]["find_links"]),
     script:
         "../scripts/fetch_demo.py"
 
@@ -65,6 +65,6 @@ rule split_and_balance:
         balance=section(config["balance"]),
         model=section(config["model"]),
         files={key: config["data"][key] for key in ("raw", "train", "val", "test")},
-        checkpoint=model_folder(),
+        checkpoint=verbatim(model_folder()),
     script:
         "../scripts/split_and_balance.py"

@@ -19,7 +19,7 @@ rule merge:
         # The merge runs in float32: about 4 bytes per parameter, twice over while saving (8B: ~64 GB).
         mem_mb=32000,
     params:
-        checkpoint=model_folder(),
+        checkpoint=verbatim(model_folder()),
         trust_remote_code=config["model"]["trust_remote_code"],
         allow_pickle=config["model"]["allow_pickle"],
     script:
@@ -60,18 +60,18 @@ rule predict:
         runs=[len(runs_of([preset])) for preset in predict_candidates()],
         sheet=as_json(config["predict"]["sheet"]),
         model=as_json(config["model"]),
-        text_column=config["predict"]["text_column"] or config["data"]["text_column"],
+        text_column=verbatim(config["predict"]["text_column"] or config["data"]["text_column"]),
         metric=config["report"]["selection_metric"],
         adjust=as_json(config["predict"]["logit_adjustment"]),
         batch_size=config["train"]["eval_batch_size"],
         precision=config["train"]["precision"],
         gpus=gpus_per_job(),
-        checkpoint=model_folder(),
+        checkpoint=verbatim(model_folder()),
         script=script_path("predict.py"),
     shell:
-        "python {params.script:q} --threads {threads} --checkpoint {params.checkpoint:q}"
+        "python {params.script:q} --threads {threads} --checkpoint={params.checkpoint:q}"
         " --candidates {params.candidates:q} --runs {params.runs} --metrics {input.metrics:q} --adapters {input.adapters:q}"
-        " --selection-metric {params.metric} --logit-adjustment {params.adjust:q} --labels {input.labels:q} --input {input.rows:q}"
-        " --sheet {params.sheet:q} --text-column {params.text_column:q} --model {params.model:q}"
+        " --selection-metric {params.metric} --logit-adjustment {params.adjust:q} --labels {input.labels:q} --input={input.rows:q}"
+        " --sheet={params.sheet:q} --text-column={params.text_column:q} --model {params.model:q}"
         " --batch-size {params.batch_size} --precision {params.precision} --gpus {params.gpus}"
         " --out {output:q} > {log:q} 2>&1"

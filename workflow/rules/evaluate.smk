@@ -116,7 +116,7 @@ rule logit_adjustment:
         mem_mb=1000,
     params:
         adjustment=section(config["logit_adjustment"]),
-        keep=config["data"]["keep_columns"],
+        keep=verbatim(config["data"]["keep_columns"]),
     script:
         "../scripts/logit_adjustment.py"
 
@@ -146,7 +146,7 @@ rule baseline_tfidf:
     resources:
         mem_mb=2000,
     params:
-        keep=config["data"]["keep_columns"],
+        keep=verbatim(config["data"]["keep_columns"]),
         seed=config["train"]["seeds"][0],
     script:
         "../scripts/baseline_tfidf.py"
@@ -206,7 +206,7 @@ rule prepare_evaluation:
         mem_mb=2000,
     params:
         data=section(config["data"]),
-        sheet=config["evaluate"]["sheet"],
+        sheet=verbatim(config["evaluate"]["sheet"]),
     script:
         "../scripts/prepare_evaluation.py"
 
@@ -270,7 +270,7 @@ rule evaluate_file_tfidf:
     resources:
         mem_mb=2000,
     params:
-        keep=config["data"]["keep_columns"],
+        keep=verbatim(config["data"]["keep_columns"]),
         seed=config["train"]["seeds"][0],
     script:
         "../scripts/baseline_tfidf.py"

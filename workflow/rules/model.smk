@@ -14,6 +14,6 @@ rule fetch_demo_model:
         what="model",
         spec=section(config["demo"]["model"]),
         downloads="resources/downloads",
-        find_links=config["demo"]["find_links"],
+        find_links=verbatim(config["demo"]["find_links"]),
     script:
         "../scripts/fetch_demo.py"

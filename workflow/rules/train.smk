@@ -29,15 +29,15 @@ rule train:
         # Only this preset's settings: changing one preset reruns that preset alone. Params and command are
         # those of the rule before train.seeds existed (a new param reruns every job): --preset is the run's name.
         # tau only where the loss reads it: adding it to the schema retrained no preset of another loss.
-        preset=lambda wc: as_json(preset_params(wc.preset)),
+        preset=lambda wc: json_text(preset_params(wc.preset)),
         lora=as_json(config["lora"]),
-        train=lambda wc: as_json(train_params(wc.preset)),
+        train=lambda wc: json_text(train_params(wc.preset)),
         model=as_json(config["model"]),
-        checkpoint=model_folder(),
+        checkpoint=verbatim(model_folder()),
         out_dir="results/presets/{preset}",
         script=script_path("train.py"),
     shell:
         "python {params.script:q} --threads {threads} --train {input.train:q} --val {input.val:q}"
-        " --labels {input.labels:q} --summary {input.summary:q} --checkpoint {params.checkpoint:q}"
+        " --labels {input.labels:q} --summary {input.summary:q} --checkpoint={params.checkpoint:q}"
         " --preset {wildcards.preset:q} --preset-settings {params.preset:q} --lora {params.lora:q}"
         " --train-settings {params.train:q} --model {params.model:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"

@@ -32,7 +32,8 @@ def main(rule) -> None:
     cut = write_xlsx(rule.output.dropped, found.dropped) + write_xlsx(rule.output.rows, found.rows)
     if cut:  # cells of data.keep_columns longer than an Excel cell (texts were cut, and counted, before)
         found.report["cells_cut"] = cut
-    write_json(rule.output.report, found.report)
+    # The data section the labels come from: the workflow trusts labels.json at load only while it is the same.
+    write_json(rule.output.report, {**found.report, "data_section": data})
     write_json(rule.output.labels, found.labels)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import re
 import string
@@ -121,9 +122,16 @@ def check_values(config: Mapping, schema: Mapping) -> None:
         hint = "a preset name becomes a folder name: use letters, digits, '-', '_' and '.' only"
     elif error.validator == "anyOf" and "description" in error.schema:  # "not valid under any of ..." says nothing
         hint = f"it takes {error.schema['description']}"
+    elif error.validator == "maxLength":
+        hint = f"it takes at most {error.validator_value:,} characters"
     else:
         hint = "config/README.md lists every key and the values it takes"
-    raise UserError(f"config key {key}: {error.message}; {hint}")
+    raise UserError(f"config key {key}: {shortened(error.message)}; {hint}")
+
+
+def shortened(message: str, limit: int = 300) -> str:
+    """A validator's message quotes the whole value: a 100 KB prompt would fill the console."""
+    return message if len(message) <= limit else f"{message[: limit // 2]} ... {message[-limit // 2 :]}"
 
 
 def check_alpha_range(name: str, preset: Mapping) -> None:
@@ -224,12 +232,7 @@ def check_config(config: Mapping) -> None:
             f"split.val_fraction ({split['val_fraction']}) + split.test_fraction ({split['test_fraction']}) "
             "leave no training rows; their sum must be below 1"
         )
-    clash = [name for name in config["baselines"] if name in config["presets"]]
-    if clash:
-        raise UserError(
-            f"presets.{clash[0]}: {clash[0]!r} is also a baseline (baselines), and both would write "
-            f"results/evaluations/<file>/{clash[0]}/ and one report row; rename the preset"
-        )
+    check_names(config)
     for name, preset in config["presets"].items():
         check_alpha_range(name, preset)
         if preset["loss"] in ("ce", "logit-adjusted") and preset["form"] == "sigmoid":
@@ -259,6 +262,7 @@ def check_config(config: Mapping) -> None:
         raise UserError(
             "predict.logit_adjustment is true but logit_adjustment.taus is empty; give taus or set it false"
         )
+    check_input_paths(config)
     for section in ("predict", "evaluate"):
         for name, path in config[section]["files"].items():
             if not Path(path).is_file():
@@ -269,6 +273,76 @@ def check_config(config: Mapping) -> None:
             f"evaluate.presets names {unknown}, which are not presets ({', '.join(names)}); "
             "name existing presets, or leave it empty for all of them"
         )
+
+
+# Preset names the workflow uses itself (compared ignoring case), and why each is taken.
+RESERVED_PRESETS = {
+    "best": "what predict.preset calls the best preset on validation",
+    **{
+        baseline: f"also a baseline (baselines), which has the report row {baseline!r} and writes "
+        f"results/evaluations/<file>/{baseline}/, whether or not baselines lists it"
+        for baseline in ("tfidf", "direct")
+    },
+}
+# Names Windows gives to devices, with any extension (nul.xlsx is the device too): no file can have them.
+WINDOWS_DEVICES = {"CON", "PRN", "AUX", "NUL", *(f"{port}{i}" for port in ("COM", "LPT") for i in range(1, 10))}
+
+
+def check_names(config: Mapping) -> None:
+    """Preset, predict.files and evaluate.files names become folder and file names (results/presets/<name>/,
+    results/predictions/<name>.xlsx, results/evaluations/<name>/) and report rows: none may be a name the
+    workflow uses itself, a Windows device name, or differ from another only by case, which a
+    case-insensitive disk (Windows, macOS) would store in one place."""
+    for name in config["presets"]:
+        if name.casefold() in RESERVED_PRESETS:
+            raise UserError(f"presets.{name}: {name!r} is {RESERVED_PRESETS[name.casefold()]}; rename the preset")
+    search = ["tune", "tuned"] if config["tune"]["gammas"] else []  # check_tune refuses these names exactly
+    # Each group shares one folder: an adapter trained elsewhere lies in results/presets/<name>/ too.
+    groups = [
+        [
+            *(("presets", n) for n in [*config["presets"], *search]),
+            *(("evaluate.adapters", n) for n in config["evaluate"]["adapters"]),
+        ],
+        [("predict.files", n) for n in config["predict"]["files"]],
+        [("evaluate.files", n) for n in config["evaluate"]["files"]],
+    ]
+    for names in groups:
+        seen: dict[str, str] = {}
+        for section, name in names:
+            check_portable_name(section, name)
+            other = seen.setdefault(name.casefold(), name)
+            if other != name:
+                raise UserError(
+                    f"{section} names {other!r} and {name!r}, which differ only by case: a case-insensitive disk "
+                    "(Windows, macOS) stores both in one file or folder; rename one of them"
+                )
+
+
+def check_portable_name(section: str, name: str) -> None:
+    if name.split(".")[0].upper() in WINDOWS_DEVICES or name.endswith("."):
+        raise UserError(
+            f"{section}.{name}: Windows cannot store a file or folder named {name!r} (CON, PRN, AUX, NUL, COM1-9 "
+            "and LPT1-9 are devices there, with any extension, and a final '.' is dropped); rename it"
+        )
+
+
+def check_input_paths(config: Mapping) -> None:
+    """The files a rule reads are its inputs, and Snakemake reads braces in an input's path as a wildcard,
+    with no way to write a literal one: such a path stops the run with a WildcardError naming no key."""
+    paths = {f"data.{key}": config["data"][key] for key in ("raw", "train", "val", "test")}
+    paths.update(
+        {
+            f"{section}.files.{name}": path
+            for section in ("predict", "evaluate")
+            for name, path in config[section]["files"].items()
+        }
+    )
+    for key, path in paths.items():
+        if path and ("{" in path or "}" in path):
+            raise UserError(
+                f"{key}: {path!r} has braces, which Snakemake reads as a wildcard in the path of a file a job "
+                "reads; rename the file (or copy it) to a name without {{ and }}"
+            )
 
 
 def preset_names(config: Mapping) -> list[str]:
@@ -322,3 +396,25 @@ def check_against_labels(config: Mapping, labels: list[str], source: str) -> Non
             f"data.keep_columns names {probabilities}, the columns of the predicted probabilities ({source}: "
             f"{labels}); rename those columns in your file, or leave them out of data.keep_columns"
         )
+
+
+def read_last_run(path: str | os.PathLike):
+    """A JSON file an earlier run left under results/, or a UserError saying how to have it made anew."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as e:  # a run cut short, a full disk, an edit by hand
+        raise UserError(
+            f"{path} is not valid JSON ({e}); delete it (rm {path}) and run again: the rule that wrote it "
+            "writes it anew"
+        ) from None
+
+
+def check_writable(folder: str | os.PathLike) -> None:
+    """Every job writes under results/: a folder there that cannot be written would stop the run with a
+    PermissionError traceback, perhaps after hours of training."""
+    for root, _, _ in os.walk(folder):
+        if not os.access(root, os.W_OK):
+            raise UserError(
+                f"{root}: this folder is read-only and the run writes there; make it writable "
+                f"(chmod -R u+w {folder}) or run in a folder of your own (snakemake --directory DIR)"
+            )

@@ -44,7 +44,8 @@ def run(
 def run_rule(main: Callable[[Any], None]) -> None:
     """Entry of a `script:` rule: `main` gets the `snakemake` object Snakemake puts in the script's globals
     (input, output, params, log, threads). Everything the script prints to stderr, a traceback included,
-    goes to the rule's log, as a command line's `2> {log}` would send it; the process exits 2 on a UserError."""
+    goes to the rule's log, as a command line's `2> {log}` would send it; the process exits 2 on a UserError,
+    whose one-line message reaches the console as well."""
     rule = sys.modules["__main__"].snakemake
     if rule.log:
         sys.stderr = open(rule.log[0], "w", encoding="utf-8", buffering=1)  # open for the whole job
@@ -69,4 +70,6 @@ def _guarded(main: Callable[[], int | None]) -> int:
         return main() or 0  # a script may exit non-zero without an error, as check_env does on findings
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
+        if sys.stderr is not sys.__stderr__:  # run_rule's log: Snakemake's console shows the one line too
+            print(f"error: {e}", file=sys.__stderr__)
         return 2

@@ -12,6 +12,7 @@ from pathlib import Path
 import yaml
 
 from .checks import check_keys, check_values
+from .config_file import check_config_file
 from .errors import UserError
 
 SCHEMA = Path(__file__).resolve().parents[3] / "config" / "schema.yaml"
@@ -69,6 +70,7 @@ def load_config(path: str | Path, schema_path: str | Path = SCHEMA) -> dict:
     """A config file as the workflow sees it (for bench scripts and a user's own code)."""
     if not Path(path).is_file():
         raise UserError(f"{path}: config file not found")
+    check_config_file(path)
     config = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
     if not isinstance(config, Mapping):
         kind = type(config).__name__

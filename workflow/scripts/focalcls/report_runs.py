@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from .atomic import read_json
+from .errors import UserError
 from .report_tables import TABLE_COLUMNS
 from .seed_summary import mean_over_seeds, spread_over_seeds
 from .tables import read_table
@@ -54,6 +55,9 @@ def read_runs(
     deviations (None for one seed); its curves, confusion matrix and binary test are the first seed's.
     A preset missing from `training` (the presets' training files) is an adapter trained elsewhere: kind
     "adapter", with no training summaries or curves."""
+    both = sorted(set(presets) & set(baselines))
+    if both:  # one row would replace the other (the workflow refuses such a preset name at load)
+        raise UserError(f"the report has a preset and a baseline named {both[0]!r}; rename the preset (presets)")
     runs = {}
     for name, seeds in presets.items():
         first = seeds[0]
