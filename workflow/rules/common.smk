@@ -36,6 +36,12 @@ GPU_RESOURCE = getattr(_granted, "value", _granted)  # --resources gpu=N, or Non
 # A cluster run (Slurm), its main process and its jobs: no pool to share, the scheduler gives each job its
 # GPUs. Read from the command line: workflow.local_exec is true while the Snakefile is read, whatever runs it.
 CLUSTER = workflow.remote_exec or cluster_executor(sys.argv, os.environ) is not None
+if CLUSTER and not workflow.remote_exec:
+    # Snakemake caps each job's threads at --cores, a cluster job's too, and passes --cores on to the job:
+    # the default workflow profile's `cores: all` is the submitting node's count, which cut a job's request
+    # (gpu_job_threads) to a small login node's cores on a real Slurm. A cluster run has no such bound.
+    workflow.resource_settings.cores = sys.maxsize
+    workflow.global_resources["_cores"] = sys.maxsize
 GPU_SETTING = config["train"]["gpus"]  # a number, or auto
 config["train"]["gpus"], GPU_POOL = plan_gpus(
     config["train"], GPU_RESOURCE, cluster=CLUSTER, scheduled_job=workflow.remote_exec
