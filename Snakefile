@@ -18,6 +18,7 @@ include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/deploy.smk"
 include: "workflow/rules/check_env.smk"
+include: "workflow/rules/track.smk"
 
 
 rule all:
@@ -26,6 +27,7 @@ rule all:
         "results/report.html",
         expand("results/predictions/{name}.xlsx", name=config["predict"]["files"]),
         evaluated_files(),
+        tracking_outputs(),
 
 
 onsuccess:

@@ -19,6 +19,8 @@ from focalcls.config import complete, complete_preset
 from focalcls.config_file import check_config_file
 from focalcls.execution import cluster_executor
 from focalcls.gpus import gpu_plan_line, plan_gpus
+from focalcls.tracking import ENV as TRACKING_ENV
+from focalcls.tracking import check_packages, tracking_settings
 
 min_version("9.0")
 
@@ -31,6 +33,11 @@ for configfile in workflow.configfiles:
     check_config_file(configfile)
 config.update(complete(config, Path(workflow.basedir, "config", "schema.yaml")))  # defaults from the schema only
 check_config(config)
+TRACKING = tracking_settings(config)
+check_packages(TRACKING["report_to"])
+# train.py reads them from its environment, not from the train rule's params: they never change an adapter,
+# and a changed param would retrain every finished preset. A cluster job reads this Snakefile again.
+os.environ[TRACKING_ENV] = json.dumps(TRACKING)
 _granted = workflow.global_resources.get("gpu")
 GPU_RESOURCE = getattr(_granted, "value", _granted)  # --resources gpu=N, or None when not given
 # A cluster run (Slurm), its main process and its jobs: no pool to share, the scheduler gives each job its
@@ -329,11 +336,26 @@ def preset_params(run):
 def train_params(run):
     """The train section as the train rule's param, with the run's seed where train.seed stood before
     train.seeds existed (a first seed of 42 retrains nothing trained then). Keys that never change a trained
-    adapter (evaluate's batch size, which GPUs, how many CPU threads, the other seeds) are left out, so
-    changing them retrains nothing; so is an empty accelerate_args. train.py fills them back in."""
-    unused = ("eval_batch_size", "gpu_ids", "cpu_threads", "seeds")
+    adapter (evaluate's batch size, which GPUs, how many CPU threads, the other seeds, where curves are
+    reported) are left out, so changing them retrains nothing; so is an empty accelerate_args. train.py fills
+    them back in (report_to comes to it with the tracking settings, in its environment)."""
+    unused = ("eval_batch_size", "gpu_ids", "cpu_threads", "seeds", "report_to")
     kept = {k: v for k, v in config["train"].items() if k not in unused and not (k == "accelerate_args" and not v)}
     return {**kept, "seed": RUNS[run][1]}
+
+
+def tracked_runs():
+    """The runs that track.smk logs to MLflow, as its inputs list them: every run trained here (adapters
+    trained elsewhere have no curve); `tuned` copies the search winner's run, whose settings it holds."""
+    return [
+        {"name": run, "seed": seed, "settings": trained_settings(TRAINED[preset]) if preset in TRAINED else {}}
+        for run, (preset, seed) in ((run, RUNS[run]) for run in runs_of(trained_presets()))
+    ]
+
+
+def tracking_outputs():
+    """What track.smk writes where MLflow is on (train.report_to), for the default target."""
+    return ["results/tracking/mlflow_runs.json"] if "mlflow" in TRACKING["report_to"] else []
 
 
 def chosen(stage):

@@ -31,6 +31,7 @@ def main(args) -> None:
 
 
 def _train(args, config: dict, seed: int) -> None:
+    from focalcls.tracking import from_environment
     from focalcls.training import TrainSettings, train_preset
 
     labels = read_json(args.labels)
@@ -48,6 +49,8 @@ def _train(args, config: dict, seed: int) -> None:
         preset_name=preset_of(args.preset),
         dtype=config["model"]["dtype"],
         trust_remote_code=config["model"]["trust_remote_code"],
+        run_name=args.preset,
+        tracking=from_environment(),
     )
 
 

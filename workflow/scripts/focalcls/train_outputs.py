@@ -58,9 +58,11 @@ def training_summary(
     resumed_from: str | None,
     started: float,
     set_up: float,
+    mlflow_run_id: str | None,
 ) -> dict:
     """train_summary.json: where training stopped and why, what it cost (in all, and by phase from `started`
-    and `set_up`, when the model, its head and the Trainer were ready), and what it resumed from."""
+    and `set_up`, when the model, its head and the Trainer were ready), what it resumed from, and the MLflow
+    run it logged to (the track rule logs the test metrics there)."""
     state, args = trainer.state, trainer.args
     now, clock = time.time(), trainer.clock
     summary = {
@@ -87,6 +89,7 @@ def training_summary(
         "fp16": args.fp16,
         "world_size": args.world_size,
         "resumed_from": resumed_from,
+        "mlflow_run_id": mlflow_run_id,
     }
     log.info(
         "process %d of %d trained %d steps (%s)",

@@ -202,9 +202,12 @@ def steps_per_epoch(rows: int, settings: TrainSettings, processes: int) -> int:
     return max(1, int(np.ceil(batches / settings.grad_accum)))
 
 
-def training_arguments(settings: TrainSettings, checkpoints: Path, eval_steps: int, compute: str) -> TrainingArguments:
+def training_arguments(
+    settings: TrainSettings, checkpoints: Path, eval_steps: int, compute: str, report_to: Sequence[str] = ()
+) -> TrainingArguments:
     """Evaluate and checkpoint every eval_steps; keep the best checkpoint by the early-stopping metric.
-    `compute` (bf16, fp16, fp32) is the Trainer's own autocast; fp16 adds its loss scaling."""
+    `compute` (bf16, fp16, fp32) is the Trainer's own autocast; fp16 adds its loss scaling. `report_to`:
+    the Trainer's integrations that get its logs (train.report_to), none when empty."""
     return TrainingArguments(
         output_dir=str(checkpoints),
         num_train_epochs=settings.epochs,
@@ -237,7 +240,7 @@ def training_arguments(settings: TrainSettings, checkpoints: Path, eval_steps: i
         ddp_find_unused_parameters=False,
         seed=settings.seed,
         data_seed=settings.seed,
-        report_to="none",
+        report_to=list(report_to) or "none",
         disable_tqdm=False,
         label_names=["labels"],
         dataloader_num_workers=0,
@@ -257,6 +260,7 @@ def build_trainer(
     max_length: int,
     checkpoints: Path,
     compute: str,
+    report_to: Sequence[str] = (),
 ) -> FocalTrainer:
     """A Trainer for one preset: length-grouped (optionally loss-weighted) batches, the preset's loss,
     validation and a checkpoint every train.eval_steps (default once per epoch), early stopping."""
@@ -273,7 +277,7 @@ def build_trainer(
     )
     return FocalTrainer(
         model=model,
-        args=training_arguments(settings, checkpoints, eval_steps, compute),
+        args=training_arguments(settings, checkpoints, eval_steps, compute, report_to),
         train_dataset=train_rows,
         eval_dataset=TokenizedRows(val, labels, tokenizer, max_length).by_length(),
         data_collator=PadToLongest(tokenizer.pad_token_id, multiple=8 if torch.cuda.is_available() else 1),

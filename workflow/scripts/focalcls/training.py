@@ -24,6 +24,7 @@ from .head_init import init_head
 from .model import add_lora, load_classifier, load_tokenizer
 from .precision import compute_precision, resolve_dtype
 from .presets import LossSpec
+from .tracking import NOT_TRACKED, tensorboard_folder, tracked_training
 from .train_outputs import training_summary, write_outputs
 from .trainer_setup import LossNotFinite, build_trainer, world_size
 
@@ -72,9 +73,14 @@ def train_preset(
     preset_name: str,
     dtype: str,
     trust_remote_code: bool,
+    run_name: str | None = None,
+    tracking: Mapping | None = None,
 ) -> dict:
     """Train one adapter; writes out_dir/{adapter/, train_log.csv, train_summary.json}; returns the summary.
-    A rerun of the same setup resumes from its last checkpoint under out_dir/checkpoints."""
+    A rerun of the same setup resumes from its last checkpoint under out_dir/checkpoints. `tracking`
+    (focalcls.tracking.tracking_settings; None: nowhere) says where the curves of the run `run_name` (the
+    preset's name unless given) also go."""
+    tracking = tracking or NOT_TRACKED
     started = time.time()
     set_seed(settings.seed)
     compute, dtype = compute_and_weight_types(settings.precision, dtype)
@@ -85,23 +91,30 @@ def train_preset(
         trust_remote_code=trust_remote_code, preset_name=preset_name, **preset,
     )  # fmt: skip
     checkpoints = out_dir / FOLDER
+    if "tensorboard" in tracking["report_to"]:
+        tensorboard_folder(out_dir)
     trainer = build_trainer(
         model, tokenizer, train=train, val=val, labels=labels, train_counts=counts, checkpoints=checkpoints,
-        compute=compute, **preset,
+        compute=compute, report_to=tracking["report_to"], **preset,
     )  # fmt: skip
     # Anything that changes what training would do is in the key, so no other setup's checkpoint is resumed.
     setup = (loss.as_dict(), dict(lora), settings.__dict__, max_length, str(checkpoint), labels, world_size(), dtype)
     data = (list(train[TEXT]), list(train[LABEL]), list(val[TEXT]))
     resume = resume_point(trainer, checkpoints, fingerprint(*setup, *data))
     set_up = time.time()
-    try:
-        with out_of_memory_advice(preset_name, settings, max_length):
-            trainer.train(resume_from_checkpoint=resume)
-    except LossNotFinite as e:
-        raise UserError(f"preset {preset_name!r}: {e}") from None
+    tracked = tracked_training(
+        tracking, out_dir=out_dir, checkpoints=checkpoints, run=run_name or preset_name, resumed=resume is not None,
+        main=trainer.is_world_process_zero(),
+    )  # fmt: skip
+    with tracked as mlflow_run:
+        try:
+            with out_of_memory_advice(preset_name, settings, max_length):
+                trainer.train(resume_from_checkpoint=resume)
+        except LossNotFinite as e:
+            raise UserError(f"preset {preset_name!r}: {e}") from None
     summary = training_summary(
         trainer, preset=preset_name, loss=loss, settings=settings, dtype=dtype, resumed_from=resume,
-        started=started, set_up=set_up,
+        started=started, set_up=set_up, mlflow_run_id=mlflow_run,
     )  # fmt: skip
     write_outputs(trainer, out_dir, summary, labels, max_length, checkpoints)
     return summary
