@@ -430,7 +430,7 @@ def hostile_report(workflow_run, tmp_path_factory):
         frame.loc[0, "true_label"] = next(x for x in frame.true_label.unique() if x != frame.predicted_label[0])
         frame.loc[0, "confidence"] = "1.0"
         write_xlsx(path, frame)
-    # As the README says it: no --cores (the default workflow profile gives every core).
+    # As docs/report.md says it: no --cores (the default workflow profile gives every core).
     snakemake("results/report.html", "--configfile", "config.yaml", cwd=work)
     return work / "results/report.html"
 
@@ -593,7 +593,7 @@ def test_a_killed_run_resumes_its_training_from_the_last_checkpoint(workflow_run
     run.wait()
     assert not (work / target).exists() and not (work / "results/presets/moderate/adapter").exists()
 
-    # What the README tells a user after a kill: unlock, then run again.
+    # What docs/using-results.md tells a user after a kill: unlock, then run again.
     snakemake("--unlock", "--configfile", "config.yaml", cwd=work)
     snakemake(target, "--configfile", "config.yaml", "--cores", "2", "--rerun-incomplete", cwd=work)
     summary = json.loads((work / target).read_text())
