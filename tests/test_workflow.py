@@ -430,7 +430,7 @@ def hostile_report(workflow_run, tmp_path_factory):
         frame.loc[0, "true_label"] = next(x for x in frame.true_label.unique() if x != frame.predicted_label[0])
         frame.loc[0, "confidence"] = "1.0"
         write_xlsx(path, frame)
-    # As docs/report.md says it: no --cores (the default workflow profile gives every core).
+    # As docs/gpu-box.md writes it: no --cores (the default workflow profile gives every core).
     snakemake("results/report.html", "--configfile", "config.yaml", cwd=work)
     return work / "results/report.html"
 
