@@ -6,6 +6,10 @@ from pathlib import Path
 
 from snakemake.utils import min_version
 
+# The rules use this checkout's library, as its jobs do (script: and shell: jobs run from workflow/scripts):
+# an editable install of another clone must never mix two versions in one run.
+sys.path.insert(0, str(Path(workflow.basedir) / "workflow" / "scripts"))
+
 from focalcls.adapters import adapter_files
 from focalcls.checks import (
     check_against_labels,
