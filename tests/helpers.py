@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from conftest import LORA, MODEL, PRESET, REPO, TRAIN
-from focalcls.config import complete
+from focalcls.config.loading import complete
 
 SCRIPTS = REPO / "workflow" / "scripts"
 

@@ -8,11 +8,11 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from focalcls.adapters import ADAPTER_WEIGHTS, check_adapter, check_adapter_labels, import_adapter
-from focalcls.checks import check_against_labels, check_config
-from focalcls.config import complete
-from focalcls.errors import UserError
-from focalcls.model import load_trained_classifier
+from focalcls.config.checks import check_against_labels, check_config
+from focalcls.config.loading import complete
+from focalcls.config.outside_adapters import ADAPTER_WEIGHTS, check_adapter, check_adapter_labels, import_adapter
+from focalcls.core.errors import UserError
+from focalcls.train.model import load_trained_classifier
 from helpers import adapter_trained_elsewhere
 
 DATA_LABELS = ["sports", "finance", "tech", "health"]

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from focalcls import check_env
+from focalcls.env import check_env
 
 V100 = {"name": "Tesla V100", "memory_gb": 32.0, "bf16": False}
 H100 = {"name": "H100", "memory_gb": 80.0, "bf16": True}
@@ -60,8 +60,8 @@ def test_a_model_folder_without_a_working_tokenizer_is_refused_at_load(tmp_path,
     0 tokens with exit 0, and training failed much later with a reshape error."""
     import shutil
 
-    from focalcls.errors import UserError
-    from focalcls.model import load_tokenizer
+    from focalcls.core.errors import UserError
+    from focalcls.train.model import load_tokenizer
 
     for name in ("config.json", "model.safetensors", "tokenizer_config.json"):
         shutil.copy(tiny_model_dir / name, tmp_path / name)

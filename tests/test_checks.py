@@ -1,8 +1,8 @@
 import pytest
 
-from focalcls.checks import check_config, require_model_folder
-from focalcls.config import complete
-from focalcls.errors import UserError
+from focalcls.config.checks import check_config, require_model_folder
+from focalcls.config.loading import SCHEMA, complete
+from focalcls.core.errors import UserError
 
 
 def config(**overrides):
@@ -83,10 +83,9 @@ def test_checkpoint_needs_config_safetensors_and_tokenizer_files(tmp_path):
 def test_unknown_key_suggests_the_closest_valid_one():
     import yaml
 
-    from conftest import REPO
-    from focalcls.checks import check_keys
+    from focalcls.config.checks import check_keys
 
-    schema = yaml.safe_load((REPO / "config/schema.yaml").read_text())
+    schema = yaml.safe_load(SCHEMA.read_text())
     check_keys({"train": {"lr": 1e-4}, "presets": {"mine": {"gamma": 1.0}}}, schema)
     with pytest.raises(UserError, match="'train.batch_szie': did you mean train.batch_size"):
         check_keys({"train": {"batch_szie": 8}}, schema)
@@ -97,7 +96,7 @@ def test_unknown_key_suggests_the_closest_valid_one():
 
 
 def test_label_dependent_keys_are_checked_once_labels_are_known():
-    from focalcls.checks import check_against_labels
+    from focalcls.config.checks import check_against_labels
 
     good = config(binary={"positive": ["b"]}, presets={"p": {"form": "softmax", "alpha": [1.0, 2.0, 3.0]}})
     check_against_labels(good, ["a", "b", "c"], "data.labels")
@@ -145,7 +144,7 @@ def test_a_kept_column_may_not_replace_one_the_workflow_writes(kept):
 
 
 def test_a_kept_column_named_like_a_probability_column_is_refused_once_labels_are_known():
-    from focalcls.checks import check_against_labels
+    from focalcls.config.checks import check_against_labels
 
     ok = config(data={"raw": "x.xlsx", "keep_columns": ["p_value"]})
     check_against_labels(ok, ["sports", "tech"], "data.labels")  # p_value is no label's column
@@ -155,7 +154,7 @@ def test_a_kept_column_named_like_a_probability_column_is_refused_once_labels_ar
 
 
 def test_a_config_file_or_schema_that_is_missing_or_no_mapping_is_named(tmp_path):
-    from focalcls.config import load_config
+    from focalcls.config.loading import load_config
 
     (tmp_path / "list.yaml").write_text("- data\n- model\n")
     with pytest.raises(UserError, match="list.yaml: a config is a mapping of sections"):
@@ -163,7 +162,7 @@ def test_a_config_file_or_schema_that_is_missing_or_no_mapping_is_named(tmp_path
     with pytest.raises(UserError, match="gone.yaml: config file not found"):
         load_config(tmp_path / "gone.yaml")
     (tmp_path / "ok.yaml").write_text("model: {max_length: 32}\n")
-    with pytest.raises(UserError, match="the config schema is not there; install focalcls from a checkout"):
+    with pytest.raises(UserError, match="the config schema is not there; pass the path of a schema file"):
         load_config(tmp_path / "ok.yaml", schema_path=tmp_path / "schema.yaml")
     assert load_config(tmp_path / "ok.yaml")["model"]["max_length"] == 32
 
@@ -223,7 +222,7 @@ def test_a_prompt_too_long_for_a_command_line_is_refused_in_one_short_line():
 
 
 def test_a_corrupt_file_of_the_last_run_names_the_file_and_the_fix(tmp_path):
-    from focalcls.checks import read_last_run
+    from focalcls.config.checks import read_last_run
 
     (tmp_path / "labels.json").write_text('["sports", "fin')  # a run cut short
     with pytest.raises(UserError, match=r"labels.json is not valid JSON .*; delete it \(rm .*labels.json\)"):
@@ -231,7 +230,7 @@ def test_a_corrupt_file_of_the_last_run_names_the_file_and_the_fix(tmp_path):
 
 
 def test_a_read_only_results_folder_is_named_with_the_fix(tmp_path, monkeypatch):
-    from focalcls import checks
+    from focalcls.config import checks
 
     (tmp_path / "results/data").mkdir(parents=True)
     checks.check_writable(tmp_path / "results")

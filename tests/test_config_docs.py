@@ -8,6 +8,7 @@ import re
 import yaml
 
 from conftest import REPO
+from focalcls.config.loading import SCHEMA as SCHEMA_FILE
 
 ROW = re.compile(r"^\| ((?:`[^`]+`(?:, )?)+) \| (.*?) \| .* \|$", re.M)
 SCALAR = re.compile(r"^(null|true|false|-?[\d.]+(?:e-?\d+)?|\[\]|\{\}|\[[\w, ]+\]|[\w-]+)$")
@@ -45,7 +46,7 @@ def as_schema_value(text: str):
         return yaml.safe_load(text)
 
 
-SCHEMA = yaml.safe_load((REPO / "config/schema.yaml").read_text(encoding="utf-8"))
+SCHEMA = yaml.safe_load(SCHEMA_FILE.read_text(encoding="utf-8"))
 
 
 def test_every_schema_key_is_documented_and_every_documented_key_exists():

@@ -5,9 +5,9 @@ import time
 
 import pytest
 
-from focalcls.config import load_config
-from focalcls.config_file import MAX_VALUES, check_config_file
-from focalcls.errors import UserError
+from focalcls.config.loading import load_config
+from focalcls.config.raw_yaml import MAX_VALUES, check_config_file
+from focalcls.core.errors import UserError
 
 
 def alias_bomb(levels: int) -> str:

@@ -2,9 +2,9 @@
 
 import pandas as pd
 
-from focalcls.convergence import still_improving
-from focalcls.report_headline import undertrained_warning
-from focalcls.report_tables import training_columns
+from focalcls.report.headline import undertrained_warning
+from focalcls.report.tables import training_columns
+from focalcls.train.convergence import still_improving
 
 COLUMNS = ["step", "val_loss", "val_macro_f1"]
 

@@ -3,7 +3,9 @@ import re
 import pandas as pd
 import pytest
 
-from focalcls.data import (
+from focalcls.core.errors import UserError
+from focalcls.core.spreadsheets import cell_text, read_table
+from focalcls.data.rows import (
     LEAKED,
     balance,
     cut_from_training_file,
@@ -15,8 +17,6 @@ from focalcls.data import (
     split_summary,
     stratified_split,
 )
-from focalcls.errors import UserError
-from focalcls.tables import cell_text, read_table
 from hostile import hostile_workbook
 
 EXTRACT = {"text_column": "文本", "label_column": "类别", "labels": [], "min_count": 1, "empty_labels": "error"}
@@ -274,7 +274,7 @@ def test_texts_longer_than_an_excel_cell_are_cut_before_duplicates_are_found():
 
 
 def test_evaluation_rows_drop_the_labels_training_left_out_and_refuse_unknown_ones(imbalanced_rows):
-    from focalcls.data import extract_evaluation_rows
+    from focalcls.data.rows import extract_evaluation_rows
 
     labels = ["sports", "finance"]
     train = imbalanced_rows[imbalanced_rows.label.isin(labels)].iloc[:50]

@@ -9,10 +9,10 @@ from safetensors.torch import load_file, save_file
 from transformers import AutoModelForSequenceClassification
 
 from conftest import MODEL, synthetic_rows
-from focalcls.errors import UserError
-from focalcls.inference import predict_probs
-from focalcls.model import ADAPTER_WEIGHTS, load_trained_classifier, verify_head
-from focalcls.tables import write_xlsx
+from focalcls.core.errors import UserError
+from focalcls.core.spreadsheets import write_xlsx
+from focalcls.evaluate.inference import predict_probs
+from focalcls.train.model import ADAPTER_WEIGHTS, load_trained_classifier, verify_head
 from helpers import adjusted_outputs, evaluate_flags, flags, run_rule_script, run_script
 
 pytestmark = pytest.mark.slow  # runs Snakemake or trains: python -m pytest -m 'not slow' skips it
@@ -180,7 +180,7 @@ def test_an_adapter_without_its_head_is_refused(stages, tiny_model_dir, tmp_path
 
 
 def test_a_checkpoint_with_its_own_code_is_not_run_unless_trusted(tmp_path):
-    from focalcls.model import load_classifier
+    from focalcls.train.model import load_classifier
 
     marker = tmp_path / "code-ran"
     (tmp_path / "config.json").write_text(

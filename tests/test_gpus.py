@@ -3,8 +3,8 @@ import socket
 
 import pytest
 
-from focalcls.errors import UserError
-from focalcls.gpus import ALLOCATED_VARIABLE, POOL_VARIABLE, acquire_gpus, free_port, gpu_pool, reserve_port
+from focalcls.core.errors import UserError
+from focalcls.devices.gpu_pool import ALLOCATED_VARIABLE, POOL_VARIABLE, acquire_gpus, free_port, gpu_pool, reserve_port
 
 ONE, FOUR = ["0"], ["0", "1", "2", "3"]
 
@@ -105,7 +105,7 @@ def test_two_jobs_started_at_once_never_share_ids_or_ports(tmp_path, monkeypatch
 
 def test_a_held_port_is_not_handed_out_again(tmp_path, monkeypatch):
     ports = iter([5001, 5001, 5002])
-    monkeypatch.setattr("focalcls.gpus.free_port", lambda: next(ports))
+    monkeypatch.setattr("focalcls.devices.gpu_pool.free_port", lambda: next(ports))
     with reserve_port(pool_dir=tmp_path) as first, reserve_port(pool_dir=tmp_path) as second:
         assert (first, second) == (5001, 5002)
 
@@ -141,7 +141,7 @@ def test_multi_node_options_reach_accelerate_and_win(monkeypatch):
     """A dry run of accelerate's own parser over the command a multi-node training job would run."""
     from accelerate.commands.launch import launch_command_parser
 
-    from focalcls.launch import launch_command
+    from focalcls.devices.launch import launch_command
 
     monkeypatch.setenv("SLURM_NODEID", "1")
     monkeypatch.setenv("MASTER_ADDR", "10.0.0.7")
@@ -220,7 +220,7 @@ def test_two_slurm_allocations_on_one_node_lock_their_own_gpu_0(tmp_path, monkey
 
 def test_the_tests_lock_their_fake_ids_in_a_pool_of_their_own():
     # conftest.py: a real box's trainings lock ids "0" to "3" in /tmp/focalcls-gpu-pool; the tests must not.
-    from focalcls.gpus import DEFAULT_POOL_DIR
+    from focalcls.devices.gpu_pool import DEFAULT_POOL_DIR
 
     assert DEFAULT_POOL_DIR.is_dir() and DEFAULT_POOL_DIR.name.startswith("focalcls-test-gpu-pool-")
     assert os.environ["FOCALCLS_GPU_POOL"] == str(DEFAULT_POOL_DIR)
@@ -233,7 +233,7 @@ def test_the_tests_lock_their_fake_ids_in_a_pool_of_their_own():
 def test_gpus_hidden_by_cuda_visible_devices_stay_out_of_the_pool(tmp_path, monkeypatch, exported, pool):
     """CUDA_VISIBLE_DEVICES="" or -1 hides every GPU; the pool must not fall back to the machine's GPUs."""
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", exported)
-    monkeypatch.setattr("focalcls.gpus.visible_gpu_count", lambda: 4)
+    monkeypatch.setattr("focalcls.devices.gpu_pool.visible_gpu_count", lambda: 4)
     assert gpu_pool() == pool
     if not pool:
         with pytest.raises(UserError, match="the GPU pool has 0 id"):

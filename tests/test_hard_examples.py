@@ -4,10 +4,10 @@ import pytest
 import torch
 
 from conftest import synthetic_rows
-from focalcls.config import complete
-from focalcls.hard_examples import EpochSampler, RowLosses
-from focalcls.presets import LossSpec
-from focalcls.training import TrainSettings, train_preset
+from focalcls.config.loading import complete
+from focalcls.train.presets import LossSpec
+from focalcls.train.sampling import EpochSampler, RowLosses
+from focalcls.train.training import TrainSettings, train_preset
 
 
 def test_row_losses_average_repeats_and_keep_rows_not_seen_again():

@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from conftest import synthetic_rows
-from focalcls.head_init import SIGMOID_PRIOR, init_head, prior_logits
-from focalcls.model import load_classifier, load_tokenizer, output_layer
+from focalcls.train.head_init import SIGMOID_PRIOR, init_head, prior_logits
+from focalcls.train.model import load_classifier, load_tokenizer, output_layer
 
 COUNTS = [90, 9, 1]
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from focalcls.logit_adjustment import adjusted_probs, choose_tau, log_prior
+from focalcls.train.logit_adjustment import adjusted_probs, choose_tau, log_prior
 
 LABELS = ["big", "small"]
 COUNTS = {"big": 90, "small": 10}

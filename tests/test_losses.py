@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from focalcls.losses import class_probabilities, focal_loss
+from focalcls.train.losses import class_probabilities, focal_loss
 
 
 def test_softmax_focal_matches_hand_computed_value():

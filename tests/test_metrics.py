@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from focalcls.binary import binary_test, positive_labels
-from focalcls.errors import UserError
-from focalcls.metrics import best_threshold, classification_metrics, expected_calibration_error, minority_labels
+from focalcls.core.errors import UserError
+from focalcls.core.metrics import best_threshold, classification_metrics, expected_calibration_error, minority_labels
+from focalcls.evaluate.binary import binary_test, positive_labels
 
 LABELS = ["a", "b", "c"]
 
@@ -76,7 +76,7 @@ def test_a_class_absent_from_test_does_not_count_as_zero_f1():
 
 
 def test_ranking_curves_are_thinned_and_mark_the_threshold():
-    from focalcls.metrics import ranking_curves
+    from focalcls.core.metrics import ranking_curves
 
     rng = np.random.default_rng(0)
     truth = (rng.random(5000) < 0.1).astype(int)
@@ -93,7 +93,7 @@ def test_ranking_curves_are_thinned_and_mark_the_threshold():
 def test_f1_from_counts_matches_scikit_learn():
     from sklearn.metrics import f1_score
 
-    from focalcls.metrics import f1_from_counts
+    from focalcls.core.metrics import f1_from_counts
 
     rng = np.random.default_rng(1)
     truth, pred = rng.integers(0, 4, 300), rng.integers(0, 4, 300)
@@ -103,7 +103,7 @@ def test_f1_from_counts_matches_scikit_learn():
 
 
 def test_bootstrap_interval_is_zero_for_the_same_model_and_positive_for_a_clearly_better_one():
-    from focalcls.differences import f1_difference_intervals
+    from focalcls.report.differences import f1_difference_intervals
 
     def interval(a, b, classes):
         return f1_difference_intervals(truth, [a], [b], {"m": classes}, resamples=200)["m"]

@@ -13,7 +13,7 @@ def test_a_users_code_imports_the_loss_and_the_loader_from_the_package():
         "print(focal_loss.__module__, load_trained_classifier.__module__, load_config('config/config.yaml')['model'])"
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
-    assert done.stdout.split()[:2] == ["focalcls.losses", "focalcls.model"]
+    assert done.stdout.split()[:2] == ["focalcls.train.losses", "focalcls.train.model"]
 
 
 def test_the_workflow_uses_its_own_checkouts_library_whatever_else_is_installed(tmp_path):

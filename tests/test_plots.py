@@ -3,7 +3,7 @@
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from focalcls import plots
+from focalcls.report import plots
 
 
 def test_labels_that_look_like_mathtext_are_drawn_as_plain_text():
@@ -17,7 +17,7 @@ def test_labels_that_look_like_mathtext_are_drawn_as_plain_text():
 def test_the_search_path_draws_one_panel_per_stage_with_or_without_seeds():
     import base64
 
-    from focalcls.plots import tune_path
+    from focalcls.report.plots import tune_path
 
     point = {"value": 1.0, "mean": 0.5, "sd": 0.02, "seeds": [0.48, 0.52]}
     gamma = {"parameter": "gamma", "metric": "minority_f1", "fixed": {"alpha": 0.25}, "chosen": 2.0}
@@ -61,7 +61,7 @@ def many_label_runs(labels: list[str]) -> dict:
 def test_the_report_figures_stay_bounded_with_500_labels():
     """The confusion figure grew with the square of the label count (500 labels: minutes and gigabytes), and
     past about 800 labels the per-class chart crashed on matplotlib's pixel limit."""
-    from focalcls.report_figures import report_figures
+    from focalcls.report.figures import report_figures
 
     labels = [f"class {i:03d}" for i in range(500)]
     counts = {x: 1000 - i for i, x in enumerate(labels)}

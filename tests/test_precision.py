@@ -10,10 +10,11 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from focalcls import check_env, precision
-from focalcls.errors import UserError
-from focalcls.trainer_setup import training_arguments
-from focalcls.training import compute_and_weight_types
+from focalcls.core.errors import UserError
+from focalcls.devices import precision
+from focalcls.env import check_env
+from focalcls.train.trainer import training_arguments
+from focalcls.train.training import compute_and_weight_types
 from test_training import train_settings
 
 

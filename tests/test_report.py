@@ -6,11 +6,11 @@ import json
 import pytest
 
 from conftest import REPO
-from focalcls.config import complete
-from focalcls.errors import UserError
-from focalcls.report_headline import TIE_TOLERANCE, comparison_sentence, headline
-from focalcls.report_runs import files_by_name, read_runs
-from focalcls.selection import pick_best
+from focalcls.config.loading import complete
+from focalcls.core.errors import UserError
+from focalcls.evaluate.selection import pick_best
+from focalcls.report.headline import TIE_TOLERANCE, comparison_sentence, headline
+from focalcls.report.runs import files_by_name, read_runs
 from helpers import adjusted_outputs, run_rule_script
 
 
@@ -47,7 +47,7 @@ def test_verdict_says_whether_the_rare_classes_gain():
 
 
 def test_no_binary_curves_gives_no_figure_and_a_tie_is_no_gain():
-    from focalcls.plots import binary_curves
+    from focalcls.report.plots import binary_curves
 
     assert binary_curves({"ce": {"curves": None, "roc_auc": None}, "moderate": {"curves": None}}) is None
     runs = {"ce": run(0.79, 0.6502, val=0.80), "moderate": run(0.80, 0.6504, val=0.81)}
@@ -168,7 +168,7 @@ def test_report_script_reads_the_files_its_rule_declares(stages, tmp_path):
 
 
 def test_seeds_merge_into_means_but_each_seed_keeps_the_tau_it_chose():
-    from focalcls.seed_summary import mean_over_seeds, spread_over_seeds
+    from focalcls.report.seed_summary import mean_over_seeds, spread_over_seeds
 
     seeds = [
         {"macro_f1": 0.6, "per_class": {"x": {"f1": 0.5, "support": 3}}, "logit_adjustment": {"tau": 0.5}},

@@ -2,9 +2,9 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-from focalcls.atomic import atomic_path
-from focalcls.errors import UserError
-from focalcls.tables import csv_safe, read_table, write_xlsx
+from focalcls.core.atomic import atomic_path
+from focalcls.core.errors import UserError
+from focalcls.core.spreadsheets import csv_safe, read_table, write_xlsx
 from hostile import hostile_workbook
 
 

@@ -6,14 +6,14 @@ import pandas as pd
 import pytest
 import torch
 
-from focalcls.checkpoints import clean_checkpoints, resume_point
-from focalcls.config import complete, complete_preset
-from focalcls.errors import UserError
-from focalcls.losses import focal_loss
-from focalcls.presets import LossSpec, resolve_preset
-from focalcls.train_outputs import log_table
-from focalcls.trainer_setup import loss_function
-from focalcls.training import TrainSettings
+from focalcls.config.loading import complete, complete_preset
+from focalcls.core.errors import UserError
+from focalcls.train.checkpoints import clean_checkpoints, resume_point
+from focalcls.train.losses import focal_loss
+from focalcls.train.outputs import log_table
+from focalcls.train.presets import LossSpec, resolve_preset
+from focalcls.train.trainer import loss_function
+from focalcls.train.training import TrainSettings
 
 LABELS = ["big", "mid", "tiny"]
 COUNTS = {"big": 100, "mid": 10, "tiny": 1}
@@ -146,8 +146,8 @@ def test_a_checkpoint_half_written_on_a_full_disk_is_skipped(tmp_path, caplog, c
 def test_training_log_and_report_agree_on_validation_f1(val_labels):
     from transformers import EvalPrediction
 
-    from focalcls.metrics import classification_metrics
-    from focalcls.trainer_setup import validation_metrics
+    from focalcls.core.metrics import classification_metrics
+    from focalcls.train.trainer import validation_metrics
 
     y_true = np.array(val_labels)
     rng = np.random.default_rng(0)
@@ -174,7 +174,7 @@ def test_out_of_memory_says_which_preset_and_what_to_lower(tiny_model_dir, tmp_p
     from transformers import Trainer
 
     from conftest import synthetic_rows
-    from focalcls.training import train_preset
+    from focalcls.train.training import train_preset
 
     def no_memory(self, *args, **kwargs):
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
@@ -210,7 +210,7 @@ def test_lora_weights_learn_with_memory_savers(tiny_model_dir, tmp_path, setting
     from safetensors.torch import load_file
 
     from conftest import synthetic_rows
-    from focalcls.training import train_preset
+    from focalcls.train.training import train_preset
 
     rows = synthetic_rows({"sports": 24, "finance": 24})
     summary = train_preset(
@@ -237,8 +237,8 @@ def test_lora_weights_learn_with_memory_savers(tiny_model_dir, tmp_path, setting
 
 
 def test_out_of_memory_while_predicting_names_the_batch_key(tiny_model_dir):
-    from focalcls.inference import predict_probs
-    from focalcls.model import load_tokenizer
+    from focalcls.evaluate.inference import predict_probs
+    from focalcls.train.model import load_tokenizer
 
     class NoMemory(torch.nn.Module):
         config = type("Config", (), {"num_labels": 2})()
@@ -259,7 +259,7 @@ def test_out_of_memory_while_predicting_names_the_batch_key(tiny_model_dir):
 def test_a_non_finite_training_loss_stops_training_before_anything_is_written():
     from types import SimpleNamespace
 
-    from focalcls.trainer_setup import LossNotFinite, StopOnNonFiniteLoss
+    from focalcls.train.trainer import LossNotFinite, StopOnNonFiniteLoss
 
     state = SimpleNamespace(global_step=30)
     StopOnNonFiniteLoss().on_log(None, state, None, logs={"loss": 0.7, "learning_rate": 1e-4})
@@ -271,7 +271,7 @@ def test_a_non_finite_training_loss_stops_training_before_anything_is_written():
 @pytest.mark.slow
 def test_a_diverging_preset_stops_with_its_name_and_writes_no_adapter(tiny_model_dir, tmp_path):
     from conftest import synthetic_rows
-    from focalcls.training import train_preset
+    from focalcls.train.training import train_preset
 
     rows = synthetic_rows({"sports": 24, "finance": 24})
     with pytest.raises(UserError, match="preset 'wild': the training loss is nan at step"):
@@ -286,8 +286,8 @@ def test_a_diverging_preset_stops_with_its_name_and_writes_no_adapter(tiny_model
 
 
 def test_validation_rows_are_read_shortest_first_each_with_its_own_label(tiny_model_dir):
-    from focalcls.model import load_tokenizer
-    from focalcls.trainer_setup import TokenizedRows
+    from focalcls.train.model import load_tokenizer
+    from focalcls.train.trainer import TokenizedRows
 
     texts = ["a b c d e f g h", "a", "a b c", "a b c d e", "a b"]
     frame = pd.DataFrame({"text": texts, "label": ["big", "mid", "tiny", "big", "mid"]})
@@ -305,7 +305,7 @@ def test_one_thread_and_two_threads_train_the_same_adapter(tiny_model_dir, tmp_p
     from safetensors.torch import load_file
 
     from conftest import synthetic_rows
-    from focalcls.training import train_preset
+    from focalcls.train.training import train_preset
 
     rows = synthetic_rows({"sports": 24, "finance": 24})
     threads = torch.get_num_threads()
@@ -332,8 +332,8 @@ def test_one_thread_and_two_threads_train_the_same_adapter(tiny_model_dir, tmp_p
 def test_batches_are_padded_as_transformers_pads_them(tiny_model_dir, multiple):
     from transformers import DataCollatorWithPadding
 
-    from focalcls.model import load_tokenizer
-    from focalcls.trainer_setup import PadToLongest, TokenizedRows
+    from focalcls.train.model import load_tokenizer
+    from focalcls.train.trainer import PadToLongest, TokenizedRows
 
     frame = pd.DataFrame({"text": ["a b c d e f g h", "a", "a b c"], "label": ["big", "mid", "tiny"]})
     tokenizer = load_tokenizer(str(tiny_model_dir))
@@ -350,8 +350,8 @@ def test_batches_are_padded_as_transformers_pads_them(tiny_model_dir, multiple):
 def test_a_checkpoint_holds_the_adapter_and_not_the_tokenizer(tiny_model_dir, tmp_path):
     # Resuming loads the base checkpoint's own tokenizer; a copy in every checkpoint cost the demo 33 MB and 0.7 s.
     from conftest import synthetic_rows
-    from focalcls.trainer_setup import build_trainer
-    from focalcls.training import prepared_model
+    from focalcls.train.trainer import build_trainer
+    from focalcls.train.training import prepared_model
 
     rows = synthetic_rows({"sports": 8, "finance": 8})
     labels, counts = ["sports", "finance"], {"sports": 8, "finance": 8}

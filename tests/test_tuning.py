@@ -2,7 +2,7 @@
 
 import pytest
 
-from focalcls.tuning import stage_result
+from focalcls.train.search import stage_result
 
 
 def seed(val: float, test: float) -> dict:

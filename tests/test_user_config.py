@@ -9,7 +9,8 @@ import pytest
 import yaml
 
 from conftest import REPO
-from focalcls.tables import write_xlsx
+from focalcls.config.loading import SCHEMA
+from focalcls.core.spreadsheets import write_xlsx
 from helpers import snakemake
 
 pytestmark = pytest.mark.slow
@@ -35,7 +36,7 @@ def test_a_config_with_data_and_model_only_gets_no_simulated_long_tail(beside_th
     (work / "my.yaml").write_text(yaml.safe_dump(mine))
     # The schema's seven presets, not fewer and not the demo's own list by accident.
     assert planned_trainings(work, "my.yaml") == sorted(
-        yaml.safe_load((REPO / "config/schema.yaml").read_text())["properties"]["presets"]["default"]
+        yaml.safe_load(SCHEMA.read_text())["properties"]["presets"]["default"]
     )
     snakemake("results/data/summary.json", "--configfile", "my.yaml", "--cores", "1", cwd=work)
     summary = json.loads((work / "results/data/summary.json").read_text(encoding="utf-8"))

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from focalcls.config import complete
-from focalcls.tables import write_xlsx
+from focalcls.config.loading import complete
+from focalcls.core.spreadsheets import write_xlsx
 from helpers import snakemake
 
 pytestmark = pytest.mark.slow  # runs Snakemake or trains: python -m pytest -m 'not slow' skips it
@@ -419,7 +419,7 @@ HOSTILE = '<script>alert(1)</script>"><img src=x onerror=alert(2)>=SUM(A1)'
 @pytest.fixture(scope="module")
 def hostile_report(workflow_run, tmp_path_factory):
     """The report rebuilt after the most confident error of every preset became a hostile text."""
-    from focalcls.tables import read_table
+    from focalcls.core.spreadsheets import read_table
 
     work = tmp_path_factory.mktemp("hostile") / "copy"
     shutil.copytree(workflow_run, work, symlinks=True)

@@ -10,8 +10,8 @@ from snakemake.utils import min_version
 # an editable install of another clone must never mix two versions in one run.
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow" / "scripts"))
 
-from focalcls.adapters import adapter_files
-from focalcls.checks import (
+from focalcls.config.outside_adapters import adapter_files
+from focalcls.config.checks import (
     check_against_labels,
     check_config,
     check_gpu_budget,
@@ -19,10 +19,10 @@ from focalcls.checks import (
     preset_names,
     read_last_run,
 )
-from focalcls.config import complete, complete_preset
-from focalcls.config_file import check_config_file
-from focalcls.execution import cluster_executor
-from focalcls.gpus import gpu_plan_line, plan_gpus
+from focalcls.config.loading import complete, complete_preset
+from focalcls.config.raw_yaml import check_config_file
+from focalcls.devices.executor import cluster_executor
+from focalcls.devices.gpu_pool import gpu_plan_line, plan_gpus
 
 min_version("9.0")
 
@@ -33,7 +33,7 @@ SCRIPTS = Path(workflow.basedir) / "workflow" / "scripts"
 # before any step walks the config.
 for configfile in workflow.configfiles:
     check_config_file(configfile)
-config.update(complete(config, Path(workflow.basedir, "config", "schema.yaml")))  # defaults from the schema only
+config.update(complete(config))  # defaults from the schema (focalcls/config/schema.yaml) only
 check_config(config)
 _granted = workflow.global_resources.get("gpu")
 GPU_RESOURCE = getattr(_granted, "value", _granted)  # --resources gpu=N, or None when not given

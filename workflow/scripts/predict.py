@@ -4,13 +4,13 @@ import sys
 from functools import partial
 from pathlib import Path
 
-from focalcls import cli
-from focalcls.atomic import read_json
-from focalcls.errors import UserError
-from focalcls.launch import run_on_devices
-from focalcls.seed_summary import mean_over_seeds
-from focalcls.selection import pick_best
-from focalcls.tables import read_table, write_xlsx
+from focalcls.core import cli
+from focalcls.core.atomic import read_json
+from focalcls.core.errors import UserError
+from focalcls.core.spreadsheets import read_table, write_xlsx
+from focalcls.devices.launch import run_on_devices
+from focalcls.evaluate.selection import pick_best
+from focalcls.report.seed_summary import mean_over_seeds
 
 
 def main(args) -> None:
@@ -21,9 +21,9 @@ def main(args) -> None:
 def _predict(args) -> None:
     import numpy as np
 
-    from focalcls.logit_adjustment import adjusted_probs
-    from focalcls.model import load_for_inference
-    from focalcls.prediction import predict_table
+    from focalcls.deploy.prediction import predict_table
+    from focalcls.train.logit_adjustment import adjusted_probs
+    from focalcls.train.model import load_for_inference
 
     # --candidates and --adapters list the presets' names and first-seed adapters in one order; --metrics
     # lists each preset's metrics, --runs of them (one per seed), in that order: the choice is on the mean

@@ -3,10 +3,10 @@
 import sys
 from pathlib import Path
 
-from focalcls import cli
-from focalcls.provenance import provenance
-from focalcls.report import build_report
-from focalcls.report_runs import BASELINE_FILES, PRESET_FILES, SPLITS, TRAINING_FILES, files_by_name, files_by_seed
+from focalcls.core import cli
+from focalcls.env.provenance import provenance
+from focalcls.report.page import build_report
+from focalcls.report.runs import BASELINE_FILES, PRESET_FILES, SPLITS, TRAINING_FILES, files_by_name, files_by_seed
 
 
 def main(rule) -> None:

@@ -4,12 +4,12 @@ import re
 import sys
 from pathlib import Path
 
-from focalcls import cli
-from focalcls.atomic import read_json
-from focalcls.config import complete
-from focalcls.launch import run_on_devices
-from focalcls.presets import resolve_preset
-from focalcls.tables import read_table
+from focalcls.config.loading import complete
+from focalcls.core import cli
+from focalcls.core.atomic import read_json
+from focalcls.core.spreadsheets import read_table
+from focalcls.devices.launch import run_on_devices
+from focalcls.train.presets import resolve_preset
 
 
 def main(args) -> None:
@@ -31,7 +31,7 @@ def main(args) -> None:
 
 
 def _train(args, config: dict, seed: int) -> None:
-    from focalcls.training import TrainSettings, train_preset
+    from focalcls.train.training import TrainSettings, train_preset
 
     labels = read_json(args.labels)
     counts = read_json(args.summary)["counts"]["train"]

@@ -5,9 +5,9 @@ value: a twin preset's or the search's own), fixed, seeds, metric; input.metrics
 import sys
 from pathlib import Path
 
-from focalcls import cli
-from focalcls.atomic import read_json, write_json
-from focalcls.tuning import stage_result
+from focalcls.core import cli
+from focalcls.core.atomic import read_json, write_json
+from focalcls.train.search import stage_result
 
 
 def main(rule) -> None:
