@@ -28,8 +28,9 @@ from focalcls.core.metrics import f1_summary
 from focalcls.core.spreadsheets import read_table
 from focalcls.data.rows import class_counts
 from focalcls.train.presets import resolve_preset
+from focalcls.train.settings import TrainSettings
 from focalcls.train.trainer import TokenizedRows, build_trainer
-from focalcls.train.training import TrainSettings, compute_and_weight_types, prepared_model
+from focalcls.train.training import compute_and_weight_types, prepared_model
 
 METRICS = ("loss", "macro_f1", "minority_f1")
 PATIENCES = (1, 2, 3, 5)

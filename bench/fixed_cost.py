@@ -37,8 +37,9 @@ from focalcls.core.spreadsheets import read_table
 from focalcls.data.rows import class_counts
 from focalcls.train.model import HEAD_NAMES
 from focalcls.train.presets import resolve_preset
+from focalcls.train.settings import TrainSettings
 from focalcls.train.trainer import build_trainer
-from focalcls.train.training import TrainSettings, compute_and_weight_types, prepared_model
+from focalcls.train.training import compute_and_weight_types, prepared_model
 from step_profile import matmul_gflops
 
 T = TypeVar("T")

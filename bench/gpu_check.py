@@ -30,7 +30,8 @@ from focalcls.config.loading import complete, complete_preset
 from focalcls.devices.precision import inference_types
 from focalcls.evaluate.inference import predict_probs
 from focalcls.train.presets import resolve_preset
-from focalcls.train.training import TrainSettings, train_preset
+from focalcls.train.settings import TrainSettings
+from focalcls.train.training import train_preset
 
 SHAPE_FIELDS = (
     "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads",

@@ -28,7 +28,8 @@ from focalcls.data.rows import LABEL, TEXT, class_counts
 from focalcls.devices.precision import use_bf16
 from focalcls.train import training
 from focalcls.train.presets import resolve_preset
-from focalcls.train.training import TrainSettings, train_preset
+from focalcls.train.settings import TrainSettings
+from focalcls.train.training import train_preset
 
 
 class Rows(torch.utils.data.Dataset):

@@ -7,7 +7,8 @@ from conftest import synthetic_rows
 from focalcls.config.loading import complete
 from focalcls.train.presets import LossSpec
 from focalcls.train.sampling import EpochSampler, RowLosses
-from focalcls.train.training import TrainSettings, train_preset
+from focalcls.train.settings import TrainSettings
+from focalcls.train.training import train_preset
 
 
 def test_row_losses_average_repeats_and_keep_rows_not_seen_again():

@@ -12,8 +12,8 @@ from focalcls.train.checkpoints import clean_checkpoints, resume_point
 from focalcls.train.losses import focal_loss
 from focalcls.train.outputs import log_table
 from focalcls.train.presets import LossSpec, resolve_preset
+from focalcls.train.settings import TrainSettings
 from focalcls.train.trainer import loss_function
-from focalcls.train.training import TrainSettings
 
 LABELS = ["big", "mid", "tiny"]
 COUNTS = {"big": 100, "mid": 10, "tiny": 1}

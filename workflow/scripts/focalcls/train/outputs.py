@@ -17,10 +17,10 @@ import torch
 from focalcls.core.atomic import atomic_dir, atomic_path, write_json
 from focalcls.train.model import save_adapter
 from focalcls.train.presets import LossSpec
+from focalcls.train.settings import TrainSettings
 
 if TYPE_CHECKING:
     from focalcls.train.trainer import FocalTrainer
-    from focalcls.train.training import TrainSettings
 
 log = logging.getLogger(__name__)
 LOG_COLUMNS = ["step", "epoch", "lr", "train_loss", "val_loss", "val_macro_f1", "val_minority_f1"]

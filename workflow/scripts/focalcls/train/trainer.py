@@ -8,7 +8,6 @@ import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -28,9 +27,7 @@ from focalcls.data.rows import LABEL, TEXT
 from focalcls.train.losses import focal_loss
 from focalcls.train.presets import LossSpec
 from focalcls.train.sampling import EpochSampler, RowLosses, SamplerCallback
-
-if TYPE_CHECKING:
-    from focalcls.train.training import TrainSettings
+from focalcls.train.settings import TrainSettings
 
 log = logging.getLogger(__name__)
 ROW = "row"  # each row's number in the training table, for difficulty-aware sampling

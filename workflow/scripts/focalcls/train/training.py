@@ -1,7 +1,7 @@
 """LoRA fine-tuning of a sequence classifier with a focal (or cross-entropy) loss, on transformers.Trainer.
 
-train_preset ties the steps together; the Trainer's parts are in trainer_setup, resuming in checkpoints,
-and what a preset leaves behind in train_outputs."""
+train_preset ties the steps together; the settings are in settings, the Trainer's parts in trainer, resuming
+in checkpoints, and what a preset leaves behind in outputs."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import contextlib
 import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, fields
 from pathlib import Path
 
 import pandas as pd
@@ -25,37 +24,8 @@ from focalcls.train.head_init import init_head
 from focalcls.train.model import add_lora, load_classifier, load_tokenizer
 from focalcls.train.outputs import training_summary, write_outputs
 from focalcls.train.presets import LossSpec
+from focalcls.train.settings import TrainSettings
 from focalcls.train.trainer import LossNotFinite, build_trainer, world_size
-
-
-@dataclass
-class TrainSettings:
-    """The config's train section as training reads it. No defaults here: config/schema.yaml holds them."""
-
-    epochs: float
-    batch_size: int
-    grad_accum: int
-    lr: float
-    weight_decay: float
-    warmup_ratio: float
-    scheduler: str
-    max_grad_norm: float
-    seed: int  # one of train.seeds: the train rule gives each run its own
-    patience: int
-    eval_steps: int | None  # None: once per epoch
-    early_stopping_metric: str  # loss (the preset's own loss on val) | macro_f1 | minority_f1
-    precision: str  # auto | bf16 | fp16 | fp32
-    gradient_checkpointing: bool
-    hard_example_sampling: bool
-    hard_example_floor: float
-
-    @classmethod
-    def from_config(cls, train_section: Mapping, *, seed: int) -> TrainSettings:
-        """These fields from the schema-filled `train` section (focalcls.config.loading.complete) and `seed`, one of its
-        train.seeds; a missing key is a KeyError, since a complete config has them all and no fallback may
-        stand in for the schema."""
-        values = {**train_section, "seed": seed}
-        return cls(**{field.name: values[field.name] for field in fields(cls)})
 
 
 def train_preset(
