@@ -26,7 +26,7 @@ import demo_inputs  # bench/demo_inputs.py: Python puts the running script's fol
 from focalcls.config.loading import complete_preset
 from focalcls.core.metrics import f1_summary
 from focalcls.core.spreadsheets import read_table
-from focalcls.data.rows import class_counts
+from focalcls.data.splitting import class_counts
 from focalcls.train.presets import resolve_preset
 from focalcls.train.settings import TrainSettings
 from focalcls.train.trainer import TokenizedRows, build_trainer

@@ -34,7 +34,7 @@ import torch
 import demo_inputs  # bench/demo_inputs.py: Python puts the running script's folder on the path
 from focalcls.config.loading import complete_preset
 from focalcls.core.spreadsheets import read_table
-from focalcls.data.rows import class_counts
+from focalcls.data.splitting import class_counts
 from focalcls.train.model import HEAD_NAMES
 from focalcls.train.presets import resolve_preset
 from focalcls.train.settings import TrainSettings

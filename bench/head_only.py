@@ -28,7 +28,8 @@ import demo_inputs  # bench/demo_inputs.py: Python puts the running script's fol
 from focalcls.config.loading import complete_preset
 from focalcls.core.metrics import classification_metrics
 from focalcls.core.spreadsheets import read_table
-from focalcls.data.rows import TEXT, class_counts
+from focalcls.data.cleaning import TEXT
+from focalcls.data.splitting import class_counts
 from focalcls.devices.precision import use_bf16
 from focalcls.evaluate.baselines import tfidf_probs
 from focalcls.evaluate.inference import label_ids

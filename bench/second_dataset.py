@@ -29,8 +29,8 @@ import pandas as pd
 import yaml
 
 from focalcls.core.spreadsheets import write_xlsx
+from focalcls.data.cleaning import LABEL, TEXT
 from focalcls.data.demo import pip_download, verify_sha256
-from focalcls.data.rows import LABEL, TEXT
 from focalcls.evaluate.selection import pick_best
 
 REPO = Path(__file__).resolve().parents[1]

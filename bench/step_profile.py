@@ -23,7 +23,7 @@ from torch.profiler import ProfilerActivity, profile
 
 import demo_inputs  # bench/demo_inputs.py: Python puts the running script's folder on the path
 from focalcls.core.spreadsheets import read_table
-from focalcls.data.rows import LABEL, TEXT
+from focalcls.data.cleaning import LABEL, TEXT
 from focalcls.devices.precision import use_bf16
 from focalcls.train.fast_dropout import FastDropout
 from focalcls.train.model import add_lora, load_classifier, load_tokenizer

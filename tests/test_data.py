@@ -5,13 +5,11 @@ import pytest
 
 from focalcls.core.errors import UserError
 from focalcls.core.spreadsheets import cell_text, read_table
-from focalcls.data.rows import (
-    LEAKED,
+from focalcls.data.cleaning import LEAKED, extract_labels, extract_presplit
+from focalcls.data.splitting import (
     balance,
     cut_from_training_file,
     describe_sources,
-    extract_labels,
-    extract_presplit,
     longtail_targets,
     split_sources,
     split_summary,
@@ -274,7 +272,7 @@ def test_texts_longer_than_an_excel_cell_are_cut_before_duplicates_are_found():
 
 
 def test_evaluation_rows_drop_the_labels_training_left_out_and_refuse_unknown_ones(imbalanced_rows):
-    from focalcls.data.rows import extract_evaluation_rows
+    from focalcls.data.cleaning import extract_evaluation_rows
 
     labels = ["sports", "finance"]
     train = imbalanced_rows[imbalanced_rows.label.isin(labels)].iloc[:50]

@@ -7,7 +7,7 @@ from focalcls.config.checks import check_data_files
 from focalcls.core import cli
 from focalcls.core.atomic import write_json
 from focalcls.core.spreadsheets import read_table, write_xlsx
-from focalcls.data.rows import SPLITS, extract_labels, extract_presplit
+from focalcls.data.cleaning import SPLITS, extract_labels, extract_presplit
 
 
 def main(rule) -> None:

@@ -8,7 +8,7 @@ section: columns, rename, empty_labels, keep_columns), sheet (evaluate.sheet).""
 from focalcls.core import cli
 from focalcls.core.atomic import read_json, write_json
 from focalcls.core.spreadsheets import read_table, write_xlsx
-from focalcls.data.rows import extract_evaluation_rows
+from focalcls.data.cleaning import extract_evaluation_rows
 
 
 def main(rule) -> None:

@@ -7,7 +7,8 @@ and checkpoint, the model folder whose tokenizer measures lengths in tokens."""
 from focalcls.core import cli
 from focalcls.core.atomic import read_json, write_json
 from focalcls.core.spreadsheets import read_table, write_xlsx
-from focalcls.data.rows import SPLITS, balance, cut_from_training_file, split_sources, split_summary, stratified_split
+from focalcls.data.cleaning import SPLITS
+from focalcls.data.splitting import balance, cut_from_training_file, split_sources, split_summary, stratified_split
 from focalcls.train.model import load_tokenizer
 
 

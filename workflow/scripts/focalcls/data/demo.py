@@ -18,7 +18,7 @@ import pandas as pd
 from focalcls.core.atomic import atomic_dir, atomic_path
 from focalcls.core.errors import UserError
 from focalcls.core.spreadsheets import write_xlsx
-from focalcls.data.rows import LABEL, TEXT
+from focalcls.data.cleaning import LABEL, TEXT
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from focalcls.core.errors import UserError
-from focalcls.data.rows import normalise
+from focalcls.data.cleaning import normalise
 from focalcls.evaluate.inference import predict_probs, with_predictions
 
 

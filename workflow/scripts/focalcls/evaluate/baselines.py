@@ -10,7 +10,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 
-from focalcls.data.rows import TEXT
+from focalcls.data.cleaning import TEXT
 from focalcls.evaluate.inference import label_ids
 
 

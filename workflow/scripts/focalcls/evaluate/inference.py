@@ -12,7 +12,7 @@ import torch
 from tqdm.auto import tqdm
 
 from focalcls.core.errors import UserError
-from focalcls.data.rows import LABEL, TEXT
+from focalcls.data.cleaning import LABEL, TEXT
 from focalcls.train.losses import class_probabilities
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from focalcls.core.atomic import read_json, write_text
-from focalcls.data.rows import describe_sources
+from focalcls.data.splitting import describe_sources
 from focalcls.evaluate.selection import pick_best
 from focalcls.report import plots
 from focalcls.report.differences import BOOTSTRAP_RESAMPLES

@@ -23,7 +23,7 @@ from transformers import (
 
 from focalcls.core.errors import UserError
 from focalcls.core.metrics import f1_summary
-from focalcls.data.rows import LABEL, TEXT
+from focalcls.data.cleaning import LABEL, TEXT
 from focalcls.train.losses import focal_loss
 from focalcls.train.presets import LossSpec
 from focalcls.train.sampling import EpochSampler, RowLosses, SamplerCallback
