@@ -15,7 +15,7 @@ from focalcls.devices import precision
 from focalcls.env import check_env
 from focalcls.train.trainer import training_arguments
 from focalcls.train.training import compute_and_weight_types
-from test_training import train_settings
+from helpers import train_settings
 
 
 @pytest.fixture(params=[True, False], ids=["bf16-cpu", "avx2-cpu"])

@@ -74,7 +74,7 @@ def test_every_lora_dropout_of_a_model_is_replaced_and_a_zero_rate_is_left_alone
 def test_a_cpu_training_model_uses_the_fast_dropout(tiny_model_dir):
     from focalcls.train.presets import LossSpec
     from focalcls.train.training import prepared_model
-    from test_training import train_settings
+    from helpers import train_settings
 
     rows = pd.DataFrame({"text": ["one two", "three four"], "label": ["a", "b"]})
     model, _ = prepared_model(

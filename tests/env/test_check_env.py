@@ -2,11 +2,11 @@
 
 import importlib.util
 import sys
-from pathlib import Path
 
 import pytest
 import yaml
 
+from conftest import REPO
 from focalcls.env import check_env
 
 V100 = {"name": "Tesla V100", "memory_gb": 32.0, "bf16": False}
@@ -138,7 +138,7 @@ def test_check_env_shows_the_gpu_plan_the_console_printed(tmp_path, tiny_model_d
 
 
 def test_the_cpu_check_is_left_out_not_crashed_without_torch(monkeypatch):
-    path = Path(__file__).resolve().parents[1] / "workflow" / "scripts" / "check_env.py"
+    path = REPO / "workflow" / "scripts" / "check_env.py"
     spec = importlib.util.spec_from_file_location("check_env_script", path)
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)

@@ -14,15 +14,10 @@ from focalcls.train.outputs import log_table
 from focalcls.train.presets import LossSpec, resolve_preset
 from focalcls.train.settings import TrainSettings
 from focalcls.train.trainer import loss_function
+from helpers import train_settings
 
 LABELS = ["big", "mid", "tiny"]
 COUNTS = {"big": 100, "mid": 10, "tiny": 1}
-
-
-def train_settings(**overrides) -> TrainSettings:
-    """Settings as a complete config gives them: the schema's defaults, then the test's own values."""
-    seed = overrides.pop("seed", 42)
-    return TrainSettings.from_config({**complete({})["train"], **overrides}, seed=seed)
 
 
 def test_settings_take_exactly_their_fields_from_the_filled_config_and_have_no_defaults_of_their_own():
