@@ -2,15 +2,17 @@
 picks, and its script reading only the files its rule declares."""
 
 import json
+from pathlib import Path
 
 import pytest
 
 from conftest import REPO
 from focalcls.config.loading import complete
+from focalcls.config.runs import run_files, run_name
 from focalcls.core.errors import UserError
 from focalcls.evaluate.selection import pick_best
 from focalcls.report.headline import TIE_TOLERANCE, comparison_sentence, headline
-from focalcls.report.runs import files_by_name, read_runs
+from focalcls.report.runs import declared_paths, read_runs
 from helpers import adjusted_outputs, run_rule_script
 
 
@@ -84,14 +86,33 @@ def test_best_preset_is_chosen_on_validation_and_ties_go_to_the_first_listed():
     assert pick_best({"severe": metrics["severe"], "mild": metrics["mild"]}, "macro_f1") == "severe"
 
 
-def test_files_are_matched_to_names_in_their_listed_order():
-    files = files_by_name(["ce", "mild"], {"metrics": ["a/m.json", "b/m.json"], "train_log": ["a/l.csv", "b/l.csv"]})
-    assert {name: {k: str(v) for k, v in f.items()} for name, f in files.items()} == {
-        "ce": {"metrics": "a/m.json", "train_log": "a/l.csv"},
-        "mild": {"metrics": "b/m.json", "train_log": "b/l.csv"},
+def test_the_report_reads_only_paths_its_rule_declares():
+    files = {"presets": {"ce": [{"metrics": "a/m.json"}]}, "baselines": {"tfidf": {"metrics": "t/m.json"}}}
+    found = declared_paths(files, ["a/m.json", "t/m.json", "x.xlsx"])
+    assert found == {
+        "presets": {"ce": [{"metrics": Path("a/m.json")}]},
+        "baselines": {"tfidf": {"metrics": Path("t/m.json")}},
     }
-    with pytest.raises(ValueError, match="1 metrics files for 2 names"):
-        files_by_name(["ce", "mild"], {"metrics": ["a/m.json"]})
+    with pytest.raises(ValueError, match="t/m.json is not among the report rule's inputs"):
+        declared_paths(files, ["a/m.json"])
+
+
+def test_a_runs_files_are_named_by_preset_and_seed_not_by_position():
+    files = run_files({"ce": ["ce", "ce/seed-1"], "old": ["old"]}, {"metrics": "metrics", "log": "train_log"})
+    assert files == {
+        "ce": [
+            {"metrics": "results/presets/ce/eval/metrics.json", "log": "results/presets/ce/train_log.csv"},
+            {
+                "metrics": "results/presets/ce/seed-1/eval/metrics.json",
+                "log": "results/presets/ce/seed-1/train_log.csv",
+            },
+        ],
+        "old": [{"metrics": "results/presets/old/eval/metrics.json", "log": "results/presets/old/train_log.csv"}],
+    }
+    assert [run_name("ce", seed, [42, 1]) for seed in (42, 1)] == ["ce", "ce/seed-1"]
+
+
+PRESET_KINDS = {"metrics": "metrics.json", "predictions": "predictions.xlsx", "confusion": "confusion.csv"}
 
 
 @pytest.mark.slow
@@ -125,6 +146,20 @@ def test_report_script_reads_the_files_its_rule_declares(stages, tmp_path):
     scored = json.loads((adjusted / "metrics.json").read_text())["logit_adjustment"]
     assert scored["tau"] in config["logit_adjustment"]["taus"]
     assert scored["val_scores"][str(scored["tau"])] == max(scored["val_scores"].values())
+    run_files = {kind: f"{eval_dir}/{name}" for kind, name in PRESET_KINDS.items()}
+    run_files["binary"] = f"{preset}/binary/metrics.json"
+    files = {
+        "presets": {"balanced": [run_files], "old": [run_files]},  # old: the same scores, its own row
+        "training": {
+            "balanced": [{"train_summary": f"{preset}/train_summary.json", "train_log": f"{preset}/train_log.csv"}]
+        },
+        "adjusted": {
+            "balanced": [{"metrics": str(adjusted / "metrics.json"), "predictions": str(adjusted / "predictions.xlsx")}]
+        },
+        "baselines": {"tfidf": {"metrics": "b/tfidf/metrics.json", "predictions": "b/tfidf/predictions.xlsx"}},
+        "evaluations": {},
+    }
+    declared = sorted({path for path in json.dumps(files).split('"') if "/" in path})
     run_rule_script(
         "report.py",
         cwd=stages,
@@ -132,25 +167,12 @@ def test_report_script_reads_the_files_its_rule_declares(stages, tmp_path):
             **{split: f"d/{split}.xlsx" for split in ("train", "val", "test")},
             "labels": "d/labels.json",
             "summary": "d/summary.json",
-            "metrics": [f"{eval_dir}/metrics.json"] * 2,
-            "predictions": [f"{eval_dir}/predictions.xlsx"] * 2,
-            "confusion": [f"{eval_dir}/confusion.csv"] * 2,
-            "binary": [f"{preset}/binary/metrics.json"] * 2,
-            "train_summary": [f"{preset}/train_summary.json"],
-            "train_log": [f"{preset}/train_log.csv"],
-            "baseline_metrics": ["b/tfidf/metrics.json"],
-            "baseline_predictions": ["b/tfidf/predictions.xlsx"],
-            "evaluations": [],
-            "adjusted_metrics": [str(adjusted / "metrics.json")],
-            "adjusted_predictions": [str(adjusted / "predictions.xlsx")],
+            "runs": declared,
             "tune": [],
         },
         output={"html": str(tmp_path / "page.html")},
         params={
-            "presets": {"balanced": ["balanced"], "old": ["old"]},
-            "adjusted": {"balanced": ["balanced"]},
-            "baselines": ["tfidf"],
-            "evaluations": [],
+            "files": files,
             "config": config,
             "repo": str(REPO),
             "benchmarks": str(tmp_path / "no-benchmarks"),

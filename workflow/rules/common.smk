@@ -21,6 +21,7 @@ from focalcls.config.checks import (
 )
 from focalcls.config.loading import complete, complete_preset
 from focalcls.config.raw_yaml import check_config_file
+from focalcls.config.runs import all_paths, run_files, run_name
 from focalcls.devices.executor import cluster_executor
 from focalcls.devices.gpu_pool import gpu_plan_line, plan_gpus
 
@@ -58,20 +59,24 @@ PRESETS = preset_names(config)
 ADAPTERS = config["evaluate"]["adapters"]
 
 
-def run_name(preset, seed):
-    """A preset trained with one seed: the first seed's run keeps the preset's own folder (what predict, merge
-    and evaluate.files use), each further seed's lies in a sub-folder, so every run is its own target."""
-    return preset if seed == SEEDS[0] else f"{preset}/seed-{seed}"
-
-
 def seeds_of(preset):
     """The seeds a preset is trained with; an adapter trained elsewhere is one run, named as a first seed's."""
     return SEEDS[:1] if preset in ADAPTERS else SEEDS
 
 
+def runs_by_preset(presets):
+    """{preset: its runs, first seed first} (focalcls.config.runs names them)."""
+    return {preset: [run_name(preset, seed, SEEDS) for seed in seeds_of(preset)] for preset in presets}
+
+
 def runs_of(presets):
-    """Every seed's run of each of `presets`, preset by preset, seeds in train.seeds order."""
-    return [run_name(preset, seed) for preset in presets for seed in seeds_of(preset)]
+    """Every seed's run of each of `presets`, for expand() and wildcard constraints."""
+    return [run for runs in runs_by_preset(presets).values() for run in runs]
+
+
+def files_of(presets, kinds):
+    """{preset: [{kind: path} for each run]}: a rule's explicit map of the files of `presets`' runs."""
+    return run_files(runs_by_preset(presets), kinds)
 
 
 def tune_run(gamma, alpha):
@@ -118,7 +123,7 @@ TRAINED = {
     },
 }
 # run name -> (preset, seed)
-RUNS = {run_name(preset, seed): (preset, seed) for preset in [*TRAINED, *PRESETS] for seed in seeds_of(preset)}
+RUNS = {run_name(preset, seed, SEEDS): (preset, seed) for preset in [*TRAINED, *PRESETS] for seed in seeds_of(preset)}
 TRAINED_RUNS = "|".join(re.escape(run) for run, (preset, _) in RUNS.items() if preset in TRAINED)
 # The runs that evaluate scores: those trained here, and the adapters that import_adapter copies.
 EVALUATED_RUNS = "|".join([TRAINED_RUNS, *map(re.escape, ADAPTERS)])
@@ -190,7 +195,7 @@ def evaluated_pairs():
 
 
 def evaluated_files():
-    return [f"results/evaluations/{file}/{preset}/metrics.json" for file, preset in evaluated_pairs()]
+    return [path for models in report_files()["evaluations"].values() for path in models.values()]
 
 
 def script_path(name):
@@ -312,11 +317,30 @@ elif labels_from_last_run() is not None:
     )
 
 
-def adjusted_files(name):
-    """Every preset's logit-adjusted `name`, or none when logit_adjustment.taus is empty (turned off)."""
-    if not config["logit_adjustment"]["taus"]:
-        return []
-    return expand("results/presets/{preset}/adjusted/{name}", preset=runs_of(PRESETS), name=name)
+def report_files():
+    """The report's inputs as explicit maps: {preset: [{kind: path} per run]} for the presets, their training
+    files (the presets trained here) and their logit-adjusted rows (when logit_adjustment.taus is set),
+    {baseline: {kind: path}}, and {file: {model: metrics path}} for evaluate.files."""
+    kinds = ("metrics", "predictions", "confusion", "binary")
+    adjusted = {"metrics": "adjusted_metrics", "predictions": "adjusted_predictions"}
+    return {
+        "presets": files_of(PRESETS, kinds),
+        "training": files_of(trained_presets(), ("train_summary", "train_log")),
+        "adjusted": files_of(PRESETS, adjusted) if config["logit_adjustment"]["taus"] else {},
+        "baselines": {
+            name: {
+                kind: f"results/baselines/{name}/{kind}.{ext}"
+                for kind, ext in (("metrics", "json"), ("predictions", "xlsx"))
+            }
+            for name in config["baselines"]
+        },
+        "evaluations": {
+            file: {
+                model: f"results/evaluations/{file}/{model}/metrics.json" for f, model in evaluated_pairs() if f == file
+            }
+            for file in config["evaluate"]["files"]
+        },
+    }
 
 
 def preset_params(run):
@@ -342,16 +366,17 @@ def chosen(stage):
 def tuned_source(wildcards):
     """The winning run of the seed of `wildcards.preset` (tuned, or tuned/seed-<s>): its training and evaluation."""
     winner = searched_run(chosen(checkpoints.tune_gamma), chosen(checkpoints.tune_alpha))
-    folder = f"results/presets/{run_name(winner, RUNS[wildcards.preset][1])}"
-    return {kind: f"{folder}/{path}" for kind, path in TUNED_FILES.items()}
+    (files,) = run_files({winner: [run_name(winner, RUNS[wildcards.preset][1], SEEDS)]}, TUNED_FILES)[winner]
+    return files
 
 
+# The tuned rule's inputs and outputs, by name: the kinds of a run's files it copies.
 TUNED_FILES = {
     "adapter": "adapter",
-    "log_csv": "train_log.csv",
-    "summary": "train_summary.json",
-    "metrics": "eval/metrics.json",
-    "predictions": "eval/predictions.xlsx",
-    "val_predictions": "eval/val_predictions.xlsx",
-    "confusion": "eval/confusion.csv",
+    "log_csv": "train_log",
+    "summary": "train_summary",
+    "metrics": "metrics",
+    "predictions": "predictions",
+    "val_predictions": "val_predictions",
+    "confusion": "confusion",
 }

@@ -42,10 +42,10 @@ def build_report(
     tune: Sequence[Path] = (),
 ) -> dict:
     """Write the page to `out` and return its headline. `splits`: the train/val/test files; `presets`:
-    {name: [{kind: path} per training seed]} of the files report_runs.PRESET_FILES names; `training`: the same
-    of TRAINING_FILES, for the presets trained here (an adapter trained elsewhere has none); `baselines`:
-    {name: {kind: path}} of the files BASELINE_FILES names; `adjusted`: {preset: [{kind: path} per seed]}
-    of each preset's logit-adjusted metrics and predictions (BASELINE_FILES); `evaluations`:
+    {name: [{kind: path} per run]} of its metrics, predictions, confusion and binary files (focalcls.config.runs
+    names them); `training`: {name: [{train_summary, train_log} per run]} for the presets trained here (an
+    adapter trained elsewhere has none); `baselines`: {name: {metrics, predictions}}; `adjusted`: {preset:
+    [{metrics, predictions} per run]} of each preset's logit-adjusted rows; `evaluations`:
     {file: {preset or baseline: metrics.json}} of evaluate.files; `tune`: the search's stages, in order."""
     label_names, data_summary = read_json(labels), read_json(summary)
     runs = read_runs(presets, training, baselines, adjusted)

@@ -4,7 +4,6 @@ The report never recomputes a figure another stage wrote; it reads only the file
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -16,31 +15,20 @@ from focalcls.core.spreadsheets import read_table
 from focalcls.report.seed_summary import mean_over_seeds, spread_over_seeds
 from focalcls.report.tables import TABLE_COLUMNS
 
-# The files of one preset, and of one baseline, the report reads (the report rule's input names); a preset
-# trained here has its training files too, an adapter trained elsewhere none.
-PRESET_FILES = ("metrics", "predictions", "confusion", "binary")
-TRAINING_FILES = ("train_summary", "train_log")
-BASELINE_FILES = ("metrics", "predictions")
 SPLITS = ("train", "val", "test")
 SPREAD_COLUMNS = ("val_macro_f1", *TABLE_COLUMNS)
 
 
-def files_by_name(names: Sequence[str], files: Mapping[str, Sequence[str | os.PathLike]]) -> dict[str, dict[str, Path]]:
-    """{name: {kind: path}} from one list of paths per kind, each listed in the order of `names`,
-    as a rule's expand() lists them."""
-    for kind, paths in files.items():
-        if len(paths) != len(names):
-            raise ValueError(f"{len(paths)} {kind} files for {len(names)} names ({', '.join(names)})")
-    return {name: {kind: Path(paths[i]) for kind, paths in files.items()} for i, name in enumerate(names)}
-
-
-def files_by_seed(
-    runs: Mapping[str, Sequence[str]], files: Mapping[str, Sequence[str | os.PathLike]]
-) -> dict[str, list[dict[str, Path]]]:
-    """{preset: [{kind: path} per seed]} from `runs` ({preset: its run names, one per seed}) and one list of
-    paths per kind listing every run, preset by preset, as the report rule's expand() lists them."""
-    by_run = files_by_name([run for names in runs.values() for run in names], files)
-    return {preset: [by_run[run] for run in names] for preset, names in runs.items()}
+def declared_paths(files, inputs: Sequence[str]):
+    """`files` (the report rule's maps of paths by name, nested dicts and lists) with every path a Path, each
+    checked to be one of the rule's `inputs`: the report reads only what its rule declares."""
+    if isinstance(files, Mapping):
+        return {key: declared_paths(value, inputs) for key, value in files.items()}
+    if isinstance(files, (list, tuple)):
+        return [declared_paths(value, inputs) for value in files]
+    if str(files) not in inputs:
+        raise ValueError(f"{files} is not among the report rule's inputs; list it there too")
+    return Path(files)
 
 
 def read_runs(
