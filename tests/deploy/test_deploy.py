@@ -18,11 +18,15 @@ from helpers import adjusted_outputs, evaluate_flags, flags, run_rule_script, ru
 pytestmark = pytest.mark.slow  # runs Snakemake or trains: python -m pytest -m 'not slow' skips it
 
 TEXTS = ["球队比赛今天进球", "银行利率市场", "医院医生报道", "芯片手机网络"]
-# predict's command line: the candidate presets with their files, in one order, and the config's settings.
-CANDIDATE = [
-    *("--candidates", "balanced", "--runs", 1),
-    *("--metrics", "p/balanced/eval/metrics.json", "--adapters", "p/balanced/adapter"),
-]
+
+
+def runs_flag(metrics: dict[str, list[str]], adapter: str = "p/balanced/adapter") -> list[str]:
+    """predict's --runs: {preset: {adapter, metrics of each run}}, by name."""
+    return ["--runs", json.dumps({name: {"adapter": adapter, "metrics": paths} for name, paths in metrics.items()})]
+
+
+# predict's command line: the candidate presets with their files, by name, and the config's settings.
+CANDIDATE = runs_flag({"balanced": ["p/balanced/eval/metrics.json"]})
 
 
 def predict_flags(checkpoint, rows: str, out: str) -> list:
@@ -102,8 +106,7 @@ def test_predict_with_logit_adjustment_gives_the_labels_the_report_scored(stages
     )
     tau = json.loads((stages / adjusted["metrics"]).read_text())["logit_adjustment"]["tau"]
     settings = [*SETTINGS[:-1], "true"]
-    candidate = ["--candidates", "balanced", "--metrics", adjusted["metrics"], "--adapters", "p/balanced/adapter"]
-    candidate += ["--runs", "1"]
+    candidate = runs_flag({"balanced": [adjusted["metrics"]]})
     common = flags(checkpoint=tiny_model_dir, labels="d/labels.json", input="d/test.xlsx", text_column="text")
     done = run_script("predict.py", *common, "--out", "out/adjusted.xlsx", *candidate, *settings, cwd=stages)
     assert f"logit adjustment (tau={tau:g})" in done.stderr
@@ -112,7 +115,7 @@ def test_predict_with_logit_adjustment_gives_the_labels_the_report_scored(stages
     assert list(labelled.predicted_label) == list(scored.predicted_label)
     assert labelled.confidence.to_numpy() == pytest.approx(scored.confidence.to_numpy(), abs=1e-4)
     # the preset's unadjusted metrics hold no tau: a message naming the file, not unadjusted labels
-    unadjusted = [*candidate[:3], "p/balanced/eval/metrics.json", *candidate[4:]]
+    unadjusted = runs_flag({"balanced": ["p/balanced/eval/metrics.json"]})
     done = run_script("predict.py", *common, "--out", "out/no.xlsx", *unadjusted, *settings, cwd=stages, check=False)
     assert done.returncode == 2 and "p/balanced/eval/metrics.json: holds no logit adjustment" in done.stderr
     assert not (stages / "out/no.xlsx").exists()
@@ -204,19 +207,17 @@ def test_predict_chooses_on_the_mean_over_seeds_as_the_report_does(stages, tiny_
     """`first` wins on its first seed alone (0.9 against 0.6) but loses on the mean (0.5 against 0.6); an
     adapter trained elsewhere, one run, is weighed on it alone."""
     vals = {"first": [0.9, 0.1], "steady": [0.6, 0.6], "elsewhere": [0.55]}
-    metrics = []
+    metrics: dict[str, list[str]] = {}
     for name, seeds in vals.items():
         for i, val in enumerate(seeds):
             path = tmp_path / f"{name}-{i}.json"
             path.write_text(json.dumps({"val": {"macro_f1": val}}))
-            metrics.append(str(path))
+            metrics.setdefault(name, []).append(str(path))
     write_xlsx(stages / "few.xlsx", pd.DataFrame({"内容": TEXTS}))
-    runs = ["--runs", 2, 2, 1, "--adapters", *["p/balanced/adapter"] * 3]
-    candidates = ["--candidates", *vals, "--metrics", *metrics, *runs]
     argv = [*flags(checkpoint=tiny_model_dir, labels="d/labels.json", input="few.xlsx", text_column="内容")]
-    done = run_script("predict.py", *argv, "--out", "out/few.xlsx", *candidates, *SETTINGS, cwd=stages)
+    done = run_script("predict.py", *argv, "--out", "out/few.xlsx", *runs_flag(metrics), *SETTINGS, cwd=stages)
     assert "with preset steady" in done.stderr
-    one_short = ["--candidates", *vals, "--metrics", *metrics[:4], *runs]
-    bad = run_script("predict.py", *argv, "--out", "out/bad.xlsx", *one_short, *SETTINGS, cwd=stages, check=False)
-    assert bad.returncode == 2 and "4 metrics files for 3 presets" in bad.stderr
-    assert not (stages / "out/bad.xlsx").exists()
+    # the runs travel by name: listed in another order, the same preset wins
+    backwards = {name: metrics[name] for name in reversed(metrics)}
+    again = run_script("predict.py", *argv, "--out", "out/again.xlsx", *runs_flag(backwards), *SETTINGS, cwd=stages)
+    assert "with preset steady" in again.stderr

@@ -107,6 +107,27 @@ def twin_preset(gamma, alpha):
     return next((name for name, preset in config["presets"].items() if trained_settings(preset) == point), None)
 
 
+def search_points(values, gamma_of, alpha_of):
+    """One stage's candidates, by name: [{value, run, metrics: [its runs' metrics.json]}] (focalcls.train.search)."""
+    points = []
+    for value in values:
+        run = searched_run(gamma_of(value), alpha_of(value))
+        metrics = [files["metrics"] for files in files_of([run], ["metrics"])[run]]
+        points.append({"value": value, "run": run, "metrics": metrics})
+    return points
+
+
+def gamma_points():
+    """The first stage's candidates: each gamma at tune.alpha."""
+    return search_points(TUNE["gammas"], lambda gamma: gamma, lambda gamma: TUNE["alpha"])
+
+
+def alpha_points():
+    """The second stage's candidates: each alpha at the gamma the first stage chose."""
+    gamma = chosen(checkpoints.tune_gamma)
+    return search_points(alpha_candidates(), lambda alpha: gamma, lambda alpha: alpha)
+
+
 def searched_run(gamma, alpha):
     """The run that holds the search's point: its twin preset's, which is not trained again, else its own."""
     return twin_preset(gamma, alpha) or tune_run(gamma, alpha)
@@ -277,6 +298,17 @@ if not workflow.remote_exec:  # once a run, not once a cluster job; on stderr, s
 def raw_inputs(wildcards):
     data = config["data"]
     return [data[k] for k in ("raw", "train", "val", "test") if data[k]]
+
+
+def predict_runs():
+    """{preset: {adapter: its first run's, metrics: [each run's, first seed first]}} that predict chooses from,
+    on the mean over runs; the metrics are the logit-adjusted rows' with predict.logit_adjustment."""
+    kind = "adjusted_metrics" if config["predict"]["logit_adjustment"] else "metrics"
+    files = files_of(predict_candidates(), {"adapter": "adapter", "metrics": kind})
+    return {
+        preset: {"adapter": runs[0]["adapter"], "metrics": [run["metrics"] for run in runs]}
+        for preset, runs in files.items()
+    }
 
 
 def predict_candidates():

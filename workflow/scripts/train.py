@@ -1,6 +1,5 @@
 """Train one preset's LoRA adapter; with train.gpus > 1 it relaunches itself under accelerate."""
 
-import re
 import sys
 from pathlib import Path
 
@@ -40,20 +39,15 @@ def _train(args, config: dict, seed: int) -> None:
         val=read_table(args.val),
         labels=labels,
         checkpoint=args.checkpoint,
-        loss=resolve_preset(preset_of(args.preset), args.preset_settings, labels, counts),
+        loss=resolve_preset(args.preset, args.preset_settings, labels, counts),
         lora=args.lora,
         settings=TrainSettings.from_config(config["train"], seed=seed),
         max_length=config["model"]["max_length"],
         out_dir=Path(args.out_dir),
-        preset_name=preset_of(args.preset),
+        preset_name=args.preset,
         dtype=config["model"]["dtype"],
         trust_remote_code=config["model"]["trust_remote_code"],
     )
-
-
-def preset_of(run: str) -> str:
-    """The preset a run trains: its name without the /seed-<seed> of a further seed."""
-    return re.sub(r"/seed-[0-9]+$", "", run)
 
 
 def build_parser():

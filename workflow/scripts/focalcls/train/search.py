@@ -7,36 +7,31 @@ import statistics
 from collections.abc import Mapping, Sequence
 
 
-def stage_result(
-    parameter: str,
-    values: Sequence[float],
-    metrics: Sequence[Mapping],
-    seeds: int,
-    metric: str,
-    fixed: Mapping,
-    *,
-    runs: Sequence[str],
-) -> dict:
-    """The stage's record (results/tune/<parameter>.json). metrics: the metrics.json of every run, value by
-    value, each value's `seeds` seeds in turn; each is judged on metrics["val"][metric], never on test.
-    runs: the folder each value's runs lie in, under results/presets/: the search's own (tune/...), or a
-    configured preset's of the same settings, which the record names as `preset`."""
-    if len(metrics) != len(values) * seeds:
-        raise ValueError(f"{len(metrics)} runs for {len(values)} {parameter} values x {seeds} seeds")
-    if len(runs) != len(values):
-        raise ValueError(f"{len(runs)} run folders for {len(values)} {parameter} values")
-    points = []
-    for i, value in enumerate(values):
-        scores = [m["val"][metric] for m in metrics[i * seeds : (i + 1) * seeds]]
-        points.append(
+def stage_result(parameter: str, points: Sequence[Mapping], metric: str, fixed: Mapping) -> dict:
+    """The stage's record (results/tune/<parameter>.json). points: one per candidate value, in the order
+    listed: {value, run (the folder under results/presets/ its runs lie in: the search's own tune/..., or a
+    configured preset's of the same settings, which the record names as `preset`), metrics (the metrics.json
+    of each of its runs)}; each is judged on metrics["val"][metric], never on test."""
+    if not points or any(not point["metrics"] for point in points):
+        raise ValueError(f"a candidate {parameter} without runs: every candidate needs its runs' metrics")
+    found = []
+    for point in points:
+        scores = [m["val"][metric] for m in point["metrics"]]
+        found.append(
             {
-                "value": value,
-                "run": runs[i],
-                "preset": None if runs[i].startswith("tune/") else runs[i],
+                "value": point["value"],
+                "run": point["run"],
+                "preset": None if point["run"].startswith("tune/") else point["run"],
                 "mean": statistics.fmean(scores),
                 "sd": statistics.stdev(scores) if len(scores) > 1 else None,
                 "seeds": scores,
             }
         )
-    best = max(range(len(points)), key=lambda i: (points[i]["mean"], -i))
-    return {"parameter": parameter, "metric": metric, "fixed": dict(fixed), "points": points, "chosen": values[best]}
+    best = max(range(len(found)), key=lambda i: (found[i]["mean"], -i))
+    return {
+        "parameter": parameter,
+        "metric": metric,
+        "fixed": dict(fixed),
+        "points": found,
+        "chosen": found[best]["value"],
+    }
