@@ -23,13 +23,14 @@ import torch
 from transformers import TrainerCallback, set_seed
 
 import demo_inputs  # bench/demo_inputs.py: Python puts the running script's folder on the path
-from focalcls.config import complete_preset
-from focalcls.data import class_counts
-from focalcls.metrics import f1_summary
-from focalcls.presets import resolve_preset
-from focalcls.tables import read_table
-from focalcls.trainer_setup import TokenizedRows, build_trainer
-from focalcls.training import TrainSettings, compute_and_weight_types, prepared_model
+from focalcls.config.loading import complete_preset
+from focalcls.core.metrics import f1_summary
+from focalcls.core.spreadsheets import read_table
+from focalcls.data.splitting import class_counts
+from focalcls.train.presets import resolve_preset
+from focalcls.train.settings import TrainSettings
+from focalcls.train.trainer import TokenizedRows, build_trainer
+from focalcls.train.training import compute_and_weight_types, prepared_model
 
 METRICS = ("loss", "macro_f1", "minority_f1")
 PATIENCES = (1, 2, 3, 5)

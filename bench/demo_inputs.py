@@ -8,7 +8,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from focalcls.config import load_config
+from focalcls.config.loading import load_config
 
 REPO = Path(__file__).resolve().parents[1]
 

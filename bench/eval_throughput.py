@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from focalcls.inference import predict_probs
-from focalcls.model import add_lora, load_classifier, load_tokenizer
-from focalcls.precision import use_bf16
-from focalcls.tables import read_table
+from focalcls.core.spreadsheets import read_table
+from focalcls.devices.precision import use_bf16
+from focalcls.evaluate.inference import predict_probs
+from focalcls.train.model import add_lora, load_classifier, load_tokenizer
 
 REPO = Path(__file__).resolve().parents[1]
 

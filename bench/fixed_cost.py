@@ -32,23 +32,24 @@ from typing import TypeVar
 import torch
 
 import demo_inputs  # bench/demo_inputs.py: Python puts the running script's folder on the path
-from focalcls.config import complete_preset
-from focalcls.data import class_counts
-from focalcls.model import HEAD_NAMES
-from focalcls.presets import resolve_preset
-from focalcls.tables import read_table
-from focalcls.trainer_setup import build_trainer
-from focalcls.training import TrainSettings, compute_and_weight_types, prepared_model
+from focalcls.config.loading import complete_preset
+from focalcls.core.spreadsheets import read_table
+from focalcls.data.splitting import class_counts
+from focalcls.train.model import HEAD_NAMES
+from focalcls.train.presets import resolve_preset
+from focalcls.train.settings import TrainSettings
+from focalcls.train.trainer import build_trainer
+from focalcls.train.training import compute_and_weight_types, prepared_model
 from step_profile import matmul_gflops
 
 T = TypeVar("T")
 HEADS = "|".join(HEAD_NAMES)  # the classification head's module names
-# What workflow/scripts/train.py imports before it trains: its own imports, then focalcls.training.
+# What workflow/scripts/train.py imports before it trains: its own imports, then focalcls.train.training.
 IMPORTS = (
-    "import focalcls.cli, focalcls.atomic, focalcls.config, focalcls.launch, focalcls.presets, focalcls.tables; "
-    "import focalcls.training"
+    "import focalcls.core.cli, focalcls.core.atomic, focalcls.config.loading, focalcls.devices.launch; "
+    "import focalcls.train.presets, focalcls.core.spreadsheets, focalcls.train.training"
 )
-TOKENIZER = "import sys, time; from focalcls.model import load_tokenizer; t = time.perf_counter(); "
+TOKENIZER = "import sys, time; from focalcls.train.model import load_tokenizer; t = time.perf_counter(); "
 TOKENIZER += "load_tokenizer(sys.argv[1], trust_remote_code=sys.argv[2] == '1'); print(time.perf_counter() - t)"
 
 

@@ -26,11 +26,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from focalcls.config import complete, complete_preset
-from focalcls.inference import predict_probs
-from focalcls.precision import inference_types
-from focalcls.presets import resolve_preset
-from focalcls.training import TrainSettings, train_preset
+from focalcls.config.loading import complete, complete_preset
+from focalcls.devices.precision import inference_types
+from focalcls.evaluate.inference import predict_probs
+from focalcls.train.presets import resolve_preset
+from focalcls.train.settings import TrainSettings
+from focalcls.train.training import train_preset
 
 SHAPE_FIELDS = (
     "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads",
@@ -108,7 +109,7 @@ def train_on_shape(folder: Path, out_dir: Path, train: pd.DataFrame, args: argpa
 
 def evaluation_seconds(folder: Path, adapter: Path, texts: list[str], args: argparse.Namespace, gpu: bool) -> float:
     """Seconds the evaluate stage's inference takes over `texts`, after one warm-up batch."""
-    from focalcls.model import load_trained_classifier
+    from focalcls.train.model import load_trained_classifier
 
     bf16, dtype = inference_types(args.precision, "auto")
     model, tokenizer, _ = load_trained_classifier(str(folder), adapter, LABELS, dtype=dtype)

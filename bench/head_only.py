@@ -25,18 +25,19 @@ import numpy as np
 import torch
 
 import demo_inputs  # bench/demo_inputs.py: Python puts the running script's folder on the path
-from focalcls.baselines import tfidf_probs
-from focalcls.config import complete_preset
-from focalcls.data import TEXT, class_counts
-from focalcls.hard_examples import EpochSampler, RowLosses
-from focalcls.head_init import head_inputs, prior_head_weight, prior_logits
-from focalcls.inference import label_ids
-from focalcls.losses import class_probabilities, focal_loss
-from focalcls.metrics import classification_metrics
-from focalcls.model import load_classifier, load_tokenizer
-from focalcls.precision import use_bf16
-from focalcls.presets import LossSpec, resolve_preset
-from focalcls.tables import read_table
+from focalcls.config.loading import complete_preset
+from focalcls.core.metrics import classification_metrics
+from focalcls.core.spreadsheets import read_table
+from focalcls.data.cleaning import TEXT
+from focalcls.data.splitting import class_counts
+from focalcls.devices.precision import use_bf16
+from focalcls.evaluate.baselines import tfidf_probs
+from focalcls.evaluate.inference import label_ids
+from focalcls.train.head_init import head_inputs, prior_head_weight, prior_logits
+from focalcls.train.losses import class_probabilities, focal_loss
+from focalcls.train.model import load_classifier, load_tokenizer
+from focalcls.train.presets import LossSpec, resolve_preset
+from focalcls.train.sampling import EpochSampler, RowLosses
 
 SPLITS = ("train", "val", "test")
 

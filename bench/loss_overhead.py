@@ -19,13 +19,14 @@ import torch
 from transformers import DataCollatorWithPadding
 
 import demo_inputs  # bench/demo_inputs.py: Python puts the running script's folder on the path
-from focalcls.config import complete_preset
-from focalcls.data import LABEL, TEXT, class_counts
-from focalcls.losses import focal_loss
-from focalcls.model import add_lora, load_classifier, load_tokenizer
-from focalcls.precision import use_bf16
-from focalcls.presets import LossSpec, resolve_preset
-from focalcls.tables import read_table
+from focalcls.config.loading import complete_preset
+from focalcls.core.spreadsheets import read_table
+from focalcls.data.cleaning import LABEL, TEXT
+from focalcls.data.splitting import class_counts
+from focalcls.devices.precision import use_bf16
+from focalcls.train.losses import focal_loss
+from focalcls.train.model import add_lora, load_classifier, load_tokenizer
+from focalcls.train.presets import LossSpec, resolve_preset
 
 LOSSES = {
     "ce": {"loss": "ce"},

@@ -26,8 +26,8 @@ from pathlib import Path
 
 import yaml
 
-from focalcls.checks import preset_names
-from focalcls.config import load_config
+from focalcls.config.checks import preset_names
+from focalcls.config.loading import load_config
 
 REPO = Path(__file__).resolve().parents[1]
 SEEDS = [42, 1, 2]

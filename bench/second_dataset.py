@@ -28,10 +28,10 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from focalcls.data import LABEL, TEXT
-from focalcls.demo import pip_download, verify_sha256
-from focalcls.selection import pick_best
-from focalcls.tables import write_xlsx
+from focalcls.core.spreadsheets import write_xlsx
+from focalcls.data.cleaning import LABEL, TEXT
+from focalcls.data.demo import pip_download, verify_sha256
+from focalcls.evaluate.selection import pick_best
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE, VERSION = "chatterbot-corpus", "1.3.3"

@@ -22,11 +22,11 @@ import torch.nn.functional as F
 from torch.profiler import ProfilerActivity, profile
 
 import demo_inputs  # bench/demo_inputs.py: Python puts the running script's folder on the path
-from focalcls.data import LABEL, TEXT
-from focalcls.fast_dropout import FastDropout
-from focalcls.model import add_lora, load_classifier, load_tokenizer
-from focalcls.precision import use_bf16
-from focalcls.tables import read_table
+from focalcls.core.spreadsheets import read_table
+from focalcls.data.cleaning import LABEL, TEXT
+from focalcls.devices.precision import use_bf16
+from focalcls.train.fast_dropout import FastDropout
+from focalcls.train.model import add_lora, load_classifier, load_tokenizer
 from loss_overhead import fixed_batches, timed_step
 
 CATEGORIES = {  # aten operator -> what it is; self CPU time is summed per category

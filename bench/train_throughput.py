@@ -22,13 +22,15 @@ import pandas as pd
 import torch
 
 import demo_inputs  # bench/demo_inputs.py: Python puts the running script's folder on the path
-from focalcls import training
-from focalcls.config import complete_preset
-from focalcls.data import LABEL, TEXT, class_counts
-from focalcls.precision import use_bf16
-from focalcls.presets import resolve_preset
-from focalcls.tables import read_table
-from focalcls.training import TrainSettings, train_preset
+from focalcls.config.loading import complete_preset
+from focalcls.core.spreadsheets import read_table
+from focalcls.data.cleaning import LABEL, TEXT
+from focalcls.data.splitting import class_counts
+from focalcls.devices.precision import use_bf16
+from focalcls.train import training
+from focalcls.train.presets import resolve_preset
+from focalcls.train.settings import TrainSettings
+from focalcls.train.training import train_preset
 
 
 class Rows(torch.utils.data.Dataset):

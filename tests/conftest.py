@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from focalcls.config import complete
+from focalcls.config.loading import complete
 
 REPO = Path(__file__).resolve().parents[1]
 # Each class has its own words, so even a tiny model can learn something in a few steps.
@@ -85,7 +85,7 @@ def tiny_model_dir(tmp_path_factory) -> Path:
     return folder
 
 
-# Config sections as the scripts receive them: complete, the schema's defaults filled in (focalcls.config).
+# Config sections as the scripts receive them: complete, the schema's defaults filled in (focalcls.config.loading).
 TINY = complete(
     {
         "train": {
@@ -108,7 +108,7 @@ TRAIN, LORA, MODEL, PRESET = TINY["train"], TINY["lora"], TINY["model"], TINY["p
 @pytest.fixture(scope="session")
 def stages(tmp_path_factory, imbalanced_rows, tiny_model_dir):
     """Every stage script run once on the synthetic rows, chained as the workflow chains them."""
-    from focalcls.tables import write_xlsx
+    from focalcls.core.spreadsheets import write_xlsx
     from helpers import binary_and_tfidf, evaluate_flags, extract_and_split, run_script, train_flags
 
     work = tmp_path_factory.mktemp("stages")

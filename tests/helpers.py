@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 
 from conftest import LORA, MODEL, PRESET, REPO, TRAIN
-from focalcls.config import complete
+from focalcls.config.loading import complete
+from focalcls.train.settings import TrainSettings
 
 SCRIPTS = REPO / "workflow" / "scripts"
 
@@ -191,3 +192,9 @@ def adapter_trained_elsewhere(checkpoint, folder: Path, labels: list[str], *, wi
     if with_config:
         model.config.save_pretrained(str(folder))
     return folder
+
+
+def train_settings(**overrides) -> TrainSettings:
+    """Settings as a complete config gives them: the schema's defaults, then the test's own values."""
+    seed = overrides.pop("seed", 42)
+    return TrainSettings.from_config({**complete({})["train"], **overrides}, seed=seed)

@@ -136,7 +136,7 @@ def test_convergence_replays_early_stopping_exactly(demo_like, tiny_model_dir, t
     with that rule (dropout on, so a test pass that moved the random generator would show)."""
     import pandas as pd
 
-    from focalcls.config import complete_preset
+    from focalcls.config.loading import complete_preset
     from helpers import run_script, train_flags
 
     work, data = demo_like
@@ -177,7 +177,7 @@ def test_second_data_set_reads_the_first_turn_and_topic_and_its_config_is_valid(
     import io
     import tarfile
 
-    from focalcls.config import complete
+    from focalcls.config.loading import complete
 
     sys.path.insert(0, str(REPO / "bench"))
     from second_dataset import chat_messages, study_config

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from focalcls.tables import write_xlsx
+from focalcls.core.spreadsheets import write_xlsx
 from helpers import snakemake
 from test_workflow import RAW, RETRAIN_PLAN, tiny_config
 

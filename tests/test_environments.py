@@ -6,7 +6,7 @@ from pathlib import Path
 import yaml
 
 from conftest import REPO
-from focalcls.check_env import pinned_versions
+from focalcls.env.check_env import pinned_versions
 
 
 def test_conda_environment_pins_match_the_requirements():

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from focalcls.tables import write_xlsx
+from focalcls.core.spreadsheets import write_xlsx
 from helpers import four_gpu_box, snakemake
 
 pytestmark = pytest.mark.slow

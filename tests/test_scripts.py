@@ -10,7 +10,7 @@ import psutil
 import pytest
 
 from conftest import MODEL, TRAIN
-from focalcls.tables import write_xlsx
+from focalcls.core.spreadsheets import write_xlsx
 from helpers import (
     evaluate_flags,
     extract_and_split,

@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from conftest import REPO
-from focalcls.tables import write_xlsx
+from focalcls.core.spreadsheets import write_xlsx
 from helpers import snakemake
 from test_workflow import NEW_ROWS, RAW, tiny_config
 

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from focalcls.config import complete
-from focalcls.tables import write_xlsx
+from focalcls.config.loading import complete
+from focalcls.core.spreadsheets import write_xlsx
 from helpers import snakemake
 
 pytestmark = pytest.mark.slow  # runs Snakemake or trains: python -m pytest -m 'not slow' skips it
@@ -419,7 +419,7 @@ HOSTILE = '<script>alert(1)</script>"><img src=x onerror=alert(2)>=SUM(A1)'
 @pytest.fixture(scope="module")
 def hostile_report(workflow_run, tmp_path_factory):
     """The report rebuilt after the most confident error of every preset became a hostile text."""
-    from focalcls.tables import read_table
+    from focalcls.core.spreadsheets import read_table
 
     work = tmp_path_factory.mktemp("hostile") / "copy"
     shutil.copytree(workflow_run, work, symlinks=True)
@@ -430,7 +430,7 @@ def hostile_report(workflow_run, tmp_path_factory):
         frame.loc[0, "true_label"] = next(x for x in frame.true_label.unique() if x != frame.predicted_label[0])
         frame.loc[0, "confidence"] = "1.0"
         write_xlsx(path, frame)
-    # As the README says it: no --cores (the default workflow profile gives every core).
+    # As docs/gpu-box.md writes it: no --cores (the default workflow profile gives every core).
     snakemake("results/report.html", "--configfile", "config.yaml", cwd=work)
     return work / "results/report.html"
 
@@ -593,7 +593,7 @@ def test_a_killed_run_resumes_its_training_from_the_last_checkpoint(workflow_run
     run.wait()
     assert not (work / target).exists() and not (work / "results/presets/moderate/adapter").exists()
 
-    # What the README tells a user after a kill: unlock, then run again.
+    # What docs/using-results.md tells a user after a kill: unlock, then run again.
     snakemake("--unlock", "--configfile", "config.yaml", cwd=work)
     snakemake(target, "--configfile", "config.yaml", "--cores", "2", "--rerun-incomplete", cwd=work)
     summary = json.loads((work / target).read_text())

@@ -6,8 +6,12 @@ from pathlib import Path
 
 from snakemake.utils import min_version
 
-from focalcls.adapters import adapter_files
-from focalcls.checks import (
+# The rules use this checkout's library, as its jobs do (script: and shell: jobs run from workflow/scripts):
+# an editable install of another clone must never mix two versions in one run.
+sys.path.insert(0, str(Path(workflow.basedir) / "workflow" / "scripts"))
+
+from focalcls.config.outside_adapters import adapter_files
+from focalcls.config.checks import (
     check_against_labels,
     check_config,
     check_gpu_budget,
@@ -15,12 +19,13 @@ from focalcls.checks import (
     preset_names,
     read_last_run,
 )
-from focalcls.config import complete, complete_preset
-from focalcls.config_file import check_config_file
-from focalcls.execution import cluster_executor
-from focalcls.gpus import gpu_plan_line, plan_gpus
-from focalcls.tracking import ENV as TRACKING_ENV
-from focalcls.tracking import check_packages, tracking_settings
+from focalcls.config.loading import complete, complete_preset
+from focalcls.config.raw_yaml import check_config_file
+from focalcls.config.runs import all_paths, run_files, run_name
+from focalcls.devices.executor import cluster_executor
+from focalcls.devices.gpu_pool import gpu_plan_line, plan_gpus
+from focalcls.train.tracking import ENV as TRACKING_ENV
+from focalcls.train.tracking import check_packages, tracking_settings
 
 min_version("9.0")
 
@@ -31,7 +36,7 @@ SCRIPTS = Path(workflow.basedir) / "workflow" / "scripts"
 # before any step walks the config.
 for configfile in workflow.configfiles:
     check_config_file(configfile)
-config.update(complete(config, Path(workflow.basedir, "config", "schema.yaml")))  # defaults from the schema only
+config.update(complete(config))  # defaults from the schema (focalcls/config/schema.yaml) only
 check_config(config)
 TRACKING = tracking_settings(config)
 check_packages(TRACKING["report_to"])
@@ -67,20 +72,24 @@ PRESETS = preset_names(config)
 ADAPTERS = config["evaluate"]["adapters"]
 
 
-def run_name(preset, seed):
-    """A preset trained with one seed: the first seed's run keeps the preset's own folder (what predict, merge
-    and evaluate.files use), each further seed's lies in a sub-folder, so every run is its own target."""
-    return preset if seed == SEEDS[0] else f"{preset}/seed-{seed}"
-
-
 def seeds_of(preset):
     """The seeds a preset is trained with; an adapter trained elsewhere is one run, named as a first seed's."""
     return SEEDS[:1] if preset in ADAPTERS else SEEDS
 
 
+def runs_by_preset(presets):
+    """{preset: its runs, first seed first} (focalcls.config.runs names them)."""
+    return {preset: [run_name(preset, seed, SEEDS) for seed in seeds_of(preset)] for preset in presets}
+
+
 def runs_of(presets):
-    """Every seed's run of each of `presets`, preset by preset, seeds in train.seeds order."""
-    return [run_name(preset, seed) for preset in presets for seed in seeds_of(preset)]
+    """Every seed's run of each of `presets`, for expand() and wildcard constraints."""
+    return [run for runs in runs_by_preset(presets).values() for run in runs]
+
+
+def files_of(presets, kinds):
+    """{preset: [{kind: path} for each run]}: a rule's explicit map of the files of `presets`' runs."""
+    return run_files(runs_by_preset(presets), kinds)
 
 
 def tune_run(gamma, alpha):
@@ -111,6 +120,27 @@ def twin_preset(gamma, alpha):
     return next((name for name, preset in config["presets"].items() if trained_settings(preset) == point), None)
 
 
+def search_points(values, gamma_of, alpha_of):
+    """One stage's candidates, by name: [{value, run, metrics: [its runs' metrics.json]}] (focalcls.train.search)."""
+    points = []
+    for value in values:
+        run = searched_run(gamma_of(value), alpha_of(value))
+        metrics = [files["metrics"] for files in files_of([run], ["metrics"])[run]]
+        points.append({"value": value, "run": run, "metrics": metrics})
+    return points
+
+
+def gamma_points():
+    """The first stage's candidates: each gamma at tune.alpha."""
+    return search_points(TUNE["gammas"], lambda gamma: gamma, lambda gamma: TUNE["alpha"])
+
+
+def alpha_points():
+    """The second stage's candidates: each alpha at the gamma the first stage chose."""
+    gamma = chosen(checkpoints.tune_gamma)
+    return search_points(alpha_candidates(), lambda alpha: gamma, lambda alpha: alpha)
+
+
 def searched_run(gamma, alpha):
     """The run that holds the search's point: its twin preset's, which is not trained again, else its own."""
     return twin_preset(gamma, alpha) or tune_run(gamma, alpha)
@@ -127,7 +157,7 @@ TRAINED = {
     },
 }
 # run name -> (preset, seed)
-RUNS = {run_name(preset, seed): (preset, seed) for preset in [*TRAINED, *PRESETS] for seed in seeds_of(preset)}
+RUNS = {run_name(preset, seed, SEEDS): (preset, seed) for preset in [*TRAINED, *PRESETS] for seed in seeds_of(preset)}
 TRAINED_RUNS = "|".join(re.escape(run) for run, (preset, _) in RUNS.items() if preset in TRAINED)
 # The runs that evaluate scores: those trained here, and the adapters that import_adapter copies.
 EVALUATED_RUNS = "|".join([TRAINED_RUNS, *map(re.escape, ADAPTERS)])
@@ -199,7 +229,7 @@ def evaluated_pairs():
 
 
 def evaluated_files():
-    return [f"results/evaluations/{file}/{preset}/metrics.json" for file, preset in evaluated_pairs()]
+    return [path for models in report_files()["evaluations"].values() for path in models.values()]
 
 
 def script_path(name):
@@ -283,6 +313,17 @@ def raw_inputs(wildcards):
     return [data[k] for k in ("raw", "train", "val", "test") if data[k]]
 
 
+def predict_runs():
+    """{preset: {adapter: its first run's, metrics: [each run's, first seed first]}} that predict chooses from,
+    on the mean over runs; the metrics are the logit-adjusted rows' with predict.logit_adjustment."""
+    kind = "adjusted_metrics" if config["predict"]["logit_adjustment"] else "metrics"
+    files = files_of(predict_candidates(), {"adapter": "adapter", "metrics": kind})
+    return {
+        preset: {"adapter": runs[0]["adapter"], "metrics": [run["metrics"] for run in runs]}
+        for preset, runs in files.items()
+    }
+
+
 def predict_candidates():
     """The presets predict chooses from: all of them for 'best', else the one named."""
     chosen = config["predict"]["preset"]
@@ -321,11 +362,30 @@ elif labels_from_last_run() is not None:
     )
 
 
-def adjusted_files(name):
-    """Every preset's logit-adjusted `name`, or none when logit_adjustment.taus is empty (turned off)."""
-    if not config["logit_adjustment"]["taus"]:
-        return []
-    return expand("results/presets/{preset}/adjusted/{name}", preset=runs_of(PRESETS), name=name)
+def report_files():
+    """The report's inputs as explicit maps: {preset: [{kind: path} per run]} for the presets, their training
+    files (the presets trained here) and their logit-adjusted rows (when logit_adjustment.taus is set),
+    {baseline: {kind: path}}, and {file: {model: metrics path}} for evaluate.files."""
+    kinds = ("metrics", "predictions", "confusion", "binary")
+    adjusted = {"metrics": "adjusted_metrics", "predictions": "adjusted_predictions"}
+    return {
+        "presets": files_of(PRESETS, kinds),
+        "training": files_of(trained_presets(), ("train_summary", "train_log")),
+        "adjusted": files_of(PRESETS, adjusted) if config["logit_adjustment"]["taus"] else {},
+        "baselines": {
+            name: {
+                kind: f"results/baselines/{name}/{kind}.{ext}"
+                for kind, ext in (("metrics", "json"), ("predictions", "xlsx"))
+            }
+            for name in config["baselines"]
+        },
+        "evaluations": {
+            file: {
+                model: f"results/evaluations/{file}/{model}/metrics.json" for f, model in evaluated_pairs() if f == file
+            }
+            for file in config["evaluate"]["files"]
+        },
+    }
 
 
 def preset_params(run):
@@ -366,16 +426,17 @@ def chosen(stage):
 def tuned_source(wildcards):
     """The winning run of the seed of `wildcards.preset` (tuned, or tuned/seed-<s>): its training and evaluation."""
     winner = searched_run(chosen(checkpoints.tune_gamma), chosen(checkpoints.tune_alpha))
-    folder = f"results/presets/{run_name(winner, RUNS[wildcards.preset][1])}"
-    return {kind: f"{folder}/{path}" for kind, path in TUNED_FILES.items()}
+    (files,) = run_files({winner: [run_name(winner, RUNS[wildcards.preset][1], SEEDS)]}, TUNED_FILES)[winner]
+    return files
 
 
+# The tuned rule's inputs and outputs, by name: the kinds of a run's files it copies.
 TUNED_FILES = {
     "adapter": "adapter",
-    "log_csv": "train_log.csv",
-    "summary": "train_summary.json",
-    "metrics": "eval/metrics.json",
-    "predictions": "eval/predictions.xlsx",
-    "val_predictions": "eval/val_predictions.xlsx",
-    "confusion": "eval/confusion.csv",
+    "log_csv": "train_log",
+    "summary": "train_summary",
+    "metrics": "metrics",
+    "predictions": "predictions",
+    "val_predictions": "val_predictions",
+    "confusion": "confusion",
 }

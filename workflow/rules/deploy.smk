@@ -29,12 +29,8 @@ rule merge:
 rule predict:
     input:
         rows=lambda wc: config["predict"]["files"][wc.name],
-        adapters=expand("results/presets/{preset}/adapter", preset=predict_candidates()),
-        metrics=expand(
-            "results/presets/{preset}/{scored}/metrics.json",
-            preset=runs_of(predict_candidates()),
-            scored="adjusted" if config["predict"]["logit_adjustment"] else "eval",
-        ),
+        adapters=[files["adapter"] for files in predict_runs().values()],
+        metrics=[path for files in predict_runs().values() for path in files["metrics"]],
         labels=rules.extract_labels.output.labels,
         model=model_input,
     output:
@@ -55,9 +51,8 @@ rule predict:
         gpu=min(1, gpus_per_job()),
         mem_mb=8000,
     params:
-        # The presets in the order of input.adapters; input.metrics lists each one's seeds in turn, runs how many.
-        candidates=predict_candidates(),
-        runs=[len(runs_of([preset])) for preset in predict_candidates()],
+        # {preset: {adapter, metrics of each run}}, by name: the same paths as the inputs.
+        runs=as_json(predict_runs()),
         sheet=as_json(config["predict"]["sheet"]),
         model=as_json(config["model"]),
         text_column=verbatim(config["predict"]["text_column"] or config["data"]["text_column"]),
@@ -70,7 +65,7 @@ rule predict:
         script=script_path("predict.py"),
     shell:
         "python {params.script:q} --threads {threads} --checkpoint={params.checkpoint:q}"
-        " --candidates {params.candidates:q} --runs {params.runs} --metrics {input.metrics:q} --adapters {input.adapters:q}"
+        " --runs {params.runs:q}"
         " --selection-metric {params.metric} --logit-adjustment {params.adjust:q} --labels {input.labels:q} --input={input.rows:q}"
         " --sheet={params.sheet:q} --text-column={params.text_column:q} --model {params.model:q}"
         " --batch-size {params.batch_size} --precision {params.precision} --gpus {params.gpus}"

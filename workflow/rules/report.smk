@@ -1,5 +1,5 @@
-# The report reads only what it declares: one named input per kind of file, listing one file per run (a
-# preset trained with one seed) in the order of params.presets, or per baseline in that of params.baselines.
+# The report reads only what it declares: its params map every run, baseline and evaluated file to its
+# paths by name (report_files in common.smk), and its inputs list those same paths, so Snakemake makes them first.
 
 
 rule report:
@@ -7,18 +7,11 @@ rule report:
         unpack(split_files),
         labels=rules.extract_labels.output.labels,
         summary=rules.split_and_balance.output.summary,
-        metrics=expand("results/presets/{preset}/eval/metrics.json", preset=runs_of(PRESETS)),
-        predictions=expand("results/presets/{preset}/eval/predictions.xlsx", preset=runs_of(PRESETS)),
-        confusion=expand("results/presets/{preset}/eval/confusion.csv", preset=runs_of(PRESETS)),
-        binary=expand("results/presets/{preset}/binary/metrics.json", preset=runs_of(PRESETS)),
-        # Only the presets trained here have training files; adapters trained elsewhere are left out.
-        train_summary=expand("results/presets/{preset}/train_summary.json", preset=runs_of(trained_presets())),
-        train_log=expand("results/presets/{preset}/train_log.csv", preset=runs_of(trained_presets())),
-        baseline_metrics=expand("results/baselines/{baseline}/metrics.json", baseline=config["baselines"]),
-        baseline_predictions=expand("results/baselines/{baseline}/predictions.xlsx", baseline=config["baselines"]),
+        presets=all_paths(report_files()["presets"]),
+        training=all_paths(report_files()["training"]),
+        adjusted=all_paths(report_files()["adjusted"]),
+        baselines=[path for files in report_files()["baselines"].values() for path in files.values()],
         evaluations=evaluated_files(),
-        adjusted_metrics=adjusted_files("metrics.json"),
-        adjusted_predictions=adjusted_files("predictions.xlsx"),
         tune=["results/tune/gamma.json", "results/tune/alpha.json"] if TUNE["gammas"] else [],
     output:
         html=report(
@@ -37,11 +30,7 @@ rule report:
     resources:
         mem_mb=2000,
     params:
-        # {preset: its runs, one per seed}, in the order the inputs list them.
-        presets={preset: runs_of([preset]) for preset in PRESETS},
-        adjusted={preset: runs_of([preset]) for preset in PRESETS} if config["logit_adjustment"]["taus"] else {},
-        baselines=config["baselines"],
-        evaluations=evaluated_pairs(),
+        files=report_files(),
         config=section(config),
         # Provenance: the checkout's pinned packages and commit, and every rule's benchmark so far.
         repo=workflow.basedir,

@@ -26,9 +26,9 @@ rule train:
         gpu=gpus_per_job(),
         mem_mb=8000,
     params:
-        # Only this preset's settings: changing one preset reruns that preset alone. Params and command are
-        # those of the rule before train.seeds existed (a new param reruns every job): --preset is the run's name.
-        # tau only where the loss reads it: adding it to the schema retrained no preset of another loss.
+        # Only this preset's settings: changing one preset reruns that preset alone (the run's seed is in
+        # train). tau only where the loss reads it: adding it to the schema retrained no preset of another loss.
+        name=lambda wc: RUNS[wc.preset][0],
         preset=lambda wc: json_text(preset_params(wc.preset)),
         lora=as_json(config["lora"]),
         train=lambda wc: json_text(train_params(wc.preset)),
@@ -39,5 +39,5 @@ rule train:
     shell:
         "python {params.script:q} --threads {threads} --train {input.train:q} --val {input.val:q}"
         " --labels {input.labels:q} --summary {input.summary:q} --checkpoint={params.checkpoint:q}"
-        " --preset {wildcards.preset:q} --preset-settings {params.preset:q} --lora {params.lora:q}"
+        " --preset {params.name:q} --run {wildcards.preset:q} --preset-settings {params.preset:q} --lora {params.lora:q}"
         " --train-settings {params.train:q} --model {params.model:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"

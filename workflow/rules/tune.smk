@@ -8,10 +8,7 @@
 
 checkpoint tune_gamma:
     input:
-        metrics=expand(
-            "results/presets/{preset}/eval/metrics.json",
-            preset=runs_of([searched_run(gamma, TUNE["alpha"]) for gamma in TUNE["gammas"]]),
-        ),
+        metrics=[path for point in gamma_points() for path in point["metrics"]],
     output:
         stage="results/tune/gamma.json",
     log:
@@ -25,10 +22,8 @@ checkpoint tune_gamma:
         mem_mb=500,
     params:
         parameter="gamma",
-        values=TUNE["gammas"],
-        runs=[searched_run(gamma, TUNE["alpha"]) for gamma in TUNE["gammas"]],
+        points=gamma_points(),
         fixed={"alpha": TUNE["alpha"]},
-        seeds=len(SEEDS),
         metric=TUNE["metric"],
     script:
         "../scripts/tune_stage.py"
@@ -36,10 +31,7 @@ checkpoint tune_gamma:
 
 checkpoint tune_alpha:
     input:
-        metrics=lambda wc: expand(
-            "results/presets/{preset}/eval/metrics.json",
-            preset=runs_of([searched_run(chosen(checkpoints.tune_gamma), alpha) for alpha in alpha_candidates()]),
-        ),
+        metrics=lambda wc: [path for point in alpha_points() for path in point["metrics"]],
     output:
         stage="results/tune/alpha.json",
     log:
@@ -53,10 +45,8 @@ checkpoint tune_alpha:
         mem_mb=500,
     params:
         parameter="alpha",
-        values=alpha_candidates(),
-        runs=lambda wc: [searched_run(chosen(checkpoints.tune_gamma), alpha) for alpha in alpha_candidates()],
+        points=lambda wc: alpha_points(),
         fixed=lambda wc: {"gamma": chosen(checkpoints.tune_gamma)},
-        seeds=len(SEEDS),
         metric=TUNE["metric"],
     script:
         "../scripts/tune_stage.py"

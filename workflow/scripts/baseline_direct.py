@@ -4,12 +4,12 @@ Without --val it scores one labelled file (evaluate.files) given as --test."""
 import sys
 from pathlib import Path
 
-from focalcls import cli
-from focalcls.atomic import read_json
-from focalcls.errors import UserError
-from focalcls.evaluation import write_evaluation
-from focalcls.launch import run_on_devices
-from focalcls.tables import read_table
+from focalcls.core import cli
+from focalcls.core.atomic import read_json
+from focalcls.core.errors import UserError
+from focalcls.core.spreadsheets import read_table
+from focalcls.devices.launch import run_on_devices
+from focalcls.evaluate.outputs import write_evaluation
 
 
 def main(args) -> None:
@@ -21,9 +21,9 @@ def _direct(args) -> None:
     import torch
     from transformers import AutoModelForCausalLM
 
-    from focalcls.model import DTYPES, load_tokenizer, refusing_remote_code
-    from focalcls.precision import inference_types
-    from focalcls.zero_shot import zero_shot_probs
+    from focalcls.devices.precision import inference_types
+    from focalcls.evaluate.zero_shot import zero_shot_probs
+    from focalcls.train.model import DTYPES, load_tokenizer, refusing_remote_code
 
     labels = read_json(args.labels)
     bf16, dtype = inference_types(args.precision, args.model["dtype"])

@@ -7,11 +7,11 @@ of train.seeds)."""
 
 from pathlib import Path
 
-from focalcls import cli
-from focalcls.atomic import read_json
-from focalcls.baselines import tfidf_probs
-from focalcls.evaluation import write_evaluation
-from focalcls.tables import read_table
+from focalcls.core import cli
+from focalcls.core.atomic import read_json
+from focalcls.core.spreadsheets import read_table
+from focalcls.evaluate.baselines import tfidf_probs
+from focalcls.evaluate.outputs import write_evaluation
 
 
 def main(rule) -> None:

@@ -3,10 +3,10 @@
 Inputs: val and test (the preset's predictions), labels, summary. Output: metrics. Params: binary, the config
 section."""
 
-from focalcls import cli
-from focalcls.atomic import read_json, write_json
-from focalcls.binary import binary_test, positive_labels
-from focalcls.tables import read_table
+from focalcls.core import cli
+from focalcls.core.atomic import read_json, write_json
+from focalcls.core.spreadsheets import read_table
+from focalcls.evaluate.binary import binary_test, positive_labels
 
 
 def main(rule) -> None:

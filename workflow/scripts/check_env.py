@@ -5,7 +5,8 @@ with the list of fixes when a check fails."""
 import sys
 from pathlib import Path
 
-from focalcls import check_env, cli
+from focalcls.core import cli
+from focalcls.env import check_env
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -26,7 +27,7 @@ def gpu_listing() -> tuple[list[dict], str | None]:
 
 def cpu_bf16() -> bool | None:
     """Whether this CPU computes in bf16 natively; None without torch (the package table says so)."""
-    from focalcls.precision import cpu_runs_bf16
+    from focalcls.devices.precision import cpu_runs_bf16
 
     try:
         return cpu_runs_bf16()

@@ -5,8 +5,8 @@ import shutil
 import sys
 from pathlib import Path
 
-from focalcls import cli
-from focalcls.atomic import atomic_dir, atomic_path
+from focalcls.core import cli
+from focalcls.core.atomic import atomic_dir, atomic_path
 
 
 def main(rule) -> None:

@@ -4,11 +4,11 @@ Without --val it scores one labelled file (evaluate.files) given as --test."""
 import sys
 from pathlib import Path
 
-from focalcls import cli
-from focalcls.atomic import read_json
-from focalcls.evaluation import write_evaluation
-from focalcls.launch import run_on_devices
-from focalcls.tables import read_table
+from focalcls.core import cli
+from focalcls.core.atomic import read_json
+from focalcls.core.spreadsheets import read_table
+from focalcls.devices.launch import run_on_devices
+from focalcls.evaluate.outputs import write_evaluation
 
 
 def main(args) -> None:
@@ -23,8 +23,8 @@ def _evaluate(args) -> None:
     from accelerate import PartialState
     from accelerate.utils import gather_object
 
-    from focalcls.inference import predict_probs
-    from focalcls.model import load_for_inference
+    from focalcls.evaluate.inference import predict_probs
+    from focalcls.train.model import load_for_inference
 
     state = PartialState(cpu=not torch.cuda.is_available())  # without cpu=True, CPU processes do not join
     labels = read_json(args.labels)

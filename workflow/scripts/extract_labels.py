@@ -3,11 +3,11 @@
 Outputs: rows (extracted.xlsx), labels (labels.json), report (what cleaning did), dropped (every dropped
 row, where it was and why). Params: data, the config section."""
 
-from focalcls import cli
-from focalcls.atomic import write_json
-from focalcls.checks import check_data_files
-from focalcls.data import SPLITS, extract_labels, extract_presplit
-from focalcls.tables import read_table, write_xlsx
+from focalcls.config.checks import check_data_files
+from focalcls.core import cli
+from focalcls.core.atomic import write_json
+from focalcls.core.spreadsheets import read_table, write_xlsx
+from focalcls.data.cleaning import SPLITS, extract_labels, extract_presplit
 
 
 def main(rule) -> None:

@@ -7,7 +7,8 @@ folder pip downloads into) and find_links (demo.find_links: a local folder to ta
 import sys
 from pathlib import Path
 
-from focalcls import cli, demo
+from focalcls.core import cli
+from focalcls.data import demo
 
 
 def main(rule) -> None:

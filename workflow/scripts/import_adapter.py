@@ -7,9 +7,9 @@ Wildcards: preset, the adapter's name."""
 import sys
 from pathlib import Path
 
-from focalcls import cli
-from focalcls.adapters import adapter_folder, import_adapter
-from focalcls.atomic import read_json
+from focalcls.config.outside_adapters import adapter_folder, import_adapter
+from focalcls.core import cli
+from focalcls.core.atomic import read_json
 
 
 def main(rule) -> None:

@@ -6,12 +6,12 @@ Params: adjustment (the logit_adjustment config section), keep (data.keep_column
 
 from pathlib import Path
 
-from focalcls import cli
-from focalcls.atomic import read_json
-from focalcls.evaluation import write_evaluation
-from focalcls.inference import label_ids
-from focalcls.logit_adjustment import adjusted_probs, choose_tau, log_prior
-from focalcls.tables import read_table
+from focalcls.core import cli
+from focalcls.core.atomic import read_json
+from focalcls.core.spreadsheets import read_table
+from focalcls.evaluate.inference import label_ids
+from focalcls.evaluate.outputs import write_evaluation
+from focalcls.train.logit_adjustment import adjusted_probs, choose_tau, log_prior
 
 
 def main(rule) -> None:

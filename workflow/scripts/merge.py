@@ -2,12 +2,12 @@
 
 from pathlib import Path
 
-from focalcls import cli
-from focalcls.atomic import read_json
+from focalcls.core import cli
+from focalcls.core.atomic import read_json
 
 
 def main(rule) -> None:
-    from focalcls.merge import merge_adapter
+    from focalcls.deploy.merge import merge_adapter
 
     merge_adapter(
         rule.params.checkpoint,

@@ -4,13 +4,13 @@ import sys
 from functools import partial
 from pathlib import Path
 
-from focalcls import cli
-from focalcls.atomic import read_json
-from focalcls.errors import UserError
-from focalcls.launch import run_on_devices
-from focalcls.seed_summary import mean_over_seeds
-from focalcls.selection import pick_best
-from focalcls.tables import read_table, write_xlsx
+from focalcls.core import cli
+from focalcls.core.atomic import read_json
+from focalcls.core.errors import UserError
+from focalcls.core.spreadsheets import read_table, write_xlsx
+from focalcls.devices.launch import run_on_devices
+from focalcls.evaluate.selection import pick_best
+from focalcls.report.seed_summary import mean_over_seeds
 
 
 def main(args) -> None:
@@ -21,21 +21,17 @@ def main(args) -> None:
 def _predict(args) -> None:
     import numpy as np
 
-    from focalcls.logit_adjustment import adjusted_probs
-    from focalcls.model import load_for_inference
-    from focalcls.prediction import predict_table
+    from focalcls.deploy.prediction import predict_table
+    from focalcls.train.logit_adjustment import adjusted_probs
+    from focalcls.train.model import load_for_inference
 
-    # --candidates and --adapters list the presets' names and first-seed adapters in one order; --metrics
-    # lists each preset's metrics, --runs of them (one per seed), in that order: the choice is on the mean
-    # over seeds. An adapter trained elsewhere has one run whatever the seeds.
-    if len(args.runs) != len(args.candidates) or sum(args.runs) != len(args.metrics) or 0 in args.runs:
-        raise UserError(f"{len(args.metrics)} metrics files for {len(args.candidates)} presets: give each one's seeds")
-    starts = np.cumsum([0, *args.runs])
-    paths = {name: args.metrics[starts[i] : starts[i + 1]] for i, name in enumerate(args.candidates)}
+    # --runs: {preset: {adapter: its first run's, metrics: [each run's]}}; the choice is on the mean over runs
+    # (an adapter trained elsewhere has one run whatever the seeds), the adapter used is the first run's.
+    paths = {name: files["metrics"] for name, files in args.runs.items()}
     by_preset = {name: [read_json(path) for path in runs] for name, runs in paths.items()}
     preset = pick_best({name: mean_over_seeds(runs) for name, runs in by_preset.items()}, args.selection_metric)
-    validation = {name: runs[0] for name, runs in by_preset.items()}  # the adapter used is the first seed's
-    adapters = dict(zip(args.candidates, args.adapters, strict=True))
+    validation = {name: runs[0] for name, runs in by_preset.items()}
+    adapters = {name: files["adapter"] for name, files in args.runs.items()}
     frame = read_table(args.input, args.sheet, section="predict")
     model, tokenizer, meta, bf16 = load_for_inference(
         args.checkpoint,
@@ -76,21 +72,18 @@ def _predict(args) -> None:
 
 def build_parser():
     p = cli.parser(__doc__, required=("checkpoint", "labels", "input", "text-column", "out"), sections=("model",))
-    p.add_argument("--candidates", nargs="+", required=True, help="presets to choose from (one: that preset)")
-    p.add_argument("--runs", nargs="+", type=int, required=True, help="each candidate's number of --metrics files")
     p.add_argument(
-        "--metrics",
-        nargs="+",
+        "--runs",
+        type=cli.json_arg,
         required=True,
-        help="each candidate's eval/ (or adjusted/) metrics.json, one per seed, in their order",
+        help="{preset: {adapter: folder, metrics: [eval/ (or adjusted/) metrics.json of each run]}} as JSON",
     )
     p.add_argument(
         "--logit-adjustment",
         type=cli.json_arg,
         required=True,
-        help="predict.logit_adjustment: apply the tau that --metrics (adjusted/) holds",
+        help="predict.logit_adjustment: apply the tau that the runs' metrics (adjusted/) hold",
     )
-    p.add_argument("--adapters", nargs="+", required=True, help="each candidate's adapter folder, in their order")
     p.add_argument("--selection-metric", required=True, help="report.selection_metric, on validation")
     p.add_argument("--sheet", type=cli.json_arg, required=True, help="predict.sheet as JSON: a name, an index or null")
     p.add_argument("--batch-size", type=int, required=True, help="train.eval_batch_size")

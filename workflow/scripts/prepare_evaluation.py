@@ -5,10 +5,10 @@ extract_labels dropped, for the labels the training data left out). Outputs: row
 (rows.xlsx), report (what cleaning did), dropped (every dropped row and why). Params: data (the config
 section: columns, rename, empty_labels, keep_columns), sheet (evaluate.sheet)."""
 
-from focalcls import cli
-from focalcls.atomic import read_json, write_json
-from focalcls.data import extract_evaluation_rows
-from focalcls.tables import read_table, write_xlsx
+from focalcls.core import cli
+from focalcls.core.atomic import read_json, write_json
+from focalcls.core.spreadsheets import read_table, write_xlsx
+from focalcls.data.cleaning import extract_evaluation_rows
 
 
 def main(rule) -> None:

@@ -4,11 +4,12 @@ Inputs: rows, labels, report (extract_labels' outputs). Outputs: train, val, tes
 balance, model (config sections), files (data.raw, data.train, data.val, data.test: which files were given)
 and checkpoint, the model folder whose tokenizer measures lengths in tokens."""
 
-from focalcls import cli
-from focalcls.atomic import read_json, write_json
-from focalcls.data import SPLITS, balance, cut_from_training_file, split_sources, split_summary, stratified_split
-from focalcls.model import load_tokenizer
-from focalcls.tables import read_table, write_xlsx
+from focalcls.core import cli
+from focalcls.core.atomic import read_json, write_json
+from focalcls.core.spreadsheets import read_table, write_xlsx
+from focalcls.data.cleaning import SPLITS
+from focalcls.data.splitting import balance, cut_from_training_file, split_sources, split_summary, stratified_split
+from focalcls.train.model import load_tokenizer
 
 
 def main(rule) -> None:

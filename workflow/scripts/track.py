@@ -2,15 +2,15 @@
 report is built (train.report_to mlflow): one MLflow run holds a preset x seed from curve to verdict.
 
 Inputs: report, summaries, logs, metrics (one file per run, in the order of params.runs). Output: runs,
-{run: MLflow run id}. Params: runs (name, settings, seed), tracking (focalcls.tracking.tracking_settings),
+{run: MLflow run id}. Params: runs (name, settings, seed), tracking (focalcls.train.tracking.tracking_settings),
 repo (the checkout, for its commit)."""
 
 from pathlib import Path
 
-from focalcls import cli
-from focalcls.atomic import write_json
-from focalcls.provenance import git_commit
-from focalcls.tracking import track_runs
+from focalcls.core import cli
+from focalcls.core.atomic import write_json
+from focalcls.env.provenance import git_commit
+from focalcls.train.tracking import track_runs
 
 
 def main(rule) -> None:

@@ -1,15 +1,14 @@
 """Train one preset's LoRA adapter; with train.gpus > 1 it relaunches itself under accelerate."""
 
-import re
 import sys
 from pathlib import Path
 
-from focalcls import cli
-from focalcls.atomic import read_json
-from focalcls.config import complete
-from focalcls.launch import run_on_devices
-from focalcls.presets import resolve_preset
-from focalcls.tables import read_table
+from focalcls.config.loading import complete
+from focalcls.core import cli
+from focalcls.core.atomic import read_json
+from focalcls.core.spreadsheets import read_table
+from focalcls.devices.launch import run_on_devices
+from focalcls.train.presets import resolve_preset
 
 
 def main(args) -> None:
@@ -31,8 +30,9 @@ def main(args) -> None:
 
 
 def _train(args, config: dict, seed: int) -> None:
-    from focalcls.tracking import from_environment
-    from focalcls.training import TrainSettings, train_preset
+    from focalcls.train.settings import TrainSettings
+    from focalcls.train.tracking import from_environment
+    from focalcls.train.training import train_preset
 
     labels = read_json(args.labels)
     counts = read_json(args.summary)["counts"]["train"]
@@ -41,28 +41,23 @@ def _train(args, config: dict, seed: int) -> None:
         val=read_table(args.val),
         labels=labels,
         checkpoint=args.checkpoint,
-        loss=resolve_preset(preset_of(args.preset), args.preset_settings, labels, counts),
+        loss=resolve_preset(args.preset, args.preset_settings, labels, counts),
         lora=args.lora,
         settings=TrainSettings.from_config(config["train"], seed=seed),
         max_length=config["model"]["max_length"],
         out_dir=Path(args.out_dir),
-        preset_name=preset_of(args.preset),
+        preset_name=args.preset,
         dtype=config["model"]["dtype"],
         trust_remote_code=config["model"]["trust_remote_code"],
-        run_name=args.preset,
+        run_name=args.run,
         tracking=from_environment(),
     )
-
-
-def preset_of(run: str) -> str:
-    """The preset a run trains: its name without the /seed-<seed> of a further seed."""
-    return re.sub(r"/seed-[0-9]+$", "", run)
 
 
 def build_parser():
     return cli.parser(
         __doc__,
-        required=("train", "val", "labels", "summary", "checkpoint", "preset", "out-dir"),
+        required=("train", "val", "labels", "summary", "checkpoint", "preset", "run", "out-dir"),
         sections=("preset-settings", "lora", "train-settings", "model"),
     )
 

@@ -1,21 +1,19 @@
 """Record one stage of the search (the tune_gamma and tune_alpha checkpoints' script): every candidate's
-mean validation figure over the seeds, and the value chosen. Params: parameter, values, runs (the run of each
-value: a twin preset's or the search's own), fixed, seeds, metric; input.metrics lists each value's seeds in turn."""
+mean validation figure over its runs, and the value chosen. Params: parameter, points ([{value, run, metrics:
+[the metrics.json of each of its runs]}], by name: the same paths as input.metrics), fixed, metric."""
 
 import sys
 from pathlib import Path
 
-from focalcls import cli
-from focalcls.atomic import read_json, write_json
-from focalcls.tuning import stage_result
+from focalcls.core import cli
+from focalcls.core.atomic import read_json, write_json
+from focalcls.train.search import stage_result
 
 
 def main(rule) -> None:
     params = rule.params
-    metrics = [read_json(path) for path in rule.input.metrics]
-    result = stage_result(
-        params.parameter, params.values, metrics, params.seeds, params.metric, params.fixed, runs=params.runs
-    )
+    points = [{**point, "metrics": [read_json(path) for path in point["metrics"]]} for point in params.points]
+    result = stage_result(params.parameter, points, params.metric, params.fixed)
     write_json(Path(rule.output.stage), result)
     print(f"{params.parameter}: {result['chosen']} (best mean validation {params.metric})", file=sys.stderr)
 

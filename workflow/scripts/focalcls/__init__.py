@@ -9,12 +9,12 @@ __version__ = "0.1.0"
 
 # name -> the module that defines it
 _EXPORTS = {
-    "focal_loss": "losses",
-    "resolve_preset": "presets",
-    "load_trained_classifier": "model",
-    "predict_probs": "inference",
-    "load_config": "config",
-    "complete": "config",
+    "focal_loss": "train.losses",
+    "resolve_preset": "train.presets",
+    "load_trained_classifier": "train.model",
+    "predict_probs": "evaluate.inference",
+    "load_config": "config.loading",
+    "complete": "config.loading",
 }
 __all__ = [*_EXPORTS, "__version__"]
 

@@ -1,0 +1,211 @@
+"""The report: its headline in words (signed differences, the verdict on the rare classes), the preset it
+picks, and its script reading only the files its rule declares."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO
+from focalcls.config.loading import complete
+from focalcls.config.runs import run_files, run_name
+from focalcls.core.errors import UserError
+from focalcls.evaluate.selection import pick_best
+from focalcls.report.headline import TIE_TOLERANCE, comparison_sentence, headline
+from focalcls.report.runs import declared_paths, read_runs
+from helpers import adjusted_outputs, run_rule_script
+
+
+def run(macro, minority, val=0.5):
+    return {
+        "kind": "preset",
+        "metrics": {"macro_f1": macro, "minority_f1": minority, "minority_labels": ["x"], "val": {"macro_f1": val}},
+    }
+
+
+def test_sentence_gives_signs_values_and_relative_minority_change():
+    runs = {"ce": run(0.788, 0.650), "balanced": run(0.806, 0.694)}
+    assert comparison_sentence("balanced", "ce", runs) == (
+        "Against ce, balanced is higher on macro-F1 by +0.018 (0.788 to 0.806) and higher on minority-class F1"
+        " by +0.044 (0.650 to 0.694, +6.8% relative)."
+    )
+    runs["tfidf"] = run(0.810, 0.694)
+    assert comparison_sentence("balanced", "tfidf", runs) == (
+        "Against tfidf, balanced is lower on macro-F1 by -0.004 (0.810 to 0.806) "
+        "and level on minority-class F1 (0.694)."
+    )
+
+
+def test_verdict_says_whether_the_rare_classes_gain():
+    runs = {"ce": run(0.79, 0.65, val=0.80), "moderate": run(0.78, 0.62, val=0.81), "tfidf": run(0.5, 0.4)}
+    answer = headline(runs, "moderate", "macro_f1", ["tfidf"])
+    assert (
+        answer["verdict"]
+        == "For the rare classes, moderate does not help: minority-class F1 -0.030 against ce on test."
+    )
+    assert [s.split(",")[0] for s in answer["sentences"]] == ["Against ce", "Against tfidf"]
+    assert "no focal-loss preset beat it" in headline(runs, "ce", "macro_f1", ["tfidf"])["verdict"]
+    assert "no ce preset" in headline({"moderate": runs["moderate"]}, "moderate", "macro_f1", [])["verdict"]
+
+
+def test_no_binary_curves_gives_no_figure_and_a_tie_is_no_gain():
+    from focalcls.report.plots import binary_curves
+
+    assert binary_curves({"ce": {"curves": None, "roc_auc": None}, "moderate": {"curves": None}}) is None
+    runs = {"ce": run(0.79, 0.6502, val=0.80), "moderate": run(0.80, 0.6504, val=0.81)}
+    answer = headline(runs, "moderate", "macro_f1", [])
+    assert "level on minority-class F1 (0.650)" in answer["sentences"][0]
+    assert answer["verdict"].startswith("For the rare classes, moderate makes no difference")
+
+
+def test_with_intervals_a_gain_counts_only_when_its_interval_is_above_zero():
+    runs = {"ce": run(0.788, 0.650), "balanced": run(0.806, 0.694, val=0.9), "tfidf": run(0.5, 0.4)}
+    wide = {"ce": {"macro_f1": (-0.01, 0.05), "minority_f1": (-0.03, 0.11)}}
+    answer = headline(runs, "balanced", "macro_f1", ["tfidf"], wide)
+    assert "(0.650 to 0.694, +6.8% relative; 95% interval -0.030 to +0.110)" in answer["sentences"][0]
+    assert "cannot be told apart" in answer["verdict"] and "includes zero" in answer["verdict"]
+    assert "interval" not in answer["sentences"][1]  # no paired predictions for tfidf given
+    clear = {"ce": {"macro_f1": (0.01, 0.03), "minority_f1": (0.02, 0.07)}}
+    assert headline(runs, "balanced", "macro_f1", [], clear)["verdict"].startswith(
+        "For the rare classes, balanced helps"
+    )
+    worse = {"ce": {"macro_f1": (-0.03, -0.01), "minority_f1": (-0.07, -0.02)}}
+    assert "does worse than ce" in headline(runs, "balanced", "macro_f1", [], worse)["verdict"]
+
+
+def test_a_difference_below_the_tie_tolerance_is_level_on_both_sides():
+    runs = {"ce": run(0.5, 0.5), "up": run(0.5 + TIE_TOLERANCE * 0.9, 0.5 - TIE_TOLERANCE * 0.9)}
+    assert comparison_sentence("up", "ce", runs) == (
+        "Against ce, up is level on macro-F1 (0.500) and level on minority-class F1 (0.500)."
+    )
+
+
+def test_best_preset_is_chosen_on_validation_and_ties_go_to_the_first_listed():
+    metrics = {name: run(0.1, 0.1, val=v)["metrics"] for name, v in [("ce", 0.7), ("mild", 0.8), ("severe", 0.8)]}
+    assert pick_best(metrics, "macro_f1") == "mild"
+    assert pick_best({"severe": metrics["severe"], "mild": metrics["mild"]}, "macro_f1") == "severe"
+
+
+def test_the_report_reads_only_paths_its_rule_declares():
+    files = {"presets": {"ce": [{"metrics": "a/m.json"}]}, "baselines": {"tfidf": {"metrics": "t/m.json"}}}
+    found = declared_paths(files, ["a/m.json", "t/m.json", "x.xlsx"])
+    assert found == {
+        "presets": {"ce": [{"metrics": Path("a/m.json")}]},
+        "baselines": {"tfidf": {"metrics": Path("t/m.json")}},
+    }
+    with pytest.raises(ValueError, match="t/m.json is not among the report rule's inputs"):
+        declared_paths(files, ["a/m.json"])
+
+
+def test_a_runs_files_are_named_by_preset_and_seed_not_by_position():
+    files = run_files({"ce": ["ce", "ce/seed-1"], "old": ["old"]}, {"metrics": "metrics", "log": "train_log"})
+    assert files == {
+        "ce": [
+            {"metrics": "results/presets/ce/eval/metrics.json", "log": "results/presets/ce/train_log.csv"},
+            {
+                "metrics": "results/presets/ce/seed-1/eval/metrics.json",
+                "log": "results/presets/ce/seed-1/train_log.csv",
+            },
+        ],
+        "old": [{"metrics": "results/presets/old/eval/metrics.json", "log": "results/presets/old/train_log.csv"}],
+    }
+    assert [run_name("ce", seed, [42, 1]) for seed in (42, 1)] == ["ce", "ce/seed-1"]
+
+
+PRESET_KINDS = {"metrics": "metrics.json", "predictions": "predictions.xlsx", "confusion": "confusion.csv"}
+
+
+@pytest.mark.slow
+def test_report_script_reads_the_files_its_rule_declares(stages, tmp_path):
+    """The stages' outputs lie where the workflow never puts them (d/, p/, b/): the page is built from them.
+    `old`, an adapter trained elsewhere (here: the same scores), has no training files."""
+    preset, eval_dir = "p/balanced", "p/balanced/eval"
+    config = complete(
+        {
+            "presets": {"balanced": {"loss": "focal"}},
+            "report": {"hardest_examples": 3},
+            "evaluate": {"adapters": {"old": "x"}},
+        }
+    )
+    adjusted = tmp_path / "adjusted"
+    run_rule_script(
+        "logit_adjustment.py",
+        cwd=stages,
+        input={
+            "val": "d/val.xlsx",
+            "test": "d/test.xlsx",
+            "val_predictions": f"{eval_dir}/val_predictions.xlsx",
+            "predictions": f"{eval_dir}/predictions.xlsx",
+            "preset_metrics": f"{eval_dir}/metrics.json",
+            "labels": "d/labels.json",
+            "summary": "d/summary.json",
+        },
+        output=adjusted_outputs(adjusted),
+        params={"adjustment": config["logit_adjustment"], "keep": ["id"]},
+    )
+    scored = json.loads((adjusted / "metrics.json").read_text())["logit_adjustment"]
+    assert scored["tau"] in config["logit_adjustment"]["taus"]
+    assert scored["val_scores"][str(scored["tau"])] == max(scored["val_scores"].values())
+    run_files = {kind: f"{eval_dir}/{name}" for kind, name in PRESET_KINDS.items()}
+    run_files["binary"] = f"{preset}/binary/metrics.json"
+    files = {
+        "presets": {"balanced": [run_files], "old": [run_files]},  # old: the same scores, its own row
+        "training": {
+            "balanced": [{"train_summary": f"{preset}/train_summary.json", "train_log": f"{preset}/train_log.csv"}]
+        },
+        "adjusted": {
+            "balanced": [{"metrics": str(adjusted / "metrics.json"), "predictions": str(adjusted / "predictions.xlsx")}]
+        },
+        "baselines": {"tfidf": {"metrics": "b/tfidf/metrics.json", "predictions": "b/tfidf/predictions.xlsx"}},
+        "evaluations": {},
+    }
+    declared = sorted({path for path in json.dumps(files).split('"') if "/" in path})
+    run_rule_script(
+        "report.py",
+        cwd=stages,
+        input={
+            **{split: f"d/{split}.xlsx" for split in ("train", "val", "test")},
+            "labels": "d/labels.json",
+            "summary": "d/summary.json",
+            "runs": declared,
+            "tune": [],
+        },
+        output={"html": str(tmp_path / "page.html")},
+        params={
+            "files": files,
+            "config": config,
+            "repo": str(REPO),
+            "benchmarks": str(tmp_path / "no-benchmarks"),
+        },
+        log={"log": str(tmp_path / "report.log")},
+    )
+    html = (tmp_path / "page.html").read_text(encoding="utf-8")
+    assert "Use <strong>balanced</strong>" in html and "Against tfidf, balanced is" in html
+    assert "95% interval" in html and "no ce preset in this run" in html
+    assert "<p>Splits: train: the rest of raw.xlsx; val: 20% of raw.xlsx, stratified by label (seed 0); test: " in html
+    assert html.count('<tr><td class="text">') >= 3 and '<tr><td class="text">tfidf</td>' in html
+    assert '<tr><td class="text">old</td>' in html and "trained elsewhere (evaluate.adapters)" in html
+    assert f'<tr><td class="text">balanced + logit adjustment (tau={scored["tau"]:g})</td>' in html
+    assert "best preset: balanced" in (tmp_path / "report.log").read_text(encoding="utf-8")
+
+
+def test_seeds_merge_into_means_but_each_seed_keeps_the_tau_it_chose():
+    from focalcls.report.seed_summary import mean_over_seeds, spread_over_seeds
+
+    seeds = [
+        {"macro_f1": 0.6, "per_class": {"x": {"f1": 0.5, "support": 3}}, "logit_adjustment": {"tau": 0.5}},
+        {"macro_f1": 0.8, "per_class": {"x": {"f1": 0.7, "support": 3}}, "logit_adjustment": {"tau": 1.0}},
+    ]
+    merged = mean_over_seeds(seeds)
+    assert merged["macro_f1"] == pytest.approx(0.7) and merged["per_class"]["x"] == {
+        "f1": pytest.approx(0.6),
+        "support": 3,
+    }
+    assert merged["logit_adjustment"] == {"tau": 0.5}  # a chosen setting, never the mean of two choices
+    assert spread_over_seeds(seeds, ["macro_f1"]) == {"macro_f1": pytest.approx(0.1414, abs=1e-4)}
+    assert spread_over_seeds(seeds[:1], ["macro_f1"]) is None
+
+
+def test_a_preset_and_a_baseline_of_one_name_are_refused_not_merged_into_one_row():
+    with pytest.raises(UserError, match="the report has a preset and a baseline named 'tfidf'; rename the preset"):
+        read_runs({"tfidf": [{}]}, {"tfidf": [{}]}, {"tfidf": {}}, {})

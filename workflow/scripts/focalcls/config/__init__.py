@@ -1,0 +1,1 @@
+"""The configuration: loaded, its YAML checked, completed from the schema, checked across keys."""

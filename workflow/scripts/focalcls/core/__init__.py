@@ -1,0 +1,1 @@
+"""What every stage shares: the user's error, atomic writes, script entry points, spreadsheets, metrics."""

@@ -1,0 +1,1 @@
+"""What leaves the workflow: labels for new rows, merged model folders."""

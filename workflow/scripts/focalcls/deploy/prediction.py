@@ -1,0 +1,61 @@
+"""Label new, unlabelled rows with a trained preset: every input column kept, predictions appended."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from focalcls.core.errors import UserError
+from focalcls.data.cleaning import normalise
+from focalcls.evaluate.inference import predict_probs, with_predictions
+
+
+def predict_table(
+    frame: pd.DataFrame,
+    text_column: str,
+    model,
+    tokenizer,
+    labels: Sequence[str],
+    *,
+    form: str,
+    max_length: int,
+    batch_size: int,
+    bf16: bool,
+    source: str,
+    adjust: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> pd.DataFrame:
+    """The input rows in their order, then predicted_label, confidence and p_<label> columns.
+
+    Texts are normalised as training texts were; a row with an empty text gets no prediction. `adjust`
+    maps the model's probabilities to the ones written (the preset's logit adjustment).
+    """
+    if text_column not in frame.columns:
+        raise UserError(
+            f"{source}: no column {text_column!r} (columns: {', '.join(map(str, frame.columns))}); "
+            "set predict.text_column"
+        )
+    written = {"predicted_label", "confidence", *(f"p_{x}" for x in labels)}
+    ours = [c for c in map(str, frame.columns) if c in written]
+    if ours:
+        raise UserError(
+            f"{source}: it already has the column(s) {ours}, which predict writes; rename or remove them "
+            "(a file predict wrote before goes in without its prediction columns)"
+        )
+    texts = [normalise(x) for x in frame[text_column]]
+    filled = [i for i, text in enumerate(texts) if text]
+    probs = np.full((len(frame), len(labels)), np.nan, dtype=np.float32)
+    if filled:
+        found = predict_probs(
+            model,
+            tokenizer,
+            [texts[i] for i in filled],
+            form=form,
+            max_length=max_length,
+            batch_size=batch_size,
+            bf16=bf16,
+        )
+        # float64, as the logit_adjustment rule reads the same probabilities back from its xlsx files
+        probs[filled] = found if adjust is None else adjust(found.astype(np.float64))
+    return with_predictions(frame, probs, labels)

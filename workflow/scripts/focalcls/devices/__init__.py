@@ -1,0 +1,1 @@
+"""Where a job runs: the GPU pool, train.gpus auto, the launch under accelerate, the precision."""

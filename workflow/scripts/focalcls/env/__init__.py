@@ -1,0 +1,1 @@
+"""The machine and the run: first-run checks, provenance."""

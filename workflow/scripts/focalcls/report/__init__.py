@@ -1,0 +1,1 @@
+"""The page: runs read, intervals, the headline in words, tables and figures."""

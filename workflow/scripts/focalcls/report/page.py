@@ -1,0 +1,98 @@
+"""results/report.html: one self-contained page that says which preset to use and what it buys.
+
+This module assembles the page; its parts live in report_runs (reading the stages' outputs),
+report_intervals (paired bootstrap intervals), report_headline (the answer in words), report_tables,
+report_figures and provenance."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from focalcls.core.atomic import read_json, write_text
+from focalcls.data.splitting import describe_sources
+from focalcls.evaluate.selection import pick_best
+from focalcls.report import plots
+from focalcls.report.differences import BOOTSTRAP_RESAMPLES
+from focalcls.report.figures import report_figures
+from focalcls.report.headline import against_ce, compared_with, headline
+from focalcls.report.intervals import difference_intervals, intervals_against
+from focalcls.report.runs import read_runs, text_lengths
+from focalcls.report.tables import TABLE_COLUMNS, comparison_rows, hardest_examples
+from focalcls.train.convergence import still_improving
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+def build_report(
+    *,
+    config: Mapping,
+    labels: Path,
+    summary: Path,
+    splits: Mapping[str, Path],
+    presets: Mapping[str, Sequence[Mapping[str, Path]]],
+    training: Mapping[str, Sequence[Mapping[str, Path]]],
+    baselines: Mapping[str, Mapping[str, Path]],
+    adjusted: Mapping[str, Sequence[Mapping[str, Path]]],
+    evaluations: Mapping[str, Mapping[str, Path]],
+    provenance: Mapping,
+    out: Path,
+    tune: Sequence[Path] = (),
+) -> dict:
+    """Write the page to `out` and return its headline. `splits`: the train/val/test files; `presets`:
+    {name: [{kind: path} per run]} of its metrics, predictions, confusion and binary files (focalcls.config.runs
+    names them); `training`: {name: [{train_summary, train_log} per run]} for the presets trained here (an
+    adapter trained elsewhere has none); `baselines`: {name: {metrics, predictions}}; `adjusted`: {preset:
+    [{metrics, predictions} per run]} of each preset's logit-adjusted rows; `evaluations`:
+    {file: {preset or baseline: metrics.json}} of evaluate.files; `tune`: the search's stages, in order."""
+    label_names, data_summary = read_json(labels), read_json(summary)
+    runs = read_runs(presets, training, baselines, adjusted)
+    metric = config["report"]["selection_metric"]
+    best = pick_best({name: runs[name]["metrics"] for name in presets}, metric)
+    others = compared_with(runs, best, list(baselines))
+    undertrained = [
+        name for name in presets if any(map(still_improving, runs[name]["seed_train"], runs[name]["seed_logs"]))
+    ]
+    intervals = difference_intervals(runs, best, others, label_names)
+    answer = headline(runs, best, metric, list(baselines), intervals, undertrained)
+    versus = against_ce(runs, intervals_against(runs, "ce", label_names)) if "ce" in runs else []
+    rows, best_values = comparison_rows(runs, undertrained)
+    html = render_page(
+        headline=answer,
+        versus=versus,
+        seeds=len(next(iter(presets.values()))),
+        resamples=f"{BOOTSTRAP_RESAMPLES:,}",
+        rows=rows,
+        best_values=best_values,
+        columns=["val_macro_f1", *TABLE_COLUMNS],
+        labels=label_names,
+        summary=data_summary,
+        sources=describe_sources(data_summary["sources"]) if "sources" in data_summary else "",
+        figures=report_figures(runs, list(presets), best, label_names, data_summary, text_lengths(splits)),
+        elsewhere=[name for name in presets if name not in training],
+        tune=[read_json(path) for path in tune],
+        tune_path=plots.tune_path([read_json(path) for path in tune]) if tune else None,
+        binary={name: runs[name]["binary"] for name in presets},
+        hardest=hardest_examples(runs[best]["predictions"], config["report"]["hardest_examples"]),
+        evaluations={file: {p: read_json(path) for p, path in by.items()} for file, by in evaluations.items()},
+        baselines=list(baselines),
+        provenance=provenance,
+    )
+    write_text(out, html)
+    return answer
+
+
+def render_page(**values) -> str:
+    """report.html.j2 filled in; every value is escaped unless the template says otherwise."""
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True))
+    env.filters["num"] = number
+    return env.get_template("report.html.j2").render(**values)
+
+
+def number(value, digits: int = 3) -> str:
+    """The template's `num` filter: a float to `digits` decimals, anything else as it is, None as nothing."""
+    if value is None:
+        return ""
+    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)

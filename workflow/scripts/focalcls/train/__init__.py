@@ -1,0 +1,1 @@
+"""One preset's LoRA training: the model, the loss, the Trainer, checkpoints, the search's stages."""
