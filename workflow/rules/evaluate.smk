@@ -9,7 +9,7 @@ rule import_adapter:
     benchmark:
         "results/benchmarks/import_adapter/{preset}.tsv"
     wildcard_constraints:
-        preset="|".join(map(re.escape, ADAPTERS)),  # an adapter trained elsewhere (evaluate.adapters)
+        preset=one_of(ADAPTERS),  # an adapter trained elsewhere (evaluate.adapters)
     conda:
         ENV
     threads: 1

@@ -68,7 +68,7 @@ rule tuned:
     benchmark:
         "results/benchmarks/tuned/{preset}.tsv"
     wildcard_constraints:
-        preset="|".join(map(re.escape, runs_of(["tuned"]))),
+        preset=one_of(runs_of(["tuned"])),
     conda:
         ENV
     threads: 1
