@@ -8,7 +8,7 @@ and for the train stage its head init, one validation pass on --val-rows rows an
 The train stage is also timed on its previous CPU path (torch's dropout on the LoRA inputs) and, under
 bf16 autocast, with its frozen weights stored in bfloat16.
 Uses the demo model and the demo training split (run the demo first), or pass your own.
-    python bench/train_throughput.py [--steps 20] [--batch-size 16]
+    python -m bench.speed.train_throughput [--steps 20] [--batch-size 16]
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-import demo_inputs  # bench/demo_inputs.py: Python puts the running script's folder on the path
+from bench.common import demo_inputs
 from focalcls.config.loading import complete_preset
 from focalcls.core.spreadsheets import read_table
 from focalcls.data.cleaning import LABEL, TEXT

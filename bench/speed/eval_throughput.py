@@ -2,24 +2,22 @@
 
 Same model, same rows, same threads, measured side by side in one run. Uses the demo model and the
 demo test split (run the demo first), or pass --checkpoint/--rows for your own.
-    python bench/eval_throughput.py [--n 300] [--batch-size 64]
+    python -m bench.speed.eval_throughput [--n 300] [--batch-size 64]
 """
 
 from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 
+from bench.common.demo_inputs import REPO
 from focalcls.core.spreadsheets import read_table
 from focalcls.devices.precision import use_bf16
 from focalcls.evaluate.inference import predict_probs
 from focalcls.train.model import add_lora, load_classifier, load_tokenizer
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 def one_at_a_time(model, tokenizer, texts, max_length: int, bf16: bool) -> np.ndarray:

@@ -11,7 +11,7 @@ interpreter a job, imports as they are, no code change brings a job below it wit
 validation rows or running fewer passes. Checkpoint and adapter writes are in each job's
 train_summary.json (phase_seconds), not here.
 Uses the demo model and the demo splits (run the demo first), or pass your own.
-    python bench/fixed_cost.py [--passes N] [--threads N] [--repeats 3]
+    python -m bench.speed.fixed_cost [--passes N] [--threads N] [--repeats 3]
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ from typing import TypeVar
 
 import torch
 
-import demo_inputs  # bench/demo_inputs.py: Python puts the running script's folder on the path
+from bench.common import demo_inputs
+from bench.speed.step_profile import matmul_gflops
 from focalcls.config.loading import complete_preset
 from focalcls.core.spreadsheets import read_table
 from focalcls.data.splitting import class_counts
@@ -40,7 +41,6 @@ from focalcls.train.presets import resolve_preset
 from focalcls.train.settings import TrainSettings
 from focalcls.train.trainer import build_trainer
 from focalcls.train.training import compute_and_weight_types, prepared_model
-from step_profile import matmul_gflops
 
 T = TypeVar("T")
 HEADS = "|".join(HEAD_NAMES)  # the classification head's module names

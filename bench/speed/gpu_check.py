@@ -6,7 +6,7 @@ The shape is Qwen3-1.7B's published configuration (28 layers, hidden 2048, 16 he
 intermediate 6144, vocab 151,936); weights are random, so the figures are speed, not quality. Texts
 are synthetic, 40-250 characters, one token per character. --shape tiny runs the same path in seconds
 on a CPU (the test suite does).
-    python bench/gpu_check.py [--rows 8192] [--batch-size 16] [--max-length 256] [--shape qwen3-1.7b|tiny]
+    python -m bench.speed.gpu_check [--rows 8192] [--batch-size 16] [--max-length 256] [--shape qwen3-1.7b|tiny]
         [--precision auto|bf16|fp16|fp32] [--json figures.json]
 """
 

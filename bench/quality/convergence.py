@@ -7,7 +7,7 @@ the steps taken before it stops, every stopping rule can then be replayed on the
 for each early-stopping metric (validation loss, macro-F1, minority-F1) and patience, where it stops,
 which checkpoint it keeps, and that checkpoint's test scores. Test scores decide nothing in the workflow;
 here they measure which rule generalises.
-    python bench/convergence.py [--config C] [--data D] [--presets ce balanced] [--seeds 42] [--epochs 10]
+    python -m bench.quality.convergence [--config C] [--data D] [--presets ce balanced] [--seeds 42] [--epochs 10]
         [--out bench-runs/convergence.csv]
 """
 
@@ -22,7 +22,7 @@ import pandas as pd
 import torch
 from transformers import TrainerCallback, set_seed
 
-import demo_inputs  # bench/demo_inputs.py: Python puts the running script's folder on the path
+from bench.common import demo_inputs
 from focalcls.config.loading import complete_preset
 from focalcls.core.metrics import f1_summary
 from focalcls.core.spreadsheets import read_table

@@ -8,7 +8,7 @@ it changes the recipe). The matrix-product ceiling, in the compute dtype, is mea
 at the step's own shapes and at 2048^3, between the rounds of steps: a shared machine's speed drifts,
 and one reading can be half another.
 Uses the demo model and the demo training split (run the demo first), or pass your own.
-    python bench/step_profile.py [--steps 12] [--batch-size 16] [--dropout RATE]
+    python -m bench.speed.step_profile [--steps 12] [--batch-size 16] [--dropout RATE]
 """
 
 from __future__ import annotations
@@ -21,13 +21,13 @@ import torch
 import torch.nn.functional as F
 from torch.profiler import ProfilerActivity, profile
 
-import demo_inputs  # bench/demo_inputs.py: Python puts the running script's folder on the path
+from bench.common import demo_inputs
+from bench.speed.loss_overhead import fixed_batches, timed_step
 from focalcls.core.spreadsheets import read_table
 from focalcls.data.cleaning import LABEL, TEXT
 from focalcls.devices.precision import use_bf16
 from focalcls.train.fast_dropout import FastDropout
 from focalcls.train.model import add_lora, load_classifier, load_tokenizer
-from loss_overhead import fixed_batches, timed_step
 
 CATEGORIES = {  # aten operator -> what it is; self CPU time is summed per category
     "matrix products": ("aten::mm", "aten::addmm", "aten::bmm"),

@@ -5,7 +5,7 @@ batch, in turn, so drift in the machine's speed hits every loss alike; medians a
 a whole step is noisy at the 1% level on a shared CPU, the loss computation alone (forward and
 backward on the step's logits, timed over many calls) is also measured and set against the step time.
 Uses the demo model and the demo training split (run the demo first), or pass your own.
-    python bench/loss_overhead.py [--repeats 30] [--batch-size 16]
+    python -m bench.speed.loss_overhead [--repeats 30] [--batch-size 16]
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import pandas as pd
 import torch
 from transformers import DataCollatorWithPadding
 
-import demo_inputs  # bench/demo_inputs.py: Python puts the running script's folder on the path
+from bench.common import demo_inputs
 from focalcls.config.loading import complete_preset
 from focalcls.core.spreadsheets import read_table
 from focalcls.data.cleaning import LABEL, TEXT
