@@ -8,12 +8,12 @@ demo test split (run the demo first), or pass --checkpoint/--rows for your own.
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 import torch
 
 from bench.common.demo_inputs import REPO
+from bench.common.timing import timed
 from focalcls.core.spreadsheets import read_table
 from focalcls.devices.precision import use_bf16
 from focalcls.evaluate.inference import predict_probs
@@ -51,14 +51,12 @@ def main() -> None:
         model, tokenizer, texts[:8], form="softmax", max_length=args.max_length, batch_size=8, bf16=bf16
     )  # warm-up
 
-    started = time.perf_counter()
-    batched = predict_probs(
-        model, tokenizer, texts, form="softmax", max_length=args.max_length, batch_size=args.batch_size, bf16=bf16
+    batched, batched_s = timed(
+        lambda: predict_probs(
+            model, tokenizer, texts, form="softmax", max_length=args.max_length, batch_size=args.batch_size, bf16=bf16
+        )
     )
-    batched_s = time.perf_counter() - started
-    started = time.perf_counter()
-    single = one_at_a_time(model, tokenizer, texts, args.max_length, bf16)
-    single_s = time.perf_counter() - started
+    single, single_s = timed(lambda: one_at_a_time(model, tokenizer, texts, args.max_length, bf16))
 
     agree = float((batched.argmax(axis=1) == single.argmax(axis=1)).mean())
     # Forward FLOPs ~ 2 x (parameters outside the embedding table) per token: how close batching gets to

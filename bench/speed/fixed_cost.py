@@ -23,16 +23,14 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections import Counter
-from collections.abc import Callable
+from functools import partial
 from pathlib import Path
-from typing import TypeVar
 
 import torch
 
 from bench.common import demo_inputs
-from bench.speed.step_profile import matmul_gflops
+from bench.common.timing import matmul_gflops, median_seconds, timed
 from focalcls.config.loading import complete_preset
 from focalcls.core.spreadsheets import read_table
 from focalcls.data.splitting import class_counts
@@ -42,7 +40,6 @@ from focalcls.train.settings import TrainSettings
 from focalcls.train.trainer import build_trainer
 from focalcls.train.training import compute_and_weight_types, prepared_model
 
-T = TypeVar("T")
 HEADS = "|".join(HEAD_NAMES)  # the classification head's module names
 # What workflow/scripts/train.py imports before it trains: its own imports, then focalcls.train.training.
 IMPORTS = (
@@ -57,19 +54,10 @@ def fresh_interpreter(code: str, threads: int, repeats: int, *args: str) -> tupl
     """Median wall seconds of `python -c code args` (the interpreter's start included), with the thread
     count a job sets before torch loads, run `repeats` times; and what each run printed."""
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
-    times, printed = [], []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        done = subprocess.run([sys.executable, "-c", code, *args], env=env, check=True, capture_output=True, text=True)
-        times.append(time.perf_counter() - started)
-        printed.append(done.stdout.strip())
-    return statistics.median(times), printed
-
-
-def timed(fn: Callable[[], T]) -> tuple[T, float]:
-    started = time.perf_counter()
-    result = fn()
-    return result, time.perf_counter() - started
+    argv = [sys.executable, "-c", code, *args]
+    run = partial(subprocess.run, argv, env=env, check=True, capture_output=True, text=True)
+    seconds, runs = median_seconds(run, repeats)
+    return seconds, [done.stdout.strip() for done in runs]
 
 
 def product_shapes(model: torch.nn.Module) -> Counter:
@@ -169,7 +157,7 @@ def in_process_phases(demo, preset_name: str, repeats: int, phases: dict) -> tup
             )
         )  # fmt: skip
         phases["validation, first pass (cold)"] = timed(trainer.evaluate)[1]
-        later = statistics.median(timed(trainer.evaluate)[1] for _ in range(repeats))
+        later, _ = median_seconds(trainer.evaluate, repeats)
         return model, list(trainer.get_eval_dataloader()), later
 
 
