@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 import torch
-from transformers import PreTrainedTokenizerBase, set_seed
+from transformers import PreTrainedTokenizerBase, TrainerCallback, set_seed
 
 from focalcls.core.errors import UserError
 from focalcls.data.cleaning import LABEL, TEXT
@@ -43,9 +43,11 @@ def train_preset(
     preset_name: str,
     dtype: str,
     trust_remote_code: bool,
+    callbacks: Sequence[TrainerCallback] = (),
 ) -> dict:
     """Train one adapter; writes out_dir/{adapter/, train_log.csv, train_summary.json}; returns the summary.
-    A rerun of the same setup resumes from its last checkpoint under out_dir/checkpoints."""
+    A rerun of the same setup resumes from its last checkpoint under out_dir/checkpoints. `callbacks` join the
+    Trainer's own (a benchmark watching each validation pass; the workflow adds none)."""
     started = time.time()
     set_seed(settings.seed)
     compute, dtype = compute_and_weight_types(settings.precision, dtype)
@@ -60,6 +62,8 @@ def train_preset(
         model, tokenizer, train=train, val=val, labels=labels, train_counts=counts, checkpoints=checkpoints,
         compute=compute, **preset,
     )  # fmt: skip
+    for callback in callbacks:
+        trainer.add_callback(callback)
     # Anything that changes what training would do is in the key, so no other setup's checkpoint is resumed.
     setup = (loss.as_dict(), dict(lora), settings.__dict__, max_length, str(checkpoint), labels, world_size(), dtype)
     data = (list(train[TEXT]), list(train[LABEL]), list(val[TEXT]))
