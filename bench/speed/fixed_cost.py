@@ -133,7 +133,9 @@ def main() -> None:
 
 def in_process_phases(demo, preset_name: str, repeats: int, phases: dict) -> tuple[torch.nn.Module, list, float]:
     """Times, into `phases`, what a job does in its own process up to and including its first validation
-    pass; returns the model, the validation batches and the median seconds of `repeats` later passes."""
+    pass; returns the model, the validation batches and the median seconds of `repeats` later passes.
+    train_preset's steps are called one by one, not train_preset: it runs them as one call, and what is
+    timed here is each step apart, then more passes of the Trainer it builds and the shapes of its model."""
     config, labels = demo.config, demo.labels
     compute, dtype = compute_and_weight_types(config["train"]["precision"], config["model"]["dtype"])
     frames, phases["reading train and val"] = timed(
