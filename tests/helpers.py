@@ -61,6 +61,23 @@ def run_script(name: str, *args, cwd: Path, check: bool = True) -> subprocess.Co
     return done
 
 
+def run_bench(module: str, *args, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
+    """A bench script as BENCHMARKS.md runs it (python -m bench.speed.<name> or bench.quality.<name>), from any
+    folder: the repository on PYTHONPATH stands in for running it from the root."""
+    path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+    done = subprocess.run(
+        [sys.executable, "-m", f"bench.{module}", *map(str, args)],
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": path},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if check and done.returncode != 0:
+        raise AssertionError(f"bench.{module} failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    return done
+
+
 def run_rule_script(name: str, *, cwd: Path, check: bool = True, **rule) -> subprocess.CompletedProcess:
     """A `script:` rule's script with the rule's input, output, params, log, threads (dicts of name -> value),
     run in its own process as Snakemake runs it. Without a log, its messages come back on stderr."""

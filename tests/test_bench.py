@@ -10,20 +10,13 @@ import pytest
 import yaml
 
 from conftest import REPO
+from helpers import run_bench
 
 pytestmark = pytest.mark.slow  # runs Snakemake or trains: python -m pytest -m 'not slow' skips it
 
 
-def bench(name: str, *args, cwd) -> str:
-    done = subprocess.run(
-        [sys.executable, str(REPO / "bench" / name), *map(str, args)],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return done.stdout
+def bench(module: str, *args, cwd) -> str:
+    return run_bench(module, *args, cwd=cwd).stdout
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +42,7 @@ def test_gpu_check_runs_its_path_on_the_cpu_with_the_tiny_shape(tmp_path):
     import torch
 
     done = subprocess.run(
-        ["bash", str(REPO / "bench" / "gpu_check.sh"), "--shape", "tiny", "--rows", "48", "--max-length", "32"],
+        ["bash", str(REPO / "bench/speed/gpu_check.sh"), "--shape", "tiny", "--rows", "48", "--max-length", "32"],
         env={**os.environ, "OUT": str(tmp_path), "PYTHON": sys.executable},
         capture_output=True,
         text=True,
@@ -67,8 +60,8 @@ def test_gpu_check_runs_its_path_on_the_cpu_with_the_tiny_shape(tmp_path):
 
 
 def test_a_gpus_dense_bf16_peak_is_read_from_its_whole_name(monkeypatch):
-    monkeypatch.syspath_prepend(str(REPO / "bench"))
-    from gpu_check import peak_tflops
+    monkeypatch.syspath_prepend(str(REPO))
+    from bench.speed.gpu_check import peak_tflops
 
     # an NVL part is not its SXM sibling, nor A10 an A100; an unknown name gives no utilisation at all
     assert peak_tflops("NVIDIA H200") == peak_tflops("NVIDIA H100 80GB HBM3") == 989.0
@@ -80,7 +73,7 @@ def test_a_gpus_dense_bf16_peak_is_read_from_its_whole_name(monkeypatch):
 def test_head_only_quality_prints_every_preset_baseline_and_the_gain(demo_like, tiny_model_dir):
     work, data = demo_like
     out = bench(
-        "head_only.py",
+        "quality.head_only",
         "--config",
         work / "config.yaml",
         "--checkpoint",
@@ -102,11 +95,11 @@ def test_head_only_quality_prints_every_preset_baseline_and_the_gain(demo_like, 
 def test_speed_benchmarks_print_their_ratios(demo_like, tiny_model_dir):
     work, data = demo_like
     common = ["--config", work / "config.yaml", "--checkpoint", tiny_model_dir, "--data", data]
-    assert "speed-up:" in bench("train_throughput.py", *common, "--steps", "3", cwd=work).splitlines()[-1]
-    assert "focal loss overhead:" in bench("loss_overhead.py", *common, "--repeats", "2", cwd=work).splitlines()[-1]
-    profiled = bench("step_profile.py", *common, "--steps", "2", "--batch-size", "4", "--dropout", "0.1", cwd=work)
+    assert "speed-up:" in bench("speed.train_throughput", *common, "--steps", "3", cwd=work).splitlines()[-1]
+    assert "focal loss overhead:" in bench("speed.loss_overhead", *common, "--repeats", "2", cwd=work).splitlines()[-1]
+    profiled = bench("speed.step_profile", *common, "--steps", "2", "--batch-size", "4", "--dropout", "0.1", cwd=work)
     assert "all (profiled)" in profiled and profiled.splitlines()[-1].startswith("fast dropout vs torch dropout:")
-    fixed = bench("fixed_cost.py", *common, "--repeats", "1", "--passes", "1", cwd=work)
+    fixed = bench("speed.fixed_cost", *common, "--repeats", "1", "--passes", "1", cwd=work)
     assert "validation, first pass (cold)" in fixed
     assert fixed.splitlines()[-1].startswith("floor (imports, then 1 validation")
     # the floor is the imports plus each pass with its products at their ceilings, figures as printed
@@ -115,7 +108,7 @@ def test_speed_benchmarks_print_their_ratios(demo_like, tiny_model_dir):
     floor = float(re.search(r"validation pass\(es\) at the ceilings\): ([\d.]+) s", fixed)[1])
     assert floor == pytest.approx(imports + at_ceiling, abs=0.11)
     out = bench(
-        "eval_throughput.py",
+        "speed.eval_throughput",
         "--checkpoint",
         tiny_model_dir,
         "--rows",
@@ -146,9 +139,8 @@ def test_convergence_replays_early_stopping_exactly(demo_like, tiny_model_dir, t
     config["train"] = {**config["train"], **settings, "seeds": [0]}
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     common = ["--config", tmp_path / "config.yaml", "--checkpoint", tiny_model_dir, "--data", data]
-    out = bench(
-        "convergence.py", *common, "--presets", "ce", "--seeds", "0", "--epochs", "6", "--out", "c.csv", cwd=tmp_path
-    )
+    runs = ["--presets", "ce", "--seeds", "0", "--epochs", "6", "--out", "c.csv"]
+    out = bench("quality.convergence", *common, *runs, cwd=tmp_path)
     curve = pd.read_csv(tmp_path / "c.csv")
     assert list(curve["epoch"]) == [1, 2, 3, 4, 5, 6] and "minority_f1, patience 1" in out
 
@@ -163,8 +155,8 @@ def test_convergence_replays_early_stopping_exactly(demo_like, tiny_model_dir, t
     )
     run_script("train.py", *flags, cwd=tmp_path)
     summary = json.loads((tmp_path / "ce" / "train_summary.json").read_text())
-    sys.path.insert(0, str(REPO / "bench"))
-    from convergence import replay
+    sys.path.insert(0, str(REPO))
+    from bench.quality.convergence import replay
 
     kept = replay(curve[curve["preset"] == "ce"].reset_index(drop=True), "minority_f1", 1)
     assert summary["stop_reason"] == "early_stopping"  # else this test would not test the replay of a stop
@@ -179,8 +171,8 @@ def test_second_data_set_reads_the_first_turn_and_topic_and_its_config_is_valid(
 
     from focalcls.config.loading import complete
 
-    sys.path.insert(0, str(REPO / "bench"))
-    from second_dataset import chat_messages, study_config
+    sys.path.insert(0, str(REPO))
+    from bench.quality.second_dataset import chat_messages, study_config
 
     files = {
         "chatterbot_corpus/data/english/food.yml": "conversations:\n- - Do you eat?\n  - No.\n- - 42\n  - a number\n",
@@ -203,9 +195,6 @@ def test_second_data_set_reads_the_first_turn_and_topic_and_its_config_is_valid(
 
 def test_the_step_profile_refuses_a_config_without_dropout(demo_like, tiny_model_dir):
     work, data = demo_like  # the tiny config's lora.dropout is 0
-    done = subprocess.run(
-        [sys.executable, str(REPO / "bench/step_profile.py"), "--config", work / "config.yaml"]
-        + ["--checkpoint", tiny_model_dir, "--data", data],
-        cwd=work, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+    common = ["--config", work / "config.yaml", "--checkpoint", tiny_model_dir, "--data", data]
+    done = run_bench("speed.step_profile", *common, cwd=work, check=False)
     assert done.returncode == 2 and "lora.dropout is 0.0: no dropout to compare; pass --dropout" in done.stderr

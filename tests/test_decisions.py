@@ -125,14 +125,11 @@ def test_the_search_chooses_gamma_then_alpha_on_validation_and_trains_nothing_tw
 
 
 def test_the_quality_bench_prints_what_a_run_of_seeds_and_the_search_holds(decided):
-    """bench/quality.py reads the workflow's folder as the report does: means over seeds, the path, the verdicts."""
-    import subprocess
-    import sys
+    """bench/quality/full_lora.py reads the workflow's folder as the report does: means over seeds, the path,
+    the verdicts."""
+    from helpers import run_bench
 
-    from conftest import REPO
-
-    bench = [sys.executable, str(REPO / "bench/quality.py"), "--work", str(decided), "--print-only"]
-    out = subprocess.run(bench, capture_output=True, text=True, check=True).stdout
+    out = run_bench("quality.full_lora", "--work", decided, "--print-only", cwd=decided).stdout
     assert re.search(r"^ce\s+\d\.\d{3} ± \d\.\d{3}\s+\d\.\d{3} ± ", out, flags=re.M)  # mean ± sd over the seeds
     assert re.search(r"^tuned\s+\d\.\d{3} ± ", out, flags=re.M) and "search, alpha at gamma" in out
     assert "ce-twin | +0.000 | +0.000 to +0.000 | cannot be told apart" in out and "Use ce-twin" in out

@@ -8,9 +8,9 @@ import os
 import pytest
 import yaml
 
-from focalcls.train import tracking
 from focalcls.core.errors import UserError
 from focalcls.core.spreadsheets import write_xlsx
+from focalcls.train import tracking
 from helpers import snakemake
 from test_workflow import RAW, tiny_config
 

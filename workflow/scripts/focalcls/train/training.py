@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 import torch
-from transformers import PreTrainedTokenizerBase, set_seed
+from transformers import PreTrainedTokenizerBase, TrainerCallback, set_seed
 
 from focalcls.core.errors import UserError
 from focalcls.data.cleaning import LABEL, TEXT
@@ -46,11 +46,13 @@ def train_preset(
     trust_remote_code: bool,
     run_name: str | None = None,
     tracking: Mapping | None = None,
+    callbacks: Sequence[TrainerCallback] = (),
 ) -> dict:
     """Train one adapter; writes out_dir/{adapter/, train_log.csv, train_summary.json}; returns the summary.
     A rerun of the same setup resumes from its last checkpoint under out_dir/checkpoints. `tracking`
     (focalcls.train.tracking.tracking_settings; None: nowhere) says where the curves of the run `run_name` (the
-    preset's name unless given) also go."""
+    preset's name unless given) also go. `callbacks` join the Trainer's own (a benchmark watching each
+    validation pass; the workflow adds none)."""
     tracking = tracking or NOT_TRACKED
     started = time.time()
     set_seed(settings.seed)
@@ -68,6 +70,8 @@ def train_preset(
         model, tokenizer, train=train, val=val, labels=labels, train_counts=counts, checkpoints=checkpoints,
         compute=compute, report_to=tracking["report_to"], **preset,
     )  # fmt: skip
+    for callback in callbacks:
+        trainer.add_callback(callback)
     # Anything that changes what training would do is in the key, so no other setup's checkpoint is resumed.
     setup = (loss.as_dict(), dict(lora), settings.__dict__, max_length, str(checkpoint), labels, world_size(), dtype)
     data = (list(train[TEXT]), list(train[LABEL]), list(val[TEXT]))

@@ -2,7 +2,7 @@
 # The whole embedded-default run from a clean results/ folder: wall time and peak memory (GNU time).
 # With --fresh the demo data and model are fetched again too (resources/ removed first).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."  # the repository root
 [ "${1:-}" = "--fresh" ] && rm -rf resources
 rm -rf results
 log=$(mktemp)

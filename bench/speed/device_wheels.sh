@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Wheels for a GPU machine that has torch, transformers, peft, accelerate, pandas and scikit-learn but no
-# package index: what bench/gpu_check.sh imports beyond those (the config's schema checks through
+# package index: what bench/speed/gpu_check.sh imports beyond those (the config's schema checks through
 # snakemake's validate, and openpyxl, which the tables module loads), at the versions installed here.
-# Run here, where pip reaches an index; bench/gpu_check.sh installs .whl/ when it finds it.
-#   bash bench/device_wheels.sh            # for Python 3.12 on x86-64 Linux; PYTHON_VERSION=3.11 for another
+# Run here, where pip reaches an index; bench/speed/gpu_check.sh installs .whl/ when it finds it.
+#   bash bench/speed/device_wheels.sh      # for Python 3.12 on x86-64 Linux; PYTHON_VERSION=3.11 for another
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."  # the repository root
 PACKAGES=(
   openpyxl et-xmlfile
   snakemake snakemake-interface-common snakemake-interface-logger-plugins snakemake-interface-storage-plugins

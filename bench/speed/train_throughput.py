@@ -8,20 +8,22 @@ and for the train stage its head init, one validation pass on --val-rows rows an
 The train stage is also timed on its previous CPU path (torch's dropout on the LoRA inputs) and, under
 bf16 autocast, with its frozen weights stored in bfloat16.
 Uses the demo model and the demo training split (run the demo first), or pass your own.
-    python bench/train_throughput.py [--steps 20] [--batch-size 16]
+    python -m bench.speed.train_throughput [--steps 20] [--batch-size 16]
 """
 
 from __future__ import annotations
 
 import contextlib
 import tempfile
-import time
 from pathlib import Path
 
 import pandas as pd
 import torch
+from peft import LoraConfig, get_peft_model
+from transformers import AutoModelForSequenceClassification, AutoTokenizer, Trainer, TrainingArguments
 
-import demo_inputs  # bench/demo_inputs.py: Python puts the running script's folder on the path
+from bench.common import demo_inputs
+from bench.common.timing import timed
 from focalcls.config.loading import complete_preset
 from focalcls.core.spreadsheets import read_table
 from focalcls.data.cleaning import LABEL, TEXT
@@ -58,12 +60,8 @@ def plain_script(
     bf16: bool,
     seed: int,
     out: Path,
-) -> float:
-    """What a first fine-tuning script looks like; returns its wall time in seconds."""
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer, Trainer, TrainingArguments
-
-    started = time.perf_counter()
+) -> None:
+    """What a first fine-tuning script looks like."""
     tokenizer = AutoTokenizer.from_pretrained(checkpoint)
     model = AutoModelForSequenceClassification.from_pretrained(checkpoint, num_labels=len(labels))
     model.config.pad_token_id = tokenizer.pad_token_id
@@ -95,7 +93,6 @@ def plain_script(
     )
     Trainer(model=model, args=args, train_dataset=dataset).train()
     model.save_pretrained(str(out / "adapter"))
-    return time.perf_counter() - started
 
 
 def train_stage(
@@ -129,12 +126,6 @@ def train_stage(
     )
 
 
-def timed(function, *args) -> tuple[float, object]:
-    started = time.perf_counter()
-    result = function(*args)
-    return time.perf_counter() - started, result
-
-
 @contextlib.contextmanager
 def torch_lora_dropout():
     """The train stage's previous CPU path: LoRA inputs keep torch's dropout (one float drawn an element)."""
@@ -146,13 +137,13 @@ def torch_lora_dropout():
         training.use_fast_lora_dropout = fast
 
 
-def stage_variants(args, train, val, labels, config, tmp: Path) -> dict[str, tuple[float, dict]]:
+def stage_variants(args, train, val, labels, config, tmp: Path) -> dict[str, tuple[dict, float]]:
     """Wall time and train_summary of the train stage as it is, on its previous path, and with bf16 weights."""
     dtype = config["model"]["dtype"]
 
-    def run(folder: str, weights_dtype: str) -> tuple[float, dict]:
+    def run(folder: str, weights_dtype: str) -> tuple[dict, float]:
         stage = (args.checkpoint, train, val, labels, config, args.batch_size, tmp / folder, weights_dtype)
-        return timed(train_stage, *stage)
+        return timed(lambda: train_stage(*stage))
 
     runs = {"train stage (length-grouped batches)": run("stage", dtype)}
     if not torch.cuda.is_available():
@@ -180,24 +171,15 @@ def main() -> None:
     max_length, bf16 = config["model"]["max_length"], use_bf16(config["train"]["precision"])
 
     with tempfile.TemporaryDirectory() as tmp:
-        plain_s = plain_script(
-            args.checkpoint,
-            train,
-            labels,
-            config["lora"],
-            batch_size=args.batch_size,
-            max_length=max_length,
-            bf16=bf16,
-            seed=42,
-            out=Path(tmp) / "plain",
+        plain = {"batch_size": args.batch_size, "max_length": max_length, "bf16": bf16, "seed": 42}
+        _, plain_s = timed(
+            lambda: plain_script(args.checkpoint, train, labels, config["lora"], **plain, out=Path(tmp) / "plain")
         )
         runs = stage_variants(args, train, val, labels, config, Path(tmp))
 
-    from transformers import AutoTokenizer
-
     tokenizer = AutoTokenizer.from_pretrained(args.checkpoint)
     lengths = [len(ids) for ids in tokenizer(list(train[TEXT]), truncation=True, max_length=max_length)["input_ids"]]
-    stage_s, summary = next(iter(runs.values()))
+    summary, stage_s = next(iter(runs.values()))
     print(
         f"model {args.checkpoint}, {rows} rows = {args.steps} steps of {args.batch_size}, max_length {max_length}, "
         f"{'bf16' if bf16 else 'fp32'}, {torch.get_num_threads()} threads; train stage ran {summary['steps']} steps"
@@ -207,11 +189,11 @@ def main() -> None:
         f"(the plain script pads all to {max_length})"
     )
     print(f"{'plain Trainer + peft, padded to max_length':<46} {rows / plain_s:6.2f} samples/s ({plain_s:.1f} s)")
-    for name, (seconds, run) in runs.items():
+    for name, (run, seconds) in runs.items():
         steps_s = run["phase_seconds"]["optimizer steps"]
         print(f"{name:<46} {rows / seconds:6.2f} samples/s ({seconds:.1f} s, optimizer steps {steps_s:.1f} s)")
     stage_steps_s = summary["phase_seconds"]["optimizer steps"]
-    for name, (seconds, run) in list(runs.items())[1:]:
+    for name, (run, seconds) in list(runs.items())[1:]:
         print(
             f"train stage vs {name.removeprefix('train stage, ')}: {seconds / stage_s:.2f}x end to end, "
             f"{run['phase_seconds']['optimizer steps'] / stage_steps_s:.2f}x optimizer steps"

@@ -10,9 +10,9 @@ The config sets only what a user must: the data, the split fractions, the minimu
 model (the demo's, already fetched), an English prompt for the zero-shot baseline and the demo's seven
 presets; every training knob (epochs, patience, lr, precision, ...) is the schema's default. The split
 seed is 7 by default: the defaults were chosen on learning curves of the split with seed 42
-(bench/convergence.py, after --split-seed 42 --data-only), so the verdict is given on other test rows.
+(bench/quality/convergence.py, after --split-seed 42 --data-only), so the verdict is given on other test rows.
 The workflow runs in its own folder (bench-runs/ by default), so results/ is untouched.
-    python bench/second_dataset.py [--work bench-runs/chatbot] [--cores 2] [--split-seed 7] [--data-only]
+    python -m bench.quality.second_dataset [--work bench-runs/chatbot] [--cores 2] [--split-seed 7] [--data-only]
 """
 
 from __future__ import annotations
@@ -28,12 +28,12 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from bench.common.demo_inputs import REPO
 from focalcls.core.spreadsheets import write_xlsx
 from focalcls.data.cleaning import LABEL, TEXT
 from focalcls.data.demo import pip_download, verify_sha256
 from focalcls.evaluate.selection import pick_best
 
-REPO = Path(__file__).resolve().parents[1]
 PACKAGE, VERSION = "chatterbot-corpus", "1.3.3"
 SHA256 = "615b5c4c605154f60ae51d03ed918ed92e9d32bc2b144b759bbc64ecdbe18481"
 LANGUAGE_FOLDER = "chatterbot_corpus/data/english/"
@@ -115,7 +115,7 @@ def main() -> None:
         "--split-seed",
         type=int,
         default=7,
-        help="7: rows the defaults were not chosen on (bench/convergence.py's curves used split seed 42)",
+        help="7: rows the defaults were not chosen on (bench/quality/convergence.py's curves used split seed 42)",
     )
     args = p.parse_args()
     work = Path(args.work).resolve()

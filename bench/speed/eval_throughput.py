@@ -2,24 +2,22 @@
 
 Same model, same rows, same threads, measured side by side in one run. Uses the demo model and the
 demo test split (run the demo first), or pass --checkpoint/--rows for your own.
-    python bench/eval_throughput.py [--n 300] [--batch-size 64]
+    python -m bench.speed.eval_throughput [--n 300] [--batch-size 64]
 """
 
 from __future__ import annotations
 
 import argparse
-import time
-from pathlib import Path
 
 import numpy as np
 import torch
 
+from bench.common.demo_inputs import REPO
+from bench.common.timing import timed
 from focalcls.core.spreadsheets import read_table
 from focalcls.devices.precision import use_bf16
 from focalcls.evaluate.inference import predict_probs
 from focalcls.train.model import add_lora, load_classifier, load_tokenizer
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 def one_at_a_time(model, tokenizer, texts, max_length: int, bf16: bool) -> np.ndarray:
@@ -53,14 +51,12 @@ def main() -> None:
         model, tokenizer, texts[:8], form="softmax", max_length=args.max_length, batch_size=8, bf16=bf16
     )  # warm-up
 
-    started = time.perf_counter()
-    batched = predict_probs(
-        model, tokenizer, texts, form="softmax", max_length=args.max_length, batch_size=args.batch_size, bf16=bf16
+    batched, batched_s = timed(
+        lambda: predict_probs(
+            model, tokenizer, texts, form="softmax", max_length=args.max_length, batch_size=args.batch_size, bf16=bf16
+        )
     )
-    batched_s = time.perf_counter() - started
-    started = time.perf_counter()
-    single = one_at_a_time(model, tokenizer, texts, args.max_length, bf16)
-    single_s = time.perf_counter() - started
+    single, single_s = timed(lambda: one_at_a_time(model, tokenizer, texts, args.max_length, bf16))
 
     agree = float((batched.argmax(axis=1) == single.argmax(axis=1)).mean())
     # Forward FLOPs ~ 2 x (parameters outside the embedding table) per token: how close batching gets to

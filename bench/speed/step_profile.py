@@ -8,26 +8,27 @@ it changes the recipe). The matrix-product ceiling, in the compute dtype, is mea
 at the step's own shapes and at 2048^3, between the rounds of steps: a shared machine's speed drifts,
 and one reading can be half another.
 Uses the demo model and the demo training split (run the demo first), or pass your own.
-    python bench/step_profile.py [--steps 12] [--batch-size 16] [--dropout RATE]
+    python -m bench.speed.step_profile [--steps 12] [--batch-size 16] [--dropout RATE]
 """
 
 from __future__ import annotations
 
 import statistics
-import time
 from collections import defaultdict
+from functools import partial
 
 import torch
 import torch.nn.functional as F
 from torch.profiler import ProfilerActivity, profile
 
-import demo_inputs  # bench/demo_inputs.py: Python puts the running script's folder on the path
+from bench.common import demo_inputs
+from bench.common.steps import fixed_batches, train_step
+from bench.common.timing import interleaved, matmul_gflops
 from focalcls.core.spreadsheets import read_table
 from focalcls.data.cleaning import LABEL, TEXT
 from focalcls.devices.precision import use_bf16
 from focalcls.train.fast_dropout import FastDropout
 from focalcls.train.model import add_lora, load_classifier, load_tokenizer
-from loss_overhead import fixed_batches, timed_step
 
 CATEGORIES = {  # aten operator -> what it is; self CPU time is summed per category
     "matrix products": ("aten::mm", "aten::addmm", "aten::bmm"),
@@ -80,17 +81,6 @@ def dropout_switch(model: torch.nn.Module):
     return use
 
 
-def matmul_gflops(m: int, k: int, n: int, seconds: float = 1.0, dtype: torch.dtype = torch.bfloat16) -> float:
-    a, b = torch.randn(m, k, dtype=dtype), torch.randn(k, n, dtype=dtype)
-    for _ in range(3):
-        a @ b
-    started, calls = time.perf_counter(), 0
-    while time.perf_counter() - started < seconds:
-        a @ b
-        calls += 1
-    return 2 * m * k * n * calls / (time.perf_counter() - started) / 1e9
-
-
 def by_category(prof, steps: int) -> dict[str, float]:
     """Milliseconds per step of each category, 'other' for the rest."""
     totals = defaultdict(float)
@@ -106,20 +96,21 @@ def timed_and_profiled(model, batches, bf16: bool, shape: tuple[int, int, int]) 
     use = dropout_switch(model)
     optimizer = torch.optim.AdamW([q for q in model.parameters() if q.requires_grad], lr=1e-5)
 
-    def step(batch, targets) -> float:
-        return timed_step(model, optimizer, batch, targets, lambda y, t: F.cross_entropy(y.float(), t), bf16)[0]
+    def step(batch, targets) -> None:
+        train_step(model, optimizer, batch, targets, lambda y, t: F.cross_entropy(y.float(), t), bf16)
 
-    for path in PATHS:  # warm-up
-        use(path)
-        step(*batches[0])
-    times, ceilings = {path: [] for path in PATHS}, {"step": [], "2048^3": []}
-    for batch, targets in batches:
-        for path in PATHS:
-            use(path)
-            times[path].append(step(batch, targets))
-        dtype = torch.bfloat16 if bf16 else torch.float32
+    def on(path: str, batch: tuple[dict, torch.Tensor]) -> None:
+        use(path)  # one module assignment a LoRA layer, timed with the step: under a millisecond of its seconds
+        step(*batch)
+
+    ceilings = {"step": [], "2048^3": []}
+    dtype = torch.bfloat16 if bf16 else torch.float32
+
+    def read_ceilings() -> None:
         ceilings["step"].append(matmul_gflops(*shape, seconds=0.2, dtype=dtype))
         ceilings["2048^3"].append(matmul_gflops(2048, 2048, 2048, seconds=0.2, dtype=dtype))
+
+    times = interleaved({path: partial(on, path) for path in PATHS}, batches[0], batches, after_round=read_ceilings)
     profiles, spread = {}, batches[:: max(1, len(batches) // 4)]  # short to long, as the medians see them
     for path in PATHS:
         use(path)

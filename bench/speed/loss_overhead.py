@@ -5,23 +5,21 @@ batch, in turn, so drift in the machine's speed hits every loss alike; medians a
 a whole step is noisy at the 1% level on a shared CPU, the loss computation alone (forward and
 backward on the step's logits, timed over many calls) is also measured and set against the step time.
 Uses the demo model and the demo training split (run the demo first), or pass your own.
-    python bench/loss_overhead.py [--repeats 30] [--batch-size 16]
+    python -m bench.speed.loss_overhead [--repeats 30] [--batch-size 16]
 """
 
 from __future__ import annotations
 
 import statistics
-import time
-from collections.abc import Callable
+from functools import partial
 
-import pandas as pd
 import torch
-from transformers import DataCollatorWithPadding
 
-import demo_inputs  # bench/demo_inputs.py: Python puts the running script's folder on the path
+from bench.common import demo_inputs
+from bench.common.steps import fixed_batches, train_step
+from bench.common.timing import interleaved, timed
 from focalcls.config.loading import complete_preset
 from focalcls.core.spreadsheets import read_table
-from focalcls.data.cleaning import LABEL, TEXT
 from focalcls.data.splitting import class_counts
 from focalcls.devices.precision import use_bf16
 from focalcls.train.losses import focal_loss
@@ -35,35 +33,6 @@ LOSSES = {
 }
 
 
-def fixed_batches(
-    train: pd.DataFrame, labels: list[str], tokenizer, batch_size: int, count: int, max_length: int
-) -> list:
-    """`count` consecutive batches of the training rows, collated once so every loss sees the same ones."""
-    collate = DataCollatorWithPadding(tokenizer)
-    index = {label: i for i, label in enumerate(labels)}
-    batches = []
-    for r in range(count):
-        rows = train.iloc[r * batch_size : (r + 1) * batch_size]
-        encoded = tokenizer(list(rows[TEXT]), truncation=True, max_length=max_length)
-        batch = collate(
-            [{"input_ids": i, "attention_mask": m} for i, m in zip(encoded["input_ids"], encoded["attention_mask"])]
-        )
-        batches.append((batch, torch.tensor([index[x] for x in rows[LABEL]])))
-    return batches
-
-
-def timed_step(model, optimizer, batch, targets, loss_fn: Callable, bf16: bool) -> tuple[float, torch.Tensor]:
-    """Seconds of one training step (forward, under bf16 autocast if asked; loss_fn(logits, targets);
-    backward; optimizer step), and its logits."""
-    started = time.perf_counter()
-    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-        logits = model(**batch).logits
-    loss_fn(logits, targets).backward()
-    optimizer.step()
-    optimizer.zero_grad()
-    return time.perf_counter() - started, logits.detach()
-
-
 def step_times(
     model: torch.nn.Module, batches: list, specs: dict[str, LossSpec], bf16: bool
 ) -> tuple[dict[str, list[float]], torch.Tensor]:
@@ -71,28 +40,25 @@ def step_times(
     the logits of one step, for timing the loss alone."""
     optimizer = torch.optim.AdamW([q for q in model.parameters() if q.requires_grad], lr=1e-5)
 
-    def step(batch, targets, spec) -> tuple[float, torch.Tensor]:
+    def step(spec: LossSpec, batch: tuple[dict, torch.Tensor]) -> torch.Tensor:
         def loss(logits, targets):
             return focal_loss(logits, targets, gamma=spec.gamma, alpha=spec.alpha, form=spec.form)
 
-        return timed_step(model, optimizer, batch, targets, loss, bf16)
+        return train_step(model, optimizer, *batch, loss, bf16)
 
-    for spec in specs.values():  # warm-up: first calls allocate and pick kernels
-        step(*batches[0], spec)
-    times = {name: [] for name in specs}
-    for batch, targets in batches[1:]:
-        for name, spec in specs.items():
-            times[name].append(step(batch, targets, spec)[0])
-    return times, step(*batches[1], specs["ce"])[1]
+    times = interleaved({name: partial(step, spec) for name, spec in specs.items()}, batches[0], batches[1:])
+    return times, step(specs["ce"], batches[1])
 
 
 def loss_only(logits: torch.Tensor, targets: torch.Tensor, spec: LossSpec, calls: int = 2000) -> float:
-    """Seconds of the loss's forward and backward alone, on fixed logits."""
+    """Seconds of the loss's forward and backward alone, on fixed logits (a call is too short to time alone)."""
     leaf = logits.float().clone().requires_grad_(True)
-    started = time.perf_counter()
-    for _ in range(calls):
-        focal_loss(leaf, targets, gamma=spec.gamma, alpha=spec.alpha, form=spec.form).backward()
-    return (time.perf_counter() - started) / calls
+
+    def calls_in_a_row() -> None:
+        for _ in range(calls):
+            focal_loss(leaf, targets, gamma=spec.gamma, alpha=spec.alpha, form=spec.form).backward()
+
+    return timed(calls_in_a_row)[1] / calls
 
 
 def print_results(times: dict[str, list[float]], alone: dict[str, float]) -> None:

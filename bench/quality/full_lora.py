@@ -3,13 +3,13 @@ runs it: the workflow with train.seeds and tune: set.
 
 The config is the demo's (same data, split, model, two-epoch cap, lr, batch) with train.seeds [42, 1, 2]
 and these models: ce; balanced, the focal preset with the best validation minority-F1 in the head-only
-bench (bench/head_only.py); the logit-adjusted loss (tau 1, the balanced softmax); the gamma-then-alpha
+bench (bench/quality/head_only.py); the logit-adjusted loss (tau 1, the balanced softmax); the gamma-then-alpha
 search (gammas 1, 2, 3 at alpha 0.25, then alphas 0.1 and 0.5, on validation minority-F1) as `tuned`;
 post-hoc logit adjustment of each; and TF-IDF. It runs in its own folder (bench-runs/quality by default),
 so results/ is untouched; rerun it and only what is missing trains. It prints each model's test figures
 (mean ± sd over seeds, and each seed's), the search's path, the report's headline and its decision for
 every model against ce, and the wall time.
-    python bench/quality.py [--work bench-runs/quality] [--cores 2] [--print-only]
+    python -m bench.quality.full_lora [--work bench-runs/quality] [--cores 2] [--print-only]
 """
 
 from __future__ import annotations
@@ -26,10 +26,10 @@ from pathlib import Path
 
 import yaml
 
+from bench.common.demo_inputs import REPO
 from focalcls.config.checks import preset_names
 from focalcls.config.loading import load_config
 
-REPO = Path(__file__).resolve().parents[1]
 SEEDS = [42, 1, 2]
 TUNE = {"gammas": [1.0, 2.0, 3.0], "alpha": 0.25, "alphas": [0.1, 0.5], "form": "sigmoid", "metric": "minority_f1"}
 

@@ -6,7 +6,7 @@ The shape is Qwen3-1.7B's published configuration (28 layers, hidden 2048, 16 he
 intermediate 6144, vocab 151,936); weights are random, so the figures are speed, not quality. Texts
 are synthetic, 40-250 characters, one token per character. --shape tiny runs the same path in seconds
 on a CPU (the test suite does).
-    python bench/gpu_check.py [--rows 8192] [--batch-size 16] [--max-length 256] [--shape qwen3-1.7b|tiny]
+    python -m bench.speed.gpu_check [--rows 8192] [--batch-size 16] [--max-length 256] [--shape qwen3-1.7b|tiny]
         [--precision auto|bf16|fp16|fp32] [--json figures.json]
 """
 
@@ -19,13 +19,13 @@ import os
 import re
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 
+from bench.common.timing import timed
 from focalcls.config.loading import complete, complete_preset
 from focalcls.devices.precision import inference_types
 from focalcls.evaluate.inference import predict_probs
@@ -130,9 +130,7 @@ def evaluation_seconds(folder: Path, adapter: Path, texts: list[str], args: argp
             torch.cuda.synchronize()
 
     predict(texts[: args.eval_batch_size])  # warm-up
-    started = time.perf_counter()
-    predict(texts)
-    return time.perf_counter() - started
+    return timed(lambda: predict(texts))[1]
 
 
 def matmul_parameters(shape: str) -> int:
@@ -174,9 +172,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "model"
-        started = time.perf_counter()
-        build_model(folder, args.shape)
-        build_s = time.perf_counter() - started
+        build_s = timed(lambda: build_model(folder, args.shape))[1]
         if gpu:  # the peak below is training's, not the build's (a float32 model before its cast to bf16)
             torch.cuda.reset_peak_memory_stats()
         train = synthetic_rows(args.rows, 0)

@@ -1,55 +1,59 @@
 """When should training stop, and which checkpoint should it keep? Learning curves scored on test too.
 
-Each preset trains through the train stage's own Trainer (same model preparation, batches, loss,
-schedule, validation pass and checkpoints) for the whole epoch cap with early stopping off; after every
-validation pass a bench-only callback scores the test split as well. Since early stopping never changes
-the steps taken before it stops, every stopping rule can then be replayed on the logged curve exactly:
-for each early-stopping metric (validation loss, macro-F1, minority-F1) and patience, where it stops,
-which checkpoint it keeps, and that checkpoint's test scores. Test scores decide nothing in the workflow;
-here they measure which rule generalises.
-    python bench/convergence.py [--config C] [--data D] [--presets ce balanced] [--seeds 42] [--epochs 10]
+Each preset trains through the train stage itself (train_preset: same model preparation, batches, loss,
+schedule, validation pass and checkpoints, its outputs under runs/ beside --out) for the whole epoch cap
+with early stopping off; after every validation pass a bench-only callback scores the test split as well.
+Since early stopping never changes the steps taken before it stops, every stopping rule can then be replayed
+on the logged curve exactly: for each early-stopping metric (validation loss, macro-F1, minority-F1) and
+patience, where it stops, which checkpoint it keeps, and that checkpoint's test scores. Test scores decide
+nothing in the workflow; here they measure which rule generalises.
+    python -m bench.quality.convergence [--config C] [--data D] [--presets ce balanced] [--seeds 42] [--epochs 10]
         [--out bench-runs/convergence.csv]
 """
 
 from __future__ import annotations
 
 import dataclasses
+import shutil
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import torch
-from transformers import TrainerCallback, set_seed
+from transformers import TrainerCallback
 
-import demo_inputs  # bench/demo_inputs.py: Python puts the running script's folder on the path
+from bench.common import demo_inputs
 from focalcls.config.loading import complete_preset
 from focalcls.core.metrics import f1_summary
 from focalcls.core.spreadsheets import read_table
+from focalcls.data.cleaning import TEXT
 from focalcls.data.splitting import class_counts
+from focalcls.devices.precision import use_bf16
+from focalcls.evaluate.inference import label_ids, predict_probs
+from focalcls.train.model import load_tokenizer
 from focalcls.train.presets import resolve_preset
 from focalcls.train.settings import TrainSettings
-from focalcls.train.trainer import TokenizedRows, build_trainer
-from focalcls.train.training import compute_and_weight_types, prepared_model
+from focalcls.train.training import train_preset
 
 METRICS = ("loss", "macro_f1", "minority_f1")
 PATIENCES = (1, 2, 3, 5)
 
 
 class TestScores(TrainerCallback):
-    """After each validation pass: the validation figures and the test split's F1 at that checkpoint."""
+    """After each validation pass: the validation figures and the test split's F1 at that checkpoint, the test
+    rows predicted by the evaluate stage's batched inference."""
 
-    def __init__(self, test_rows: TokenizedRows, labels: list[str], train_counts: dict):
-        self.test_rows, self.labels, self.train_counts = test_rows, labels, train_counts
-        self.trainer, self.rows = None, []
+    def __init__(self, test: pd.DataFrame, labels: list[str], train_counts: dict, tokenizer, **predict):
+        self.texts, self.y_true = list(test[TEXT]), label_ids(test, labels)
+        self.labels, self.train_counts, self.tokenizer, self.predict = labels, train_counts, tokenizer, predict
+        self.rows = []
 
-    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
-        # A DataLoader draws its seed from the global generator: fork it, or the test pass would change
-        # the dropout masks of every later step and the replay would no longer be the run it replays.
+    def on_evaluate(self, args, state, control, metrics=None, model=None, **kwargs):
+        # The test pass must leave the random generators as it found them, or the dropout masks of every later
+        # step would change and the replay would no longer be the run it replays.
         with torch.random.fork_rng(devices=range(torch.cuda.device_count())):
-            predicted = self.trainer.predict(self.test_rows)
-        y_pred = np.asarray(predicted.predictions).argmax(axis=-1)
-        test = f1_summary(np.asarray(predicted.label_ids), y_pred, self.labels, self.train_counts)
+            probs = predict_probs(model, self.tokenizer, self.texts, **self.predict)
+        test = f1_summary(self.y_true, probs.argmax(axis=-1), self.labels, self.train_counts)
         self.rows.append(
             {
                 "step": state.global_step,
@@ -63,29 +67,25 @@ class TestScores(TrainerCallback):
         )
 
 
-def curve(inputs: demo_inputs.DemoInputs, preset: str, seed: int, epochs: float, work: Path) -> pd.DataFrame:
+def curve(inputs: demo_inputs.DemoInputs, preset: str, seed: int, epochs: float, out_dir: Path) -> pd.DataFrame:
+    """One preset's learning curve, trained by the train stage itself (train_preset) with a TestScores callback."""
     config = inputs.config
     frames = {split: read_table(inputs.data / f"{split}.xlsx") for split in ("train", "val", "test")}
     counts = class_counts(frames["train"], inputs.labels)
     settings = TrainSettings.from_config(config["train"], seed=seed)
     settings = dataclasses.replace(settings, epochs=epochs, patience=1000)  # early stopping: replayed
-    set_seed(seed)
-    compute, dtype = compute_and_weight_types(settings.precision, config["model"]["dtype"])
     loss = resolve_preset(preset, complete_preset(config["presets"][preset]), inputs.labels, counts)
-    max_length = config["model"]["max_length"]
-    common = {"loss": loss, "settings": settings, "max_length": max_length}
-    model, tokenizer = prepared_model(
-        inputs.checkpoint, frames["train"], inputs.labels, counts, lora=config["lora"], dtype=dtype,
-        bf16=compute == "bf16", trust_remote_code=config["model"]["trust_remote_code"], preset_name=preset, **common,
+    max_length, remote = config["model"]["max_length"], config["model"]["trust_remote_code"]
+    scores = TestScores(
+        frames["test"], inputs.labels, counts, load_tokenizer(inputs.checkpoint, trust_remote_code=remote),
+        form=loss.form, max_length=max_length, batch_size=settings.batch_size, bf16=use_bf16(settings.precision),
     )  # fmt: skip
-    scores = TestScores(TokenizedRows(frames["test"], inputs.labels, tokenizer, max_length), inputs.labels, counts)
-    trainer = build_trainer(
-        model, tokenizer, train=frames["train"], val=frames["val"], labels=inputs.labels, train_counts=counts,
-        checkpoints=work / f"{preset}-{seed}", compute=compute, **common,
+    shutil.rmtree(out_dir, ignore_errors=True)  # a run resumed from an earlier one's checkpoint would skip passes
+    train_preset(
+        train=frames["train"], val=frames["val"], labels=inputs.labels, checkpoint=inputs.checkpoint, loss=loss,
+        lora=config["lora"], settings=settings, max_length=max_length, out_dir=out_dir, preset_name=preset,
+        dtype=config["model"]["dtype"], trust_remote_code=remote, callbacks=[scores],
     )  # fmt: skip
-    scores.trainer = trainer
-    trainer.add_callback(scores)
-    trainer.train()
     return pd.DataFrame(scores.rows).assign(preset=preset, seed=seed)
 
 
@@ -126,7 +126,7 @@ def learning_curves(args, out: Path) -> pd.DataFrame:
     for preset in args.presets:
         for seed in args.seeds:
             started = time.time()
-            curves.append(curve(inputs, preset, seed, args.epochs, out.parent / "checkpoints"))
+            curves.append(curve(inputs, preset, seed, args.epochs, out.parent / "runs" / f"{preset}-{seed}"))
             print(f"{preset} seed {seed}: {time.time() - started:.0f} s for {args.epochs:g} epochs", flush=True)
             pd.concat(curves).to_csv(out, index=False)
     return pd.concat(curves)

@@ -9,8 +9,8 @@ the epoch with the lowest validation loss as the train stage, but no LoRA, and A
 warm-up and cosine decay in place of Trainer's. The preset whose gain is quoted is chosen on validation. The demo's full
 LoRA runs (one seed) are printed beside them when results/presets holds them. On top of the presets,
 the variants that might help are measured the same way: more epochs, and difficulty-aware batches.
-    python bench/head_only.py [--seeds 1 2 3] [--epochs 2] [--long-epochs 8]
-(bench/quality.py trains full LoRA through the workflow instead: slower, and what the report shows.)
+    python -m bench.quality.head_only [--seeds 1 2 3] [--epochs 2] [--long-epochs 8]
+(bench/quality/full_lora.py trains full LoRA through the workflow instead: slower, and what the report shows.)
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-import demo_inputs  # bench/demo_inputs.py: Python puts the running script's folder on the path
+from bench.common import demo_inputs
 from focalcls.config.loading import complete_preset
 from focalcls.core.metrics import classification_metrics
 from focalcls.core.spreadsheets import read_table

@@ -11,7 +11,7 @@ interpreter a job, imports as they are, no code change brings a job below it wit
 validation rows or running fewer passes. Checkpoint and adapter writes are in each job's
 train_summary.json (phase_seconds), not here.
 Uses the demo model and the demo splits (run the demo first), or pass your own.
-    python bench/fixed_cost.py [--passes N] [--threads N] [--repeats 3]
+    python -m bench.speed.fixed_cost [--passes N] [--threads N] [--repeats 3]
 """
 
 from __future__ import annotations
@@ -23,15 +23,14 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections import Counter
-from collections.abc import Callable
+from functools import partial
 from pathlib import Path
-from typing import TypeVar
 
 import torch
 
-import demo_inputs  # bench/demo_inputs.py: Python puts the running script's folder on the path
+from bench.common import demo_inputs
+from bench.common.timing import matmul_gflops, median_seconds, timed
 from focalcls.config.loading import complete_preset
 from focalcls.core.spreadsheets import read_table
 from focalcls.data.splitting import class_counts
@@ -40,9 +39,7 @@ from focalcls.train.presets import resolve_preset
 from focalcls.train.settings import TrainSettings
 from focalcls.train.trainer import build_trainer
 from focalcls.train.training import compute_and_weight_types, prepared_model
-from step_profile import matmul_gflops
 
-T = TypeVar("T")
 HEADS = "|".join(HEAD_NAMES)  # the classification head's module names
 # What workflow/scripts/train.py imports before it trains: its own imports, then focalcls.train.training.
 IMPORTS = (
@@ -57,19 +54,10 @@ def fresh_interpreter(code: str, threads: int, repeats: int, *args: str) -> tupl
     """Median wall seconds of `python -c code args` (the interpreter's start included), with the thread
     count a job sets before torch loads, run `repeats` times; and what each run printed."""
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
-    times, printed = [], []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        done = subprocess.run([sys.executable, "-c", code, *args], env=env, check=True, capture_output=True, text=True)
-        times.append(time.perf_counter() - started)
-        printed.append(done.stdout.strip())
-    return statistics.median(times), printed
-
-
-def timed(fn: Callable[[], T]) -> tuple[T, float]:
-    started = time.perf_counter()
-    result = fn()
-    return result, time.perf_counter() - started
+    argv = [sys.executable, "-c", code, *args]
+    run = partial(subprocess.run, argv, env=env, check=True, capture_output=True, text=True)
+    seconds, runs = median_seconds(run, repeats)
+    return seconds, [done.stdout.strip() for done in runs]
 
 
 def product_shapes(model: torch.nn.Module) -> Counter:
@@ -145,7 +133,9 @@ def main() -> None:
 
 def in_process_phases(demo, preset_name: str, repeats: int, phases: dict) -> tuple[torch.nn.Module, list, float]:
     """Times, into `phases`, what a job does in its own process up to and including its first validation
-    pass; returns the model, the validation batches and the median seconds of `repeats` later passes."""
+    pass; returns the model, the validation batches and the median seconds of `repeats` later passes.
+    train_preset's steps are called one by one, not train_preset: it runs them as one call, and what is
+    timed here is each step apart, then more passes of the Trainer it builds and the shapes of its model."""
     config, labels = demo.config, demo.labels
     compute, dtype = compute_and_weight_types(config["train"]["precision"], config["model"]["dtype"])
     frames, phases["reading train and val"] = timed(
@@ -169,7 +159,7 @@ def in_process_phases(demo, preset_name: str, repeats: int, phases: dict) -> tup
             )
         )  # fmt: skip
         phases["validation, first pass (cold)"] = timed(trainer.evaluate)[1]
-        later = statistics.median(timed(trainer.evaluate)[1] for _ in range(repeats))
+        later, _ = median_seconds(trainer.evaluate, repeats)
         return model, list(trainer.get_eval_dataloader()), later
 
 

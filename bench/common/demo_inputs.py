@@ -1,4 +1,7 @@
-"""What the bench scripts share: the demo's config, model and splits (or a user's), named on the command line."""
+"""What the bench scripts share: the demo's config, model and splits (or a user's), named on the command line.
+
+The scripts run from the repository root as modules (python -m bench.speed.<name>, bench.quality.<name>),
+so they import this one as bench.common.demo_inputs."""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ from pathlib import Path
 
 from focalcls.config.loading import load_config
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def parser(description: str) -> argparse.ArgumentParser:
