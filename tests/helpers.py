@@ -25,8 +25,9 @@ def train_flags(checkpoint, out_dir, *, data: str | Path = "d", **overrides) -> 
     `overrides` replace any flag (settings= adds train settings to the tiny config's)."""
     values = dict(
         threads=1, train=f"{data}/train.xlsx", val=f"{data}/val.xlsx", labels=f"{data}/labels.json",
-        summary=f"{data}/summary.json", checkpoint=checkpoint, preset="balanced", preset_settings=PRESET,
-        lora=LORA, train_settings={**one_run(TRAIN), **overrides.pop("settings", {})}, model=MODEL, out_dir=out_dir,
+        summary=f"{data}/summary.json", checkpoint=checkpoint, preset="balanced", run="balanced",
+        preset_settings=PRESET, lora=LORA, train_settings={**one_run(TRAIN), **overrides.pop("settings", {})},
+        model=MODEL, out_dir=out_dir,
     )  # fmt: skip
     return flags(**{**values, **overrides})
 
