@@ -77,22 +77,46 @@ def train_preset(
     data = (list(train[TEXT]), list(train[LABEL]), list(val[TEXT]))
     resume = resume_point(trainer, checkpoints, fingerprint(*setup, *data))
     set_up = time.time()
-    tracked = tracked_training(
-        tracking, out_dir=out_dir, checkpoints=checkpoints, run=run_name or preset_name, resumed=resume is not None,
-        main=trainer.is_world_process_zero(),
+    mlflow_run = train_tracked(
+        trainer, resume, tracking, out_dir=out_dir, run=run_name or preset_name, preset_name=preset_name,
+        settings=settings, max_length=max_length,
     )  # fmt: skip
-    with tracked as mlflow_run:
-        try:
-            with out_of_memory_advice(preset_name, settings, max_length):
-                trainer.train(resume_from_checkpoint=resume)
-        except LossNotFinite as e:
-            raise UserError(f"preset {preset_name!r}: {e}") from None
     summary = training_summary(
         trainer, preset=preset_name, loss=loss, settings=settings, dtype=dtype, resumed_from=resume,
         started=started, set_up=set_up, mlflow_run_id=mlflow_run,
     )  # fmt: skip
     write_outputs(trainer, out_dir, summary, labels, max_length, checkpoints)
     return summary
+
+
+def train_tracked(
+    trainer,
+    resume: str | None,
+    tracking: Mapping,
+    *,
+    out_dir: Path,
+    run: str,
+    preset_name: str,
+    settings: TrainSettings,
+    max_length: int,
+) -> str | None:
+    """trainer.train, resumed from `resume`, inside the run's tracking (its MLflow run id, None where MLflow is
+    off); a diverged loss or a GPU out of memory becomes one message naming the preset."""
+    tracked = tracked_training(
+        tracking,
+        out_dir=out_dir,
+        checkpoints=out_dir / FOLDER,
+        run=run,
+        resumed=resume is not None,
+        main=trainer.is_world_process_zero(),
+    )
+    with tracked as mlflow_run:
+        try:
+            with out_of_memory_advice(preset_name, settings, max_length):
+                trainer.train(resume_from_checkpoint=resume)
+        except LossNotFinite as e:
+            raise UserError(f"preset {preset_name!r}: {e}") from None
+    return mlflow_run
 
 
 def compute_and_weight_types(precision: str, dtype: str) -> tuple[str, str]:
