@@ -9,6 +9,7 @@ from safetensors.torch import load_file, save_file
 from transformers import AutoModelForSequenceClassification
 
 from conftest import MODEL, synthetic_rows
+from focalcls.calibration import scaled
 from focalcls.errors import UserError
 from focalcls.inference import predict_probs
 from focalcls.model import ADAPTER_WEIGHTS, load_trained_classifier, verify_head
@@ -18,10 +19,12 @@ from helpers import adjusted_outputs, evaluate_flags, flags, run_rule_script, ru
 pytestmark = pytest.mark.slow  # runs Snakemake or trains: python -m pytest -m 'not slow' skips it
 
 TEXTS = ["球队比赛今天进球", "银行利率市场", "医院医生报道", "芯片手机网络"]
+CALIBRATION = "p/balanced/eval/calibrated/calibration.json"
 # predict's command line: the candidate presets with their files, in one order, and the config's settings.
 CANDIDATE = [
     *("--candidates", "balanced", "--runs", 1),
     *("--metrics", "p/balanced/eval/metrics.json", "--adapters", "p/balanced/adapter"),
+    *("--calibrations", CALIBRATION),
 ]
 
 
@@ -82,6 +85,12 @@ def test_predict_labels_new_rows_and_keeps_their_columns(stages, tiny_model_dir)
     model, tokenizer, meta = load_trained_classifier(tiny_model_dir, stages / "p/balanced/adapter", labels)
     expected = predict_probs(model, tokenizer, list(filled["内容"]), form=meta["loss"]["form"], max_length=16)
     assert probs.to_numpy() == pytest.approx(expected, abs=1e-5)
+    # Calibrated with the preset's temperature, rows sent to review below its threshold (calibration.json).
+    calibration = json.loads((stages / CALIBRATION).read_text())
+    calibrated = filled[[f"calibrated_p_{x}" for x in labels]].astype(float).to_numpy()
+    assert calibrated == pytest.approx(scaled(probs.to_numpy(), calibration["temperature"]), abs=1e-5)
+    sent = filled.calibrated_confidence.astype(float) < calibration["review"]["threshold"]
+    assert list(filled.needs_review) == list(sent) and out.needs_review[0]  # no prediction: a person looks
 
 
 def test_predict_with_logit_adjustment_gives_the_labels_the_report_scored(stages, tiny_model_dir):
@@ -103,7 +112,7 @@ def test_predict_with_logit_adjustment_gives_the_labels_the_report_scored(stages
     tau = json.loads((stages / adjusted["metrics"]).read_text())["logit_adjustment"]["tau"]
     settings = [*SETTINGS[:-1], "true"]
     candidate = ["--candidates", "balanced", "--metrics", adjusted["metrics"], "--adapters", "p/balanced/adapter"]
-    candidate += ["--runs", "1"]
+    candidate += ["--runs", "1", "--calibrations", CALIBRATION]
     common = flags(checkpoint=tiny_model_dir, labels="d/labels.json", input="d/test.xlsx", text_column="text")
     done = run_script("predict.py", *common, "--out", "out/adjusted.xlsx", *candidate, *settings, cwd=stages)
     assert f"logit adjustment (tau={tau:g})" in done.stderr
@@ -211,7 +220,7 @@ def test_predict_chooses_on_the_mean_over_seeds_as_the_report_does(stages, tiny_
             path.write_text(json.dumps({"val": {"macro_f1": val}}))
             metrics.append(str(path))
     write_xlsx(stages / "few.xlsx", pd.DataFrame({"内容": TEXTS}))
-    runs = ["--runs", 2, 2, 1, "--adapters", *["p/balanced/adapter"] * 3]
+    runs = ["--runs", 2, 2, 1, "--adapters", *["p/balanced/adapter"] * 3, "--calibrations", *[CALIBRATION] * 3]
     candidates = ["--candidates", *vals, "--metrics", *metrics, *runs]
     argv = [*flags(checkpoint=tiny_model_dir, labels="d/labels.json", input="few.xlsx", text_column="内容")]
     done = run_script("predict.py", *argv, "--out", "out/few.xlsx", *candidates, *SETTINGS, cwd=stages)

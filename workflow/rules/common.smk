@@ -118,6 +118,12 @@ RUNS = {run_name(preset, seed): (preset, seed) for preset in [*TRAINED, *PRESETS
 TRAINED_RUNS = "|".join(re.escape(run) for run, (preset, _) in RUNS.items() if preset in TRAINED)
 # The runs that evaluate scores: those trained here, and the adapters that import_adapter copies.
 EVALUATED_RUNS = "|".join([TRAINED_RUNS, *map(re.escape, ADAPTERS)])
+# What calibrate reads and writes beside: the predictions of a run's eval/ or adjusted/ folder, or a baseline's.
+CALIBRATED_FOLDERS = "|".join(
+    [f"presets/({EVALUATED_RUNS})/(eval|adjusted)", *map("baselines/{}".format, config["baselines"])]
+)
+# Where predict takes a preset's figures from: its logit-adjusted predictions or its own.
+SCORED_FOLDER = "adjusted" if config["predict"]["logit_adjustment"] else "eval"
 DEMO_MODEL = "resources/models/demo"
 DATA = "results/data"
 ENV = "../../envs/focalcls.yaml"

@@ -33,7 +33,13 @@ rule predict:
         metrics=expand(
             "results/presets/{preset}/{scored}/metrics.json",
             preset=runs_of(predict_candidates()),
-            scored="adjusted" if config["predict"]["logit_adjustment"] else "eval",
+            scored=SCORED_FOLDER,
+        ),
+        # The first seed's, whose adapter labels the rows.
+        calibrations=expand(
+            "results/presets/{preset}/{scored}/calibrated/calibration.json",
+            preset=predict_candidates(),
+            scored=SCORED_FOLDER,
         ),
         labels=rules.extract_labels.output.labels,
         model=model_input,
@@ -71,6 +77,7 @@ rule predict:
     shell:
         "python {params.script:q} --threads {threads} --checkpoint={params.checkpoint:q}"
         " --candidates {params.candidates:q} --runs {params.runs} --metrics {input.metrics:q} --adapters {input.adapters:q}"
+        " --calibrations {input.calibrations:q}"
         " --selection-metric {params.metric} --logit-adjustment {params.adjust:q} --labels {input.labels:q} --input={input.rows:q}"
         " --sheet={params.sheet:q} --text-column={params.text_column:q} --model {params.model:q}"
         " --batch-size {params.batch_size} --precision {params.precision} --gpus {params.gpus}"

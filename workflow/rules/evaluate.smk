@@ -306,3 +306,31 @@ rule evaluate_file_direct:
         out_dir="results/evaluations/{file}/direct",
     shell:
         direct_command("--out-dir {params.out_dir:q}")
+
+
+# Every set of predictions scored on val and test (a preset's run, its logit-adjusted variant, a baseline) gets a
+# temperature and a review threshold fitted on its validation rows; nothing is predicted again.
+rule calibrate:
+    input:
+        val="results/{scored}/val_predictions.xlsx",
+        test="results/{scored}/predictions.xlsx",
+        labels=rules.extract_labels.output.labels,
+    output:
+        calibration="results/{scored}/calibrated/calibration.json",
+        predictions="results/{scored}/calibrated/predictions.xlsx",
+        val_predictions="results/{scored}/calibrated/val_predictions.xlsx",
+    log:
+        "results/logs/calibrate/{scored}.log",
+    benchmark:
+        "results/benchmarks/calibrate/{scored}.tsv"
+    wildcard_constraints:
+        scored=CALIBRATED_FOLDERS,
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=1000,
+    params:
+        review=section(config["predict"]["review"]),
+    script:
+        "../scripts/calibrate.py"

@@ -21,6 +21,7 @@ def main(args) -> None:
 def _predict(args) -> None:
     import numpy as np
 
+    from focalcls.calibration import with_calibration
     from focalcls.logit_adjustment import adjusted_probs
     from focalcls.model import load_for_inference
     from focalcls.prediction import predict_table
@@ -36,6 +37,7 @@ def _predict(args) -> None:
     preset = pick_best({name: mean_over_seeds(runs) for name, runs in by_preset.items()}, args.selection_metric)
     validation = {name: runs[0] for name, runs in by_preset.items()}  # the adapter used is the first seed's
     adapters = dict(zip(args.candidates, args.adapters, strict=True))
+    calibration = read_json(dict(zip(args.candidates, args.calibrations, strict=True))[preset])
     frame = read_table(args.input, args.sheet, section="predict")
     model, tokenizer, meta, bf16 = load_for_inference(
         args.checkpoint,
@@ -71,6 +73,13 @@ def _predict(args) -> None:
         source=args.input,
         adjust=adjust,
     )
+    # The temperature and review threshold fitted on the same preset's (adjusted) validation predictions.
+    table = with_calibration(table, meta["labels"], calibration["temperature"], calibration["review"])
+    review = calibration["review"]
+    if review is not None:
+        print(f"{int(table['needs_review'].sum())} of {len(table)} rows need review", file=sys.stderr)
+        if review["message"]:
+            print(f"warning: {review['message']}", file=sys.stderr)
     write_xlsx(Path(args.out), table)
 
 
@@ -91,6 +100,12 @@ def build_parser():
         help="predict.logit_adjustment: apply the tau that --metrics (adjusted/) holds",
     )
     p.add_argument("--adapters", nargs="+", required=True, help="each candidate's adapter folder, in their order")
+    p.add_argument(
+        "--calibrations",
+        nargs="+",
+        required=True,
+        help="each candidate's first-seed calibrated/calibration.json (of eval/ or adjusted/), in their order",
+    )
     p.add_argument("--selection-metric", required=True, help="report.selection_metric, on validation")
     p.add_argument("--sheet", type=cli.json_arg, required=True, help="predict.sheet as JSON: a name, an index or null")
     p.add_argument("--batch-size", type=int, required=True, help="train.eval_batch_size")

@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pandas as pd
 
+from .calibration import calibrated_columns
 from .data import normalise
 from .errors import UserError
 from .inference import predict_probs, with_predictions
@@ -36,7 +37,8 @@ def predict_table(
             f"{source}: no column {text_column!r} (columns: {', '.join(map(str, frame.columns))}); "
             "set predict.text_column"
         )
-    written = {"predicted_label", "confidence", *(f"p_{x}" for x in labels)}
+    written = {"predicted_label", "confidence", *(f"p_{x}" for x in labels), *calibrated_columns(labels)}
+    written.add("needs_review")
     ours = [c for c in map(str, frame.columns) if c in written]
     if ours:
         raise UserError(
