@@ -11,7 +11,7 @@ from focalcls.errors import UserError
 from focalcls.report_headline import TIE_TOLERANCE, comparison_sentence, headline
 from focalcls.report_runs import files_by_name, read_runs
 from focalcls.selection import pick_best
-from helpers import adjusted_outputs, run_rule_script
+from helpers import adjusted_outputs, calibrate, run_rule_script
 
 
 def run(macro, minority, val=0.5):
@@ -122,6 +122,8 @@ def test_report_script_reads_the_files_its_rule_declares(stages, tmp_path):
         output=adjusted_outputs(adjusted),
         params={"adjustment": config["logit_adjustment"], "keep": ["id"]},
     )
+    calibrate(stages, str(adjusted), None)
+    calibrate(stages, "b/tfidf", None)
     scored = json.loads((adjusted / "metrics.json").read_text())["logit_adjustment"]
     assert scored["tau"] in config["logit_adjustment"]["taus"]
     assert scored["val_scores"][str(scored["tau"])] == max(scored["val_scores"].values())
@@ -136,16 +138,20 @@ def test_report_script_reads_the_files_its_rule_declares(stages, tmp_path):
             "predictions": [f"{eval_dir}/predictions.xlsx"] * 2,
             "confusion": [f"{eval_dir}/confusion.csv"] * 2,
             "binary": [f"{preset}/binary/metrics.json"] * 2,
+            "calibration": [f"{eval_dir}/calibrated/calibration.json"] * 2,
+            "calibrated": [f"{eval_dir}/calibrated/predictions.xlsx"] * 2,
             "train_summary": [f"{preset}/train_summary.json"],
             "train_log": [f"{preset}/train_log.csv"],
             "baseline_metrics": ["b/tfidf/metrics.json"],
             "baseline_predictions": ["b/tfidf/predictions.xlsx"],
+            "baseline_calibration": ["b/tfidf/calibrated/calibration.json"],
             "evaluations": [],
             "adjusted_metrics": [str(adjusted / "metrics.json")],
             "adjusted_predictions": [str(adjusted / "predictions.xlsx")],
+            "adjusted_calibration": [str(adjusted / "calibrated/calibration.json")],
             "tune": [],
         },
-        output={"html": str(tmp_path / "page.html")},
+        output={"html": str(tmp_path / "page.html"), "findings": str(tmp_path / "findings.json")},
         params={
             "presets": {"balanced": ["balanced"], "old": ["old"]},
             "adjusted": {"balanced": ["balanced"]},
@@ -165,6 +171,13 @@ def test_report_script_reads_the_files_its_rule_declares(stages, tmp_path):
     assert '<tr><td class="text">old</td>' in html and "trained elsewhere (evaluate.adapters)" in html
     assert f'<tr><td class="text">balanced + logit adjustment (tau={scored["tau"]:g})</td>' in html
     assert "best preset: balanced" in (tmp_path / "report.log").read_text(encoding="utf-8")
+    # Calibration: the temperature fitted on validation, test ECE before and after, the review queue on test.
+    calibration = json.loads((stages / eval_dir / "calibrated/calibration.json").read_text())
+    assert f"goes from\n{calibration['test']['ece_before']:.3f} to {calibration['test']['ece_after']:.3f}" in html
+    assert "<th>ece_calibrated</th>" in html and "reliability diagram" in html
+    assert f"at least <strong>{calibration['review']['threshold']:.3f}</strong>" in html
+    assert html.count("(rare)</td>") == 1  # the tiny data's rarest third: one class of four
+    assert json.loads((tmp_path / "findings.json").read_text())["best"] == "balanced"
 
 
 def test_seeds_merge_into_means_but_each_seed_keeps_the_tau_it_chose():

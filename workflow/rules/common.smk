@@ -119,8 +119,9 @@ TRAINED_RUNS = "|".join(re.escape(run) for run, (preset, _) in RUNS.items() if p
 # The runs that evaluate scores: those trained here, and the adapters that import_adapter copies.
 EVALUATED_RUNS = "|".join([TRAINED_RUNS, *map(re.escape, ADAPTERS)])
 # What calibrate reads and writes beside: the predictions of a run's eval/ or adjusted/ folder, or a baseline's.
+# Every run: the tuned preset's eval/ is a copy of the search winner's, calibrated as any other.
 CALIBRATED_FOLDERS = "|".join(
-    [f"presets/({EVALUATED_RUNS})/(eval|adjusted)", *map("baselines/{}".format, config["baselines"])]
+    [f"presets/({'|'.join(map(re.escape, RUNS))})/(eval|adjusted)", *map("baselines/{}".format, config["baselines"])]
 )
 # Where predict takes a preset's figures from: its logit-adjusted predictions or its own.
 SCORED_FOLDER = "adjusted" if config["predict"]["logit_adjustment"] else "eval"

@@ -11,14 +11,20 @@ rule report:
         predictions=expand("results/presets/{preset}/eval/predictions.xlsx", preset=runs_of(PRESETS)),
         confusion=expand("results/presets/{preset}/eval/confusion.csv", preset=runs_of(PRESETS)),
         binary=expand("results/presets/{preset}/binary/metrics.json", preset=runs_of(PRESETS)),
+        calibration=expand("results/presets/{preset}/eval/calibrated/calibration.json", preset=runs_of(PRESETS)),
+        calibrated=expand("results/presets/{preset}/eval/calibrated/predictions.xlsx", preset=runs_of(PRESETS)),
         # Only the presets trained here have training files; adapters trained elsewhere are left out.
         train_summary=expand("results/presets/{preset}/train_summary.json", preset=runs_of(trained_presets())),
         train_log=expand("results/presets/{preset}/train_log.csv", preset=runs_of(trained_presets())),
         baseline_metrics=expand("results/baselines/{baseline}/metrics.json", baseline=config["baselines"]),
         baseline_predictions=expand("results/baselines/{baseline}/predictions.xlsx", baseline=config["baselines"]),
+        baseline_calibration=expand(
+            "results/baselines/{baseline}/calibrated/calibration.json", baseline=config["baselines"]
+        ),
         evaluations=evaluated_files(),
         adjusted_metrics=adjusted_files("metrics.json"),
         adjusted_predictions=adjusted_files("predictions.xlsx"),
+        adjusted_calibration=adjusted_files("calibrated/calibration.json"),
         tune=["results/tune/gamma.json", "results/tune/alpha.json"] if TUNE["gammas"] else [],
     output:
         html=report(
@@ -27,6 +33,8 @@ rule report:
             category="1. Summary",
             labels={"file": "report.html"},
         ),
+        # What the model cards quote of the page: the preset chosen, and each model against ce.
+        findings="results/report_findings.json",
     log:
         "results/logs/report.log",
     benchmark:

@@ -30,6 +30,7 @@ def main(rule) -> None:
         tune=[Path(path) for path in inputs.tune],
         provenance=provenance(params.config, repo=Path(params.repo), benchmarks=Path(params.benchmarks)),
         out=Path(rule.output.html),
+        findings=Path(rule.output.findings),
     )
     print(f"best preset: {answer['best']}; test macro-F1 {answer['macro_f1']:.3f}", file=sys.stderr)
 

@@ -88,6 +88,11 @@ def with_calibration(
     return table
 
 
+def review_flags(table: pd.DataFrame) -> np.ndarray:
+    """needs_review as written to xlsx and read back as text (TRUE/FALSE, as a spreadsheet shows it)."""
+    return table["needs_review"].astype(str).str.upper().eq("TRUE").to_numpy()
+
+
 def calibrate_run(
     tables: Mapping[str, pd.DataFrame], labels: Sequence[str], target: Mapping | None
 ) -> tuple[dict, dict[str, pd.DataFrame]]:

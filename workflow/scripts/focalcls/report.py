@@ -12,13 +12,14 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from . import plots
-from .atomic import read_json, write_text
+from .atomic import read_json, write_json, write_text
 from .convergence import still_improving
 from .data import describe_sources
 from .differences import BOOTSTRAP_RESAMPLES
 from .report_figures import report_figures
 from .report_headline import against_ce, compared_with, headline
 from .report_intervals import difference_intervals, intervals_against
+from .report_review import review_summary
 from .report_runs import read_runs, text_lengths
 from .report_tables import TABLE_COLUMNS, comparison_rows, hardest_examples
 from .selection import pick_best
@@ -40,13 +41,15 @@ def build_report(
     provenance: Mapping,
     out: Path,
     tune: Sequence[Path] = (),
+    findings: Path | None = None,
 ) -> dict:
     """Write the page to `out` and return its headline. `splits`: the train/val/test files; `presets`:
     {name: [{kind: path} per training seed]} of the files report_runs.PRESET_FILES names; `training`: the same
     of TRAINING_FILES, for the presets trained here (an adapter trained elsewhere has none); `baselines`:
     {name: {kind: path}} of the files BASELINE_FILES names; `adjusted`: {preset: [{kind: path} per seed]}
     of each preset's logit-adjusted metrics and predictions (BASELINE_FILES); `evaluations`:
-    {file: {preset or baseline: metrics.json}} of evaluate.files; `tune`: the search's stages, in order."""
+    {file: {preset or baseline: metrics.json}} of evaluate.files; `tune`: the search's stages, in order;
+    `findings`: where to write what the model cards quote of the page (the choice, each model against ce)."""
     label_names, data_summary = read_json(labels), read_json(summary)
     runs = read_runs(presets, training, baselines, adjusted)
     metric = config["report"]["selection_metric"]
@@ -59,6 +62,7 @@ def build_report(
     answer = headline(runs, best, metric, list(baselines), intervals, undertrained)
     versus = against_ce(runs, intervals_against(runs, "ce", label_names)) if "ce" in runs else []
     rows, best_values = comparison_rows(runs, undertrained)
+    chosen = runs[best]
     html = render_page(
         headline=answer,
         versus=versus,
@@ -79,8 +83,19 @@ def build_report(
         evaluations={file: {p: read_json(path) for p, path in by.items()} for file, by in evaluations.items()},
         baselines=list(baselines),
         provenance=provenance,
+        calibration={
+            "first": chosen["calibrations"][0],
+            "temperatures": [c["temperature"] for c in chosen["calibrations"]],
+            "reliability": plots.reliability_diagram(chosen["calibrations"][0], best),
+            "coverage": plots.coverage_accuracy(chosen["calibrations"][0], best),
+        },
+        review=review_summary(
+            chosen["calibrations"], chosen["calibrated"], label_names, chosen["metrics"]["minority_labels"]
+        ),
     )
     write_text(out, html)
+    if findings is not None:
+        write_json(findings, {"best": best, "metric": metric, "verdict": answer["verdict"], "against_ce": versus})
     return answer
 
 

@@ -18,9 +18,9 @@ from .tables import read_table
 
 # The files of one preset, and of one baseline, the report reads (the report rule's input names); a preset
 # trained here has its training files too, an adapter trained elsewhere none.
-PRESET_FILES = ("metrics", "predictions", "confusion", "binary")
+PRESET_FILES = ("metrics", "predictions", "confusion", "binary", "calibration", "calibrated")
 TRAINING_FILES = ("train_summary", "train_log")
-BASELINE_FILES = ("metrics", "predictions")
+BASELINE_FILES = ("metrics", "predictions", "calibration")
 SPLITS = ("train", "val", "test")
 SPREAD_COLUMNS = ("val_macro_f1", *TABLE_COLUMNS)
 
@@ -63,18 +63,24 @@ def read_runs(
         first = seeds[0]
         runs[name] = {
             "kind": "preset" if name in training else "adapter",
-            **over_seeds([read_json(files["metrics"]) for files in seeds], seeds),
+            **over_seeds([calibrated_metrics(files) for files in seeds], seeds),
+            "calibrated": [Path(files["calibrated"]) for files in seeds],
             "binary": read_json(first["binary"]),
             "confusion": pd.read_csv(first["confusion"], index_col=0),
             **training_record(training.get(name, [])),
         }
     for preset, seeds in adjusted.items():
-        per_seed = [read_json(files["metrics"]) for files in seeds]
+        per_seed = [calibrated_metrics(files) for files in seeds]
         taus = ", ".join(f"{m['logit_adjustment']['tau']:g}" for m in per_seed)
         runs[f"{preset} + logit adjustment (tau={taus})"] = {"kind": "adjusted", **over_seeds(per_seed, seeds)}
     for name, files in baselines.items():
-        runs[name] = {"kind": "baseline", **over_seeds([read_json(files["metrics"])], [files])}
+        runs[name] = {"kind": "baseline", **over_seeds([calibrated_metrics(files)], [files])}
     return runs
+
+
+def calibrated_metrics(files: Mapping[str, Path]) -> dict:
+    """A run's metrics.json with its test ECE after calibration beside the raw one (calibration.json)."""
+    return {**read_json(files["metrics"]), "ece_calibrated": read_json(files["calibration"])["test"]["ece_after"]}
 
 
 def training_record(seeds: Sequence[Mapping[str, Path]]) -> dict:
@@ -97,6 +103,7 @@ def over_seeds(per_seed: Sequence[Mapping], files: Sequence[Mapping[str, Path]])
         "seed_metrics": list(per_seed),
         "predictions": Path(files[0]["predictions"]),
         "seed_predictions": [Path(f["predictions"]) for f in files],
+        "calibrations": [read_json(f["calibration"]) for f in files],
     }
 
 

@@ -8,8 +8,11 @@ from pathlib import Path
 
 from .tables import read_table
 
-TABLE_COLUMNS = ["macro_f1", "minority_f1", "balanced_accuracy", "accuracy", "f1_std", "hard_sample_accuracy", "ece"]
-LOWER_IS_BETTER = {"f1_std", "ece"}
+TABLE_COLUMNS = [
+    *("macro_f1", "minority_f1", "balanced_accuracy", "accuracy", "f1_std", "hard_sample_accuracy"),
+    *("ece", "ece_calibrated"),
+]
+LOWER_IS_BETTER = {"f1_std", "ece", "ece_calibrated"}
 # An adapter of evaluate.adapters: scored here, trained by another tool, so nothing is known of its training.
 ELSEWHERE = {"seconds": None, "stopped": "trained elsewhere (evaluate.adapters)"}
 
