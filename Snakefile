@@ -26,6 +26,7 @@ rule all:
         "results/report.html",
         expand("results/predictions/{name}.xlsx", name=config["predict"]["files"]),
         evaluated_files(),
+        expand("results/presets/{preset}/model_card/README.md", preset=runs_of(PRESETS)),
 
 
 onsuccess:

@@ -48,15 +48,17 @@ def labels_of(stages):
 
 
 def test_merged_folder_loads_with_transformers_alone_and_predicts_the_same(stages, tiny_model_dir):
+    (stages / "card.md").write_text("---\nlibrary_name: transformers\n---\n# the card\n", encoding="utf-8")
     run_rule_script(
         "merge.py",
         cwd=stages,
-        input={"adapter": "p/balanced/adapter", "labels": "d/labels.json"},
+        input={"adapter": "p/balanced/adapter", "labels": "d/labels.json", "card": "card.md"},
         output={"merged": "p/balanced/merged"},
         params={"checkpoint": str(tiny_model_dir), "trust_remote_code": False, "allow_pickle": False},
         threads=1,
     )
     folder = stages / "p/balanced/merged"
+    assert (folder / "README.md").read_text(encoding="utf-8") == (stages / "card.md").read_text(encoding="utf-8")
     assert list(folder.glob("*.safetensors")) and not list(folder.glob("*.bin"))
     merged = AutoModelForSequenceClassification.from_pretrained(folder).eval()
     assert merged.config.id2label == dict(enumerate(labels_of(stages)))
