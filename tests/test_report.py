@@ -94,6 +94,20 @@ def test_files_are_matched_to_names_in_their_listed_order():
         files_by_name(["ce", "mild"], {"metrics": ["a/m.json"]})
 
 
+def audit_summary(stages, folder):
+    """An audit's summary.json as the audit rule writes it: one flag per split in the first class."""
+    labels = json.loads((stages / "d/labels.json").read_text())
+    split = {"rows": 40, "flagged": 3, "per_class": {x: {"rows": 10, "flagged": 3 * (x == labels[0])} for x in labels}}
+    path = folder / "audit.json"
+    path.write_text(
+        json.dumps(
+            {"model": {"train": "tfidf, 5-fold", "val": "balanced", "test": "balanced"}}
+            | {s: split for s in ("train", "val", "test")}
+        )
+    )
+    return path
+
+
 @pytest.mark.slow
 def test_report_script_reads_the_files_its_rule_declares(stages, tmp_path):
     """The stages' outputs lie where the workflow never puts them (d/, p/, b/): the page is built from them.
@@ -150,6 +164,7 @@ def test_report_script_reads_the_files_its_rule_declares(stages, tmp_path):
             "adjusted_predictions": [str(adjusted / "predictions.xlsx")],
             "adjusted_calibration": [str(adjusted / "calibrated/calibration.json")],
             "tune": [],
+            "audit": [str(audit_summary(stages, tmp_path))],
         },
         output={"html": str(tmp_path / "page.html"), "findings": str(tmp_path / "findings.json")},
         params={
@@ -176,8 +191,10 @@ def test_report_script_reads_the_files_its_rule_declares(stages, tmp_path):
     assert f"goes from\n{calibration['test']['ece_before']:.3f} to {calibration['test']['ece_after']:.3f}" in html
     assert "<th>ece_calibrated</th>" in html and "reliability diagram" in html
     assert f"at least <strong>{calibration['review']['threshold']:.3f}</strong>" in html
-    assert html.count("(rare)</td>") == 1  # the tiny data's rarest third: one class of four
+    review = html.split('<section id="calibration">')[1].split("</section>")[0]
+    assert review.count("(rare)</td>") == 1  # the tiny data's rarest third: one class of four
     assert json.loads((tmp_path / "findings.json").read_text())["best"] == "balanced"
+    assert "<h2>10. Suspect labels</h2>" in html and "<td><strong>3 of 40</strong></td>" in html
 
 
 def test_seeds_merge_into_means_but_each_seed_keeps_the_tau_it_chose():

@@ -334,3 +334,34 @@ rule calibrate:
         review=section(config["predict"]["review"]),
     script:
         "../scripts/calibrate.py"
+
+
+rule audit:
+    input:
+        train=f"{DATA}/train.xlsx",
+        sources=raw_inputs,
+        labels=rules.extract_labels.output.labels,
+        # Every run's figures, to choose the preset as the report does; each preset's first-seed predictions.
+        metrics=expand("results/presets/{preset}/eval/metrics.json", preset=runs_of(PRESETS)),
+        val_predictions=expand("results/presets/{preset}/eval/calibrated/val_predictions.xlsx", preset=PRESETS),
+        predictions=expand("results/presets/{preset}/eval/calibrated/predictions.xlsx", preset=PRESETS),
+    output:
+        suspects="results/audit/suspect_labels.xlsx",
+        summary="results/audit/summary.json",
+    log:
+        "results/logs/audit.log",
+    benchmark:
+        "results/benchmarks/audit.tsv"
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=2000,
+    params:
+        presets={preset: runs_of([preset]) for preset in PRESETS},
+        metric=config["report"]["selection_metric"],
+        folds=config["audit"]["folds"],
+        seed=config["train"]["seeds"][0],
+        data=section(config["data"]),
+    script:
+        "../scripts/audit.py"

@@ -26,6 +26,7 @@ rule report:
         adjusted_predictions=adjusted_files("predictions.xlsx"),
         adjusted_calibration=adjusted_files("calibrated/calibration.json"),
         tune=["results/tune/gamma.json", "results/tune/alpha.json"] if TUNE["gammas"] else [],
+        audit=["results/audit/summary.json"] if config["audit"]["folds"] else [],
     output:
         html=report(
             "results/report.html",

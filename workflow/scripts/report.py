@@ -28,6 +28,7 @@ def main(rule) -> None:
         # One metrics.json per (file, preset) pair of params.evaluations, in that order.
         evaluations=evaluations_by_file(params.evaluations, inputs.evaluations),
         tune=[Path(path) for path in inputs.tune],
+        audit=Path(inputs.audit[0]) if inputs.audit else None,
         provenance=provenance(params.config, repo=Path(params.repo), benchmarks=Path(params.benchmarks)),
         out=Path(rule.output.html),
         findings=Path(rule.output.findings),

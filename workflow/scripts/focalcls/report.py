@@ -42,6 +42,7 @@ def build_report(
     out: Path,
     tune: Sequence[Path] = (),
     findings: Path | None = None,
+    audit: Path | None = None,
 ) -> dict:
     """Write the page to `out` and return its headline. `splits`: the train/val/test files; `presets`:
     {name: [{kind: path} per training seed]} of the files report_runs.PRESET_FILES names; `training`: the same
@@ -49,7 +50,8 @@ def build_report(
     {name: {kind: path}} of the files BASELINE_FILES names; `adjusted`: {preset: [{kind: path} per seed]}
     of each preset's logit-adjusted metrics and predictions (BASELINE_FILES); `evaluations`:
     {file: {preset or baseline: metrics.json}} of evaluate.files; `tune`: the search's stages, in order;
-    `findings`: where to write what the model cards quote of the page (the choice, each model against ce)."""
+    `findings`: where to write what the model cards quote of the page (the choice, each model against ce);
+    `audit`: results/audit/summary.json, the suspect labels counted (None: audit.folds 0)."""
     label_names, data_summary = read_json(labels), read_json(summary)
     runs = read_runs(presets, training, baselines, adjusted)
     metric = config["report"]["selection_metric"]
@@ -89,6 +91,7 @@ def build_report(
             "reliability": plots.reliability_diagram(chosen["calibrations"][0], best),
             "coverage": plots.coverage_accuracy(chosen["calibrations"][0], best),
         },
+        audit=read_json(audit) if audit else None,
         review=review_summary(
             chosen["calibrations"], chosen["calibrated"], label_names, chosen["metrics"]["minority_labels"]
         ),
