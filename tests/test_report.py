@@ -10,6 +10,7 @@ from focalcls.config import complete
 from focalcls.errors import UserError
 from focalcls.report_headline import TIE_TOLERANCE, comparison_sentence, headline
 from focalcls.report_runs import files_by_name, read_runs
+from focalcls.report_tables import TABLE_COLUMNS
 from focalcls.selection import pick_best
 from helpers import adjusted_outputs, calibrate, run_rule_script
 
@@ -184,12 +185,15 @@ def test_report_script_reads_the_files_its_rule_declares(stages, tmp_path):
     assert "<p>Splits: train: the rest of raw.xlsx; val: 20% of raw.xlsx, stratified by label (seed 0); test: " in html
     assert html.count('<tr><td class="text">') >= 3 and '<tr><td class="text">tfidf</td>' in html
     assert '<tr><td class="text">old</td>' in html and "trained elsewhere (evaluate.adapters)" in html
-    assert f'<tr><td class="text">balanced + logit adjustment (tau={scored["tau"]:g})</td>' in html
+    if scored["tau"]:
+        assert f'<tr><td class="text">balanced + logit adjustment (tau={scored["tau"]:g})</td>' in html
+    else:  # the preset itself: said beside it, no row of its own
+        assert '<td class="text">balanced <span class="note">(logit adjustment: tau 0, unchanged)</span>' in html
     assert "best preset: balanced" in (tmp_path / "report.log").read_text(encoding="utf-8")
     # Calibration: the temperature fitted on validation, test ECE before and after, the review queue on test.
     calibration = json.loads((stages / eval_dir / "calibrated/calibration.json").read_text())
     assert f"goes from\n{calibration['test']['ece_before']:.3f} to {calibration['test']['ece_after']:.3f}" in html
-    assert "<th>ece_calibrated</th>" in html and "reliability diagram" in html
+    assert "<th>ece calibrated</th>" in html and "reliability diagram" in html
     assert f"at least <strong>{calibration['review']['threshold']:.3f}</strong>" in html
     review = html.split('<section id="calibration">')[1].split("</section>")[0]
     assert review.count("(rare)</td>") == 1  # the tiny data's rarest third: one class of four
@@ -217,3 +221,33 @@ def test_seeds_merge_into_means_but_each_seed_keeps_the_tau_it_chose():
 def test_a_preset_and_a_baseline_of_one_name_are_refused_not_merged_into_one_row():
     with pytest.raises(UserError, match="the report has a preset and a baseline named 'tfidf'; rename the preset"):
         read_runs({"tfidf": [{}]}, {"tfidf": [{}]}, {"tfidf": {}}, {})
+
+
+def test_a_logit_adjustment_that_chose_tau_0_is_said_beside_its_preset_not_repeated(tmp_path):
+    from focalcls.report_tables import comparison_rows
+
+    def files(name: str, tau: float | None = None) -> dict:
+        metrics = {"macro_f1": 0.5, "val": {"macro_f1": 0.5}, "loss": {"loss": "ce", "alpha": [0.2, 0.8]}}
+        if tau is not None:
+            metrics["logit_adjustment"] = {"tau": tau}
+        paths = {kind: tmp_path / f"{name}-{kind}.json" for kind in ("metrics", "binary", "calibration")}
+        paths["metrics"].write_text(json.dumps(metrics))
+        paths["binary"].write_text("{}")
+        paths["calibration"].write_text(json.dumps({"test": {"ece_after": 0.1}}))
+        (tmp_path / "confusion.csv").write_text("true,a\na,1\n")
+        return {**paths, "confusion": tmp_path / "confusion.csv", "predictions": "p", "calibrated": "c"}
+
+    runs = read_runs(
+        {"ce": [files("ce")], "mild": [files("mild")]},
+        {},
+        {},
+        {"ce": [files("ce-adjusted", 0.0)], "mild": [files("mild-adjusted", 0.5)]},
+    )
+    assert list(runs) == ["ce", "mild", "mild + logit adjustment (tau=0.5)"]
+    assert runs["ce"]["adjustment"] == "logit adjustment: tau 0, unchanged" and "adjustment" not in runs["mild"]
+    metrics = {
+        name: {**run, "metrics": {**run["metrics"], **dict.fromkeys(TABLE_COLUMNS, 0.5)}} for name, run in runs.items()
+    }
+    rows, _ = comparison_rows(metrics)
+    assert rows[0]["note"] == "logit adjustment: tau 0, unchanged" and rows[1]["note"] == ""
+    assert rows[0]["alpha"] == "per-class" and rows[0]["alpha_weights"] == "0.2, 0.8"

@@ -7,6 +7,7 @@ import io
 from collections.abc import Mapping, Sequence
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -68,6 +69,9 @@ def class_counts(counts: Mapping[str, Mapping[str, int]], labels: Sequence[str])
     values = [v for c in counts.values() for v in c.values() if v > 0]
     if values and max(values) / min(values) >= 10:
         ax.set_yscale("log")
+        # The log axis labels its ticks in mathtext ($10^{3}$), which text.parse_math off prints raw: plain numbers.
+        ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:,.0f}" if v >= 1 else f"{v:g}"))
+        ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_xticks(x + width * (len(names) - 1) / 2, [short(label) for label in labels], rotation=45, ha="right")
     ax.set_ylabel("rows")
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the bars, never over them

@@ -52,7 +52,8 @@ def read_runs(
     """{name: run}, presets first, then their logit-adjusted variants and the baselines: every figure the
     stages wrote, and where each model's test predictions are. A preset (and its adjusted variant) comes
     with one set of files per training seed: its figures are their means, `spread` their standard
-    deviations (None for one seed); its curves, confusion matrix and binary test are the first seed's.
+    deviations (None for one seed); its curves, confusion matrix and binary test are the first seed's. An
+    adjusted variant whose every seed chose tau 0 gets no row: its preset says so ("adjustment").
     A preset missing from `training` (the presets' training files) is an adapter trained elsewhere: kind
     "adapter", with no training summaries or curves."""
     both = sorted(set(presets) & set(baselines))
@@ -71,6 +72,10 @@ def read_runs(
         }
     for preset, seeds in adjusted.items():
         per_seed = [calibrated_metrics(files) for files in seeds]
+        if all(m["logit_adjustment"]["tau"] == 0 for m in per_seed):
+            # tau 0 is the preset as trained: its row would repeat the preset's figures.
+            runs[preset]["adjustment"] = "logit adjustment: tau 0, unchanged"
+            continue
         taus = ", ".join(f"{m['logit_adjustment']['tau']:g}" for m in per_seed)
         runs[f"{preset} + logit adjustment (tau={taus})"] = {"kind": "adjusted", **over_seeds(per_seed, seeds)}
     for name, files in baselines.items():
