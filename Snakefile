@@ -28,6 +28,7 @@ rule all:
         expand("results/predictions/{name}.xlsx", name=config["predict"]["files"]),
         evaluated_files(),
         tracking_outputs(),
+        all_paths(files_of(PRESETS, ["model_card"])),
 
 
 onsuccess:

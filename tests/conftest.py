@@ -109,7 +109,7 @@ TRAIN, LORA, MODEL, PRESET = TINY["train"], TINY["lora"], TINY["model"], TINY["p
 def stages(tmp_path_factory, imbalanced_rows, tiny_model_dir):
     """Every stage script run once on the synthetic rows, chained as the workflow chains them."""
     from focalcls.core.spreadsheets import write_xlsx
-    from helpers import binary_and_tfidf, evaluate_flags, extract_and_split, run_script, train_flags
+    from helpers import binary_and_tfidf, calibrate, evaluate_flags, extract_and_split, run_script, train_flags
 
     work = tmp_path_factory.mktemp("stages")
     raw = imbalanced_rows.rename(columns={"text": "内容", "label": "类别"})
@@ -126,4 +126,5 @@ def stages(tmp_path_factory, imbalanced_rows, tiny_model_dir):
     run_script("train.py", *train_flags(tiny_model_dir, "p/balanced"), cwd=work)
     run_script("evaluate.py", *evaluate_flags(tiny_model_dir, "p/balanced/adapter", "p/balanced/eval"), cwd=work)
     binary_and_tfidf(work, "balanced", keep_columns=["id"])
+    calibrate(work, "p/balanced/eval", {"share": 0.25})
     return work

@@ -152,6 +152,21 @@ def binary_and_tfidf(
     )
 
 
+def calibrate(cwd: Path, folder: str, review: dict | None, labels: str = "d/labels.json") -> dict:
+    """The calibrate rule on the predictions in `folder` (an eval/ or adjusted/ folder, or a baseline's); its
+    outputs, by name, in `folder`/calibrated."""
+    names = ("calibration.json", "predictions.xlsx", "val_predictions.xlsx")
+    output = {name.split(".")[0]: f"{folder}/calibrated/{name}" for name in names}
+    run_rule_script(
+        "calibrate.py",
+        cwd=cwd,
+        input={"val": f"{folder}/val_predictions.xlsx", "test": f"{folder}/predictions.xlsx", "labels": labels},
+        output=output,
+        params={"review": review},
+    )
+    return output
+
+
 def snakemake(*args, cwd: Path, check: bool = True, env: dict | None = None) -> subprocess.CompletedProcess:
     """Snakemake on the workflow, run in `cwd` (with `env` as its whole environment, when given)."""
     argv = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(cwd), *map(str, args)]

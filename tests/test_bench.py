@@ -198,3 +198,13 @@ def test_the_step_profile_refuses_a_config_without_dropout(demo_like, tiny_model
     common = ["--config", work / "config.yaml", "--checkpoint", tiny_model_dir, "--data", data]
     done = run_bench("speed.step_profile", *common, cwd=work, check=False)
     assert done.returncode == 2 and "lora.dropout is 0.0: no dropout to compare; pass --dropout" in done.stderr
+
+
+def test_label_audit_bench_finds_the_flips_it_made(tmp_path):
+    out = bench("quality.label_audit", "--synthetic", "--seeds", 2, "--shares", 0.1, cwd=tmp_path)
+    lines = {line.split()[0]: line.split() for line in out.splitlines()[2:]}
+    assert set(lines) == {"uniform", "neighbour"}
+    for cells in lines.values():
+        # kind, share, then flagged, precision, recall ... each "mean ± sd": the means at 2, 5, 8.
+        precision, recall = float(cells[5]), float(cells[8])
+        assert precision > 0.5 and recall > 0.5  # chance precision is the share flipped, 0.1

@@ -34,7 +34,7 @@ def tiny_config(model_dir) -> dict:
         "train": {"epochs": 2, "batch_size": 16, "lr": 5e-3, "gpus": 0, "precision": "fp32", "cpu_threads": 1},
         "presets": copy.deepcopy(PRESETS),
         "direct": {"prompt": "{text}。类别：{labels}。答：", "answer_prefix": ""},
-        "predict": {"files": {"new": NEW_ROWS}},
+        "predict": {"files": {"new": NEW_ROWS}, "review": {"share": 0.3}},
     }
 
 
@@ -72,6 +72,13 @@ def test_every_stage_ran_and_outputs_agree(workflow_run):
         assert load(work, f"results/baselines/{baseline}/metrics.json")["n"] == len(test)
     new = pd.read_excel(work / "results/predictions/new.xlsx")
     assert len(new) == 12 and set(new.predicted_label) <= set(labels) and "id" in new.columns
+    assert {"calibrated_confidence", "needs_review"} <= set(new.columns)
+    for preset in PRESETS:  # the model card replaced peft's template, and nothing reran because of it (below)
+        card = (work / f"results/presets/{preset}/adapter/README.md").read_text(encoding="utf-8")
+        assert card == (work / f"results/presets/{preset}/model_card/README.md").read_text(encoding="utf-8")
+        assert "[More Information Needed]" not in card and "library_name: peft" in card
+    suspects = pd.read_excel(work / "results/audit/suspect_labels.xlsx")
+    assert list(suspects.columns) == ["split", "where", "id", "text", "given_label", "likely_label", "score"]
 
 
 def test_merge_target_builds_a_plain_transformers_folder(workflow_run):
@@ -80,12 +87,15 @@ def test_merge_target_builds_a_plain_transformers_folder(workflow_run):
     snakemake("results/presets/ce/merged", "--configfile", "config.yaml", "--cores", "2", cwd=workflow_run)
     config = AutoConfig.from_pretrained(workflow_run / "results/presets/ce/merged")
     assert list(config.id2label.values()) == load(workflow_run, "results/data/labels.json")
+    card = (workflow_run / "results/presets/ce/merged/README.md").read_text(encoding="utf-8")
+    assert "library_name: transformers" in card
 
 
 def test_report_names_every_model(workflow_run):
     html = (workflow_run / "results/report.html").read_text(encoding="utf-8")
     for name in (*PRESETS, "tfidf", "direct"):
-        assert f'<tr><td class="text">{name}</td>' in html  # a row of the comparison table
+        # a row of the comparison table (a preset whose logit adjustment chose tau 0 says so beside its name)
+        assert re.search(f'<tr><td class="text">{name}(</td>| <span class="note">)', html)
     assert "Headline" in html and "Provenance" in html
     assert html.count("data:image/png;base64,") >= 4 and "http://" not in html.replace("http://www.w3.org", "")
 

@@ -136,7 +136,9 @@ def test_a_whole_number_written_as_a_float_becomes_an_integer():
     assert train["lr"] == 1.0e-4
 
 
-@pytest.mark.parametrize("kept", [["label"], ["text"], ["split"], ["predicted_label"], ["_origin"]])
+@pytest.mark.parametrize(
+    "kept", [["label"], ["text"], ["split"], ["predicted_label"], ["_origin"], ["needs_review"], ["calibrated_p_x"]]
+)
 def test_a_kept_column_may_not_replace_one_the_workflow_writes(kept):
     """keep_columns: [label] with label_column: category trained on the wrong column, and [split] wrote empty splits."""
     with pytest.raises(UserError, match=f"data.keep_columns names \\['{kept[0]}'\\], which the workflow writes itself"):

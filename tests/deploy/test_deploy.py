@@ -11,6 +11,7 @@ from transformers import AutoModelForSequenceClassification
 from conftest import MODEL, synthetic_rows
 from focalcls.core.errors import UserError
 from focalcls.core.spreadsheets import write_xlsx
+from focalcls.evaluate.calibration import scaled
 from focalcls.evaluate.inference import predict_probs
 from focalcls.train.model import ADAPTER_WEIGHTS, load_trained_classifier, verify_head
 from helpers import adjusted_outputs, evaluate_flags, flags, run_rule_script, run_script
@@ -19,10 +20,13 @@ pytestmark = pytest.mark.slow  # runs Snakemake or trains: python -m pytest -m '
 
 TEXTS = ["球队比赛今天进球", "银行利率市场", "医院医生报道", "芯片手机网络"]
 
+CALIBRATION = "p/balanced/eval/calibrated/calibration.json"
+
 
 def runs_flag(metrics: dict[str, list[str]], adapter: str = "p/balanced/adapter") -> list[str]:
-    """predict's --runs: {preset: {adapter, metrics of each run}}, by name."""
-    return ["--runs", json.dumps({name: {"adapter": adapter, "metrics": paths} for name, paths in metrics.items()})]
+    """predict's --runs: {preset: {adapter, calibration, metrics of each run}}, by name."""
+    runs = {name: {"adapter": adapter, "calibration": CALIBRATION, "metrics": paths} for name, paths in metrics.items()}
+    return ["--runs", json.dumps(runs)]
 
 
 # predict's command line: the candidate presets with their files, by name, and the config's settings.
@@ -49,15 +53,17 @@ def labels_of(stages):
 
 
 def test_merged_folder_loads_with_transformers_alone_and_predicts_the_same(stages, tiny_model_dir):
+    (stages / "card.md").write_text("---\nlibrary_name: transformers\n---\n# the card\n", encoding="utf-8")
     run_rule_script(
         "merge.py",
         cwd=stages,
-        input={"adapter": "p/balanced/adapter", "labels": "d/labels.json"},
+        input={"adapter": "p/balanced/adapter", "labels": "d/labels.json", "card": "card.md"},
         output={"merged": "p/balanced/merged"},
         params={"checkpoint": str(tiny_model_dir), "trust_remote_code": False, "allow_pickle": False},
         threads=1,
     )
     folder = stages / "p/balanced/merged"
+    assert (folder / "README.md").read_text(encoding="utf-8") == (stages / "card.md").read_text(encoding="utf-8")
     assert list(folder.glob("*.safetensors")) and not list(folder.glob("*.bin"))
     merged = AutoModelForSequenceClassification.from_pretrained(folder).eval()
     assert merged.config.id2label == dict(enumerate(labels_of(stages)))
@@ -86,6 +92,12 @@ def test_predict_labels_new_rows_and_keeps_their_columns(stages, tiny_model_dir)
     model, tokenizer, meta = load_trained_classifier(tiny_model_dir, stages / "p/balanced/adapter", labels)
     expected = predict_probs(model, tokenizer, list(filled["内容"]), form=meta["loss"]["form"], max_length=16)
     assert probs.to_numpy() == pytest.approx(expected, abs=1e-5)
+    # Calibrated with the preset's temperature, rows sent to review below its threshold (calibration.json).
+    calibration = json.loads((stages / CALIBRATION).read_text())
+    calibrated = filled[[f"calibrated_p_{x}" for x in labels]].astype(float).to_numpy()
+    assert calibrated == pytest.approx(scaled(probs.to_numpy(), calibration["temperature"]), abs=1e-5)
+    sent = filled.calibrated_confidence.astype(float) < calibration["review"]["threshold"]
+    assert list(filled.needs_review) == list(sent) and out.needs_review[0]  # no prediction: a person looks
 
 
 def test_predict_with_logit_adjustment_gives_the_labels_the_report_scored(stages, tiny_model_dir):

@@ -11,6 +11,7 @@ from focalcls.report.differences import (
     resampled_differences,
     seed_and_row_interval,
     seed_pairs,
+    statistic_intervals,
 )
 
 CLASSES = {"macro": [0, 1, 2]}
@@ -91,3 +92,20 @@ def test_a_single_run_is_set_against_every_seed_and_unpairable_seeds_are_refused
     assert 0 < low < high
     with pytest.raises(ValueError, match="2 and 3 seeds cannot be paired"):
         f1_difference_intervals(truth, seeds, seeds + baseline, CLASSES, resamples=10)
+
+
+def test_a_figure_undefined_on_the_whole_split_has_no_interval_and_seeds_widen_one():
+    rng = np.random.default_rng(1)
+    truth = rng.integers(0, 2, 300)
+
+    def statistic(y, p):  # accuracy, and the recall of class 2, which no row has
+        rare = y == 2
+        return np.array([(y == p).mean(), (p[rare] == 2).mean() if rare.any() else np.nan])
+
+    one = [(truth, np.where(rng.random(300) < 0.7, truth, 1 - truth))]
+    means, (accuracy, absent) = statistic_intervals(one, statistic, resamples=500)
+    assert absent is None and accuracy[0] < means[0] < accuracy[1]
+    # Three seeds far apart (0.55, 0.7, 0.85): the seed spread widens the interval beyond the rows' own.
+    seeds = [(truth, np.where(rng.random(300) < share, truth, 1 - truth)) for share in (0.55, 0.7, 0.85)]
+    _, (spread, _) = statistic_intervals(seeds, statistic, resamples=500)
+    assert spread[1] - spread[0] > 3 * (accuracy[1] - accuracy[0])

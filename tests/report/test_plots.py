@@ -95,3 +95,21 @@ def test_a_label_of_2000_characters_is_cut_on_the_axes():
     ):
         width, height, size = png_size(png)
         assert width < 1500 and height < 1000 and size < 100_000
+
+
+def test_a_log_axis_prints_its_ticks_as_numbers_not_raw_mathtext(monkeypatch):
+    monkeypatch.setattr(plots, "to_png", lambda fig: fig)  # the figure itself, to read its ticks
+    fig = plots.class_counts({"train": {"a": 5000, "b": 40}, "test": {"a": 500, "b": 4}}, ["a", "b"])
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    shown = [t.get_text() for t in ax.get_yticklabels() if t.get_text()]
+    assert ax.get_yscale() == "log" and "1,000" in shown and not any("$" in t for t in shown)
+    plt.close(fig)
+
+
+def test_the_per_class_chart_draws_the_chosen_preset_ce_and_tfidf_only():
+    from focalcls.report.figures import bar_models
+
+    runs = dict.fromkeys(["ce", "mild", "severe", "mild + logit adjustment (tau=1)", "tfidf", "direct"])
+    assert bar_models(runs, "severe") == ["severe", "ce", "tfidf"]
+    assert bar_models(runs, "ce") == ["ce", "tfidf"]

@@ -8,12 +8,13 @@ import pytest
 
 from conftest import REPO
 from focalcls.config.loading import complete
-from focalcls.config.runs import run_files, run_name
+from focalcls.config.runs import BASELINE_FILES, run_files, run_name
 from focalcls.core.errors import UserError
 from focalcls.evaluate.selection import pick_best
 from focalcls.report.headline import TIE_TOLERANCE, comparison_sentence, headline
 from focalcls.report.runs import declared_paths, read_runs
-from helpers import adjusted_outputs, run_rule_script
+from focalcls.report.tables import TABLE_COLUMNS
+from helpers import adjusted_outputs, calibrate, run_rule_script
 
 
 def run(macro, minority, val=0.5):
@@ -112,7 +113,27 @@ def test_a_runs_files_are_named_by_preset_and_seed_not_by_position():
     assert [run_name("ce", seed, [42, 1]) for seed in (42, 1)] == ["ce", "ce/seed-1"]
 
 
-PRESET_KINDS = {"metrics": "metrics.json", "predictions": "predictions.xlsx", "confusion": "confusion.csv"}
+PRESET_KINDS = {
+    "metrics": "metrics.json",
+    "predictions": "predictions.xlsx",
+    "confusion": "confusion.csv",
+    "calibration": "calibrated/calibration.json",
+    "calibrated": "calibrated/predictions.xlsx",
+}
+
+
+def audit_summary(stages, folder):
+    """An audit's summary.json as the audit rule writes it: one flag per split in the first class."""
+    labels = json.loads((stages / "d/labels.json").read_text())
+    split = {"rows": 40, "flagged": 3, "per_class": {x: {"rows": 10, "flagged": 3 * (x == labels[0])} for x in labels}}
+    path = folder / "audit.json"
+    path.write_text(
+        json.dumps(
+            {"model": {"train": "tfidf, 5-fold", "val": "balanced", "test": "balanced"}}
+            | {s: split for s in ("train", "val", "test")}
+        )
+    )
+    return path
 
 
 @pytest.mark.slow
@@ -143,6 +164,8 @@ def test_report_script_reads_the_files_its_rule_declares(stages, tmp_path):
         output=adjusted_outputs(adjusted),
         params={"adjustment": config["logit_adjustment"], "keep": ["id"]},
     )
+    calibrate(stages, str(adjusted), None)
+    calibrate(stages, "b/tfidf", None)
     scored = json.loads((adjusted / "metrics.json").read_text())["logit_adjustment"]
     assert scored["tau"] in config["logit_adjustment"]["taus"]
     assert scored["val_scores"][str(scored["tau"])] == max(scored["val_scores"].values())
@@ -153,10 +176,8 @@ def test_report_script_reads_the_files_its_rule_declares(stages, tmp_path):
         "training": {
             "balanced": [{"train_summary": f"{preset}/train_summary.json", "train_log": f"{preset}/train_log.csv"}]
         },
-        "adjusted": {
-            "balanced": [{"metrics": str(adjusted / "metrics.json"), "predictions": str(adjusted / "predictions.xlsx")}]
-        },
-        "baselines": {"tfidf": {"metrics": "b/tfidf/metrics.json", "predictions": "b/tfidf/predictions.xlsx"}},
+        "adjusted": {"balanced": [{kind: str(adjusted / path) for kind, path in BASELINE_FILES.items()}]},
+        "baselines": {"tfidf": {kind: f"b/tfidf/{path}" for kind, path in BASELINE_FILES.items()}},
         "evaluations": {},
     }
     declared = sorted({path for path in json.dumps(files).split('"') if "/" in path})
@@ -169,8 +190,9 @@ def test_report_script_reads_the_files_its_rule_declares(stages, tmp_path):
             "summary": "d/summary.json",
             "runs": declared,
             "tune": [],
+            "audit": [str(audit_summary(stages, tmp_path))],
         },
-        output={"html": str(tmp_path / "page.html")},
+        output={"html": str(tmp_path / "page.html"), "findings": str(tmp_path / "findings.json")},
         params={
             "files": files,
             "config": config,
@@ -185,8 +207,20 @@ def test_report_script_reads_the_files_its_rule_declares(stages, tmp_path):
     assert "<p>Splits: train: the rest of raw.xlsx; val: 20% of raw.xlsx, stratified by label (seed 0); test: " in html
     assert html.count('<tr><td class="text">') >= 3 and '<tr><td class="text">tfidf</td>' in html
     assert '<tr><td class="text">old</td>' in html and "trained elsewhere (evaluate.adapters)" in html
-    assert f'<tr><td class="text">balanced + logit adjustment (tau={scored["tau"]:g})</td>' in html
+    if scored["tau"]:
+        assert f'<tr><td class="text">balanced + logit adjustment (tau={scored["tau"]:g})</td>' in html
+    else:  # the preset itself: said beside it, no row of its own
+        assert '<td class="text">balanced <span class="note">(logit adjustment: tau 0, unchanged)</span>' in html
     assert "best preset: balanced" in (tmp_path / "report.log").read_text(encoding="utf-8")
+    # Calibration: the temperature fitted on validation, test ECE before and after, the review queue on test.
+    calibration = json.loads((stages / eval_dir / "calibrated/calibration.json").read_text())
+    assert f"goes from\n{calibration['test']['ece_before']:.3f} to {calibration['test']['ece_after']:.3f}" in html
+    assert "<th>ece calibrated</th>" in html and "reliability diagram" in html
+    assert f"at least <strong>{calibration['review']['threshold']:.3f}</strong>" in html
+    review = html.split('<section id="calibration">')[1].split("</section>")[0]
+    assert review.count("(rare)</td>") == 1  # the tiny data's rarest third: one class of four
+    assert json.loads((tmp_path / "findings.json").read_text())["best"] == "balanced"
+    assert "<h2>10. Suspect labels</h2>" in html and "<td><strong>3 of 40</strong></td>" in html
 
 
 def test_seeds_merge_into_means_but_each_seed_keeps_the_tau_it_chose():
@@ -209,3 +243,33 @@ def test_seeds_merge_into_means_but_each_seed_keeps_the_tau_it_chose():
 def test_a_preset_and_a_baseline_of_one_name_are_refused_not_merged_into_one_row():
     with pytest.raises(UserError, match="the report has a preset and a baseline named 'tfidf'; rename the preset"):
         read_runs({"tfidf": [{}]}, {"tfidf": [{}]}, {"tfidf": {}}, {})
+
+
+def test_a_logit_adjustment_that_chose_tau_0_is_said_beside_its_preset_not_repeated(tmp_path):
+    from focalcls.report.tables import comparison_rows
+
+    def files(name: str, tau: float | None = None) -> dict:
+        metrics = {"macro_f1": 0.5, "val": {"macro_f1": 0.5}, "loss": {"loss": "ce", "alpha": [0.2, 0.8]}}
+        if tau is not None:
+            metrics["logit_adjustment"] = {"tau": tau}
+        paths = {kind: tmp_path / f"{name}-{kind}.json" for kind in ("metrics", "binary", "calibration")}
+        paths["metrics"].write_text(json.dumps(metrics))
+        paths["binary"].write_text("{}")
+        paths["calibration"].write_text(json.dumps({"test": {"ece_after": 0.1}}))
+        (tmp_path / "confusion.csv").write_text("true,a\na,1\n")
+        return {**paths, "confusion": tmp_path / "confusion.csv", "predictions": "p", "calibrated": "c"}
+
+    runs = read_runs(
+        {"ce": [files("ce")], "mild": [files("mild")]},
+        {},
+        {},
+        {"ce": [files("ce-adjusted", 0.0)], "mild": [files("mild-adjusted", 0.5)]},
+    )
+    assert list(runs) == ["ce", "mild", "mild + logit adjustment (tau=0.5)"]
+    assert runs["ce"]["adjustment"] == "logit adjustment: tau 0, unchanged" and "adjustment" not in runs["mild"]
+    metrics = {
+        name: {**run, "metrics": {**run["metrics"], **dict.fromkeys(TABLE_COLUMNS, 0.5)}} for name, run in runs.items()
+    }
+    rows, _ = comparison_rows(metrics)
+    assert rows[0]["note"] == "logit adjustment: tau 0, unchanged" and rows[1]["note"] == ""
+    assert rows[0]["alpha"] == "per-class" and rows[0]["alpha_weights"] == "0.2, 0.8"

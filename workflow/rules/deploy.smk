@@ -1,9 +1,44 @@
 # Outputs for using a trained preset elsewhere; built on request (or for predict.files), not by default.
 
 
+rule model_card:
+    input:
+        adapter=rules.train.output.adapter,
+        metrics=rules.evaluate.output.metrics,
+        predictions=rules.evaluate.output.predictions,
+        calibration="results/presets/{preset}/eval/calibrated/calibration.json",
+        labels=rules.extract_labels.output.labels,
+        summary=rules.split_and_balance.output.summary,
+        findings=rules.report.output.findings,
+    output:
+        adapter_card="results/presets/{preset}/model_card/README.md",
+        merged_card="results/presets/{preset}/model_card/merged.md",
+    log:
+        "results/logs/model_card/{preset}.log",
+    benchmark:
+        "results/benchmarks/model_card/{preset}.tsv"
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=1000,
+    params:
+        run="{preset}",
+        preset=lambda wc: RUNS[wc.preset][0],
+        seed=lambda wc: RUNS[wc.preset][1],
+        seeds=SEEDS,
+        split_seed=config["split"]["seed"],
+        base_model=verbatim(model_folder()),
+        data_name=verbatim(data_name()),
+        repo=workflow.basedir,
+    script:
+        "../scripts/model_card.py"
+
+
 rule merge:
     input:
         adapter=rules.train.output.adapter,
+        card=rules.model_card.output.merged_card,
         labels=rules.extract_labels.output.labels,
         model=model_input,
     output:
@@ -31,6 +66,7 @@ rule predict:
         rows=lambda wc: config["predict"]["files"][wc.name],
         adapters=[files["adapter"] for files in predict_runs().values()],
         metrics=[path for files in predict_runs().values() for path in files["metrics"]],
+        calibrations=[files["calibration"] for files in predict_runs().values()],
         labels=rules.extract_labels.output.labels,
         model=model_input,
     output:
@@ -51,7 +87,7 @@ rule predict:
         gpu=min(1, gpus_per_job()),
         mem_mb=8000,
     params:
-        # {preset: {adapter, metrics of each run}}, by name: the same paths as the inputs.
+        # {preset: {adapter, calibration, metrics of each run}}, by name: the same paths as the inputs.
         runs=as_json(predict_runs()),
         sheet=as_json(config["predict"]["sheet"]),
         model=as_json(config["model"]),

@@ -306,3 +306,63 @@ rule evaluate_file_direct:
         out_dir="results/evaluations/{file}/direct",
     shell:
         direct_command("--out-dir {params.out_dir:q}")
+
+
+# Every set of predictions scored on val and test (a preset's run, its logit-adjusted variant, a baseline) gets a
+# temperature and a review threshold fitted on its validation rows; nothing is predicted again.
+rule calibrate:
+    input:
+        val="results/{scored}/val_predictions.xlsx",
+        test="results/{scored}/predictions.xlsx",
+        labels=rules.extract_labels.output.labels,
+    output:
+        calibration="results/{scored}/calibrated/calibration.json",
+        predictions="results/{scored}/calibrated/predictions.xlsx",
+        val_predictions="results/{scored}/calibrated/val_predictions.xlsx",
+    log:
+        "results/logs/calibrate/{scored}.log",
+    benchmark:
+        "results/benchmarks/calibrate/{scored}.tsv"
+    wildcard_constraints:
+        scored=CALIBRATED_FOLDERS,
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=1000,
+    params:
+        review=section(config["predict"]["review"]),
+    script:
+        "../scripts/calibrate.py"
+
+
+rule audit:
+    input:
+        train=f"{DATA}/train.xlsx",
+        sources=raw_inputs,
+        labels=rules.extract_labels.output.labels,
+        # Every run's figures, to choose the preset as the report does; each preset's first run's predictions.
+        metrics=[path for files in audit_runs().values() for path in files["metrics"]],
+        calibrated_val=[files["calibrated_val"] for files in audit_runs().values()],
+        calibrated=[files["calibrated"] for files in audit_runs().values()],
+    output:
+        suspects="results/audit/suspect_labels.xlsx",
+        summary="results/audit/summary.json",
+    log:
+        "results/logs/audit.log",
+    benchmark:
+        "results/benchmarks/audit.tsv"
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=2000,
+    params:
+        # {preset: {metrics of each run, calibrated_val, calibrated}}, by name: the same paths as the inputs.
+        runs=audit_runs(),
+        metric=config["report"]["selection_metric"],
+        folds=config["audit"]["folds"],
+        seed=config["train"]["seeds"][0],
+        data=section(config["data"]),
+    script:
+        "../scripts/audit.py"

@@ -13,6 +13,7 @@ rule report:
         baselines=[path for files in report_files()["baselines"].values() for path in files.values()],
         evaluations=evaluated_files(),
         tune=["results/tune/gamma.json", "results/tune/alpha.json"] if TUNE["gammas"] else [],
+        audit=["results/audit/summary.json"] if config["audit"]["folds"] else [],
     output:
         html=report(
             "results/report.html",
@@ -20,6 +21,8 @@ rule report:
             category="1. Summary",
             labels={"file": "report.html"},
         ),
+        # What the model cards quote of the page: the preset chosen, and each model against ce.
+        findings="results/report_findings.json",
     log:
         "results/logs/report.log",
     benchmark:

@@ -16,6 +16,7 @@ def main(rule) -> None:
         Path(rule.output.merged),
         trust_remote_code=rule.params.trust_remote_code,
         allow_pickle=rule.params.allow_pickle,
+        card=Path(rule.input.card).read_text(encoding="utf-8"),
     )
 
 

@@ -22,16 +22,18 @@ def _predict(args) -> None:
     import numpy as np
 
     from focalcls.deploy.prediction import predict_table
+    from focalcls.evaluate.calibration import with_calibration
     from focalcls.train.logit_adjustment import adjusted_probs
     from focalcls.train.model import load_for_inference
 
-    # --runs: {preset: {adapter: its first run's, metrics: [each run's]}}; the choice is on the mean over runs
-    # (an adapter trained elsewhere has one run whatever the seeds), the adapter used is the first run's.
+    # --runs: {preset: {adapter, calibration: its first run's, metrics: [each run's]}}; the choice is on the mean
+    # over runs (an adapter trained elsewhere has one run whatever the seeds), the adapter used is the first run's.
     paths = {name: files["metrics"] for name, files in args.runs.items()}
     by_preset = {name: [read_json(path) for path in runs] for name, runs in paths.items()}
     preset = pick_best({name: mean_over_seeds(runs) for name, runs in by_preset.items()}, args.selection_metric)
     validation = {name: runs[0] for name, runs in by_preset.items()}
     adapters = {name: files["adapter"] for name, files in args.runs.items()}
+    calibration = read_json(args.runs[preset]["calibration"])
     frame = read_table(args.input, args.sheet, section="predict")
     model, tokenizer, meta, bf16 = load_for_inference(
         args.checkpoint,
@@ -67,6 +69,13 @@ def _predict(args) -> None:
         source=args.input,
         adjust=adjust,
     )
+    # The temperature and review threshold fitted on the same preset's (adjusted) validation predictions.
+    table = with_calibration(table, meta["labels"], calibration["temperature"], calibration["review"])
+    review = calibration["review"]
+    if review is not None:
+        print(f"{int(table['needs_review'].sum())} of {len(table)} rows need review", file=sys.stderr)
+        if review["message"]:
+            print(f"warning: {review['message']}", file=sys.stderr)
     write_xlsx(Path(args.out), table)
 
 
@@ -76,7 +85,7 @@ def build_parser():
         "--runs",
         type=cli.json_arg,
         required=True,
-        help="{preset: {adapter: folder, metrics: [eval/ (or adjusted/) metrics.json of each run]}} as JSON",
+        help="{preset: {adapter: folder, calibration: calibration.json, metrics: [metrics.json of each run]}} as JSON",
     )
     p.add_argument(
         "--logit-adjustment",

@@ -24,8 +24,10 @@ def main(rule) -> None:
         adjusted=files["adjusted"],
         evaluations=files["evaluations"],
         tune=[Path(path) for path in inputs.tune],
+        audit=Path(inputs.audit[0]) if inputs.audit else None,
         provenance=provenance(params.config, repo=Path(params.repo), benchmarks=Path(params.benchmarks)),
         out=Path(rule.output.html),
+        findings=Path(rule.output.findings),
     )
     print(f"best preset: {answer['best']}; test macro-F1 {answer['macro_f1']:.3f}", file=sys.stderr)
 

@@ -81,6 +81,12 @@ def model_folder():
     return DEMO_MODEL if chosen == "demo" else chosen
 
 
+def data_name():
+    """The data's name in a model card: the file it came from (the demo's, or the user's), without its folder."""
+    data = config["data"]
+    return Path(data["raw"] or data["train"] or "data").stem
+
+
 def model_input(wildcards):
     """The demo model is built by a rule; a user's checkpoint is a folder the workflow never rewrites."""
     return [DEMO_MODEL] if config["model"]["checkpoint"] == "demo" else []

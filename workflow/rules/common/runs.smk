@@ -96,6 +96,11 @@ RUNS = {run_name(preset, seed, SEEDS): (preset, seed) for preset in [*TRAINED, *
 TRAINED_RUNS = one_of(run for run, (preset, _) in RUNS.items() if preset in TRAINED)
 # The runs that evaluate scores: those trained here, and the adapters that import_adapter copies.
 EVALUATED_RUNS = one_of(run for run, (preset, _) in RUNS.items() if preset in TRAINED or preset in ADAPTERS)
+# What calibrate reads and writes beside: the predictions of a run's eval/ or adjusted/ folder, or a baseline's.
+# Every run: the tuned preset's eval/ is a copy of the search winner's, calibrated as any other.
+CALIBRATED_FOLDERS = "|".join(
+    [f"presets/({one_of(RUNS)})/(eval|adjusted)", *(f"baselines/{re.escape(b)}" for b in config["baselines"])]
+)
 
 
 wildcard_constraints:
@@ -116,15 +121,25 @@ def evaluated_files():
     return [path for models in report_files()["evaluations"].values() for path in models.values()]
 
 
+def chosen_over_runs(presets, kinds):
+    """{preset: {kind: its first run's path, metrics: [each run's, first seed first]}} for a stage that chooses a
+    preset as the report does (on the mean over runs, on validation) and then reads the first run's files."""
+    files = files_of(presets, kinds)
+    return {preset: {**runs[0], "metrics": [run["metrics"] for run in runs]} for preset, runs in files.items()}
+
+
 def predict_runs():
-    """{preset: {adapter: its first run's, metrics: [each run's, first seed first]}} that predict chooses from,
-    on the mean over runs; the metrics are the logit-adjusted rows' with predict.logit_adjustment."""
-    kind = "adjusted_metrics" if config["predict"]["logit_adjustment"] else "metrics"
-    files = files_of(predict_candidates(), {"adapter": "adapter", "metrics": kind})
-    return {
-        preset: {"adapter": runs[0]["adapter"], "metrics": [run["metrics"] for run in runs]}
-        for preset, runs in files.items()
-    }
+    """The presets predict chooses from, with their adapter and calibration (temperature, review threshold);
+    the metrics and calibration are the logit-adjusted rows' with predict.logit_adjustment."""
+    adjusted = config["predict"]["logit_adjustment"]
+    kinds = {"adapter": "adapter", "metrics": "adjusted_metrics" if adjusted else "metrics"}
+    kinds["calibration"] = "adjusted_calibration" if adjusted else "calibration"
+    return chosen_over_runs(predict_candidates(), kinds)
+
+
+def audit_runs():
+    """The presets the audit chooses from, with the first run's calibrated validation and test rows."""
+    return chosen_over_runs(PRESETS, ("metrics", "calibrated_val", "calibrated"))
 
 
 def predict_candidates():
@@ -147,17 +162,15 @@ def report_files():
     """The report's inputs as explicit maps: {preset: [{kind: path} per run]} for the presets, their training
     files (the presets trained here) and their logit-adjusted rows (when logit_adjustment.taus is set),
     {baseline: {kind: path}}, and {file: {model: metrics path}} for evaluate.files."""
-    kinds = ("metrics", "predictions", "confusion", "binary")
+    kinds = ("metrics", "predictions", "confusion", "binary", "calibration", "calibrated")
     adjusted = {"metrics": "adjusted_metrics", "predictions": "adjusted_predictions"}
+    adjusted["calibration"] = "adjusted_calibration"
     return {
         "presets": files_of(PRESETS, kinds),
         "training": files_of(trained_presets(), ("train_summary", "train_log")),
         "adjusted": files_of(PRESETS, adjusted) if config["logit_adjustment"]["taus"] else {},
         "baselines": {
-            name: {
-                kind: f"results/baselines/{name}/{kind}.{ext}"
-                for kind, ext in (("metrics", "json"), ("predictions", "xlsx"))
-            }
+            name: {kind: f"results/baselines/{name}/{path}" for kind, path in BASELINE_FILES.items()}
             for name in config["baselines"]
         },
         "evaluations": {

@@ -183,17 +183,17 @@ def check_gpu_budget(train_gpus: int, granted: int | None, pool: list[str]) -> N
 
 
 # Columns the workflow writes itself: a kept column of the same name would replace one of them.
-RESERVED_COLUMNS = ("text", "label", "split", "true_label", "predicted_label", "confidence")
+RESERVED_COLUMNS = ("text", "label", "split", "true_label", "predicted_label", "confidence", "needs_review")
 
 
 def check_keep_columns(data: Mapping) -> None:
     """data.keep_columns travel beside the workflow's own columns, so none may share a name with one."""
-    clash = [c for c in data["keep_columns"] if c in RESERVED_COLUMNS or str(c).startswith("_")]
+    clash = [c for c in data["keep_columns"] if c in RESERVED_COLUMNS or str(c).startswith(("_", "calibrated_"))]
     if clash:
         raise UserError(
             f"data.keep_columns names {sorted(set(clash))}, which the workflow writes itself (text, label, split, "
-            "true_label, predicted_label, confidence, _...); rename those columns in your file, "
-            "or leave them out of data.keep_columns"
+            "true_label, predicted_label, confidence, needs_review, calibrated_..., _...); rename those columns in "
+            "your file, or leave them out of data.keep_columns"
         )
 
 

@@ -19,6 +19,18 @@ RUN_FILES = {
     "binary": "binary/metrics.json",
     "adjusted_metrics": "adjusted/metrics.json",
     "adjusted_predictions": "adjusted/predictions.xlsx",
+    # calibrate's, beside the predictions it reads: a temperature and a review threshold fitted on validation.
+    "calibration": "eval/calibrated/calibration.json",
+    "calibrated": "eval/calibrated/predictions.xlsx",
+    "calibrated_val": "eval/calibrated/val_predictions.xlsx",
+    "adjusted_calibration": "adjusted/calibrated/calibration.json",
+    "model_card": "model_card/README.md",
+}
+# What a baseline's stages write, by kind, inside results/baselines/<name>.
+BASELINE_FILES = {
+    "metrics": "metrics.json",
+    "predictions": "predictions.xlsx",
+    "calibration": "calibrated/calibration.json",
 }
 
 

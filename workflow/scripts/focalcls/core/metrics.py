@@ -82,16 +82,24 @@ def classification_metrics(
 
 
 def expected_calibration_error(y_true: np.ndarray, probs: np.ndarray, bins: int = ECE_BINS) -> float:
+    """The rows' share-weighted gap between confidence and accuracy over equal-width confidence bins."""
+    n = len(y_true)
+    return float(sum(rows / n * abs(acc - conf) for conf, acc, rows in calibration_bins(y_true, probs, bins)))
+
+
+def calibration_bins(y_true: np.ndarray, probs: np.ndarray, bins: int = ECE_BINS) -> list[tuple[float, float, int]]:
+    """(mean confidence, accuracy, rows) of each non-empty equal-width bin of the top-class confidence: what
+    the expected calibration error sums and what a reliability diagram draws."""
     confidence = probs.max(axis=1)
     correct = probs.argmax(axis=1) == y_true
     edges = np.linspace(0.0, 1.0, bins + 1)
     which = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, bins - 1)
-    ece = 0.0
+    found = []
     for b in range(bins):
         mask = which == b
         if mask.any():
-            ece += mask.mean() * abs(correct[mask].mean() - confidence[mask].mean())
-    return float(ece)
+            found.append((float(confidence[mask].mean()), float(correct[mask].mean()), int(mask.sum())))
+    return found
 
 
 def confusion(y_true: np.ndarray, y_pred: np.ndarray, n_labels: int) -> np.ndarray:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from transformers import AutoConfig
 
-from focalcls.core.atomic import atomic_dir, write_json
+from focalcls.core.atomic import atomic_dir, write_json, write_text
 from focalcls.train.model import DTYPES, load_trained_classifier
 
 MERGED_META = "focalcls.json"
@@ -30,11 +30,13 @@ def merge_adapter(
     *,
     trust_remote_code: bool = False,
     allow_pickle: bool = False,
+    card: str | None = None,
 ) -> dict:
     """Fold the LoRA weights into the base weights (in float32), keep the trained head, save safetensors.
 
     config.id2label carries the label names. A sigmoid-form preset is marked multi_label_classification,
     so transformers' pipeline scores it with a sigmoid as it was trained; the argmax is the same either way.
+    `card`, the run's model card, becomes the folder's README.md.
     """
     model, tokenizer, meta = load_trained_classifier(
         checkpoint, adapter, labels, trust_remote_code=trust_remote_code, allow_pickle=allow_pickle
@@ -50,4 +52,6 @@ def merge_adapter(
         merged.save_pretrained(str(tmp), safe_serialization=True)
         tokenizer.save_pretrained(str(tmp))
         write_json(tmp / MERGED_META, {**meta, "dtype": dtype, "base": str(checkpoint)})
+        if card is not None:
+            write_text(tmp / "README.md", card)
     return meta

@@ -9,6 +9,7 @@ import pandas as pd
 
 from focalcls.core.errors import UserError
 from focalcls.data.cleaning import normalise
+from focalcls.evaluate.calibration import calibrated_columns
 from focalcls.evaluate.inference import predict_probs, with_predictions
 
 
@@ -36,7 +37,8 @@ def predict_table(
             f"{source}: no column {text_column!r} (columns: {', '.join(map(str, frame.columns))}); "
             "set predict.text_column"
         )
-    written = {"predicted_label", "confidence", *(f"p_{x}" for x in labels)}
+    written = {"predicted_label", "confidence", *(f"p_{x}" for x in labels), *calibrated_columns(labels)}
+    written.add("needs_review")
     ours = [c for c in map(str, frame.columns) if c in written]
     if ours:
         raise UserError(

@@ -15,7 +15,7 @@ give a wide interval rather than a confident one."""
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 from scipy import stats
@@ -112,3 +112,38 @@ def seed_and_row_interval(per_seed: np.ndarray, resampled: np.ndarray) -> Interv
 
 def class_count(y_true: np.ndarray, pairs) -> int:
     return int(max(y_true.max(), *(max(a.max(), b.max()) for a, b in pairs))) + 1
+
+
+def statistic_intervals(
+    per_seed: Sequence[Sequence[np.ndarray]],
+    statistic: Callable[..., np.ndarray],
+    *,
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    seed: int = 0,
+) -> tuple[np.ndarray, list[Interval | None]]:
+    """One model's figures, their mean over training seeds and its 95% interval, as the differences above:
+    `per_seed` holds, for each seed, the arrays `statistic` takes, one value per test row (the same rows for
+    every seed); statistic(*arrays) returns the figures (NaN where one is undefined, as the recall of a class
+    with no rows). Returns the means over seeds and one interval per figure, None where no resample defines it."""
+    rows = len(per_seed[0][0])
+    whole = np.array([statistic(*arrays) for arrays in per_seed])
+    rng = np.random.default_rng(seed)
+    resampled = np.empty((resamples, len(per_seed), whole.shape[1]))
+    for r in range(resamples):
+        picked = rng.integers(0, rows, rows)
+        for s, arrays in enumerate(per_seed):
+            resampled[r, s] = statistic(*(a[picked] for a in arrays))
+    intervals = [interval_over_seeds(whole[:, k], resampled[:, :, k]) for k in range(whole.shape[1])]
+    return whole.mean(axis=0), intervals
+
+
+def interval_over_seeds(per_seed: np.ndarray, resampled: np.ndarray) -> Interval | None:
+    """The percentile interval for one seed, else seed_and_row_interval; resamples where the figure is undefined
+    for some seed are left out (a rare class drawn with no rows), and a figure undefined on the whole split
+    has none."""
+    defined = ~np.isnan(resampled).any(axis=1)
+    if np.isnan(per_seed).any() or defined.sum() < 2:
+        return None
+    if resampled.shape[1] == 1:
+        return percentile_interval(resampled[defined, 0])
+    return seed_and_row_interval(per_seed, resampled[defined])

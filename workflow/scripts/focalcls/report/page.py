@@ -11,7 +11,7 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from focalcls.core.atomic import read_json, write_text
+from focalcls.core.atomic import read_json, write_json, write_text
 from focalcls.data.splitting import describe_sources
 from focalcls.evaluate.selection import pick_best
 from focalcls.report import plots
@@ -19,6 +19,7 @@ from focalcls.report.differences import BOOTSTRAP_RESAMPLES
 from focalcls.report.figures import report_figures
 from focalcls.report.headline import against_ce, compared_with, headline
 from focalcls.report.intervals import difference_intervals, intervals_against
+from focalcls.report.review import review_summary
 from focalcls.report.runs import read_runs, text_lengths
 from focalcls.report.tables import TABLE_COLUMNS, comparison_rows, hardest_examples
 from focalcls.train.convergence import still_improving
@@ -40,13 +41,18 @@ def build_report(
     provenance: Mapping,
     out: Path,
     tune: Sequence[Path] = (),
+    findings: Path | None = None,
+    audit: Path | None = None,
 ) -> dict:
     """Write the page to `out` and return its headline. `splits`: the train/val/test files; `presets`:
-    {name: [{kind: path} per run]} of its metrics, predictions, confusion and binary files (focalcls.config.runs
-    names them); `training`: {name: [{train_summary, train_log} per run]} for the presets trained here (an
-    adapter trained elsewhere has none); `baselines`: {name: {metrics, predictions}}; `adjusted`: {preset:
-    [{metrics, predictions} per run]} of each preset's logit-adjusted rows; `evaluations`:
-    {file: {preset or baseline: metrics.json}} of evaluate.files; `tune`: the search's stages, in order."""
+    {name: [{kind: path} per run]} of its metrics, predictions, confusion, binary and calibration files
+    (focalcls.config.runs names them); `training`: {name: [{train_summary, train_log} per run]} for the presets
+    trained here (an adapter trained elsewhere has none); `baselines`: {name: {metrics, predictions,
+    calibration}}; `adjusted`: {preset: [{metrics, predictions, calibration} per run]} of each preset's
+    logit-adjusted rows; `evaluations`: {file: {preset or baseline: metrics.json}} of evaluate.files; `tune`:
+    the search's stages, in order; `findings`: where to write what the model cards quote of the page (the
+    choice, each model against ce); `audit`: results/audit/summary.json, the suspect labels counted (None:
+    audit.folds 0)."""
     label_names, data_summary = read_json(labels), read_json(summary)
     runs = read_runs(presets, training, baselines, adjusted)
     metric = config["report"]["selection_metric"]
@@ -59,6 +65,7 @@ def build_report(
     answer = headline(runs, best, metric, list(baselines), intervals, undertrained)
     versus = against_ce(runs, intervals_against(runs, "ce", label_names)) if "ce" in runs else []
     rows, best_values = comparison_rows(runs, undertrained)
+    chosen = runs[best]
     html = render_page(
         headline=answer,
         versus=versus,
@@ -79,8 +86,20 @@ def build_report(
         evaluations={file: {p: read_json(path) for p, path in by.items()} for file, by in evaluations.items()},
         baselines=list(baselines),
         provenance=provenance,
+        calibration={
+            "first": chosen["calibrations"][0],
+            "temperatures": [c["temperature"] for c in chosen["calibrations"]],
+            "reliability": plots.reliability_diagram(chosen["calibrations"][0], best),
+            "coverage": plots.coverage_accuracy(chosen["calibrations"][0], best),
+        },
+        audit=read_json(audit) if audit else None,
+        review=review_summary(
+            chosen["calibrations"], chosen["calibrated"], label_names, chosen["metrics"]["minority_labels"]
+        ),
     )
     write_text(out, html)
+    if findings is not None:
+        write_json(findings, {"best": best, "metric": metric, "verdict": answer["verdict"], "against_ce": versus})
     return answer
 
 

@@ -7,6 +7,7 @@ import io
 from collections.abc import Mapping, Sequence
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -68,6 +69,9 @@ def class_counts(counts: Mapping[str, Mapping[str, int]], labels: Sequence[str])
     values = [v for c in counts.values() for v in c.values() if v > 0]
     if values and max(values) / min(values) >= 10:
         ax.set_yscale("log")
+        # The log axis labels its ticks in mathtext ($10^{3}$), which text.parse_math off prints raw: plain numbers.
+        ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:,.0f}" if v >= 1 else f"{v:g}"))
+        ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_xticks(x + width * (len(names) - 1) / 2, [short(label) for label in labels], rotation=45, ha="right")
     ax.set_ylabel("rows")
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the bars, never over them
@@ -199,4 +203,44 @@ def tune_path(stages: Sequence[Mapping]) -> str:
         ax.set_title(f"{stage['parameter']} (at {fixed}): chose {stage['chosen']:g}", fontsize=9)
         ax.set_xlabel(stage["parameter"])
     axes[0][0].set_ylabel(f"validation {stages[0]['metric']}")
+    return to_png(fig)
+
+
+def reliability_diagram(calibration: Mapping, title: str) -> str:
+    """Accuracy against mean confidence per confidence bin on test, before and after calibration (a point's
+    area grows with its rows); the diagonal is perfect calibration."""
+    fig, ax = plt.subplots(figsize=(4.6, 4.2))
+    test = calibration["test"]
+    for key, words in (("reliability_before", "raw"), ("reliability_after", "calibrated")):
+        bins = test[key]
+        ece = test["ece_before" if key.endswith("before") else "ece_after"]
+        sizes = [20 + 200 * b["rows"] / max(test["rows"], 1) for b in bins]
+        ax.plot([b["confidence"] for b in bins], [b["accuracy"] for b in bins], marker=None, linewidth=1)
+        ax.scatter(
+            [b["confidence"] for b in bins], [b["accuracy"] for b in bins], s=sizes, label=f"{words} (ECE {ece:.3f})"
+        )
+    ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1)
+    ax.set(xlabel="confidence (test, binned)", ylabel="accuracy", xlim=(0, 1), ylim=(0, 1.02))
+    ax.set_title(f"{title}: T = {calibration['temperature']:.2f}", fontsize=10)
+    ax.legend(fontsize=8, loc="upper left")
+    return to_png(fig)
+
+
+def coverage_accuracy(calibration: Mapping, title: str) -> str:
+    """Accuracy of the rows labelled automatically against their share, as the threshold on the calibrated
+    confidence falls, on validation and test; the review threshold's point on each when one is set."""
+    fig, ax = plt.subplots(figsize=(5.6, 4.2))
+    review = calibration["review"]
+    for split in ("val", "test"):
+        curve = calibration[split]["coverage"]
+        line = ax.plot(curve["coverage"], curve["accuracy"], label=f"{split}")[0]
+        point = review and review[split]
+        if point and point["precision"] is not None:  # none when nothing is labelled automatically
+            coverage = point["coverage"] if split == "val" else 1 - point["share_review"]
+            ax.scatter([coverage], [point["precision"]], color=line.get_color(), s=60, zorder=3)
+    if review and "precision" in review["target"]:
+        ax.axhline(review["target"]["precision"], color="grey", linestyle=":", linewidth=1, label="target precision")
+    ax.set(xlabel="share of rows labelled automatically", ylabel="accuracy of those rows", xlim=(0, 1.02))
+    ax.set_title(title + (": dots at the threshold chosen on val" if review else ""), fontsize=10)
+    ax.legend(fontsize=8, loc="lower left")
     return to_png(fig)

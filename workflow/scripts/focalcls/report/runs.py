@@ -40,7 +40,8 @@ def read_runs(
     """{name: run}, presets first, then their logit-adjusted variants and the baselines: every figure the
     stages wrote, and where each model's test predictions are. A preset (and its adjusted variant) comes
     with one set of files per training seed: its figures are their means, `spread` their standard
-    deviations (None for one seed); its curves, confusion matrix and binary test are the first seed's.
+    deviations (None for one seed); its curves, confusion matrix and binary test are the first seed's. An
+    adjusted variant whose every seed chose tau 0 gets no row: its preset says so ("adjustment").
     A preset missing from `training` (the presets' training files) is an adapter trained elsewhere: kind
     "adapter", with no training summaries or curves."""
     both = sorted(set(presets) & set(baselines))
@@ -51,18 +52,28 @@ def read_runs(
         first = seeds[0]
         runs[name] = {
             "kind": "preset" if name in training else "adapter",
-            **over_seeds([read_json(files["metrics"]) for files in seeds], seeds),
+            **over_seeds([calibrated_metrics(files) for files in seeds], seeds),
+            "calibrated": [Path(files["calibrated"]) for files in seeds],
             "binary": read_json(first["binary"]),
             "confusion": pd.read_csv(first["confusion"], index_col=0),
             **training_record(training.get(name, [])),
         }
     for preset, seeds in adjusted.items():
-        per_seed = [read_json(files["metrics"]) for files in seeds]
+        per_seed = [calibrated_metrics(files) for files in seeds]
+        if all(m["logit_adjustment"]["tau"] == 0 for m in per_seed):
+            # tau 0 is the preset as trained: its row would repeat the preset's figures.
+            runs[preset]["adjustment"] = "logit adjustment: tau 0, unchanged"
+            continue
         taus = ", ".join(f"{m['logit_adjustment']['tau']:g}" for m in per_seed)
         runs[f"{preset} + logit adjustment (tau={taus})"] = {"kind": "adjusted", **over_seeds(per_seed, seeds)}
     for name, files in baselines.items():
-        runs[name] = {"kind": "baseline", **over_seeds([read_json(files["metrics"])], [files])}
+        runs[name] = {"kind": "baseline", **over_seeds([calibrated_metrics(files)], [files])}
     return runs
+
+
+def calibrated_metrics(files: Mapping[str, Path]) -> dict:
+    """A run's metrics.json with its test ECE after calibration beside the raw one (calibration.json)."""
+    return {**read_json(files["metrics"]), "ece_calibrated": read_json(files["calibration"])["test"]["ece_after"]}
 
 
 def training_record(seeds: Sequence[Mapping[str, Path]]) -> dict:
@@ -85,6 +96,7 @@ def over_seeds(per_seed: Sequence[Mapping], files: Sequence[Mapping[str, Path]])
         "seed_metrics": list(per_seed),
         "predictions": Path(files[0]["predictions"]),
         "seed_predictions": [Path(f["predictions"]) for f in files],
+        "calibrations": [read_json(f["calibration"]) for f in files],
     }
 
 

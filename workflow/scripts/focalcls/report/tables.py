@@ -8,8 +8,11 @@ from pathlib import Path
 
 from focalcls.core.spreadsheets import read_table
 
-TABLE_COLUMNS = ["macro_f1", "minority_f1", "balanced_accuracy", "accuracy", "f1_std", "hard_sample_accuracy", "ece"]
-LOWER_IS_BETTER = {"f1_std", "ece"}
+TABLE_COLUMNS = [
+    *("macro_f1", "minority_f1", "balanced_accuracy", "accuracy", "f1_std", "hard_sample_accuracy"),
+    *("ece", "ece_calibrated"),
+]
+LOWER_IS_BETTER = {"f1_std", "ece", "ece_calibrated"}
 # An adapter of evaluate.adapters: scored here, trained by another tool, so nothing is known of its training.
 ELSEWHERE = {"seconds": None, "stopped": "trained elsewhere (evaluate.adapters)"}
 
@@ -29,7 +32,8 @@ def comparison_rows(runs: Mapping[str, dict], undertrained: Sequence[str] = ()) 
                 "kind": run["kind"],
                 "loss": loss.get("loss", "") + (f" (tau {loss['tau']:g})" if loss.get("tau") is not None else ""),
                 "form": loss.get("form", ""),
-                "alpha": short_alpha(loss.get("alpha")),
+                **alpha_cells(loss.get("alpha")),
+                "note": run.get("adjustment", ""),
                 "gamma": loss.get("gamma", ""),
                 "val_macro_f1": m["val"]["macro_f1"],
                 **{c: m[c] for c in TABLE_COLUMNS},
@@ -70,11 +74,12 @@ def best_values(rows: list[dict]) -> dict:
     return best
 
 
-def short_alpha(alpha) -> str:
-    """A per-class alpha list shortened to its first three weights; a scalar or a name as it is."""
+def alpha_cells(alpha) -> dict[str, str]:
+    """A per-class alpha list as one word, its weights the cell's tooltip (the list made rows five lines tall);
+    a scalar or a name as it is."""
     if isinstance(alpha, list):
-        return "per-class [" + ", ".join(f"{a:.2f}" for a in alpha[:3]) + (", ...]" if len(alpha) > 3 else "]")
-    return "" if alpha is None else str(alpha)
+        return {"alpha": "per-class", "alpha_weights": ", ".join(f"{a:.3g}" for a in alpha)}
+    return {"alpha": "" if alpha is None else str(alpha), "alpha_weights": ""}
 
 
 def hardest_examples(predictions: Path, n: int) -> list[dict]:

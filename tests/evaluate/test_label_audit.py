@@ -1,0 +1,76 @@
+"""Suspect labels: confident learning on out-of-sample probabilities finds labels flipped on purpose."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import synthetic_rows
+from focalcls.core.spreadsheets import read_table
+from focalcls.evaluate.inference import label_ids
+from focalcls.evaluate.label_audit import audited_training_rows, out_of_fold_probs, suspects
+from helpers import run_rule_script, section
+
+LABELS = ["sports", "finance", "tech", "health"]
+
+
+def flipped(rows: pd.DataFrame, share: float, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
+    """`rows` with `share` of their labels moved to another class at random, and which rows were moved."""
+    rng = np.random.default_rng(seed)
+    moved = rng.random(len(rows)) < share
+    noisy = rows.copy()
+    noisy.loc[moved, "label"] = [rng.choice([x for x in LABELS if x != y]) for y in rows.label[moved]]
+    return noisy, moved
+
+
+def test_the_audit_finds_injected_flips_far_above_chance():
+    rows = synthetic_rows({"sports": 150, "finance": 100, "tech": 60, "health": 40}, seed=3)
+    noisy, moved = flipped(rows, 0.1, seed=0)
+    flagged, score = suspects(out_of_fold_probs(noisy, LABELS, 5, 0), label_ids(noisy, LABELS))
+    found = np.zeros(len(rows), dtype=bool)
+    found[flagged] = True
+    precision, recall = (found & moved).sum() / found.sum(), (found & moved).sum() / moved.sum()
+    # By chance a flag is a flip 10% of the time, and flagging as many rows at random finds as many of them.
+    assert precision > 0.8 and recall > 0.5, (precision, recall)
+    assert score[flagged].max() < np.median(score)  # ranked: the flagged rows are those the model doubts most
+    # The clean labels give few flags: the check above is not every row flagged.
+    clean, _ = suspects(out_of_fold_probs(rows, LABELS, 5, 0), label_ids(rows, LABELS))
+    assert len(clean) < moved.sum() / 3
+
+
+def test_oversampled_copies_are_audited_once():
+    rows = synthetic_rows({"sports": 10, "health": 3})
+    repeated = pd.concat([rows, rows[rows.label == "health"]] * 1, ignore_index=True)
+    assert len(audited_training_rows(repeated)) == len(rows)
+
+
+@pytest.mark.slow
+def test_audit_script_lists_suspects_with_their_rows_in_the_users_file(stages, tmp_path):
+    eval_dir = "p/balanced/eval/calibrated"
+    data = section("data", {"raw": "raw.xlsx", "text_column": "内容", "label_column": "类别", "keep_columns": ["id"]})
+    output = {"suspects": str(tmp_path / "suspect_labels.xlsx"), "summary": str(tmp_path / "summary.json")}
+    run_rule_script(
+        "audit.py",
+        cwd=stages,
+        input={
+            "train": "d/train.xlsx",
+            "sources": ["raw.xlsx"],
+            "labels": "d/labels.json",
+            "metrics": ["p/balanced/eval/metrics.json"],
+            "val_predictions": [f"{eval_dir}/val_predictions.xlsx"],
+            "predictions": [f"{eval_dir}/predictions.xlsx"],
+        },
+        output=output,
+        params={"presets": {"balanced": ["balanced"]}, "metric": "macro_f1", "folds": 3, "seed": 0, "data": data},
+    )
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["model"] == {"train": "tfidf, 3-fold", "val": "balanced", "test": "balanced"}
+    assert summary["test"]["rows"] == len(read_table(stages / "d/test.xlsx"))
+    table = read_table(output["suspects"])
+    assert list(table.columns) == ["split", "where", "id", "text", "given_label", "likely_label", "score"]
+    assert sum(summary[s]["flagged"] for s in ("train", "val", "test")) == len(table) > 0
+    raw = read_table(stages / "raw.xlsx")
+    for _, row in table.iterrows():  # "raw.xlsx row 7": the header is row 1
+        line = raw.iloc[int(row["where"].split(" row ")[1]) - 2]
+        assert line["内容"] == row["text"] and line["类别"] == row["given_label"] and line["id"] == row["id"]
