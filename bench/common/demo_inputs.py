@@ -16,11 +16,15 @@ from focalcls.config.loading import load_config
 REPO = Path(__file__).resolve().parents[2]
 
 
-def parser(description: str) -> argparse.ArgumentParser:
+def parser(description: str, batch_size: int | None = None) -> argparse.ArgumentParser:
+    """The demo's inputs as options; `batch_size`: the default of a --batch-size option, for the scripts that
+    time training steps (the demo's train.batch_size)."""
     p = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", default=str(REPO / "config/config.yaml"), help="presets, lora, model, train sections")
     p.add_argument("--checkpoint", default=str(REPO / "resources/models/demo"))
     p.add_argument("--data", default=str(REPO / "results/data"), help="train/val/test.xlsx and labels.json")
+    if batch_size is not None:
+        p.add_argument("--batch-size", type=int, default=batch_size, help="rows a training step")
     return p
 
 

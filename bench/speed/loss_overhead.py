@@ -87,9 +87,8 @@ def print_results(times: dict[str, list[float]], alone: dict[str, float]) -> Non
 
 
 def main() -> None:
-    p = demo_inputs.parser(__doc__)
+    p = demo_inputs.parser(__doc__, batch_size=16)
     p.add_argument("--repeats", type=int, default=30)
-    p.add_argument("--batch-size", type=int, default=16)
     args = p.parse_args()
 
     demo = demo_inputs.load(args)

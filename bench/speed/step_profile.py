@@ -141,9 +141,8 @@ def report(medians: dict[str, float], profiles: dict[str, dict[str, float]], flo
 
 
 def main() -> None:
-    p = demo_inputs.parser(__doc__)
+    p = demo_inputs.parser(__doc__, batch_size=16)
     p.add_argument("--steps", type=int, default=12)
-    p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--dropout", type=float, help="the LoRA dropout rate to compare (default: the config's)")
     args = p.parse_args()
     demo = demo_inputs.load(args)

@@ -157,9 +157,8 @@ def stage_variants(args, train, val, labels, config, tmp: Path) -> dict[str, tup
 
 
 def main() -> None:
-    p = demo_inputs.parser(__doc__)
+    p = demo_inputs.parser(__doc__, batch_size=16)
     p.add_argument("--steps", type=int, default=20)
-    p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--val-rows", type=int, default=32)
     args = p.parse_args()
 
