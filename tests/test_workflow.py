@@ -506,7 +506,7 @@ def test_report_renders_in_a_real_browser(hostile_report):
         hardest = driver.find_element(By.ID, "hardest").text
         assert HOSTILE in hardest  # shown as text, not run
         table = driver.find_element(By.CSS_SELECTOR, "table.sortable")
-        column = [th.text for th in table.find_elements(By.TAG_NAME, "th")].index("macro_f1")
+        column = [th.text for th in table.find_elements(By.TAG_NAME, "th")].index("macro f1")
 
         def values():
             return [

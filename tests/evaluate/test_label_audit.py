@@ -50,19 +50,20 @@ def test_audit_script_lists_suspects_with_their_rows_in_the_users_file(stages, t
     eval_dir = "p/balanced/eval/calibrated"
     data = section("data", {"raw": "raw.xlsx", "text_column": "内容", "label_column": "类别", "keep_columns": ["id"]})
     output = {"suspects": str(tmp_path / "suspect_labels.xlsx"), "summary": str(tmp_path / "summary.json")}
+    # A worse preset listed first: the audit reads the preset chosen on validation, by name.
+    worse = tmp_path / "worse.json"
+    worse.write_text(json.dumps({"val": {"macro_f1": -1.0}}))
+    chosen = {"calibrated_val": f"{eval_dir}/val_predictions.xlsx", "calibrated": f"{eval_dir}/predictions.xlsx"}
+    runs = {
+        "worse": {"metrics": [str(worse)], "calibrated_val": "missing.xlsx", "calibrated": "missing.xlsx"},
+        "balanced": {"metrics": ["p/balanced/eval/metrics.json"], **chosen},
+    }
     run_rule_script(
         "audit.py",
         cwd=stages,
-        input={
-            "train": "d/train.xlsx",
-            "sources": ["raw.xlsx"],
-            "labels": "d/labels.json",
-            "metrics": ["p/balanced/eval/metrics.json"],
-            "val_predictions": [f"{eval_dir}/val_predictions.xlsx"],
-            "predictions": [f"{eval_dir}/predictions.xlsx"],
-        },
+        input={"train": "d/train.xlsx", "sources": ["raw.xlsx"], "labels": "d/labels.json"},
         output=output,
-        params={"presets": {"balanced": ["balanced"]}, "metric": "macro_f1", "folds": 3, "seed": 0, "data": data},
+        params={"runs": runs, "metric": "macro_f1", "folds": 3, "seed": 0, "data": data},
     )
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["model"] == {"train": "tfidf, 3-fold", "val": "balanced", "test": "balanced"}

@@ -21,8 +21,9 @@ FINDINGS = {
 }
 
 
-def write_cards(stages, tmp_path) -> None:
-    """The model_card rule on the stages' balanced run, its adapter copied so the shared one stays as it is."""
+def write_cards(stages, tmp_path, elsewhere: str = "") -> None:
+    """The model_card rule on the stages' balanced run, its adapter copied so the shared one stays as it is;
+    `elsewhere`: the folder it came from, as for an adapter trained elsewhere (evaluate.adapters)."""
     shutil.copytree(stages / "p/balanced/adapter", tmp_path / "adapter")
     (tmp_path / "findings.json").write_text(json.dumps(FINDINGS))
     output = {"adapter_card": str(tmp_path / "card/README.md"), "merged_card": str(tmp_path / "card/merged.md")}
@@ -48,6 +49,7 @@ def write_cards(stages, tmp_path) -> None:
             "base_model": "tiny-qwen3",
             "data_name": "raw",
             "repo": str(stages),
+            "elsewhere": elsewhere,
         },
     )
 
@@ -77,6 +79,15 @@ def test_the_card_parses_and_names_the_labels_and_the_test_figures(stages, tmp_p
     assert all(f"{label} (" in card.text.split("fewer than 30 test rows")[1].split("\n")[0] for label in labels)
     merged = hub.ModelCard((tmp_path / "card/merged.md").read_text(encoding="utf-8"))
     assert merged.data.library_name == "transformers"
+
+
+@pytest.mark.slow
+def test_the_card_of_an_adapter_trained_elsewhere_claims_no_loss_or_seed_of_its_own(stages, tmp_path):
+    write_cards(stages, tmp_path, elsewhere="/models/old-adapter")
+    text = (tmp_path / "card/README.md").read_text(encoding="utf-8")
+    assert "classifier elsewhere; imported from `/models/old-adapter`, scored and described by" in text
+    assert "Trained elsewhere (evaluate.adapters: `/models/old-adapter`)" in text
+    assert "- Loss:" not in text and "Seed of this run" not in text
 
 
 def test_the_interval_of_a_test_figure_holds_its_value():

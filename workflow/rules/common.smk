@@ -10,7 +10,7 @@ from snakemake.utils import min_version
 # an editable install of another clone must never mix two versions in one run.
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow" / "scripts"))
 
-from focalcls.config.outside_adapters import adapter_files
+from focalcls.config.outside_adapters import adapter_files, adapter_folder
 from focalcls.config.checks import (
     check_against_labels,
     check_config,

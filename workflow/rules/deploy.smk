@@ -30,6 +30,8 @@ rule model_card:
         split_seed=config["split"]["seed"],
         base_model=verbatim(model_folder()),
         data_name=verbatim(data_name()),
+        # The folder an adapter trained elsewhere came from ("" for the presets trained here).
+        elsewhere=lambda wc: str(adapter_folder(ADAPTERS[wc.preset])) if wc.preset in ADAPTERS else "",
         repo=workflow.basedir,
     script:
         "../scripts/model_card.py"

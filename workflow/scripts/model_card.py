@@ -37,6 +37,7 @@ def main(rule) -> None:
         "seeds": {"run": params.seed, "train": ", ".join(map(str, params.seeds)), "split": params.split_seed},
         "commit": git_commit(Path(params.repo)) or "unknown (not a git checkout)",
         "data_name": params.data_name,
+        "elsewhere": params.elsewhere or None,
     }
     write_text(rule.output.adapter_card, card_text(library="peft", **common))
     write_text(rule.output.merged_card, card_text(library="transformers", **common))

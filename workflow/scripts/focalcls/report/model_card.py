@@ -88,6 +88,17 @@ def cell(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
+def training_lines(metrics: Mapping, seeds: Mapping, elsewhere: str | None) -> list[str]:
+    """The loss and the seeds; of an adapter trained elsewhere the workflow knows neither."""
+    if elsewhere:
+        return [f"- Trained elsewhere (evaluate.adapters: `{elsewhere}`): its loss and seeds are not known here."]
+    return [
+        f"- Loss: {loss_words(metrics['loss'])}.",
+        f"- Seed of this run: {seeds['run']}; the preset was trained with seeds {seeds['train']}; "
+        f"split seed {seeds['split']}.",
+    ]
+
+
 def loss_words(loss: Mapping) -> str:
     """The loss and its parameters, e.g. 'focal (form softmax, gamma 2, alpha [0.45, 0.67, 1.08])'."""
     shown = {k: short_number(v) for k, v in loss.items() if k != "loss" and v is not None}
@@ -160,16 +171,19 @@ def card_text(
     seeds: Mapping,
     commit: str,
     data_name: str,
+    elsewhere: str | None = None,
 ) -> str:
-    """README.md of a run's adapter (library peft) or merged folder (library transformers)."""
+    """README.md of a run's adapter (library peft) or merged folder (library transformers); `elsewhere`: the
+    folder an adapter trained elsewhere (evaluate.adapters) was imported from."""
     meta = front_matter(
         run=run, library=library, base_model=base_model, labels=labels, figures=figures, data_name=data_name
     )
     test = calibration["test"]
+    made_by = f"elsewhere; imported from `{elsewhere}`, scored and described by" if elsewhere else "by"
     body = [
         f"# {run}: a text classifier for {len(labels)} labels",
         "",
-        f"Fine-tuned from `{base_model}` with LoRA as a sequence classifier by the focalcls workflow "
+        f"Fine-tuned from `{base_model}` with LoRA as a sequence classifier {made_by} the focalcls workflow "
         f"({FOLDERS[library]}).",
         "",
         "## Labels",
@@ -182,9 +196,7 @@ def card_text(
         "",
         "## Training",
         "",
-        f"- Loss: {loss_words(metrics['loss'])}.",
-        f"- Seed of this run: {seeds['run']}; the preset was trained with seeds {seeds['train']}; "
-        f"split seed {seeds['split']}.",
+        *training_lines(metrics, seeds, elsewhere),
         "",
         "## Test figures",
         "",
