@@ -185,6 +185,34 @@ def adjusted_outputs(folder) -> dict:
     return {key: f"{folder}/{name}" for key, name in names.items()}
 
 
+def ensemble(cwd: Path, folder: str, runs: dict[str, str], *, tfidf: str | None, weights=(0.5, 0.8)) -> dict:
+    """The ensemble rule on `runs` ({run: its eval/ folder}) and, for a blend, the TF-IDF baseline's folder
+    `tfidf`, then calibrate on its outputs; every file, by kind (focalcls.config.runs.ENSEMBLE_FILES), in `folder`."""
+    from focalcls.config.runs import ENSEMBLE_FILES
+
+    kinds = {"val_predictions": "val_predictions.xlsx", "predictions": "predictions.xlsx"}
+    members = {run: {kind: f"{path}/{name}" for kind, name in kinds.items()} for run, path in runs.items()}
+    for run, path in runs.items():
+        members[run]["metrics"] = f"{path}/metrics.json"
+    sources = {
+        **{"name": Path(folder).name, "kind": "tfidf" if tfidf else "seeds", "preset": next(iter(runs))},
+        "members": members,
+        "tfidf": {kind: f"{tfidf}/{name}" for kind, name in kinds.items()} if tfidf else {},
+    }
+    files = {kind: f"{folder}/{name}" for kind, name in ENSEMBLE_FILES.items()}
+    run_rule_script(
+        "ensemble.py",
+        cwd=cwd,
+        input={split: f"d/{split}.xlsx" for split in ("val", "test")}
+        | {"labels": "d/labels.json"}
+        | {"summary": "d/summary.json"},
+        output={kind: files[kind] for kind in ("metrics", "predictions", "val_predictions", "confusion")},
+        params={"sources": sources, "weights": list(weights), "metric": "macro_f1", "keep": ["id"]},
+    )
+    calibrate(cwd, folder, {"share": 0.25})  # the review queue the stages' preset has
+    return files
+
+
 def four_gpu_box(folder) -> dict:
     """An environment whose nvidia-smi lists four GPUs, as on a 4-GPU box, with no CUDA_VISIBLE_DEVICES."""
     folder.mkdir()

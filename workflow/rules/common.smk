@@ -16,12 +16,20 @@ from focalcls.config.checks import (
     check_config,
     check_gpu_budget,
     check_writable,
+    configured_ensembles,
     preset_names,
     read_last_run,
 )
 from focalcls.config.loading import complete, complete_preset
 from focalcls.config.raw_yaml import check_config_file
-from focalcls.config.runs import BASELINE_FILES, all_paths, run_files, run_name
+from focalcls.config.runs import (
+    BASELINE_FILES,
+    ENSEMBLE_FILES,
+    ENSEMBLES_FOLDER,
+    all_paths,
+    run_files,
+    run_name,
+)
 from focalcls.devices.executor import cluster_executor
 from focalcls.devices.gpu_pool import gpu_plan_line, plan_gpus
 from focalcls.train.tracking import ENV as TRACKING_ENV

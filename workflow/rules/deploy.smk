@@ -66,7 +66,9 @@ rule merge:
 rule predict:
     input:
         rows=lambda wc: config["predict"]["files"][wc.name],
-        adapters=[files["adapter"] for files in predict_runs().values()],
+        adapters=[path for files in predict_runs().values() for path in files["adapters"]],
+        # A TF-IDF blend's training split: predict fits TF-IDF on it again, as the baseline did.
+        tfidf_train=[files["tfidf"]["train"] for files in predict_runs().values() if files["tfidf"]],
         metrics=[path for files in predict_runs().values() for path in files["metrics"]],
         calibrations=[files["calibration"] for files in predict_runs().values()],
         labels=rules.extract_labels.output.labels,
@@ -89,7 +91,7 @@ rule predict:
         gpu=min(1, gpus_per_job()),
         mem_mb=8000,
     params:
-        # {preset: {adapter, calibration, metrics of each run}}, by name: the same paths as the inputs.
+        # {preset or ensemble: {adapters, calibration, metrics of each run, tfidf}}, by name: the inputs' paths.
         runs=as_json(predict_runs()),
         sheet=as_json(config["predict"]["sheet"]),
         model=as_json(config["model"]),

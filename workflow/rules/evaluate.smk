@@ -121,6 +121,45 @@ rule logit_adjustment:
         "../scripts/logit_adjustment.py"
 
 
+# The ensembles (ensembles): a preset's seeds averaged, each run blended with TF-IDF; stored predictions only.
+rule ensemble:
+    input:
+        ensemble_inputs,
+        val=f"{DATA}/val.xlsx",
+        test=f"{DATA}/test.xlsx",
+        labels=rules.extract_labels.output.labels,
+        summary=rules.split_and_balance.output.summary,
+    output:
+        metrics=report(
+            f"{ENSEMBLES_FOLDER}/{{ensemble}}/metrics.json",
+            caption="../report/ensemble.rst",
+            category="2. Presets",
+            labels={"preset": "{ensemble}", "file": "metrics"},
+        ),
+        predictions=f"{ENSEMBLES_FOLDER}/{{ensemble}}/predictions.xlsx",
+        val_predictions=f"{ENSEMBLES_FOLDER}/{{ensemble}}/val_predictions.xlsx",
+        confusion=f"{ENSEMBLES_FOLDER}/{{ensemble}}/confusion.csv",
+    log:
+        "results/logs/ensemble/{ensemble}.log",
+    benchmark:
+        "results/benchmarks/ensemble/{ensemble}.tsv"
+    wildcard_constraints:
+        ensemble=one_of(ENSEMBLE_RUNS),
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=1000,
+    params:
+        # {name, kind, preset, members: {run: {val_predictions, predictions, metrics}}, tfidf}: the inputs' paths.
+        sources=ensemble_sources,
+        weights=config["ensembles"]["weights"],
+        metric=config["report"]["selection_metric"],
+        keep=verbatim(config["data"]["keep_columns"]),
+    script:
+        "../scripts/ensemble.py"
+
+
 rule baseline_tfidf:
     input:
         unpack(split_files),

@@ -96,10 +96,18 @@ RUNS = {run_name(preset, seed, SEEDS): (preset, seed) for preset in [*TRAINED, *
 TRAINED_RUNS = one_of(run for run, (preset, _) in RUNS.items() if preset in TRAINED)
 # The runs that evaluate scores: those trained here, and the adapters that import_adapter copies.
 EVALUATED_RUNS = one_of(run for run, (preset, _) in RUNS.items() if preset in TRAINED or preset in ADAPTERS)
+# The ensembles of the presets' stored predictions (ensembles): {name: {kind, preset, runs: {run: its members}}}.
+ENSEMBLES = configured_ensembles(config)
+# ensemble run name -> (ensemble, the preset runs it combines)
+ENSEMBLE_RUNS = {run: (name, members) for name, e in ENSEMBLES.items() for run, members in e["runs"].items()}
 # What calibrate reads and writes beside: the predictions of a run's eval/ or adjusted/ folder, or a baseline's.
 # Every run: the tuned preset's eval/ is a copy of the search winner's, calibrated as any other.
 CALIBRATED_FOLDERS = "|".join(
-    [f"presets/({one_of(RUNS)})/(eval|adjusted)", *(f"baselines/{re.escape(b)}" for b in config["baselines"])]
+    [
+        f"presets/({one_of(RUNS)})/(eval|adjusted)",
+        *(f"baselines/{re.escape(b)}" for b in config["baselines"]),
+        f"ensembles/({one_of(ENSEMBLE_RUNS)})",
+    ]
 )
 
 
@@ -121,31 +129,67 @@ def evaluated_files():
     return [path for models in report_files()["evaluations"].values() for path in models.values()]
 
 
-def chosen_over_runs(presets, kinds):
-    """{preset: {kind: its first run's path, metrics: [each run's, first seed first]}} for a stage that chooses a
-    preset as the report does (on the mean over runs, on validation) and then reads the first run's files."""
-    files = files_of(presets, kinds)
-    return {preset: {**runs[0], "metrics": [run["metrics"] for run in runs]} for preset, runs in files.items()}
+def chosen_over_runs(files):
+    """{model: {kind: its first run's path, metrics: [each run's, first seed first]}} from `files` ({model: [{kind:
+    path} per run]}) for a stage that chooses a model as the report does (on the mean over runs, on validation)
+    and then reads the first run's files."""
+    return {model: {**runs[0], "metrics": [run["metrics"] for run in runs]} for model, runs in files.items()}
+
+
+def ensemble_files(names, kinds):
+    """{ensemble: [{kind: path} per ensemble run]} for `names` (ENSEMBLES), as files_of gives a preset's."""
+    runs = {name: list(ENSEMBLES[name]["runs"]) for name in names}
+    return run_files(runs, kinds, folder=ENSEMBLES_FOLDER, layout=ENSEMBLE_FILES)
+
+
+def ensemble_sources(wildcards):
+    """What one ensemble run combines, by name: {name, kind, preset, members: {run: {val_predictions, predictions,
+    metrics}}, first seed first, tfidf: the TF-IDF baseline's predictions for a blend, else {}}."""
+    name, members = ENSEMBLE_RUNS[wildcards.ensemble]
+    kinds = ("val_predictions", "predictions", "metrics")
+    files = dict(zip(members, run_files({name: members}, kinds)[name]))
+    blend = ENSEMBLES[name]["kind"] == "tfidf"
+    tfidf = {kind: f"results/baselines/tfidf/{kind}.xlsx" for kind in ("val_predictions", "predictions")}
+    return {**ENSEMBLES[name], "name": name, "members": files, "tfidf": tfidf if blend else {}}
+
+
+def ensemble_inputs(wildcards):
+    sources = ensemble_sources(wildcards)
+    return [*(path for files in sources["members"].values() for path in files.values()), *sources["tfidf"].values()]
 
 
 def predict_runs():
-    """The presets predict chooses from, with their adapter and calibration (temperature, review threshold);
-    the metrics and calibration are the logit-adjusted rows' with predict.logit_adjustment."""
+    """The presets and ensembles predict chooses from, by name: {adapters, metrics (each run's), calibration (the
+    first run's temperature and review threshold), tfidf ({train, seed} for a TF-IDF blend, else {})}; the
+    metrics and calibration are the logit-adjusted rows' with predict.logit_adjustment."""
     adjusted = config["predict"]["logit_adjustment"]
     kinds = {"adapter": "adapter", "metrics": "adjusted_metrics" if adjusted else "metrics"}
     kinds["calibration"] = "adjusted_calibration" if adjusted else "calibration"
-    return chosen_over_runs(predict_candidates(), kinds)
+    presets = [name for name in predict_candidates() if name not in ENSEMBLES]
+    found = chosen_over_runs(files_of(presets, kinds))
+    runs = {name: {"adapters": [found[name].pop("adapter")], "tfidf": {}, **found[name]} for name in presets}
+    ensembles = [name for name in predict_candidates() if name in ENSEMBLES]
+    for name, files in chosen_over_runs(ensemble_files(ensembles, ("metrics", "calibration"))).items():
+        members = next(iter(ENSEMBLES[name]["runs"].values()))  # a blend's first run, or every seed's run
+        tfidf = {"train": f"{DATA}/train.xlsx", "seed": SEEDS[0]}  # as the baseline_tfidf rule fits it
+        adapters = [paths["adapter"] for paths in run_files({name: members}, ["adapter"])[name]]
+        runs[name] = {**files, "adapters": adapters, "tfidf": tfidf if ENSEMBLES[name]["kind"] == "tfidf" else {}}
+    return runs
 
 
 def audit_runs():
-    """The presets the audit chooses from, with the first run's calibrated validation and test rows."""
-    return chosen_over_runs(PRESETS, ("metrics", "calibrated_val", "calibrated"))
+    """The presets and ensembles the audit chooses from, with the first run's calibrated validation and test rows."""
+    kinds = ("metrics", "calibrated_val", "calibrated")
+    return chosen_over_runs({**files_of(PRESETS, kinds), **ensemble_files(ENSEMBLES, kinds)})
 
 
 def predict_candidates():
-    """The presets predict chooses from: all of them for 'best', else the one named."""
+    """What predict chooses from: every preset and ensemble for 'best' (no ensemble with predict.logit_adjustment:
+    they combine the runs' unadjusted predictions), else the one named."""
     chosen = config["predict"]["preset"]
-    return PRESETS if chosen == "best" else [chosen]
+    if chosen != "best":
+        return [chosen]
+    return [*PRESETS, *([] if config["predict"]["logit_adjustment"] else ENSEMBLES)]
 
 
 def trained_presets():
@@ -160,7 +204,8 @@ def outside_adapter_files(wildcards):
 
 def report_files():
     """The report's inputs as explicit maps: {preset: [{kind: path} per run]} for the presets, their training
-    files (the presets trained here) and their logit-adjusted rows (when logit_adjustment.taus is set),
+    files (the presets trained here), their logit-adjusted rows (when logit_adjustment.taus is set) and the
+    ensembles,
     {baseline: {kind: path}}, and {file: {model: metrics path}} for evaluate.files."""
     kinds = ("metrics", "predictions", "confusion", "binary", "calibration", "calibrated")
     adjusted = {"metrics": "adjusted_metrics", "predictions": "adjusted_predictions"}
@@ -169,6 +214,7 @@ def report_files():
         "presets": files_of(PRESETS, kinds),
         "training": files_of(trained_presets(), ("train_summary", "train_log")),
         "adjusted": files_of(PRESETS, adjusted) if config["logit_adjustment"]["taus"] else {},
+        "ensembles": ensemble_files(ENSEMBLES, ("metrics", "predictions", "calibration", "calibrated")),
         "baselines": {
             name: {kind: f"results/baselines/{name}/{path}" for kind, path in BASELINE_FILES.items()}
             for name in config["baselines"]

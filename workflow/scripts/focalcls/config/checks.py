@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from focalcls.config.outside_adapters import check_adapter, check_adapter_labels, check_adapter_names
+from focalcls.config.runs import ensembles
 from focalcls.core.errors import UserError
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")  # organisation/name, as on a model hub
@@ -252,11 +253,16 @@ def check_config(config: Mapping) -> None:
     check_adapter_names(config["evaluate"]["adapters"], list(config["presets"]))
     for name, entry in config["evaluate"]["adapters"].items():
         check_adapter(name, entry)
-    predict, names = config["predict"], preset_names(config)
+    predict, names = config["predict"], [*preset_names(config), *configured_ensembles(config)]
     if predict["preset"] != "best" and predict["preset"] not in names:
         raise UserError(
-            f"predict.preset is {predict['preset']!r}, which is not a preset ({', '.join(names)}); "
+            f"predict.preset is {predict['preset']!r}, which is not a preset or ensemble ({', '.join(names)}); "
             "name one of them or use 'best'"
+        )
+    if predict["logit_adjustment"] and predict["preset"] in configured_ensembles(config):
+        raise UserError(
+            f"predict.preset names the ensemble {predict['preset']!r}, which combines the runs' predictions "
+            "before any logit adjustment; set predict.logit_adjustment false or name a preset"
         )
     if predict["logit_adjustment"] and not config["logit_adjustment"]["taus"]:
         raise UserError(
@@ -349,6 +355,17 @@ def preset_names(config: Mapping) -> list[str]:
     """The presets a run reports on: the config's, `tuned` when tune.gammas starts a search, and the
     adapters trained elsewhere (evaluate.adapters)."""
     return [*config["presets"], *(["tuned"] if config["tune"]["gammas"] else []), *config["evaluate"]["adapters"]]
+
+
+def configured_ensembles(config: Mapping) -> dict[str, dict]:
+    """The report's ensembles of this config's presets (focalcls.config.runs.ensembles), by name."""
+    return ensembles(
+        preset_names(config),
+        config["train"]["seeds"],
+        config["evaluate"]["adapters"],
+        config["ensembles"],
+        "tfidf" in config["baselines"],
+    )
 
 
 def check_tune(config: Mapping) -> None:

@@ -4,9 +4,10 @@ nothing pairs files by their position in a list."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 PRESETS_FOLDER = "results/presets"
+ENSEMBLES_FOLDER = "results/ensembles"
 # What a run's stages write, by kind, inside its folder.
 RUN_FILES = {
     "adapter": "adapter",
@@ -34,6 +35,21 @@ BASELINE_FILES = {
 }
 
 
+# What an ensemble's stages write, by kind, inside results/ensembles/<run>: the files of a run's evaluation and
+# calibration, under the same kinds, so the report and predict read an ensemble as they read a preset.
+ENSEMBLE_FILES = {
+    "metrics": "metrics.json",
+    "predictions": "predictions.xlsx",
+    "val_predictions": "val_predictions.xlsx",
+    "confusion": "confusion.csv",
+    "calibration": "calibrated/calibration.json",
+    "calibrated": "calibrated/predictions.xlsx",
+    "calibrated_val": "calibrated/val_predictions.xlsx",
+}
+# An ensemble is named after its preset; "+" is in no preset's name (the schema's pattern), so none clashes.
+SEEDS_ENSEMBLE, TFIDF_BLEND = "+seeds", "+tfidf"
+
+
 def run_name(preset: str, seed: int, seeds: Sequence[int]) -> str:
     """A preset trained with one of `seeds` (train.seeds): the first seed's run keeps the preset's own folder
     (what predict, merge and evaluate.files use), each further seed's lies in a sub-folder, so every run
@@ -41,20 +57,41 @@ def run_name(preset: str, seed: int, seeds: Sequence[int]) -> str:
     return preset if seed == seeds[0] else f"{preset}/seed-{seed}"
 
 
-def run_folder(run: str) -> str:
-    return f"{PRESETS_FOLDER}/{run}"
-
-
 def run_files(
-    runs: Mapping[str, Sequence[str]], kinds: Mapping[str, str] | Sequence[str]
+    runs: Mapping[str, Sequence[str]],
+    kinds: Mapping[str, str] | Sequence[str],
+    *,
+    folder: str = PRESETS_FOLDER,
+    layout: Mapping[str, str] = RUN_FILES,
 ) -> dict[str, list[dict[str, str]]]:
     """{preset: [{name: path} for each of its runs]} from `runs` ({preset: its run names, first seed first})
-    and `kinds`: RUN_FILES' kinds, or {name: kind} to name them otherwise."""
+    and `kinds`: RUN_FILES' kinds, or {name: kind} to name them otherwise. An ensemble's: `folder`
+    ENSEMBLES_FOLDER and `layout` ENSEMBLE_FILES."""
     named = kinds if isinstance(kinds, Mapping) else {kind: kind for kind in kinds}
     return {
-        preset: [{name: f"{run_folder(run)}/{RUN_FILES[kind]}" for name, kind in named.items()} for run in names]
+        preset: [{name: f"{folder}/{run}/{layout[kind]}" for name, kind in named.items()} for run in names]
         for preset, names in runs.items()
     }
+
+
+def ensembles(
+    presets: Sequence[str], seeds: Sequence[int], one_run: Collection[str], settings: Mapping, tfidf: bool
+) -> dict[str, dict]:
+    """The ensembles the config asks for (`settings`: its ensembles section), by name: {name: {kind, preset,
+    runs: {ensemble run: [the preset's runs it combines]}}}. `<preset>+seeds` averages the runs of a preset
+    trained with several `seeds` (not those of `one_run`, the adapters trained elsewhere); `<preset>+tfidf`
+    blends each run with TF-IDF (`tfidf`: the baseline is run), one ensemble run per seed, named as runs are."""
+    found = {}
+    for preset in presets:
+        runs = [run_name(preset, seed, seeds) for seed in (seeds[:1] if preset in one_run else seeds)]
+        if settings["seeds"] and len(runs) > 1:
+            name = preset + SEEDS_ENSEMBLE
+            found[name] = {"kind": "seeds", "preset": preset, "runs": {name: runs}}  # one run: the seeds' average
+        if settings["tfidf"] and tfidf:
+            name = preset + TFIDF_BLEND
+            blends = {name + run.removeprefix(preset): [run] for run in runs}  # ce/seed-1 -> ce+tfidf/seed-1
+            found[name] = {"kind": "tfidf", "preset": preset, "runs": blends}
+    return found
 
 
 def all_paths(files: Mapping[str, Sequence[Mapping[str, str]]]) -> list[str]:
