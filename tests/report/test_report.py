@@ -14,7 +14,10 @@ from focalcls.evaluate.selection import pick_best
 from focalcls.report.headline import TIE_TOLERANCE, comparison_sentence, headline
 from focalcls.report.runs import declared_paths, read_runs
 from focalcls.report.tables import TABLE_COLUMNS
-from helpers import adjusted_outputs, calibrate, run_rule_script
+from helpers import adjusted_outputs, calibrate, ensemble, run_rule_script
+
+# What the report reads of an ensemble run (the report_files function of workflow/rules/common/runs.smk).
+REPORTED_ENSEMBLE_FILES = ("metrics", "predictions", "calibration", "calibrated")
 
 
 def run(macro, minority, val=0.5):
@@ -72,6 +75,55 @@ def test_with_intervals_a_gain_counts_only_when_its_interval_is_above_zero():
     )
     worse = {"ce": {"macro_f1": (-0.03, -0.01), "minority_f1": (-0.07, -0.02)}}
     assert "does worse than ce" in headline(runs, "balanced", "macro_f1", [], worse)["verdict"]
+
+
+def test_the_headline_advises_the_cheap_model_only_when_tfidf_is_not_clearly_worse():
+    """The interval of the chosen model minus TF-IDF on macro-F1: above zero, no advice; including zero or below
+    it, the sentence with the honest advice."""
+    runs = {"ce": run(0.70, 0.60), "balanced": run(0.80, 0.70, val=0.9), "tfidf": run(0.78, 0.66)}
+    clear = {"tfidf": {"macro_f1": (0.005, 0.04), "minority_f1": (-0.01, 0.09)}}
+    assert headline(runs, "balanced", "macro_f1", ["tfidf"], clear)["advice"] is None
+    within = {"tfidf": {"macro_f1": (-0.01, 0.05), "minority_f1": (0.01, 0.09)}}
+    advice = headline(runs, "balanced", "macro_f1", ["tfidf"], within)["advice"]
+    assert advice.startswith("balanced is not clearly better than TF-IDF: its macro-F1 minus TF-IDF's has a 95% ")
+    assert "-0.010 to +0.050, which includes zero" in advice and "use the TF-IDF model" in advice
+    below = {"tfidf": {"macro_f1": (-0.05, -0.01), "minority_f1": (-0.09, 0.01)}}
+    assert "lies below zero" in headline(runs, "balanced", "macro_f1", ["tfidf"], below)["advice"]
+    assert headline(runs, "balanced", "macro_f1", ["tfidf"])["advice"] is None  # no interval: nothing claimed
+
+
+def test_an_ensemble_is_a_row_chosen_only_when_validation_prefers_it(tmp_path):
+    """An ensemble's runs are read as a preset's (kind ensemble, its weights noted); a blend that kept weight 1
+    everywhere is no row, said beside its preset."""
+    files = {}
+    for name, weight in (("balanced", None), ("balanced+tfidf", 0.8), ("ce+tfidf", 1.0), ("ce", None)):
+        folder = tmp_path / name
+        folder.mkdir()
+        metrics = {"macro_f1": 0.5, "val": {"macro_f1": 0.9 if weight == 0.8 else 0.5}}
+        if "+" in name:
+            metrics["ensemble"] = {"kind": "tfidf", "preset": name.split("+")[0], "runs": [name], "weight": weight}
+        (folder / "metrics.json").write_text(json.dumps(metrics))
+        (folder / "calibration.json").write_text(json.dumps({"temperature": 1.0, "test": {"ece_after": 0.1}}))
+        files[name] = [{kind: folder / f"{kind}.json" for kind in ("metrics", "calibration")}]
+        files[name][0].update(predictions=folder / "p.xlsx", calibrated=folder / "c.xlsx")
+    presets = {name: files[name] for name in ("balanced", "ce")}
+    ensembles = {name: files[name] for name in ("balanced+tfidf", "ce+tfidf")}
+    runs = read_ensembles_only(presets, ensembles)
+    assert runs["balanced+tfidf"]["kind"] == "ensemble" and "ce+tfidf" not in runs
+    assert runs["balanced+tfidf"]["adjustment"] == "blended with tfidf, LLM weight 0.8 (chosen on validation)"
+    assert runs["ce"]["blend"] == "TF-IDF blend: weight 1, unchanged"
+    assert pick_best({name: runs[name]["metrics"] for name in runs}, "macro_f1") == "balanced+tfidf"
+
+
+def read_ensembles_only(presets, ensembles):
+    """read_runs' preset and ensemble rows, with the presets' own files left out (binary, confusion, training)."""
+    from focalcls.report.runs import over_seeds, read_ensembles
+
+    runs = {
+        name: {"kind": "preset", **over_seeds([json.loads(f[0]["metrics"].read_text())], f)}
+        for name, f in presets.items()
+    }
+    return {**runs, **read_ensembles(ensembles, runs)}
 
 
 def test_a_difference_below_the_tie_tolerance_is_level_on_both_sides():
@@ -166,6 +218,8 @@ def test_report_script_reads_the_files_its_rule_declares(stages, tmp_path):
     )
     calibrate(stages, str(adjusted), None)
     calibrate(stages, "b/tfidf", None)
+    blend = ensemble(stages, str(tmp_path / "balanced+tfidf"), {"balanced": eval_dir}, tfidf="b/tfidf")
+    weight = json.loads(Path(blend["metrics"]).read_text())["ensemble"]["weight"]
     scored = json.loads((adjusted / "metrics.json").read_text())["logit_adjustment"]
     assert scored["tau"] in config["logit_adjustment"]["taus"]
     assert scored["val_scores"][str(scored["tau"])] == max(scored["val_scores"].values())
@@ -179,6 +233,7 @@ def test_report_script_reads_the_files_its_rule_declares(stages, tmp_path):
         "adjusted": {"balanced": [{kind: str(adjusted / path) for kind, path in BASELINE_FILES.items()}]},
         "baselines": {"tfidf": {kind: f"b/tfidf/{path}" for kind, path in BASELINE_FILES.items()}},
         "evaluations": {},
+        "ensembles": {"balanced+tfidf": [{kind: blend[kind] for kind in REPORTED_ENSEMBLE_FILES}]},
     }
     declared = sorted({path for path in json.dumps(files).split('"') if "/" in path})
     run_rule_script(
@@ -202,7 +257,13 @@ def test_report_script_reads_the_files_its_rule_declares(stages, tmp_path):
         log={"log": str(tmp_path / "report.log")},
     )
     html = (tmp_path / "page.html").read_text(encoding="utf-8")
-    assert "Use <strong>balanced</strong>" in html and "Against tfidf, balanced is" in html
+    # The blend is chosen when validation prefers it, as a preset would be; else the preset, listed first.
+    val = {
+        path: json.loads((stages / path).read_text())["val"]["macro_f1"]
+        for path in (run_files["metrics"], blend["metrics"])
+    }
+    best = "balanced+tfidf" if val[blend["metrics"]] > val[run_files["metrics"]] else "balanced"
+    assert f"Use <strong>{best}</strong>" in html and f"Against tfidf, {best} is" in html
     assert "95% interval" in html and "no ce preset in this run" in html
     assert "<p>Splits: train: the rest of raw.xlsx; val: 20% of raw.xlsx, stratified by label (seed 0); test: " in html
     assert html.count('<tr><td class="text">') >= 3 and '<tr><td class="text">tfidf</td>' in html
@@ -211,15 +272,20 @@ def test_report_script_reads_the_files_its_rule_declares(stages, tmp_path):
         assert f'<tr><td class="text">balanced + logit adjustment (tau={scored["tau"]:g})</td>' in html
     else:  # the preset itself: said beside it, no row of its own
         assert '<td class="text">balanced <span class="note">(logit adjustment: tau 0, unchanged)</span>' in html
-    assert "best preset: balanced" in (tmp_path / "report.log").read_text(encoding="utf-8")
+    if weight == 1:  # the preset itself
+        assert "TF-IDF blend: weight 1, unchanged" in html
+    else:
+        assert f'balanced+tfidf <span class="note">(blended with tfidf, LLM weight {weight:g}' in html
+    assert f"best preset: {best};" in (tmp_path / "report.log").read_text(encoding="utf-8")
     # Calibration: the temperature fitted on validation, test ECE before and after, the review queue on test.
-    calibration = json.loads((stages / eval_dir / "calibrated/calibration.json").read_text())
+    chosen = blend["calibration"] if best == "balanced+tfidf" else run_files["calibration"]
+    calibration = json.loads((stages / chosen).read_text())
     assert f"goes from\n{calibration['test']['ece_before']:.3f} to {calibration['test']['ece_after']:.3f}" in html
     assert "<th>ece calibrated</th>" in html and "reliability diagram" in html
     assert f"at least <strong>{calibration['review']['threshold']:.3f}</strong>" in html
     review = html.split('<section id="calibration">')[1].split("</section>")[0]
     assert review.count("(rare)</td>") == 1  # the tiny data's rarest third: one class of four
-    assert json.loads((tmp_path / "findings.json").read_text())["best"] == "balanced"
+    assert json.loads((tmp_path / "findings.json").read_text())["best"] == best
     assert "<h2>10. Suspect labels</h2>" in html and "<td><strong>3 of 40</strong></td>" in html
 
 

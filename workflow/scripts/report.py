@@ -22,6 +22,7 @@ def main(rule) -> None:
         training=files["training"],
         baselines=files["baselines"],
         adjusted=files["adjusted"],
+        ensembles=files["ensembles"],
         evaluations=files["evaluations"],
         tune=[Path(path) for path in inputs.tune],
         audit=Path(inputs.audit[0]) if inputs.audit else None,

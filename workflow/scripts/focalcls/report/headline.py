@@ -86,6 +86,20 @@ def against_ce(runs: Mapping[str, dict], intervals: Mapping[str, Mapping[str, In
     return rows
 
 
+def cheap_model_advice(best: str, interval: Interval | None) -> str | None:
+    """The headline's advice when the chosen model is not clearly better than TF-IDF on macro-F1 (the 95%
+    interval of the difference does not lie above zero): the cheap model, more data or a larger model. None
+    when it is clearly better, or when there is no interval (no TF-IDF baseline on the same test rows)."""
+    if interval is None or told_apart(interval) == "better":
+        return None
+    where = "includes zero" if told_apart(interval) == "cannot be told apart" else "lies below zero"
+    return (
+        f"{best} is not clearly better than TF-IDF: its macro-F1 minus TF-IDF's has a 95% interval of "
+        f"{interval[0]:+.3f} to {interval[1]:+.3f}, which {where}. The honest advice: use the TF-IDF model, which "
+        "trains in seconds on a CPU, or label more data, or try a larger base model (model.checkpoint)."
+    )
+
+
 def undertrained_warning(names: Sequence[str]) -> str | None:
     """The headline's warning when presets stopped at their epoch limit while still learning."""
     if not names:
@@ -119,4 +133,5 @@ def headline(
         "sentences": [comparison_sentence(best, other, runs, intervals.get(other)) for other in others],
         "verdict": rare_class_verdict(runs, best, intervals.get("ce", {}).get("minority_f1")),
         "warning": undertrained_warning(undertrained),
+        "advice": cheap_model_advice(best, intervals.get("tfidf", {}).get("macro_f1")),
     }

@@ -152,8 +152,27 @@ def limits(preset: str, labels: Sequence[str], summary: Mapping, findings: Mappi
         f"- The report chose {chosen} on validation {findings['metric']}"
         + (": this preset." if chosen == preset else f"; this card is of {preset}.")
     )
+    ensemble = findings.get("ensemble")
+    if ensemble and ensemble["preset"] == preset:
+        lines.append(f"- {ensemble_needs(chosen, ensemble)}")
     lines.append(f"- {findings['verdict']}")
     return lines
+
+
+def ensemble_needs(name: str, ensemble: Mapping) -> str:
+    """What the chosen ensemble of this card's preset needs at prediction time, beyond this folder
+    (predict.preset: the ensemble's name does it all)."""
+    if ensemble["kind"] == "seeds":
+        runs = ", ".join(f"results/presets/{run}/adapter" for run in ensemble["runs"])
+        return (
+            f"The chosen {name} averages the log-probabilities of every seed's adapter ({runs}) and renormalises; "
+            "this folder alone gives one seed's predictions."
+        )
+    return (
+        f"The chosen {name} blends this preset's first run with TF-IDF: log p = w log p_llm + (1 - w) log p_tfidf, "
+        f"renormalised, with w = {ensemble['weight']:g} (chosen on validation), TF-IDF fitted again on the training "
+        "split (results/data/train.xlsx) as the tfidf baseline is; this folder alone gives the preset's predictions."
+    )
 
 
 def card_text(

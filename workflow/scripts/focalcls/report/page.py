@@ -43,20 +43,24 @@ def build_report(
     tune: Sequence[Path] = (),
     findings: Path | None = None,
     audit: Path | None = None,
+    ensembles: Mapping[str, Sequence[Mapping[str, Path]]] | None = None,
 ) -> dict:
     """Write the page to `out` and return its headline. `splits`: the train/val/test files; `presets`:
     {name: [{kind: path} per run]} of its metrics, predictions, confusion, binary and calibration files
     (focalcls.config.runs names them); `training`: {name: [{train_summary, train_log} per run]} for the presets
     trained here (an adapter trained elsewhere has none); `baselines`: {name: {metrics, predictions,
     calibration}}; `adjusted`: {preset: [{metrics, predictions, calibration} per run]} of each preset's
-    logit-adjusted rows; `evaluations`: {file: {preset or baseline: metrics.json}} of evaluate.files; `tune`:
+    logit-adjusted rows; `ensembles`: {name: [{metrics, predictions, calibration, calibrated} per ensemble run]},
+    chosen from as the presets are; `evaluations`: {file: {preset or baseline: metrics.json}} of evaluate.files; `tune`:
     the search's stages, in order; `findings`: where to write what the model cards quote of the page (the
     choice, each model against ce); `audit`: results/audit/summary.json, the suspect labels counted (None:
     audit.folds 0)."""
     label_names, data_summary = read_json(labels), read_json(summary)
-    runs = read_runs(presets, training, baselines, adjusted)
+    runs = read_runs(presets, training, baselines, adjusted, ensembles)
     metric = config["report"]["selection_metric"]
-    best = pick_best({name: runs[name]["metrics"] for name in presets}, metric)
+    # An ensemble is chosen as a preset is, on validation; presets come first, so a tie keeps the preset.
+    candidates = [*presets, *(name for name, run in runs.items() if run["kind"] == "ensemble")]
+    best = pick_best({name: runs[name]["metrics"] for name in candidates}, metric)
     others = compared_with(runs, best, list(baselines))
     undertrained = [
         name for name in presets if any(map(still_improving, runs[name]["seed_train"], runs[name]["seed_logs"]))
@@ -99,7 +103,8 @@ def build_report(
     )
     write_text(out, html)
     if findings is not None:
-        write_json(findings, {"best": best, "metric": metric, "verdict": answer["verdict"], "against_ce": versus})
+        found = {"best": best, "metric": metric, "verdict": answer["verdict"], "against_ce": versus}
+        write_json(findings, {**found, "ensemble": chosen.get("ensemble")})  # what the chosen ensemble needs
     return answer
 
 

@@ -36,8 +36,10 @@ def read_runs(
     training: Mapping[str, Sequence[Mapping[str, Path]]],
     baselines: Mapping[str, Mapping[str, Path]],
     adjusted: Mapping[str, Sequence[Mapping[str, Path]]],
+    ensembles: Mapping[str, Sequence[Mapping[str, Path]]] | None = None,
 ) -> dict:
-    """{name: run}, presets first, then their logit-adjusted variants and the baselines: every figure the
+    """{name: run}, presets first, then their logit-adjusted variants, the ensembles (read_ensembles) and the
+    baselines: every figure the
     stages wrote, and where each model's test predictions are. A preset (and its adjusted variant) comes
     with one set of files per training seed: its figures are their means, `spread` their standard
     deviations (None for one seed); its curves, confusion matrix and binary test are the first seed's. An
@@ -66,9 +68,38 @@ def read_runs(
             continue
         taus = ", ".join(f"{m['logit_adjustment']['tau']:g}" for m in per_seed)
         runs[f"{preset} + logit adjustment (tau={taus})"] = {"kind": "adjusted", **over_seeds(per_seed, seeds)}
+    runs.update(read_ensembles(ensembles or {}, runs))
     for name, files in baselines.items():
         runs[name] = {"kind": "baseline", **over_seeds([calibrated_metrics(files)], [files])}
     return runs
+
+
+def read_ensembles(ensembles: Mapping[str, Sequence[Mapping[str, Path]]], runs: Mapping[str, dict]) -> dict:
+    """{name: run} of kind "ensemble", one set of files per ensemble run (a blend has one per seed, the seeds'
+    average one). A blend whose every run chose weight 1 is its preset unchanged: no row, a note on the preset's."""
+    found = {}
+    for name, seeds in ensembles.items():
+        per_seed = [calibrated_metrics(files) for files in seeds]
+        chosen = [m["ensemble"] for m in per_seed]
+        if all(e["weight"] == 1 for e in chosen):
+            runs[chosen[0]["preset"]]["blend"] = "TF-IDF blend: weight 1, unchanged"
+            continue
+        found[name] = {
+            "kind": "ensemble",
+            **over_seeds(per_seed, seeds),
+            "calibrated": [Path(files["calibrated"]) for files in seeds],
+            "ensemble": {**chosen[0], "weights": [e["weight"] for e in chosen]},
+            "adjustment": ensemble_note(chosen),
+        }
+    return found
+
+
+def ensemble_note(chosen: Sequence[Mapping]) -> str:
+    """The comparison table's note on an ensemble row: what it combines, and the weights chosen on validation."""
+    if chosen[0]["kind"] == "seeds":
+        return f"mean of {len(chosen[0]['runs'])} seeds' log-probabilities"
+    weights = ", ".join(f"{e['weight']:g}" for e in chosen)
+    return f"blended with tfidf, LLM weight {weights} (chosen on validation)"
 
 
 def calibrated_metrics(files: Mapping[str, Path]) -> dict:
