@@ -24,8 +24,11 @@ CALIBRATION = "p/balanced/eval/calibrated/calibration.json"
 
 
 def runs_flag(metrics: dict[str, list[str]], adapter: str = "p/balanced/adapter") -> list[str]:
-    """predict's --runs: {preset: {adapter, calibration, metrics of each run}}, by name."""
-    runs = {name: {"adapter": adapter, "calibration": CALIBRATION, "metrics": paths} for name, paths in metrics.items()}
+    """predict's --runs: {preset: {adapters, calibration, metrics of each run, tfidf}}, by name."""
+    runs = {
+        name: {"adapters": [adapter], "calibration": CALIBRATION, "metrics": paths, "tfidf": {}}
+        for name, paths in metrics.items()
+    }
     return ["--runs", json.dumps(runs)]
 
 

@@ -30,8 +30,7 @@ def test_predict_refuses_a_file_that_already_has_prediction_columns():
 
     frame = pd.DataFrame({"text": ["a"], "p_value": ["0.01"], "predicted_label": ["x"], "p_体育": [0.3]})
     with pytest.raises(UserError, match=r"new.xlsx: it already has the column\(s\) \['predicted_label', 'p_体育'\]"):
-        predict_table(frame, "text", None, None, ["体育"], form="softmax", max_length=8, batch_size=1, bf16=False,
-                      source="new.xlsx")  # fmt: skip
+        predict_table(frame, "text", ["体育"], lambda texts: None, source="new.xlsx")
 
 
 def test_a_hostile_pickle_is_refused_without_a_traceback(tmp_path):

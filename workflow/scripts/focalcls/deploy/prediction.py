@@ -10,27 +10,21 @@ import pandas as pd
 from focalcls.core.errors import UserError
 from focalcls.data.cleaning import normalise
 from focalcls.evaluate.calibration import calibrated_columns
-from focalcls.evaluate.inference import predict_probs, with_predictions
+from focalcls.evaluate.inference import with_predictions
 
 
 def predict_table(
     frame: pd.DataFrame,
     text_column: str,
-    model,
-    tokenizer,
     labels: Sequence[str],
+    probs_of: Callable[[list[str]], np.ndarray],
     *,
-    form: str,
-    max_length: int,
-    batch_size: int,
-    bf16: bool,
     source: str,
-    adjust: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> pd.DataFrame:
     """The input rows in their order, then predicted_label, confidence and p_<label> columns.
 
-    Texts are normalised as training texts were; a row with an empty text gets no prediction. `adjust`
-    maps the model's probabilities to the ones written (the preset's logit adjustment).
+    Texts are normalised as training texts were; a row with an empty text gets no prediction. `probs_of` maps
+    the other rows' texts to the probabilities written (a preset's, adjusted or not, or an ensemble's).
     """
     if text_column not in frame.columns:
         raise UserError(
@@ -49,15 +43,5 @@ def predict_table(
     filled = [i for i, text in enumerate(texts) if text]
     probs = np.full((len(frame), len(labels)), np.nan, dtype=np.float32)
     if filled:
-        found = predict_probs(
-            model,
-            tokenizer,
-            [texts[i] for i in filled],
-            form=form,
-            max_length=max_length,
-            batch_size=batch_size,
-            bf16=bf16,
-        )
-        # float64, as the logit_adjustment rule reads the same probabilities back from its xlsx files
-        probs[filled] = found if adjust is None else adjust(found.astype(np.float64))
+        probs[filled] = probs_of([texts[i] for i in filled])
     return with_predictions(frame, probs, labels)
