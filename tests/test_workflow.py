@@ -196,6 +196,32 @@ def test_bad_config_is_rejected_before_any_work(tmp_path, tiny_model_dir, key, v
     assert "Traceback" not in done.stdout + done.stderr and not (tmp_path / "results").exists()
 
 
+def test_ensembles_are_planned_from_stored_predictions_and_predict_can_name_one(
+    tmp_path, tiny_model_dir, imbalanced_rows
+):
+    """Two seeds: each preset's seeds averaged, each run blended with TF-IDF; predict named a blend waits for its
+    ensemble and TF-IDF's training split, and trains nothing more. A name that is no ensemble is refused."""
+    write_xlsx(tmp_path / RAW, imbalanced_rows)
+    write_xlsx(tmp_path / NEW_ROWS, imbalanced_rows.drop(columns="label").head(3))
+    config = tiny_config(tiny_model_dir)
+    config["train"]["seeds"] = [42, 1]
+    config["predict"]["preset"] = "moderate+tfidf"
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    plan = snakemake("--configfile", "config.yaml", "-n", "--quiet", "rules", cwd=tmp_path).stdout
+    counts = dict(line.split()[:2] for line in plan.splitlines() if len(line.split()) == 2)
+    assert counts["ensemble"] == "6" and counts["train"] == "4"  # 2 presets x (1 average + 2 blends)
+    predict = snakemake("results/predictions/new.xlsx", "--configfile", "config.yaml", "-n", cwd=tmp_path).stdout
+    assert "results/ensembles/moderate+tfidf/calibrated/calibration.json" in predict
+    assert "results/presets/moderate/adapter" in predict and "results/data/train.xlsx" in predict
+    config["predict"]["preset"] = "moderate+seed"
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    done = snakemake("--configfile", "config.yaml", "-n", cwd=tmp_path, check=False)
+    assert (
+        done.returncode != 0
+        and "which is not a preset or ensemble (ce, moderate, ce+seeds" in done.stdout + done.stderr
+    )
+
+
 def test_unknown_positive_label_stops_the_run_once_labels_are_known(tmp_path, tiny_model_dir):
     config = tiny_config(tiny_model_dir)
     del config["predict"]

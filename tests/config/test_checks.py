@@ -43,6 +43,14 @@ def test_a_training_file_with_val_or_test_or_both_passes(given):
             {"predict": {"logit_adjustment": True}, "logit_adjustment": {"taus": []}},
             "predict.logit_adjustment is true but logit_adjustment.taus is empty",
         ),
+        (
+            {"presets": {"p": {}}, "predict": {"preset": "p+tfidf", "logit_adjustment": True}},
+            "predict.preset names the ensemble 'p\\+tfidf', which combines the runs' predictions before any logit",
+        ),
+        (
+            {"presets": {"p": {}}, "predict": {"preset": "p+seeds"}},
+            "predict.preset is 'p\\+seeds', which is not a preset or ensemble \\(p, p\\+tfidf\\)",
+        ),
         ({"model": {"checkpoint": "/no/such/folder"}}, "is not a folder"),
         (
             {"model": {"checkpoint": "Qwen/Qwen3-1.7B"}},

@@ -38,7 +38,7 @@ def test_a_blend_of_weight_1_is_the_llm_and_a_zero_of_tfidf_stays_finite():
 
 def test_the_weight_grid_always_holds_1_and_a_tie_keeps_the_larger_weight():
     truth, llm = np.array([0, 1]), rows([0.9, 0.1], [0.2, 0.8])
-    weight, scores = choose_weight(llm, llm, truth, LABELS, COUNTS, [0.5, 0.7], "macro_f1")
+    weight, scores = choose_weight(llm, llm, [0.5, 0.7], lambda probs: float((probs.argmax(1) == truth).mean()))
     assert weight == 1.0 and list(scores) == [1.0, 0.7, 0.5]  # every weight scores the same: the LLM alone
 
 

@@ -104,3 +104,20 @@ def test_the_interval_of_a_test_figure_holds_its_value():
     assert value == pytest.approx((truth == predicted).mean())
     # The binomial standard error of 400 rows at 0.8 is 0.02: the 95% interval spans about 4 of them.
     assert low < value < high and high - low == pytest.approx(4 * 0.02, rel=0.15)
+
+
+def test_a_chosen_ensemble_is_explained_on_its_presets_card_only():
+    """What an ensemble needs at prediction time: every seed's adapter, or TF-IDF fitted again and the weight."""
+    from focalcls.report.model_card import limits
+
+    summary = {"counts": {"test": {"a": 100}}}
+    blend = {"kind": "tfidf", "preset": "balanced", "runs": ["balanced"], "weight": 0.8}
+    findings = {**FINDINGS, "best": "balanced+tfidf", "ensemble": blend}
+    card = "\n".join(limits("balanced", ["a"], summary, findings))
+    assert "The chosen balanced+tfidf blends this preset's first run with TF-IDF" in card
+    assert "w = 0.8 (chosen on validation), TF-IDF fitted again on the training split" in card
+    assert "blends" not in "\n".join(limits("ce", ["a"], summary, findings))  # another preset's card
+    seeds = {"kind": "seeds", "preset": "balanced", "runs": ["balanced", "balanced/seed-1"], "weight": None}
+    card = "\n".join(limits("balanced", ["a"], summary, {**FINDINGS, "best": "balanced+seeds", "ensemble": seeds}))
+    assert "results/presets/balanced/adapter, results/presets/balanced/seed-1/adapter" in card
+    assert "averages" not in "\n".join(limits("balanced", ["a"], summary, FINDINGS))  # no ensemble chosen

@@ -9,7 +9,7 @@ that, and the argmax of the two means rarely differs."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -42,18 +42,12 @@ def blend(llm: np.ndarray, tfidf: np.ndarray, weight: float) -> np.ndarray:
 
 
 def choose_weight(
-    llm: np.ndarray,
-    tfidf: np.ndarray,
-    truth: np.ndarray,
-    labels: Sequence[str],
-    train_counts: Mapping[str, int],
-    weights: Sequence[float],
-    metric: str,
+    llm: np.ndarray, tfidf: np.ndarray, weights: Sequence[float], score: Callable[[np.ndarray], float]
 ) -> tuple[float, dict[float, float]]:
-    """The weight of `weights` (1, the LLM alone, always among them) whose blend has the best `metric` on these
-    rows, which must be validation rows; the larger weight on a tie; and every weight's score."""
+    """The weight of `weights` (1, the LLM alone, always among them) whose blend `score`s best, the larger weight
+    on a tie, and every weight's score. The rows, and what `score` compares them with, must be validation's."""
     grid = sorted({1.0, *map(float, weights)}, reverse=True)
-    scores = {w: classification_metrics(truth, blend(llm, tfidf, w), labels, train_counts)[metric] for w in grid}
+    scores = {w: score(blend(llm, tfidf, w)) for w in grid}
     return max(grid, key=scores.__getitem__), scores  # max keeps the first of equals: the largest weight
 
 
@@ -83,7 +77,12 @@ def ensemble_on_splits(
     if tfidf is None:
         return combine(members, None, None), {"weight": None}
     llm_val = seed_average([m["val"] for m in members])
-    weight, scores = choose_weight(llm_val, tfidf["val"], val_truth, labels, train_counts, weights, metric)
+    weight, scores = choose_weight(
+        llm_val,
+        tfidf["val"],
+        weights,
+        lambda probs: classification_metrics(val_truth, probs, labels, train_counts)[metric],
+    )
     record = {"weight": weight, "metric": metric, "val_scores": {f"{w:g}": s for w, s in scores.items()}}
     return combine(members, tfidf, weight), record
 
