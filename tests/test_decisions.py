@@ -35,6 +35,7 @@ def decided(tmp_path_factory, imbalanced_rows, tiny_model_dir):
     write_xlsx(work / RAW, imbalanced_rows)
     config = tiny_config(tiny_model_dir)
     config.update(presets=copy.deepcopy(PRESETS), baselines=["tfidf"], predict={}, logit_adjustment={"taus": []})
+    config["ensembles"] = {"seeds": False, "tfidf": False}  # decisions between presets (ensembles: test_ensembles)
     config["train"].update(seeds=SEEDS, epochs=3)
     config["tune"] = TUNE
     (work / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))  # ce-twin first: chosen on a tie

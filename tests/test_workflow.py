@@ -466,8 +466,11 @@ def hostile_report(workflow_run, tmp_path_factory):
         frame.loc[0, "true_label"] = next(x for x in frame.true_label.unique() if x != frame.predicted_label[0])
         frame.loc[0, "confidence"] = "1.0"
         write_xlsx(path, frame)
+    # No ensembles: they check that a preset's predictions hold the test split's rows, which these no longer do.
+    config = yaml.safe_load((work / "config.yaml").read_text())
+    (work / "hostile.yaml").write_text(yaml.safe_dump({**config, "ensembles": {"seeds": False, "tfidf": False}}))
     # As docs/gpu-box.md writes it: no --cores (the default workflow profile gives every core).
-    snakemake("results/report.html", "--configfile", "config.yaml", cwd=work)
+    snakemake("results/report.html", "--configfile", "hostile.yaml", cwd=work)
     return work / "results/report.html"
 
 
@@ -482,7 +485,9 @@ def test_report_headline_compares_with_ce_in_words(workflow_run):
     top = html[html.index('<section id="headline">') : html.index('<section id="data">')]
     labels = load(workflow_run, "results/data/labels.json")
     metrics = {p: load(workflow_run, f"results/presets/{p}/eval/metrics.json") for p in PRESETS}
-    best = max(PRESETS, key=lambda p: (metrics[p]["val"]["macro_f1"], -list(PRESETS).index(p)))  # ties: first
+    # The blends with TF-IDF are chosen from too, after the presets (one seed: no seeds' average).
+    metrics |= {f"{p}+tfidf": load(workflow_run, f"results/ensembles/{p}+tfidf/metrics.json") for p in PRESETS}
+    best = max(metrics, key=lambda p: (metrics[p]["val"]["macro_f1"], -list(metrics).index(p)))  # ties: first
     assert f"Use <strong>{best}</strong>" in top and f"<strong>{metrics[best]['macro_f1']:.3f}</strong>" in top
     if best != "ce":
         delta = metrics[best]["macro_f1"] - metrics["ce"]["macro_f1"]
