@@ -70,6 +70,10 @@ def test_every_stage_ran_and_outputs_agree(workflow_run):
         assert (work / f"results/benchmarks/train/{preset}.tsv").exists()
     for baseline in ("tfidf", "direct"):
         assert load(work, f"results/baselines/{baseline}/metrics.json")["n"] == len(test)
+    for preset in PRESETS:  # one seed: a blend with TF-IDF each, no seeds' average
+        blend = load(work, f"results/ensembles/{preset}+tfidf/metrics.json")
+        assert blend["n"] == len(test) and blend["ensemble"]["runs"] == [preset]
+    assert not list((work / "results/ensembles").glob("*+seeds"))
     new = pd.read_excel(work / "results/predictions/new.xlsx")
     assert len(new) == 12 and set(new.predicted_label) <= set(labels) and "id" in new.columns
     assert {"calibrated_confidence", "needs_review"} <= set(new.columns)
