@@ -10,6 +10,7 @@ rule report:
         presets=all_paths(report_files()["presets"]),
         training=all_paths(report_files()["training"]),
         adjusted=all_paths(report_files()["adjusted"]),
+        ensembles=all_paths(report_files()["ensembles"]),
         baselines=[path for files in report_files()["baselines"].values() for path in files.values()],
         evaluations=evaluated_files(),
         tune=["results/tune/gamma.json", "results/tune/alpha.json"] if TUNE["gammas"] else [],
