@@ -568,7 +568,8 @@ def test_snakemake_report_archive_holds_the_key_outputs(workflow_run, tmp_path):
     with zipfile.ZipFile(tmp_path / "report.zip") as archive:
         names = [n.rsplit("/", 1)[-1] for n in archive.namelist()]
         page = archive.read(next(n for n in archive.namelist() if n.count("/") == 1 and n.endswith("report.html")))
-    assert names.count("metrics.json") == 2 * len(PRESETS) + 2  # eval and binary per preset, two baselines
+    # eval, binary and the blend with TF-IDF per preset (one seed), two baselines
+    assert names.count("metrics.json") == 3 * len(PRESETS) + 2
     assert {"report.html", "confusion.csv", "train_log.csv", "new.xlsx"} <= set(names)
     assert "rarest third of the classes" in page.decode("utf-8")  # a caption from workflow/report/
 
