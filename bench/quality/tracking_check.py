@@ -17,8 +17,12 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from focalcls.train.tracking import CURVE, scalar_metrics
+
+if TYPE_CHECKING:
+    import mlflow
 
 
 @dataclass
@@ -32,7 +36,7 @@ class RunCheck:
     test_rows: list[tuple[str, float | None, float]] = field(default_factory=list)  # (metric, MLflow, metrics.json)
 
 
-def mlflow_client(uri: str):
+def mlflow_client(uri: str) -> mlflow.MlflowClient:
     """MLflow's own client on the store at `uri`."""
     os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")  # MLflow 3 reads a file store only when asked to
     import mlflow
@@ -51,7 +55,9 @@ def log_curves(path: Path) -> dict[str, dict[int, list[float]]]:
     return curves
 
 
-def compare_curve(client, run_id: str, metric: str, points: dict[int, list[float]], check: RunCheck) -> None:
+def compare_curve(
+    client: mlflow.MlflowClient, run_id: str, metric: str, points: dict[int, list[float]], check: RunCheck
+) -> None:
     """Every point MLflow holds for `metric` against train_log.csv's at its step, and back: each side's every
     value must have its equal on the other (a resumed run logs the steps after its checkpoint twice to MLflow,
     where the log keeps them once; both copies are compared)."""
@@ -81,7 +87,7 @@ def compare_test_metrics(logged: dict[str, float], metrics: dict, check: RunChec
             check.problems.append(f"test_{name}: {tracked!r} != {value!r}")
 
 
-def check_run(client, run_id: str, folder: Path, tolerance: float) -> RunCheck:
+def check_run(client: mlflow.MlflowClient, run_id: str, folder: Path, tolerance: float) -> RunCheck:
     """One run's MLflow record against its folder's train_log.csv, train_summary.json and eval/metrics.json."""
     check = RunCheck(tolerance)
     summary = json.loads((folder / "train_summary.json").read_text(encoding="utf-8"))
