@@ -3,7 +3,8 @@ also holds the run's test metrics, settings and commit; read back with MLflow's 
 
 import csv
 import json
-import os
+import re
+import shutil
 
 import pytest
 import yaml
@@ -11,7 +12,7 @@ import yaml
 from focalcls.core.errors import UserError
 from focalcls.core.spreadsheets import write_xlsx
 from focalcls.train import tracking
-from helpers import snakemake
+from helpers import run_bench, snakemake
 from test_workflow import RAW, tiny_config
 
 pytestmark = pytest.mark.slow
@@ -35,11 +36,10 @@ def tracked_run(tmp_path_factory, imbalanced_rows, tiny_model_dir):
 
 
 def mlflow_client(store):
-    """MLflow's own client on the file store in the folder `store`."""
-    os.environ["MLFLOW_ALLOW_FILE_STORE"] = "true"  # MLflow 3 reads a file store only when asked to
-    import mlflow
+    """MLflow's own client on the file store in the folder `store`, opened as the tracking check opens it."""
+    from bench.quality.tracking_check import mlflow_client as client  # the repository root, on python -m pytest's path
 
-    return mlflow.MlflowClient(store.as_uri())
+    return client(store.as_uri())
 
 
 def test_one_mlflow_run_holds_the_curve_the_test_metrics_and_the_settings(tracked_run):
@@ -59,6 +59,42 @@ def test_one_mlflow_run_holds_the_curve_the_test_metrics_and_the_settings(tracke
         assert run.data.metrics[f"test_{key}"] == pytest.approx(metrics[key])
     assert run.data.params["preset.loss"] == "focal" and run.data.params["preset.gamma"] == "2.0"
     assert list((work / f"results/presets/{PRESET}/tensorboard").glob("events.out.tfevents.*"))
+
+
+def test_the_tracking_check_compares_every_curve_point_and_test_metric(tracked_run, tmp_path):
+    results = tracked_run / "results"
+    with open(results / f"presets/{PRESET}/train_log.csv", encoding="utf-8") as rows:
+        cells = sum(bool(row[column]) for row in csv.DictReader(rows) for column in tracking.CURVE)
+    done = run_bench("quality.tracking_check", "--results", results, cwd=tmp_path)
+    assert f"{cells} curve points compared, max |MLflow - train_log.csv| 0\n" in done.stdout
+    assert re.search(r"^  macro_f1 +(\S+) +\1$", done.stdout, re.M) and done.stdout.endswith("1 of 1 runs match\n")
+
+
+def test_the_tracking_check_names_a_changed_curve_point_and_test_metric(tracked_run, tmp_path):
+    step = changed_copy(tracked_run / "results", tmp_path / "results")
+    failed = run_bench("quality.tracking_check", "--results", tmp_path / "results", cwd=tmp_path, check=False)
+    assert failed.returncode == 1 and failed.stdout.endswith("0 of 1 runs match\n")
+    assert f"MISMATCH loss at step {step}: MLflow" in failed.stdout and "MISMATCH test_macro_f1:" in failed.stdout
+
+
+def changed_copy(results, copy) -> str:
+    """The tracked run's MLflow store and files copied, with its first training loss in train_log.csv and its
+    test macro-F1 in metrics.json changed; returns the step of the changed loss."""
+    run = f"presets/{PRESET}"
+    for part in ("mlflow", "tracking", f"{run}/train_summary.json", f"{run}/eval/metrics.json"):
+        (copy / part).parent.mkdir(parents=True, exist_ok=True)
+        (shutil.copytree if (results / part).is_dir() else shutil.copy)(results / part, copy / part)
+    with open(results / run / "train_log.csv", encoding="utf-8") as rows:
+        log = list(csv.DictReader(rows))
+    changed = next(row for row in log if row["train_loss"])
+    changed["train_loss"] = str(float(changed["train_loss"]) + 0.5)
+    with open(copy / run / "train_log.csv", "w", encoding="utf-8", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=list(log[0]))
+        writer.writeheader()
+        writer.writerows(log)
+    metrics = json.loads((results / run / "eval/metrics.json").read_text())
+    (copy / run / "eval/metrics.json").write_text(json.dumps({**metrics, "macro_f1": metrics["macro_f1"] + 0.01}))
+    return changed["step"]
 
 
 def test_changing_where_curves_go_retrains_nothing(tracked_run):
