@@ -172,7 +172,7 @@ def test_second_data_set_reads_the_first_turn_and_topic_and_its_config_is_valid(
     from focalcls.config.loading import complete
 
     sys.path.insert(0, str(REPO))
-    from bench.quality.second_dataset import chat_messages, study_config
+    from bench.quality.second_dataset import STUDY, chat_messages
 
     files = {
         "chatterbot_corpus/data/english/food.yml": "conversations:\n- - Do you eat?\n  - No.\n- - 42\n  - a number\n",
@@ -188,7 +188,7 @@ def test_second_data_set_reads_the_first_turn_and_topic_and_its_config_is_valid(
             archive.addfile(member, io.BytesIO(data))
     rows = chat_messages(sdist)
     assert rows.values.tolist() == [["Do you eat?", "food"], ["42", "food"], ["what is a stock", "money"]]
-    config = complete(study_config(tmp_path / "chatbot.xlsx", split_seed=7))
+    config = complete(STUDY.config(tmp_path / "chatbot.xlsx", split_seed=7))
     assert config["train"]["epochs"] == complete({})["train"]["epochs"]  # the recipe is the schema's
     assert list(config["presets"]) == list(yaml.safe_load((REPO / "config/config.yaml").read_text())["presets"])
 
