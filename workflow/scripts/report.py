@@ -18,12 +18,7 @@ def main(rule) -> None:
         labels=Path(inputs.labels),
         summary=Path(inputs.summary),
         splits={split: Path(getattr(inputs, split)) for split in SPLITS},
-        presets=files["presets"],
-        training=files["training"],
-        baselines=files["baselines"],
-        adjusted=files["adjusted"],
-        ensembles=files["ensembles"],
-        evaluations=files["evaluations"],
+        **files,  # presets, training, baselines, adjusted, ensembles, evaluations: report_files() in common.smk
         tune=[Path(path) for path in inputs.tune],
         audit=Path(inputs.audit[0]) if inputs.audit else None,
         provenance=provenance(params.config, repo=Path(params.repo), benchmarks=Path(params.benchmarks)),
