@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 
 from conftest import synthetic_rows
+from focalcls.core.errors import UserError
 from focalcls.core.spreadsheets import read_table
 from focalcls.evaluate.inference import label_ids
-from focalcls.core.errors import UserError
 from focalcls.evaluate.label_audit import (
     audited_training_rows,
     fold_split,

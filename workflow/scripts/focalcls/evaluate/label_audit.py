@@ -3,8 +3,8 @@ learning, Northcutt et al. 2021, as cleanlab implements it).
 
 Only out-of-sample probabilities are used: the validation and test rows are scored by the chosen preset, which
 never trained on them; the training rows by k-fold cross-fitting (audit.model): the TF-IDF + logistic-regression
-baseline, or a preset trained k times, each fold scored by a model fitted on the other folds. A training text that balancing repeated (oversample) is
-audited once, as a copy in another fold would give its own label away."""
+baseline, or a preset trained k times, each fold scored by a model fitted on the other folds. A training text
+that balancing repeated (oversample) is audited once, as a copy in another fold would give its own label away."""
 
 from __future__ import annotations
 
