@@ -109,7 +109,8 @@ def test_train_and_val_files_alone_run_through_and_the_report_says_where_test_ca
 ):
     config = tiny_config(tiny_model_dir)
     del config["predict"]
-    config.update(presets={"ce": PRESETS["ce"]}, baselines=["tfidf"])
+    # The audit's training rows scored by ce cross-fitted over two folds: two more trainings on the tiny model.
+    config.update(presets={"ce": PRESETS["ce"]}, baselines=["tfidf"], audit={"folds": 2, "model": "ce"})
     config["data"] = {"train": "input/train.xlsx", "val": "input/val.xlsx", "keep_columns": ["id"]}
     write_xlsx(tmp_path / "input/train.xlsx", imbalanced_rows.iloc[:230])
     write_xlsx(tmp_path / "input/val.xlsx", imbalanced_rows.iloc[230:])
@@ -122,6 +123,15 @@ def test_train_and_val_files_alone_run_through_and_the_report_says_where_test_ca
         "val: the file input/val.xlsx; test: 20% of the training file input/train.xlsx, stratified by label (seed 1); "
         "no test file was given." in html
     )
+    audit = load(tmp_path, "results/audit/summary.json")
+    assert audit["model"]["train"] == "ce, 2-fold: 2 trainings" and "ce, 2-fold: 2 trainings" in html
+    texts = set(pd.read_excel(tmp_path / "results/data/train.xlsx", dtype=str).text)
+    held = [
+        pd.read_excel(tmp_path / f"results/presets/audit/fold-{i}/held/predictions.xlsx", dtype=str) for i in (1, 2)
+    ]
+    assert audit["train"]["rows"] == len(texts) == sum(map(len, held)) and set().union(*(h.text for h in held)) == texts
+    fold = pd.read_excel(tmp_path / "results/audit/folds/fold-1/train.xlsx", dtype=str)
+    assert not set(fold.text) & set(held[0].text)  # the held-out fold never seen in training
 
 
 def test_nothing_left_to_do_and_one_preset_change_reruns_only_it(workflow_run):
@@ -224,6 +234,38 @@ def test_ensembles_are_planned_from_stored_predictions_and_predict_can_name_one(
         done.returncode != 0
         and "which is not a preset or ensemble (ce, moderate, ce+seeds" in done.stdout + done.stderr
     )
+
+
+def planned_jobs(work, config: dict, name: str) -> dict[str, int]:
+    """{rule: how many jobs} of a dry run of the whole workflow with `config`."""
+    (work / name).write_text(yaml.safe_dump(config))
+    plan = snakemake("--configfile", name, "-n", "--quiet", "rules", cwd=work).stdout
+    return {w[0]: int(w[1]) for w in map(str.split, plan.splitlines()) if len(w) == 2 and w[1].isdigit()}
+
+
+def test_a_preset_scoring_the_training_rows_plans_one_training_per_fold_and_tfidf_none(
+    tmp_path, tiny_model_dir, imbalanced_rows
+):
+    """audit.model tfidf, said or left out, plans the same jobs and no fold run; a preset, k more trainings, each
+    on the split less its fold, and k predictions of the held-out rows, which the audit reads."""
+    write_xlsx(tmp_path / RAW, imbalanced_rows)
+    write_xlsx(tmp_path / NEW_ROWS, imbalanced_rows.drop(columns="label").head(3))
+    config = tiny_config(tiny_model_dir)
+    default = planned_jobs(tmp_path, config, "default.yaml")
+    config["audit"] = {"folds": 3, "model": "tfidf"}
+    assert planned_jobs(tmp_path, config, "tfidf.yaml") == default
+    assert default["train"] == len(PRESETS) and not {"audit_fold", "audit_held_out"} & set(default)
+    config["audit"]["model"] = "moderate"
+    with_preset = planned_jobs(tmp_path, config, "preset.yaml")
+    assert with_preset["train"] == len(PRESETS) + 3 and with_preset["audit_fold"] == with_preset["audit_held_out"] == 3
+    assert {
+        rule: n for rule, n in with_preset.items() if rule not in ("train", "audit_fold", "audit_held_out", "total")
+    } == {
+        rule: n for rule, n in default.items() if rule not in ("train", "total")
+    }  # nothing else: the fold runs are no report rows, no ensembles, no calibration
+    plan = snakemake("results/audit/summary.json", "--configfile", "preset.yaml", "-n", "-p", cwd=tmp_path).stdout
+    assert "--train results/audit/folds/fold-2/train.xlsx" in plan and "--run audit/fold-2" in plan
+    assert "--test results/audit/folds/fold-2/held.xlsx" in plan
 
 
 def test_unknown_positive_label_stops_the_run_once_labels_are_known(tmp_path, tiny_model_dir):

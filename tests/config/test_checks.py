@@ -248,3 +248,22 @@ def test_a_read_only_results_folder_is_named_with_the_fix(tmp_path, monkeypatch)
     monkeypatch.setattr(checks.os, "access", lambda path, mode: not str(path).endswith("data"))
     with pytest.raises(UserError, match=r"results/data: this folder is read-only .* \(chmod -R u\+w"):
         checks.check_writable(tmp_path / "results")
+
+
+@pytest.mark.parametrize(
+    "audit, presets, message",
+    [
+        ({"model": "tuned"}, None, "audit.model is 'tuned', which is neither tfidf nor a preset .* \\(moderate\\)"),
+        ({"model": "Moderate"}, None, "audit.model is 'Moderate'.*name one of them"),
+        ({"model": "audit"}, {"audit": {"loss": "ce"}}, "presets.audit: with audit.model a preset.*rename"),
+    ],
+)
+def test_the_audit_model_is_tfidf_or_a_preset_trained_here(audit, presets, message):
+    overrides = {"audit": audit, **({"presets": presets} if presets else {})}
+    with pytest.raises(UserError, match=message):
+        check_config(config(**overrides))
+
+
+@pytest.mark.parametrize("model", ["tfidf", "moderate"])
+def test_tfidf_or_a_preset_scores_the_training_rows(model):
+    check_config(config(audit={"model": model}))

@@ -7,9 +7,16 @@ import pandas as pd
 import pytest
 
 from conftest import synthetic_rows
+from focalcls.core.errors import UserError
 from focalcls.core.spreadsheets import read_table
 from focalcls.evaluate.inference import label_ids
-from focalcls.evaluate.label_audit import audited_training_rows, out_of_fold_probs, suspects
+from focalcls.evaluate.label_audit import (
+    audited_training_rows,
+    fold_split,
+    held_out_probs,
+    out_of_fold_probs,
+    suspects,
+)
 from helpers import run_rule_script, section
 
 LABELS = ["sports", "finance", "tech", "health"]
@@ -43,6 +50,32 @@ def test_oversampled_copies_are_audited_once():
     rows = synthetic_rows({"sports": 10, "health": 3})
     repeated = pd.concat([rows, rows[rows.label == "health"]] * 1, ignore_index=True)
     assert len(audited_training_rows(repeated)) == len(rows)
+
+
+def test_each_training_text_is_held_out_by_exactly_one_fold_stratified_and_the_same_every_time():
+    rows = synthetic_rows({"sports": 40, "finance": 20, "tech": 10, "health": 5}, seed=1)
+    split = pd.concat([rows, rows[rows.label == "health"]], ignore_index=True)  # oversampled copies
+    folds = [fold_split(split, LABELS, 5, 7, fold) for fold in range(1, 6)]
+    held = pd.concat([held for _, held in folds], ignore_index=True)
+    assert sorted(held.text) == sorted(rows.text)  # each text once, the copies not twice
+    for trained, held in folds:
+        assert not set(trained.text) & set(held.text)  # no copy of a held text is trained on
+        assert len(trained) + len(held) + held.label.eq("health").sum() == len(split)
+        assert held.label.value_counts().to_dict() == {"sports": 8, "finance": 4, "tech": 2, "health": 1}
+    again = fold_split(split, LABELS, 5, 7, 3)
+    pd.testing.assert_frame_equal(again[1], folds[2][1])
+    assert not fold_split(split, LABELS, 5, 8, 3)[1].text.equals(folds[2][1].text)  # the seed decides
+
+
+def test_held_out_predictions_are_matched_to_training_rows_by_text_and_must_cover_them_once():
+    rows = synthetic_rows({"sports": 6, "health": 4})
+    probs = pd.DataFrame({f"p_{x}": np.linspace(0, 1, len(rows)) for x in LABELS})
+    scored = pd.concat([rows, probs], axis=1)
+    shuffled = [scored.iloc[5:].sample(frac=1.0, random_state=0), scored.iloc[:5]]
+    assert np.array_equal(held_out_probs(rows, shuffled, LABELS), probs.to_numpy())
+    for broken in ([scored.iloc[5:]], [scored, scored.iloc[:1]]):  # a row unscored; a row scored twice
+        with pytest.raises(UserError, match="do not cover the training split once each"):
+            held_out_probs(rows, broken, LABELS)
 
 
 @pytest.mark.slow

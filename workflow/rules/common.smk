@@ -24,6 +24,8 @@ from focalcls.config.loading import complete, complete_preset
 from focalcls.config.raw_yaml import check_config_file
 from focalcls.config.runs import (
     BASELINE_FILES,
+    audit_fold_files,
+    audit_run,
     ENSEMBLE_FILES,
     ENSEMBLES_FOLDER,
     all_paths,

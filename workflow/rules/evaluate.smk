@@ -375,9 +375,67 @@ rule calibrate:
         "../scripts/calibrate.py"
 
 
+# The audit's cross-fitting with a preset (audit.model): each fold's training and held-out rows; the fold's run
+# trains as any run (train), then scores the rows it never saw, as an evaluate.files entry is scored.
+rule audit_fold:
+    input:
+        train=f"{DATA}/train.xlsx",
+        labels=rules.extract_labels.output.labels,
+    output:
+        **audit_fold_files("{fold}"),
+    log:
+        "results/logs/audit_fold/{fold}.log",
+    benchmark:
+        "results/benchmarks/audit_fold/{fold}.tsv"
+    wildcard_constraints:
+        fold=one_of(str(fold) for fold in AUDIT_RUNS.values()),
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=2000,
+    params:
+        folds=config["audit"]["folds"],
+        fold=lambda wc: int(wc.fold),
+        seed=config["train"]["seeds"][0],  # as TF-IDF's folds: the same rows held out together
+    script:
+        "../scripts/audit_fold.py"
+
+
+rule audit_held_out:
+    input:
+        adapter=rules.train.output.adapter,
+        test=lambda wc: audit_fold_files(AUDIT_RUNS[wc.preset])["held"],
+        labels=rules.extract_labels.output.labels,
+        summary=rules.split_and_balance.output.summary,
+        model=model_input,
+    output:
+        predictions="results/presets/{preset}/held/predictions.xlsx",
+        metrics="results/presets/{preset}/held/metrics.json",
+        confusion="results/presets/{preset}/held/confusion.csv",
+    log:
+        "results/logs/audit_held_out/{preset}.log",
+    benchmark:
+        "results/benchmarks/audit_held_out/{preset}.tsv"
+    wildcard_constraints:
+        preset=one_of(AUDIT_RUNS),
+    conda:
+        ENV
+    threads: gpu_job_threads(gpus_per_job())
+    resources:
+        gpu=gpus_per_job(),
+        mem_mb=8000,
+    params:
+        **evaluate_params(),
+        out_dir="results/presets/{preset}/held",
+    shell:
+        evaluate_command("--out-dir {params.out_dir:q}")
+
+
 rule audit:
     input:
         train=f"{DATA}/train.xlsx",
+        held=list(audit_held_predictions().values()),  # audit.model's fold runs' predictions; none with tfidf
         sources=raw_inputs,
         labels=rules.extract_labels.output.labels,
         # Every run's figures, to choose the preset as the report does; each preset's first run's predictions.
@@ -397,11 +455,13 @@ rule audit:
     resources:
         mem_mb=2000,
     params:
+        **audit_model_params(),
         # {preset: {metrics of each run, calibrated_val, calibrated}}, by name: the same paths as the inputs.
         runs=audit_runs(),
         metric=config["report"]["selection_metric"],
         folds=config["audit"]["folds"],
         seed=config["train"]["seeds"][0],
         data=section(config["data"]),
+        # With a preset: {model, held: {fold run: its predictions}}; none with tfidf, whose audit reruns nothing.
     script:
         "../scripts/audit.py"

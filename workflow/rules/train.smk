@@ -1,6 +1,6 @@
 rule train:
     input:
-        unpack(split_files),
+        unpack(training_rows),  # an audit fold run's: the split less its fold
         labels=rules.extract_labels.output.labels,
         summary=rules.split_and_balance.output.summary,
         model=model_input,

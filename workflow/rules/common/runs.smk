@@ -91,8 +91,13 @@ TRAINED = {
         if not twin_preset(gamma, alpha)
     },
 }
+# The audit's fold runs, {run: fold}, with audit.model a preset: each that preset's first seed, trained as any
+# run without one fold of the training split (audit_fold); none with tfidf or the audit off.
+AUDIT = config["audit"]
+AUDIT_RUNS = {audit_run(f): f for f in range(1, AUDIT["folds"] + 1)} if AUDIT["model"] in config["presets"] else {}
 # run name -> (preset, seed)
 RUNS = {run_name(preset, seed, SEEDS): (preset, seed) for preset in [*TRAINED, *PRESETS] for seed in seeds_of(preset)}
+RUNS.update({run: (AUDIT["model"], SEEDS[0]) for run in AUDIT_RUNS})
 TRAINED_RUNS = one_of(run for run, (preset, _) in RUNS.items() if preset in TRAINED)
 # The runs that evaluate scores: those trained here, and the adapters that import_adapter copies.
 EVALUATED_RUNS = one_of(run for run, (preset, _) in RUNS.items() if preset in TRAINED or preset in ADAPTERS)
@@ -175,6 +180,26 @@ def predict_runs():
         adapters = [paths["adapter"] for paths in run_files({name: members}, ["adapter"])[name]]
         runs[name] = {**files, "adapters": adapters, "tfidf": tfidf if ENSEMBLES[name]["kind"] == "tfidf" else {}}
     return runs
+
+
+def training_rows(wildcards):
+    """The train rule's split files, by name: an audit fold run trains on the split less its fold, every other
+    run on the whole split (the same inputs as before fold runs existed, so nothing retrains)."""
+    fold = AUDIT_RUNS.get(wildcards.preset)
+    return {**split_files(), **({"train": audit_fold_files(fold)["train"]} if fold else {})}
+
+
+def audit_held_predictions():
+    """{fold run: its held-out rows' predictions}: what the audit reads of audit.model's fold runs (none with tfidf)."""
+    return {
+        run: files["held_predictions"]
+        for run, (files,) in run_files({r: [r] for r in AUDIT_RUNS}, ["held_predictions"]).items()
+    }
+
+
+def audit_model_params():
+    """The audit rule's params for audit.model a preset: its name and its fold runs' predictions; {} for tfidf."""
+    return {"model": AUDIT["model"], "held": audit_held_predictions()} if AUDIT_RUNS else {}
 
 
 def audit_runs():

@@ -250,6 +250,7 @@ def check_config(config: Mapping) -> None:
         )
     check_prompt(config["direct"]["prompt"])
     check_tune(config)
+    check_audit(config)
     check_adapter_names(config["evaluate"]["adapters"], list(config["presets"]))
     for name, entry in config["evaluate"]["adapters"].items():
         check_adapter(name, entry)
@@ -391,6 +392,22 @@ def check_tune(config: Mapping) -> None:
     for key, values in (("tune.alpha", [tune["alpha"]]), ("tune.alphas", tune["alphas"])):
         if tune["form"] == "sigmoid" and any(not 0 < a < 1 for a in values):
             raise UserError(f"{key} is {tune[key[5:]]}; in the sigmoid form every alpha must lie in (0, 1)")
+
+
+def check_audit(config: Mapping) -> None:
+    """audit.model names what scores the training rows: TF-IDF, or a preset trained here (its fold runs are
+    trained as it is; an adapter trained elsewhere or `tuned` has no settings to train again)."""
+    model, presets = config["audit"]["model"], list(config["presets"])
+    if model != "tfidf" and model not in presets:
+        raise UserError(
+            f"audit.model is {model!r}, which is neither tfidf nor a preset this workflow trains "
+            f"({', '.join(presets) or 'none'}); name one of them"
+        )
+    if model != "tfidf" and "audit" in presets and config["audit"]["folds"]:
+        raise UserError(
+            "presets.audit: with audit.model a preset, its fold runs write results/presets/audit/; "
+            "rename preset 'audit'"
+        )
 
 
 def check_against_labels(config: Mapping, labels: list[str], source: str) -> None:

@@ -8,6 +8,7 @@ from collections.abc import Collection, Mapping, Sequence
 
 PRESETS_FOLDER = "results/presets"
 ENSEMBLES_FOLDER = "results/ensembles"
+AUDIT_FOLDS_FOLDER = "results/audit/folds"
 # What a run's stages write, by kind, inside its folder.
 RUN_FILES = {
     "adapter": "adapter",
@@ -26,6 +27,8 @@ RUN_FILES = {
     "calibrated_val": "eval/calibrated/val_predictions.xlsx",
     "adjusted_calibration": "adjusted/calibrated/calibration.json",
     "model_card": "model_card/README.md",
+    # an audit fold run's (audit.model a preset): its held-out rows, scored as evaluate.files are.
+    "held_predictions": "held/predictions.xlsx",
 }
 # What a baseline's stages write, by kind, inside results/baselines/<name>.
 BASELINE_FILES = {
@@ -55,6 +58,17 @@ def run_name(preset: str, seed: int, seeds: Sequence[int]) -> str:
     (what predict, merge and evaluate.files use), each further seed's lies in a sub-folder, so every run
     is its own target."""
     return preset if seed == seeds[0] else f"{preset}/seed-{seed}"
+
+
+def audit_run(fold: int) -> str:
+    """The run of audit.model's preset trained without fold `fold` (1-based) of the training split: its own
+    folder, results/presets/audit/fold-<fold>/, no report row."""
+    return f"audit/fold-{fold}"
+
+
+def audit_fold_files(fold: int | str) -> dict[str, str]:
+    """{train: the rows fold `fold`'s run trains on, held: the rows it scores}."""
+    return {name: f"{AUDIT_FOLDS_FOLDER}/fold-{fold}/{name}.xlsx" for name in ("train", "held")}
 
 
 def run_files(
