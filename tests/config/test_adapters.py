@@ -10,7 +10,13 @@ from safetensors.torch import load_file, save_file
 
 from focalcls.config.checks import check_against_labels, check_config
 from focalcls.config.loading import complete
-from focalcls.config.outside_adapters import ADAPTER_WEIGHTS, check_adapter, check_adapter_labels, import_adapter
+from focalcls.config.outside_adapters import (
+    ADAPTER_WEIGHTS,
+    check_adapter,
+    check_adapter_labels,
+    check_adapter_names,
+    import_adapter,
+)
 from focalcls.core.errors import UserError
 from focalcls.train.model import load_trained_classifier
 from helpers import adapter_trained_elsewhere
@@ -121,3 +127,9 @@ def test_the_config_check_refuses_a_taken_name_and_a_label_the_data_lacks(elsewh
     check_config(config)  # a valid adapter, and predict.preset may name it
     with pytest.raises(UserError, match=r"evaluate.adapters.old \(.*\): the adapter lacks \[.misc.\] \(data.labels"):
         check_against_labels(config, [*DATA_LABELS, "misc"], "data.labels")
+
+
+@pytest.mark.parametrize("name", ["ce", "tfidf", "audit"])
+def test_an_adapter_named_like_a_preset_or_a_folder_the_workflow_writes_is_refused(name):
+    with pytest.raises(UserError, match=rf"evaluate.adapters.{name}: '{name}' is .*; rename the adapter"):
+        check_adapter_names({name: "/models/old"}, ["ce"])

@@ -25,8 +25,8 @@ HEAD_NAMES = ("score", "classifier")
 # The head's output layer in a saved state dict: the head itself (a Linear) or the out_proj of a dense + out_proj head.
 OUTPUT_LAYER = re.compile(rf"\.({'|'.join(HEAD_NAMES)})(\.out_proj)?\.weight$")
 DEFAULT_NAME = re.compile(r"^LABEL_\d+$")  # transformers' id2label when none was given: no names at all
-# Names the report, predict and the results folder already use for something else.
-TAKEN = ("tfidf", "direct", "best", "tuned", "tune")
+# Names the report, predict and the results folder already use for something else (audit: the audit's fold runs).
+TAKEN = ("tfidf", "direct", "best", "tuned", "tune", "audit")
 
 
 def adapter_folder(entry: str | Mapping) -> Path:

@@ -41,7 +41,8 @@ def predict_table(
         )
     texts = [normalise(x) for x in frame[text_column]]
     filled = [i for i, text in enumerate(texts) if text]
-    probs = np.full((len(frame), len(labels)), np.nan, dtype=np.float32)
+    # float64: an ensemble's probabilities as the ensemble stage computed them, to the last digit.
+    probs = np.full((len(frame), len(labels)), np.nan, dtype=np.float64)
     if filled:
         probs[filled] = probs_of([texts[i] for i in filled])
     return with_predictions(frame, probs, labels)

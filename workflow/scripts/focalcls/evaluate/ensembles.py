@@ -10,11 +10,13 @@ that, and the argmax of the two means rarely differs."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 
 import numpy as np
 import pandas as pd
 from scipy.special import log_softmax
 
+from focalcls.core.errors import UserError
 from focalcls.core.metrics import classification_metrics
 from focalcls.core.spreadsheets import read_table
 from focalcls.data.cleaning import TEXT
@@ -51,6 +53,37 @@ def choose_weight(
     return max(grid, key=scores.__getitem__), scores  # max keeps the first of equals: the largest weight
 
 
+def halves(truth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Two halves of the rows, each class's rows dealt alternately (in their order): deterministic, and each
+    half holds about half of every class, the rare ones included."""
+    rank = np.empty(len(truth), dtype=int)
+    for label in np.unique(truth):
+        where = np.flatnonzero(truth == label)
+        rank[where] = np.arange(len(where))
+    first = rank % 2 == 0
+    return np.flatnonzero(first), np.flatnonzero(~first)
+
+
+def cross_fitted(
+    llm: np.ndarray,
+    tfidf: np.ndarray,
+    truth: np.ndarray,
+    weights: Sequence[float],
+    score: Callable[[np.ndarray, np.ndarray], float],
+) -> tuple[np.ndarray, list[float]]:
+    """The blend's validation probabilities out of fold: each half blended at the weight chosen on the other
+    half, and those two weights. A weight chosen and scored on the same rows can only tie or beat the LLM alone
+    (weight 1 is in the grid), so a blend would win the choice of a model on noise; scored out of fold, it
+    wins only where the weight carries over to rows it was not chosen on."""
+    out, chosen = np.empty_like(llm), []
+    a, b = halves(truth)
+    for fit, held in ((a, b), (b, a)):
+        weight, _ = choose_weight(llm[fit], tfidf[fit], weights, partial(score, truth[fit]))
+        out[held] = blend(llm[held], tfidf[held], weight)
+        chosen.append(weight)
+    return out, chosen
+
+
 def combine(
     members: Sequence[Mapping[str, np.ndarray]], tfidf: Mapping[str, np.ndarray] | None, weight: float | None
 ) -> dict[str, np.ndarray]:
@@ -73,18 +106,21 @@ def ensemble_on_splits(
     metric: str,
 ) -> tuple[dict[str, np.ndarray], dict]:
     """The ensemble's val and test probabilities and what was chosen: with `tfidf`, the weight, from the
-    validation rows alone ({"weight": w, "metric", "val_scores"}); without, {"weight": None}."""
+    validation rows alone ({"weight": w, "metric", "val_scores", "half_weights"}), test blended at it and
+    validation's own rows blended out of fold (cross_fitted), so that the blend's validation figures can be set
+    against the presets' as fairly as theirs against each other; without, {"weight": None}."""
     if tfidf is None:
         return combine(members, None, None), {"weight": None}
     llm_val = seed_average([m["val"] for m in members])
-    weight, scores = choose_weight(
-        llm_val,
-        tfidf["val"],
-        weights,
-        lambda probs: classification_metrics(val_truth, probs, labels, train_counts)[metric],
-    )
+
+    def score(truth: np.ndarray, probs: np.ndarray) -> float:
+        return classification_metrics(truth, probs, labels, train_counts)[metric]
+
+    weight, scores = choose_weight(llm_val, tfidf["val"], weights, partial(score, val_truth))
+    probs = combine(members, tfidf, weight)
+    probs["val"], half_weights = cross_fitted(llm_val, tfidf["val"], val_truth, weights, score)
     record = {"weight": weight, "metric": metric, "val_scores": {f"{w:g}": s for w, s in scores.items()}}
-    return combine(members, tfidf, weight), record
+    return probs, {**record, "half_weights": half_weights}
 
 
 def stored_probs(
@@ -96,6 +132,6 @@ def stored_probs(
     for split, kind in SPLIT_FILES.items():
         table = read_table(files[kind])
         if list(table[TEXT].astype(str)) != list(frames[split][TEXT].astype(str)):
-            raise ValueError(f"{files[kind]}: its rows are not the {split} split's; rerun the stage that wrote it")
+            raise UserError(f"{files[kind]}: its rows are not the {split} split's; rerun the stage that wrote it")
         found[split] = probabilities(table, labels)
     return found

@@ -5,9 +5,9 @@ from __future__ import annotations
 import statistics
 from collections.abc import Mapping, Sequence
 
-# Settings each seed chose for itself (a logit adjustment's tau and prior): kept per seed, never averaged
-# into a value no seed chose; the merged metrics hold the first seed's.
-CHOSEN_PER_SEED = {"logit_adjustment"}
+# Settings each seed chose for itself (a logit adjustment's tau and prior, a blend's weight): kept per seed,
+# never averaged into a value no seed chose; the merged metrics hold the first seed's.
+CHOSEN_PER_SEED = {"logit_adjustment", "ensemble"}
 
 
 def mean_over_seeds(values: Sequence):

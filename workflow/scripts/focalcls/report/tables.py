@@ -36,7 +36,8 @@ def comparison_rows(runs: Mapping[str, dict], undertrained: Sequence[str] = ()) 
                 "note": "; ".join(note for note in (run.get("adjustment"), run.get("blend")) if note),
                 "gamma": loss.get("gamma", ""),
                 "val_macro_f1": m["val"]["macro_f1"],
-                "val_tuned": run["kind"] == "adjusted" or run.get("ensemble", {}).get("kind") == "tfidf",
+                # tau is chosen on validation and scored there; a blend's validation rows are scored out of fold.
+                "val_tuned": run["kind"] == "adjusted",
                 **{c: m[c] for c in TABLE_COLUMNS},
                 "spread": run["spread"],  # None with one seed
                 **training,
@@ -69,8 +70,7 @@ def mean_seconds(summaries: Sequence[dict]) -> float:
 def best_values(rows: list[dict]) -> dict:
     best = {}
     for column in ["val_macro_f1", *TABLE_COLUMNS]:
-        # An adjusted row's validation figure is the best over its tau grid on that same split, a blend's over its
-        # weights: not comparable.
+        # An adjusted row's validation figure is the best over its tau grid on that same split: not comparable.
         values = [r[column] for r in rows if not (column == "val_macro_f1" and r["val_tuned"])]
         best[column] = min(values) if column in LOWER_IS_BETTER else max(values)
     return best
