@@ -52,6 +52,18 @@ def test_verdict_says_whether_the_rare_classes_gain():
     assert "no ce preset" in headline({"moderate": runs["moderate"]}, "moderate", "macro_f1", [])["verdict"]
 
 
+def test_an_ensemble_of_ce_is_not_credited_as_a_loss_that_helps():
+    blend = {**run(0.80, 0.70, val=0.9), "kind": "ensemble", "ensemble": {"kind": "tfidf", "preset": "ce"}}
+    runs = {"ce": run(0.79, 0.65, val=0.80), "ce+tfidf": blend, "moderate": run(0.78, 0.62, val=0.81)}
+    verdict = headline(runs, "ce+tfidf", "macro_f1", [])["verdict"]
+    assert verdict == (
+        "ce+tfidf is an ensemble of plain cross-entropy (ce): no focal-loss preset beat it on this data; "
+        "the ensemble against ce alone: minority-class F1 +0.050 against ce on test."
+    )
+    moderate = {**blend, "ensemble": {"kind": "seeds", "preset": "moderate"}}
+    assert "helps" in headline({**runs, "ce+tfidf": moderate}, "ce+tfidf", "macro_f1", [])["verdict"]
+
+
 def test_no_binary_curves_gives_no_figure_and_a_tie_is_no_gain():
     from focalcls.report.plots import binary_curves
 

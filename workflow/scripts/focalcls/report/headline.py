@@ -51,6 +51,12 @@ def rare_class_verdict(runs: Mapping[str, dict], best: str, interval: Interval |
         return "Plain cross-entropy (ce) is the best on validation: no focal-loss preset beat it on this data."
     delta = runs[best]["metrics"]["minority_f1"] - runs["ce"]["metrics"]["minority_f1"]
     figures = f"minority-class F1 {delta:+.3f} against ce on test{interval_words(interval)}"
+    if runs[best].get("ensemble", {}).get("preset") == "ce":
+        # A gain here is the ensemble's (seeds averaged, TF-IDF blended), not a loss's: say so, not "helps".
+        return (
+            f"{best} is an ensemble of plain cross-entropy (ce): no focal-loss preset beat it on this data; "
+            f"the ensemble against ce alone: {figures}."
+        )
     if interval is None:
         effect = (
             "helps" if delta >= TIE_TOLERANCE else "makes no difference" if delta > -TIE_TOLERANCE else "does not help"
