@@ -11,7 +11,7 @@ import yaml
 
 from focalcls.core.metrics import f1_from_counts
 from focalcls.evaluate.review import target_words
-from focalcls.report.differences import Interval, statistic_intervals
+from focalcls.report.differences import BOOTSTRAP_RESAMPLES, Interval, statistic_intervals
 from focalcls.report.intervals import averaged_classes
 
 # A class with fewer test rows than this has an F1 that a handful of rows can swing: the card names it.
@@ -175,6 +175,27 @@ def ensemble_needs(name: str, ensemble: Mapping) -> str:
     )
 
 
+def test_lines(metrics: Mapping, figures: Mapping, calibration: Mapping) -> list[str]:
+    """The card's test figures with their intervals, and its calibration and review section."""
+    test = calibration["test"]
+    return [
+        "## Test figures",
+        "",
+        *(f"- {words}: {interval_text(*figures[name])}" for name, words in CARD_METRICS.items()),
+        f"- Test rows: {metrics['n']}; the minority classes (the rarest third by training count): "
+        f"{', '.join(metrics['minority_labels'])}.",
+        f"- Intervals: {BOOTSTRAP_RESAMPLES:,} resamples of the test rows; they do not hold the spread between "
+        "training seeds.",
+        "",
+        "## Calibration and review",
+        "",
+        f"- Temperature {calibration['temperature']:.4f}, fitted on the validation split; divide the log-probabilities "
+        "by it and renormalise (softmax) for calibrated probabilities. No prediction changes.",
+        f"- Expected calibration error on test: {test['ece_before']:.4f} before, {test['ece_after']:.4f} after.",
+        f"- {review_words(calibration['review'])}",
+    ]
+
+
 def card_text(
     *,
     run: str,
@@ -197,7 +218,6 @@ def card_text(
     meta = front_matter(
         run=run, library=library, base_model=base_model, labels=labels, figures=figures, data_name=data_name
     )
-    test = calibration["test"]
     made_by = f"elsewhere; imported from `{elsewhere}`, scored and described by" if elsewhere else "by"
     body = [
         f"# {run}: a text classifier for {len(labels)} labels",
@@ -217,19 +237,7 @@ def card_text(
         "",
         *training_lines(metrics, seeds, elsewhere),
         "",
-        "## Test figures",
-        "",
-        *(f"- {words}: {interval_text(*figures[name])}" for name, words in CARD_METRICS.items()),
-        f"- Test rows: {metrics['n']}; the minority classes (the rarest third by training count): "
-        f"{', '.join(metrics['minority_labels'])}.",
-        "- Intervals: 2,000 resamples of the test rows; they do not hold the spread between training seeds.",
-        "",
-        "## Calibration and review",
-        "",
-        f"- Temperature {calibration['temperature']:.4f}, fitted on the validation split; divide the log-probabilities "
-        "by it and renormalise (softmax) for calibrated probabilities. No prediction changes.",
-        f"- Expected calibration error on test: {test['ece_before']:.4f} before, {test['ece_after']:.4f} after.",
-        f"- {review_words(calibration['review'])}",
+        *test_lines(metrics, figures, calibration),
         "",
         "## Limits",
         "",

@@ -58,9 +58,7 @@ def build_report(
     label_names, data_summary = read_json(labels), read_json(summary)
     runs = read_runs(presets, training, baselines, adjusted, ensembles)
     metric = config["report"]["selection_metric"]
-    # An ensemble is chosen as a preset is, on validation; presets come first, so a tie keeps the preset.
-    candidates = [*presets, *(name for name, run in runs.items() if run["kind"] == "ensemble")]
-    best = pick_best({name: runs[name]["metrics"] for name in candidates}, metric)
+    best = choose(runs, list(presets), metric)
     others = compared_with(runs, best, list(baselines))
     undertrained = [
         name for name in presets if any(map(still_improving, runs[name]["seed_train"], runs[name]["seed_logs"]))
@@ -90,22 +88,37 @@ def build_report(
         evaluations={file: {p: read_json(path) for p, path in by.items()} for file, by in evaluations.items()},
         baselines=list(baselines),
         provenance=provenance,
-        calibration={
-            "first": chosen["calibrations"][0],
-            "temperatures": [c["temperature"] for c in chosen["calibrations"]],
-            "reliability": plots.reliability_diagram(chosen["calibrations"][0], best),
-            "coverage": plots.coverage_accuracy(chosen["calibrations"][0], best),
-        },
         audit=read_json(audit) if audit else None,
-        review=review_summary(
-            chosen["calibrations"], chosen["calibrated"], label_names, chosen["metrics"]["minority_labels"]
-        ),
+        **calibration_sections(chosen, best, label_names),
     )
     write_text(out, html)
     if findings is not None:
         found = {"best": best, "metric": metric, "verdict": answer["verdict"], "against_ce": versus}
         write_json(findings, {**found, "ensemble": chosen.get("ensemble")})  # what the chosen ensemble needs
     return answer
+
+
+def choose(runs: Mapping[str, dict], presets: Sequence[str], metric: str) -> str:
+    """The model to use, on validation: an ensemble is chosen as a preset is; presets come first, so a tie
+    keeps the preset."""
+    candidates = [*presets, *(name for name, run in runs.items() if run["kind"] == "ensemble")]
+    return pick_best({name: runs[name]["metrics"] for name in candidates}, metric)
+
+
+def calibration_sections(chosen: Mapping, best: str, label_names: Sequence[str]) -> dict:
+    """The page's calibration section and review queue, of the chosen model."""
+    first = chosen["calibrations"][0]
+    return {
+        "calibration": {
+            "first": first,
+            "temperatures": [c["temperature"] for c in chosen["calibrations"]],
+            "reliability": plots.reliability_diagram(first, best),
+            "coverage": plots.coverage_accuracy(first, best),
+        },
+        "review": review_summary(
+            chosen["calibrations"], chosen["calibrated"], label_names, chosen["metrics"]["minority_labels"]
+        ),
+    }
 
 
 def render_page(**values) -> str:
