@@ -6,10 +6,12 @@ import os
 import random
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from filelock import FileLock
 
 from focalcls.config.loading import complete
 
@@ -53,14 +55,39 @@ def imbalanced_rows() -> pd.DataFrame:
     return synthetic_rows({"sports": 120, "finance": 80, "tech": 50, "health": 30})
 
 
+def built_once(tmp_path_factory, name: str, build: Callable[[Path], None]) -> Path:
+    """The folder `name` that `build` fills once per test session, whichever pytest-xdist worker asks first (the
+    others wait on its lock, then read it): a whole-workflow run the modules on both workers compare against
+    is run once, not once a worker. A build that fails leaves no folder behind, so the next one asked tries again."""
+    root = tmp_path_factory.getbasetemp()
+    if "PYTEST_XDIST_WORKER" in os.environ:  # each worker's basetemp is a folder of the session's
+        root = root.parent
+    folder = root / name
+    with FileLock(f"{folder}.lock"):
+        if not (folder / ".built").is_file():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            try:
+                build(folder)
+            except BaseException:
+                shutil.rmtree(folder, ignore_errors=True)
+                raise
+            (folder / ".built").touch()
+    return folder
+
+
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
-    """A 2-layer Qwen3 causal LM with random weights and a character-level tokenizer, saved as safetensors."""
+    """A 2-layer Qwen3 causal LM with random weights and a character-level tokenizer, saved as safetensors: one
+    folder for the session, so runs shared between workers and the tests reading them name the same model."""
+    return built_once(tmp_path_factory, "tiny-qwen3", save_tiny_model)
+
+
+def save_tiny_model(folder: Path) -> None:
     import torch
     from tokenizers import Tokenizer, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast, Qwen3Config, Qwen3ForCausalLM
 
-    folder = tmp_path_factory.mktemp("tiny-qwen3")
     corpus = [w for words in CLASS_WORDS.values() for w in words] + FILLER + [f"{i}号" for i in range(200)]
     tok = Tokenizer(models.BPE(unk_token="<unk>"))
     tok.pre_tokenizer = pre_tokenizers.Split("", behavior="isolated")
@@ -82,7 +109,6 @@ def tiny_model_dir(tmp_path_factory) -> Path:
         tie_word_embeddings=False,
     )
     Qwen3ForCausalLM(config).save_pretrained(folder, safe_serialization=True)
-    return folder
 
 
 # Config sections as the scripts receive them: complete, the schema's defaults filled in (focalcls.config.loading).

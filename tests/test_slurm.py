@@ -15,14 +15,14 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
 
+import test_workflow
 from conftest import REPO
-from focalcls.core.spreadsheets import write_xlsx
-from helpers import snakemake
-from test_workflow import NEW_ROWS, RAW, tiny_config
+from test_workflow import shared_config, write_workspace
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
+
+workflow_run = test_workflow.workflow_run  # the shared local run, a fixture of this module too
 
 SLURM_TOOLS = ("munged", "mungekey", "slurmctld", "slurmd", "sbatch", "squeue", "scancel")
 # The rules whose jobs ask for train.cpu_threads, else CLUSTER_JOB_THREADS under a cluster executor
@@ -68,18 +68,10 @@ def slurm(tmp_path_factory) -> dict:
 
 
 def slurm_config(model_dir) -> dict:
-    """The tiny config with train.cpu_threads unset, so each job asks for what the docs promise; a
-    checkpoint every 2 steps, so a training can be cancelled between two."""
-    config = tiny_config(model_dir)
-    config["train"].update({"cpu_threads": None, "eval_steps": 2})
+    """The shared run's config with train.cpu_threads unset, so each job asks for what the docs promise."""
+    config = shared_config(model_dir)
+    config["train"]["cpu_threads"] = None
     return config
-
-
-def workspace(folder: Path, rows: pd.DataFrame, model_dir) -> Path:
-    write_xlsx(folder / RAW, rows)
-    write_xlsx(folder / NEW_ROWS, rows.drop(columns="label").head(12))
-    (folder / "config.yaml").write_text(yaml.safe_dump(slurm_config(model_dir)))
-    return folder
 
 
 def slurm_jobs(env: dict) -> list[dict]:
@@ -111,15 +103,16 @@ def cancel_training_once_checkpointed(run: subprocess.Popen, work: Path, env: di
 
 
 @pytest.fixture(scope="module")
-def runs(slurm, tmp_path_factory, imbalanced_rows, tiny_model_dir) -> dict:
-    """The workflow run locally, then through the Slurm profile with one training cancelled mid-way."""
-    local = workspace(tmp_path_factory.mktemp("local"), imbalanced_rows, tiny_model_dir)
-    local_done = snakemake("--configfile", "config.yaml", "--cores", "2", cwd=local)
-    work = workspace(tmp_path_factory.mktemp("on-slurm"), imbalanced_rows, tiny_model_dir)
+def runs(slurm, workflow_run, tmp_path_factory, imbalanced_rows, tiny_model_dir) -> dict:
+    """The workflow through the Slurm profile with one training cancelled mid-way, and the same run made
+    locally (test_workflow's, shared)."""
+    work = tmp_path_factory.mktemp("on-slurm")
+    write_workspace(work, imbalanced_rows, slurm_config(tiny_model_dir))
     argv = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(work)]
-    # The plugin's first status query comes 40 s after a submission; 5 s keeps the tiny jobs' waits short.
+    # The plugin's first status query comes 40 s after a submission, and each query that finds no job done
+    # waits 10 s more; starting at 1 s keeps the tiny jobs' waits short.
     argv += ["--profile", str(REPO / "workflow/profiles/slurm"), "--configfile", "config.yaml"]
-    argv += ["--slurm-init-seconds-before-status-checks", "5"]
+    argv += ["--slurm-init-seconds-before-status-checks", "1"]
     started = time.time()
     log = work / "snakemake.log"
     with log.open("w") as out:
@@ -134,7 +127,8 @@ def runs(slurm, tmp_path_factory, imbalanced_rows, tiny_model_dir) -> dict:
     output = log.read_text()
     assert run.returncode == 0, f"the run through Slurm failed:\n{output[-6000:]}"
     print(f"the workflow through Slurm took {time.time() - started:.0f} s")  # the docs quote it (pytest -s)
-    return {"local": local, "work": work, "local_log": local_done.stderr, "log": output, "cancelled": cancelled}
+    local_log = (workflow_run / "run.log").read_text()
+    return {"local": workflow_run, "work": work, "local_log": local_log, "log": output, "cancelled": cancelled}
 
 
 def job_counts(log: str) -> dict[str, int]:

@@ -4,11 +4,13 @@ import copy
 import json
 import re
 import shutil
+from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
 
+from conftest import built_once
 from focalcls.config.loading import complete
 from focalcls.core.spreadsheets import write_xlsx
 from helpers import snakemake
@@ -38,14 +40,31 @@ def tiny_config(model_dir) -> dict:
     }
 
 
+def shared_config(model_dir) -> dict:
+    """The shared run's config: the tiny one with a checkpoint every 2 steps, so that test_slurm, which compares
+    its run through Slurm with this one, can cancel a training between two."""
+    config = tiny_config(model_dir)
+    config["train"]["eval_steps"] = 2
+    return config
+
+
+def write_workspace(work: Path, rows: pd.DataFrame, config: dict) -> None:
+    write_xlsx(work / RAW, rows)
+    write_xlsx(work / NEW_ROWS, rows.drop(columns="label").head(12))
+    (work / "config.yaml").write_text(yaml.safe_dump(config))
+
+
 @pytest.fixture(scope="module")
-def workflow_run(tmp_path_factory, imbalanced_rows, tiny_model_dir):
-    work = tmp_path_factory.mktemp("workflow")
-    write_xlsx(work / RAW, imbalanced_rows)
-    write_xlsx(work / NEW_ROWS, imbalanced_rows.drop(columns="label").head(12))
-    (work / "config.yaml").write_text(yaml.safe_dump(tiny_config(tiny_model_dir)))
-    snakemake("--configfile", "config.yaml", "--cores", "2", cwd=work)
-    return work
+def workflow_run(tmp_path_factory, imbalanced_rows, tiny_model_dir) -> Path:
+    """The whole tiny workflow, run once a session (this module and test_slurm read it); Snakemake's console
+    output in run.log."""
+
+    def run(work: Path) -> None:
+        write_workspace(work, imbalanced_rows, shared_config(tiny_model_dir))
+        done = snakemake("--configfile", "config.yaml", "--cores", "2", cwd=work)
+        (work / "run.log").write_text(done.stderr)
+
+    return built_once(tmp_path_factory, "workflow", run)
 
 
 def load(work, path):

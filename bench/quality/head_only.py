@@ -32,12 +32,13 @@ from focalcls.data.cleaning import TEXT
 from focalcls.data.splitting import class_counts
 from focalcls.devices.precision import use_bf16
 from focalcls.evaluate.baselines import tfidf_probs
-from focalcls.evaluate.inference import label_ids
+from focalcls.evaluate.prediction_table import label_ids
 from focalcls.train.head_init import head_inputs, prior_head_weight, prior_logits
 from focalcls.train.losses import class_probabilities, focal_loss
-from focalcls.train.model import load_classifier, load_tokenizer
+from focalcls.train.model import load_classifier
 from focalcls.train.presets import LossSpec, resolve_preset
 from focalcls.train.sampling import EpochSampler, RowLosses
+from focalcls.train.tokenizer import load_tokenizer
 
 SPLITS = ("train", "val", "test")
 

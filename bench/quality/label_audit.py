@@ -27,8 +27,8 @@ from focalcls.core.metrics import f1_summary
 from focalcls.core.spreadsheets import read_table
 from focalcls.data.cleaning import LABEL, TEXT
 from focalcls.evaluate.baselines import tfidf_probs
-from focalcls.evaluate.inference import label_ids
 from focalcls.evaluate.label_audit import audited_training_rows, out_of_fold_probs, suspects
+from focalcls.evaluate.prediction_table import label_ids
 
 KINDS = ("uniform", "neighbour")
 

@@ -9,7 +9,6 @@ import pytest
 from conftest import synthetic_rows
 from focalcls.core.errors import UserError
 from focalcls.core.spreadsheets import read_table
-from focalcls.evaluate.inference import label_ids
 from focalcls.evaluate.label_audit import (
     audited_training_rows,
     fold_split,
@@ -17,6 +16,7 @@ from focalcls.evaluate.label_audit import (
     out_of_fold_probs,
     suspects,
 )
+from focalcls.evaluate.prediction_table import label_ids
 from helpers import run_rule_script, section
 
 LABELS = ["sports", "finance", "tech", "health"]

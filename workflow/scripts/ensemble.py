@@ -12,8 +12,8 @@ from focalcls.core import cli
 from focalcls.core.atomic import read_json
 from focalcls.core.spreadsheets import read_table
 from focalcls.evaluate.ensembles import ensemble_on_splits, stored_probs
-from focalcls.evaluate.inference import label_ids
 from focalcls.evaluate.outputs import write_evaluation
+from focalcls.evaluate.prediction_table import label_ids
 
 
 def main(rule) -> None:

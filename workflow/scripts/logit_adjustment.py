@@ -9,8 +9,8 @@ from pathlib import Path
 from focalcls.core import cli
 from focalcls.core.atomic import read_json
 from focalcls.core.spreadsheets import read_table
-from focalcls.evaluate.inference import label_ids
 from focalcls.evaluate.outputs import write_evaluation
+from focalcls.evaluate.prediction_table import label_ids
 from focalcls.train.logit_adjustment import adjusted_probs, choose_tau, log_prior
 
 

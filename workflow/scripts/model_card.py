@@ -13,7 +13,7 @@ from focalcls.core import cli
 from focalcls.core.atomic import atomic_path, read_json, write_text
 from focalcls.core.spreadsheets import read_table
 from focalcls.env.provenance import git_commit
-from focalcls.evaluate.inference import label_ids
+from focalcls.evaluate.prediction_table import label_ids
 from focalcls.report.model_card import card_text, test_intervals
 
 

@@ -10,7 +10,7 @@ import pandas as pd
 from focalcls.core.errors import UserError
 from focalcls.data.cleaning import normalise
 from focalcls.evaluate.calibration import calibrated_columns
-from focalcls.evaluate.inference import with_predictions
+from focalcls.evaluate.prediction_table import with_predictions
 
 
 def predict_table(

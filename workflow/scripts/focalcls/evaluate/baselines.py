@@ -11,7 +11,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 
 from focalcls.data.cleaning import TEXT
-from focalcls.evaluate.inference import label_ids
+from focalcls.evaluate.prediction_table import label_ids
 
 
 def tfidf_probs(

@@ -21,7 +21,7 @@ from scipy.optimize import minimize_scalar
 from scipy.special import log_softmax
 
 from focalcls.core.metrics import calibration_bins, expected_calibration_error
-from focalcls.evaluate.inference import label_ids
+from focalcls.evaluate.prediction_table import label_ids
 from focalcls.evaluate.review import choose_threshold, coverage_curve, needs_review, unreachable_words
 
 # A temperature beyond these bounds says the scores carry no usable confidence; the search stops there.

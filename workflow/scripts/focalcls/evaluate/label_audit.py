@@ -20,7 +20,7 @@ from focalcls.core.errors import UserError
 from focalcls.core.spreadsheets import EXCEL_CELL_LIMIT, ORIGIN, read_table
 from focalcls.data.cleaning import LABEL, TEXT, normalise
 from focalcls.evaluate.baselines import tfidf_probs
-from focalcls.evaluate.inference import label_ids
+from focalcls.evaluate.prediction_table import label_ids
 
 
 def fold_parts(

@@ -11,7 +11,7 @@ import pandas as pd
 from focalcls.core.atomic import atomic_path, write_json
 from focalcls.core.metrics import classification_metrics, confusion
 from focalcls.core.spreadsheets import csv_safe, write_xlsx
-from focalcls.evaluate.inference import label_ids, predictions_table
+from focalcls.evaluate.prediction_table import label_ids, predictions_table
 
 
 def write_evaluation(

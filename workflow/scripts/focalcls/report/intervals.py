@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from focalcls.core.spreadsheets import read_table
-from focalcls.evaluate.inference import label_ids
+from focalcls.evaluate.prediction_table import label_ids
 from focalcls.report.differences import Interval, f1_difference_intervals
 
 

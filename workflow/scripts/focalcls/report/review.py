@@ -11,7 +11,7 @@ import numpy as np
 
 from focalcls.core.spreadsheets import read_table
 from focalcls.evaluate.calibration import review_flags
-from focalcls.evaluate.inference import label_ids
+from focalcls.evaluate.prediction_table import label_ids
 from focalcls.report.differences import statistic_intervals
 
 
