@@ -5,6 +5,7 @@ import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import yaml
@@ -245,3 +246,60 @@ def test_label_audit_bench_finds_the_flips_it_made(tmp_path):
         # kind, share, then flagged, precision, recall ... each "mean ± sd": the means at 2, 5, 8.
         precision, recall = float(cells[5]), float(cells[8])
         assert precision > 0.5 and recall > 0.5  # chance precision is the share flipped, 0.1
+
+
+def write_run(folder: Path, seeds: list[int], val: float, test: float) -> None:
+    """A finished ce run of every seed and TF-IDF in `folder`, as the workflow writes their metrics."""
+    runs = ["results/presets/ce"] + [f"results/presets/ce/seed-{s}" for s in seeds[1:]]
+    for i, run in enumerate(runs):
+        path = folder / run / "eval/metrics.json"
+        path.parent.mkdir(parents=True)
+        figures = {"macro_f1": test + 0.01 * i, "minority_f1": test - 0.1}
+        path.write_text(json.dumps({**figures, "val": {"macro_f1": val + 0.01 * i, "minority_f1": val - 0.1}}))
+    tfidf = folder / "results/baselines/tfidf/metrics.json"
+    tfidf.parent.mkdir(parents=True)
+    tfidf.write_text(json.dumps({"macro_f1": 0.5, "minority_f1": 0.4}))
+
+
+def test_the_defaults_study_chooses_on_the_validation_mean_over_every_data_set(tmp_path):
+    """lr-4e-4 is far best on chat and on test, r-8 best on the validation mean over both sets: r-8 is chosen.
+    A candidate not yet run on every set is shown, never chosen."""
+    val = {"default": (0.80, 0.70), "lr-4e-4": (0.70, 0.90), "r-8": (0.86, 0.78), "r-32": (0.99, None)}
+    for candidate, (demo, chat) in val.items():
+        write_run(tmp_path / "demo" / candidate, [42, 1], demo, test=0.95 if candidate == "lr-4e-4" else 0.6)
+        if chat is not None:
+            write_run(tmp_path / "chat" / candidate, [42, 1], chat, test=0.95 if candidate == "lr-4e-4" else 0.6)
+    args = ["--work", tmp_path, "--print-only", "--sets", "demo", "chat", "--seeds", "42", "1"]
+    out = run_bench("quality.defaults", *args, "--candidates", *val, cwd=tmp_path).stdout
+    lines = out.splitlines()
+    assert re.search(r"^r-8\s+0\.865\s+0\.785\s+0\.825$", out, flags=re.M)  # each set's mean over seeds, then theirs
+    assert re.search(r"^r-32\s+0\.995\s+-\s+-$", out, flags=re.M)
+    assert lines[-2] == "chosen on the mean validation macro_f1 over demo, chat (ce, seeds [42, 1]): r-8"
+    assert lines[-1] == "  +0.070 over the defaults on that mean"
+    assert sum(line.startswith("tfidf ") for line in lines) == 2  # a test row in both test blocks
+    only_default = run_bench("quality.defaults", *args, "--candidates", "default", cwd=tmp_path).stdout
+    assert only_default.splitlines()[-1].endswith(": default")
+
+
+def test_a_candidate_changes_only_its_own_knobs_of_the_data_sets_config():
+    sys.path.insert(0, str(REPO))
+    from bench.quality.defaults import CANDIDATES, candidate_config, demo_config
+    from focalcls.config.loading import complete
+
+    base = demo_config()
+    assert base["split"]["seed"] == 7 and "train" not in base and "lora" not in base  # the schema's recipe
+    default = complete(candidate_config(base, "default", "ce", [42, 1]))
+    assert (
+        list(default["presets"]) == ["ce"]
+        and default["baselines"] == ["tfidf"]
+        and default["train"]["seeds"] == [42, 1]
+    )
+    for name, changes in CANDIDATES.items():
+        config = complete(candidate_config(base, name, "ce", [42, 1]))
+        changed = {
+            (section, key)
+            for section in ("train", "lora", "model")
+            for key in config[section]
+            if config[section][key] != default[section][key]
+        }
+        assert changed == {(section, key) for section, knobs in changes.items() for key in knobs}, name

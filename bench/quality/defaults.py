@@ -1,0 +1,209 @@
+"""Which training defaults hold on all three public data sets at once: each candidate recipe (the defaults, or
+one knob changed) trains the same preset on the demo's data, the chat topics (bench/quality/second_dataset.py)
+and the ICD-10-CM chapters (bench/quality/third_dataset.py), over the same seeds, and is judged by its mean
+validation figure over the three: never by one data set, never by test.
+
+Each (data set, candidate) runs the workflow in its own folder, W/<data set>/<candidate>, with the data set's
+study config (split seed 7: rows the demo's defaults were not chosen on), the one preset, TF-IDF, the seeds and
+the candidate's changes; one run at a time, as trainings side by side slow each other down. A rerun trains only
+what is missing, and --print-only reads what is there: the table is the record of everything tried, the
+losers included. It prints each candidate's validation figure per data set and their mean (what chooses),
+the test macro-F1 and minority-F1 beside it (never used to choose), and the choice.
+    python -m bench.quality.defaults [--work bench-runs/defaults] [--candidates default lr-1e-4 ...]
+        [--sets demo chat icd10cm] [--seeds 42] [--preset ce] [--cores 2] [--print-only]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import statistics
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import yaml
+
+from bench.common.demo_inputs import REPO
+from bench.common.study import Study, demo_presets, prepare
+from bench.quality import second_dataset, third_dataset
+
+SPLIT_SEED = 7
+# What was tried, each against the schema's defaults (config/README.md): one knob at a time.
+CANDIDATES: dict[str, dict] = {
+    "default": {},
+    "lr-1e-4": {"train": {"lr": 1.0e-4}},
+    "lr-4e-4": {"train": {"lr": 4.0e-4}},
+    "warmup-0": {"train": {"warmup_ratio": 0.0}},
+    "r-8": {"lora": {"r": 8, "alpha": 16}},
+    "r-32": {"lora": {"r": 32, "alpha": 64}},
+    "attention-only": {"lora": {"target_modules": ["q_proj", "k_proj", "v_proj", "o_proj"]}},
+    "patience-3": {"train": {"patience": 3}},
+    "batch-16": {"train": {"batch_size": 16}},
+    "max-length-128": {"model": {"max_length": 128}},
+}
+STUDIES: dict[str, Study] = {"chat": second_dataset.STUDY, "icd10cm": third_dataset.STUDY}
+SETS = ("demo", *STUDIES)
+
+
+def demo_config() -> dict:
+    """The demo's data, balance and model as config/config.yaml has them, its split drawn with SPLIT_SEED, and
+    no training knob: the schema's defaults, not the demo's time cap."""
+    demo = yaml.safe_load((REPO / "config/config.yaml").read_text(encoding="utf-8"))
+    config = {key: demo[key] for key in ("data", "split", "balance", "model")}
+    config["data"]["raw"] = str(REPO / "resources/demo/thucnews.xlsx")
+    config["split"]["seed"] = SPLIT_SEED
+    config["model"]["checkpoint"] = str(REPO / "resources/models/demo")
+    return config
+
+
+def base_config(name: str, work: Path) -> dict:
+    """The data set's config as its study writes it, its rows fetched into `work` for the two studies."""
+    if name == "demo":
+        return demo_config()
+    return yaml.safe_load(prepare(STUDIES[name], work, SPLIT_SEED).read_text(encoding="utf-8"))
+
+
+def merged(base: Mapping, changes: Mapping) -> dict:
+    """`base` with `changes` written over it, section by section."""
+    out = copy.deepcopy(dict(base))
+    for key, value in changes.items():
+        out[key] = merged(out.get(key, {}), value) if isinstance(value, Mapping) else copy.deepcopy(value)
+    return out
+
+
+def candidate_config(base: Mapping, candidate: str, preset: str, seeds: Sequence[int]) -> dict:
+    """One preset (the demo's settings for it), TF-IDF, the seeds and the candidate's changes; no zero-shot."""
+    config = {key: value for key, value in base.items() if key not in ("presets", "direct")}
+    config.update(presets={preset: demo_presets()[preset]}, baselines=["tfidf"])
+    config = merged(config, {"train": {"seeds": list(seeds)}})
+    return merged(config, CANDIDATES[candidate])
+
+
+def targets(preset: str, seeds: Sequence[int]) -> list[str]:
+    runs = [f"results/presets/{preset}"] + [f"results/presets/{preset}/seed-{s}" for s in seeds[1:]]
+    return [f"{run}/eval/metrics.json" for run in runs] + ["results/baselines/tfidf/metrics.json"]
+
+
+def run(folder: Path, config: dict, preset: str, seeds: Sequence[int], cores: int) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "config.yaml"
+    path.write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    cmd = ["snakemake", "-s", str(REPO / "Snakefile"), "-d", str(folder), "--cores", str(cores)]
+    subprocess.run([*cmd, *targets(preset, seeds), "--configfile", str(path)], check=True)
+
+
+def seed_metrics(folder: Path, preset: str, seeds: Sequence[int]) -> list[dict] | None:
+    """Each seed's metrics.json (test figures, and validation's under "val"); None while one is missing."""
+    paths = [folder / target for target in targets(preset, seeds)[:-1]]
+    if not all(path.is_file() for path in paths):
+        return None
+    return [json.loads(path.read_text(encoding="utf-8")) for path in paths]
+
+
+def figures(runs: Sequence[dict], metric: str) -> dict[str, float]:
+    """Means over the seeds: validation's `metric` (what chooses), test macro-F1 and minority-F1."""
+    return {
+        "val": statistics.fmean(m["val"][metric] for m in runs),
+        "macro_f1": statistics.fmean(m["macro_f1"] for m in runs),
+        "minority_f1": statistics.fmean(m["minority_f1"] for m in runs),
+    }
+
+
+def collect(work: Path, sets: Sequence[str], candidates: Sequence[str], preset: str, seeds, metric: str) -> dict:
+    """{candidate: {data set: figures}} for every run found complete; a missing one is left out."""
+    found: dict[str, dict[str, dict]] = {}
+    for candidate in candidates:
+        for name in sets:
+            runs = seed_metrics(work / name / candidate, preset, seeds)
+            if runs:
+                found.setdefault(candidate, {})[name] = figures(runs, metric)
+    return found
+
+
+def validation_means(found: Mapping[str, Mapping[str, dict]], sets: Sequence[str]) -> dict[str, float]:
+    """Each candidate's mean validation figure over `sets`, for those run on every one of them."""
+    complete = [c for c, per_set in found.items() if all(name in per_set for name in sets)]
+    return {c: statistics.fmean(found[c][name]["val"] for name in sets) for c in complete}
+
+
+def choose(means: Mapping[str, float]) -> str | None:
+    """The best mean; a tie goes to the candidate listed first (the defaults are listed first, so a change
+    must be better to win)."""
+    return max(means, key=means.get, default=None)
+
+
+def table(found: Mapping[str, Mapping[str, dict]], sets: Sequence[str], metric: str, tfidf: Mapping) -> list[str]:
+    """Three blocks, a row per candidate and a column per data set and their mean ('-' while a run is
+    missing): validation `metric` (what chooses), then test macro-F1 and minority-F1 with TF-IDF's row."""
+    lines = []
+    blocks = [
+        ("val", f"validation {metric} (chooses)"),
+        ("macro_f1", "test macro_f1"),
+        ("minority_f1", "test minority_f1"),
+    ]
+    for key, title in blocks:
+        lines.append(f"{title:<32}" + "".join(f"{name[:8]:>9}" for name in sets) + f"{'mean':>9}")
+        rows = dict(found) if key == "val" else {**found, "tfidf": tfidf}
+        for candidate, per_set in rows.items():
+            values = [per_set[name][key] if name in per_set else None for name in sets]
+            values.append(statistics.fmean(values) if None not in values else None)
+            lines.append(f"{candidate:<32}" + "".join(f"{'-' if v is None else f'{v:.3f}':>9}" for v in values))
+    return lines
+
+
+def tfidf_figures(work: Path, sets: Sequence[str], candidates: Sequence[str]) -> dict[str, dict]:
+    """TF-IDF's test figures per data set, from the first candidate's folder that has them (every candidate
+    fits it on the same split, so they are the same)."""
+    found = {}
+    for name in sets:
+        for candidate in candidates:
+            path = work / name / candidate / "results/baselines/tfidf/metrics.json"
+            if path.is_file():
+                m = json.loads(path.read_text(encoding="utf-8"))
+                found[name] = {"macro_f1": m["macro_f1"], "minority_f1": m["minority_f1"]}
+                break
+    return found
+
+
+def report(work: Path, sets: Sequence[str], candidates: Sequence[str], preset: str, seeds, metric: str) -> list[str]:
+    found = collect(work, sets, candidates, preset, seeds, metric)
+    lines = table(found, sets, metric, tfidf_figures(work, sets, candidates))
+    means = validation_means(found, sets)
+    best = choose(means)
+    if best is None:
+        return [*lines, f"no candidate has run on all of {', '.join(sets)} yet"]
+    on = f"the mean validation {metric} over {', '.join(sets)} ({preset}, seeds {list(seeds)})"
+    lines.append(f"chosen on {on}: {best}")
+    if "default" in means and best != "default":
+        lines.append(f"  {means[best] - means['default']:+.3f} over the defaults on that mean")
+    return lines
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--work", default=str(REPO / "bench-runs/defaults"))
+    p.add_argument("--candidates", nargs="+", default=list(CANDIDATES), choices=list(CANDIDATES))
+    p.add_argument("--sets", nargs="+", default=list(SETS), choices=list(SETS))
+    p.add_argument("--seeds", nargs="+", type=int, default=[42])
+    p.add_argument("--preset", default="ce", choices=list(demo_presets()))
+    p.add_argument("--metric", default="macro_f1", choices=["macro_f1", "minority_f1"])
+    p.add_argument("--cores", type=int, default=2)
+    p.add_argument("--print-only", action="store_true", help="read the runs already made; train nothing")
+    args = p.parse_args()
+    work = Path(args.work).resolve()
+    if not args.print_only:
+        if not (REPO / "resources/models/demo/config.json").exists():
+            sys.exit("resources/models/demo not found: fetch it first (snakemake --cores 2 resources/models/demo)")
+        for name in args.sets:
+            base = base_config(name, work / name)
+            for candidate in args.candidates:
+                config = candidate_config(base, candidate, args.preset, args.seeds)
+                run(work / name / candidate, config, args.preset, args.seeds, args.cores)
+    print("\n".join(report(work, args.sets, args.candidates, args.preset, args.seeds, args.metric)))
+
+
+if __name__ == "__main__":
+    main()
