@@ -132,12 +132,16 @@ TRAIN, LORA, MODEL, PRESET = TINY["train"], TINY["lora"], TINY["model"], TINY["p
 
 
 @pytest.fixture(scope="session")
-def stages(tmp_path_factory, imbalanced_rows, tiny_model_dir):
-    """Every stage script run once on the synthetic rows, chained as the workflow chains them."""
+def stages(tmp_path_factory, imbalanced_rows, tiny_model_dir) -> Path:
+    """Every stage script run once on the synthetic rows, chained as the workflow chains them; once a session
+    (the tests using it write only files of their own names beside them)."""
+    return built_once(tmp_path_factory, "stages", lambda work: run_stages(work, imbalanced_rows, tiny_model_dir))
+
+
+def run_stages(work: Path, imbalanced_rows: pd.DataFrame, tiny_model_dir: Path) -> None:
     from focalcls.core.spreadsheets import write_xlsx
     from helpers import binary_and_tfidf, calibrate, evaluate_flags, extract_and_split, run_script, train_flags
 
-    work = tmp_path_factory.mktemp("stages")
     raw = imbalanced_rows.rename(columns={"text": "内容", "label": "类别"})
     write_xlsx(work / "raw.xlsx", raw)
     data = {"raw": "raw.xlsx", "text_column": "内容", "label_column": "类别", "keep_columns": ["id"], "sheet": 0}
@@ -153,4 +157,3 @@ def stages(tmp_path_factory, imbalanced_rows, tiny_model_dir):
     run_script("evaluate.py", *evaluate_flags(tiny_model_dir, "p/balanced/adapter", "p/balanced/eval"), cwd=work)
     binary_and_tfidf(work, "balanced", keep_columns=["id"])
     calibrate(work, "p/balanced/eval", {"share": 0.25})
-    return work

@@ -44,14 +44,6 @@ def run_trainings(work, tiny_model_dir, imbalanced_rows, presets, train, *resour
     return most, ids
 
 
-def test_four_one_gpu_trainings_run_at_once_on_distinct_gpus(tmp_path, tiny_model_dir, imbalanced_rows):
-    """--cores 8 --resources gpu=4 with train.gpus 1: each job declares 2 threads, so all four start."""
-    train = {"gpus": 1, "gpu_ids": [0, 1, 2, 3]}
-    most, ids = run_trainings(tmp_path, tiny_model_dir, imbalanced_rows, PRESETS, train, "--resources", "gpu=4")
-    assert most == 4
-    assert sorted(ids) == ["0", "1", "2", "3"]
-
-
 def test_without_resources_gpu_jobs_are_capped_at_the_pool(tmp_path, tiny_model_dir, imbalanced_rows):
     """No --resources gpu=N: a one-id pool caps GPU use at one job at a time; none waits in the lock pool."""
     two = {name: PRESETS[name] for name in ("ce", "focal")}
@@ -71,10 +63,13 @@ def test_on_a_four_gpu_box_the_defaults_train_four_presets_at_once(tmp_path, tin
 JOB = re.compile(r"^rule (\w+):\n(?:    .*\n)*?    threads: (\d+)\n    resources: (.*)$", re.M)
 
 
-def planned_trainings(work, tiny_model_dir, imbalanced_rows, env) -> tuple[list[tuple[int, str]], str]:
-    """A dry run of the whole workflow with a two-key config: (threads, gpu) of each train job, and stderr."""
+def planned_trainings(work, tiny_model_dir, imbalanced_rows, env, train=None) -> tuple[list[tuple[int, str]], str]:
+    """A dry run of the whole workflow with a two-key config (and `train`, when given): (threads, gpu) of each
+    train job, and stderr."""
     write_xlsx(work / "rows.xlsx", imbalanced_rows)
     config = {"data": {"raw": "rows.xlsx"}, "model": {"checkpoint": str(tiny_model_dir)}}
+    if train:
+        config["train"] = train
     (work / "config.yaml").write_text(yaml.safe_dump(config))
     done = snakemake("-n", "--cores", "8", "--resources", "gpu=4", "--configfile", "config.yaml", cwd=work, env=env)
     jobs = [
@@ -94,6 +89,19 @@ def test_a_two_key_config_plans_one_gpu_and_two_threads_a_training_on_a_four_gpu
     plan = [line for line in console.splitlines() if line.startswith("GPUs:")]
     assert plan == [
         "GPUs: 4 in the pool (0,1,2,3); train.gpus auto: 1 GPU a job, up to 4 GPU jobs side by side, 2 CPU threads each"
+    ]
+
+
+def test_four_named_gpu_ids_plan_four_one_gpu_trainings_of_two_threads(tmp_path, tiny_model_dir, imbalanced_rows):
+    """--cores 8 --resources gpu=4 with train.gpus 1 and four train.gpu_ids: each job declares 2 threads and one
+    GPU, so all four can start (the defaults' run above starts them; its pool comes from nvidia-smi, this one
+    from gpu_ids, whose real run test_without_resources_gpu_jobs_are_capped_at_the_pool makes)."""
+    env = {k: v for k, v in os.environ.items() if k != "CUDA_VISIBLE_DEVICES"}
+    train = {"gpus": 1, "gpu_ids": [0, 1, 2, 3]}
+    jobs, console = planned_trainings(tmp_path, tiny_model_dir, imbalanced_rows, env, train)
+    assert len(jobs) == 7 and set(jobs) == {(2, "1")}
+    assert [line for line in console.splitlines() if line.startswith("GPUs:")] == [
+        "GPUs: 4 in the pool (0,1,2,3); train.gpus 1: 1 GPU a job, up to 4 GPU jobs side by side, 2 CPU threads each"
     ]
 
 

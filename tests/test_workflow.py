@@ -1,6 +1,7 @@
 """The Snakemake DAG end to end on a tiny config: every stage, two presets, outputs that agree."""
 
 import copy
+import importlib.util
 import json
 import re
 import shutil
@@ -40,11 +41,16 @@ def tiny_config(model_dir) -> dict:
     }
 
 
+# The shared run is tracked where the tracking packages are installed (envs/requirements-tracking.txt, part of
+# the test requirements); train/test_tracking.py reads it back, and skips where they are not.
+TRACKED = all(importlib.util.find_spec(package) for package in ("mlflow", "tensorboard"))
+
+
 def shared_config(model_dir) -> dict:
     """The shared run's config: the tiny one with a checkpoint every 2 steps, so that test_slurm, which compares
-    its run through Slurm with this one, can cancel a training between two."""
+    its run through Slurm with this one, can cancel a training between two; curves to MLflow and TensorBoard."""
     config = tiny_config(model_dir)
-    config["train"]["eval_steps"] = 2
+    config["train"].update(eval_steps=2, report_to=["mlflow", "tensorboard"] if TRACKED else "none")
     return config
 
 
@@ -708,10 +714,32 @@ def test_a_killed_run_resumes_its_training_from_the_last_checkpoint(workflow_run
     assert summary["steps"] > resumed_at and (work / "results/presets/moderate/adapter").is_dir()
 
 
-def test_a_new_labelled_file_is_scored_by_every_preset_and_baseline_and_nothing_retrains(
-    workflow_run, tmp_path, imbalanced_rows
-):
-    work = tmp_path / "w"
+ITS_ORDER = ["health", "sports", "tech", "finance"]  # an adapter trained elsewhere: its head's own label order
+
+
+def own_tool_labels(checkpoint, folder, texts) -> list[str]:
+    """What the tool that wrote `folder` predicts: its classifier with its label order, the adapter loaded by peft."""
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    base = AutoModelForSequenceClassification.from_pretrained(
+        str(checkpoint), num_labels=len(ITS_ORDER), id2label=dict(enumerate(ITS_ORDER))
+    )
+    model = PeftModel.from_pretrained(base, str(folder)).eval()
+    tokenizer = AutoTokenizer.from_pretrained(str(checkpoint))
+    with torch.no_grad():
+        logits = model(**tokenizer(texts, truncation=True, max_length=16, padding=True, return_tensors="pt")).logits
+    return [ITS_ORDER[i] for i in logits.argmax(dim=1).tolist()]
+
+
+@pytest.fixture(scope="module")
+def scored_elsewhere(workflow_run, tmp_path_factory, imbalanced_rows, tiny_model_dir) -> dict:
+    """A copy of the run given, in one config, a new labelled file to score (evaluate.files) and an adapter
+    trained elsewhere (evaluate.adapters) to score, report and predict with; the plan made before running it."""
+    from helpers import adapter_trained_elsewhere
+
+    work = tmp_path_factory.mktemp("scored") / "w"
     shutil.copytree(workflow_run, work, symlinks=True)
     config = yaml.safe_load((work / "config.yaml").read_text())
     fresh = imbalanced_rows.assign(text=imbalanced_rows["text"] + "（新）").head(40)
@@ -720,17 +748,28 @@ def test_a_new_labelled_file_is_scored_by_every_preset_and_baseline_and_nothing_
     tested = pd.read_excel(work / "results/data/test.xlsx", dtype=str).head(2)
     seen = pd.concat([trained, tested])[["id", "text", "label"]]
     write_xlsx(work / "input/new labelled.xlsx", pd.concat([fresh, seen], ignore_index=True))
-    config["evaluate"] = {"files": {"fresh": "input/new labelled.xlsx"}}
+    adapter_trained_elsewhere(tiny_model_dir, work / "best_model", ITS_ORDER, with_config=False)
+    config["evaluate"] = {
+        "files": {"fresh": "input/new labelled.xlsx"},
+        "adapters": {"old": {"folder": "best_model", "labels": ITS_ORDER}},
+    }
+    config["predict"]["preset"] = "old"
     (work / "evaluate.yaml").write_text(yaml.safe_dump(config))
     plan = snakemake("--configfile", "evaluate.yaml", "-n", "--quiet", "rules", cwd=work).stdout
+    snakemake("--configfile", "evaluate.yaml", "--cores", "2", cwd=work)
+    return {"work": work, "plan": plan, "fresh": fresh, "seen": seen}
+
+
+def test_a_new_labelled_file_is_scored_by_every_preset_and_baseline_and_nothing_retrains(scored_elsewhere):
+    work, plan = scored_elsewhere["work"], scored_elsewhere["plan"]
     assert "train " not in plan and "evaluate_file" in plan and "prepare_evaluation" in plan
     # The baselines score the file alone: their own val/test evaluations do not run again.
     assert "evaluate_file_direct" in plan and "evaluate_file_tfidf" in plan and "baseline_" not in plan
-    snakemake("--configfile", "evaluate.yaml", "--cores", "2", cwd=work)
     cleaning = load(work, "results/evaluations/fresh/cleaning.json")
     train_texts = set(pd.read_excel(work / "results/data/train.xlsx")["text"])
+    seen = scored_elsewhere["seen"]
     assert cleaning["dropped"]["also in the training file"] == sum(t in train_texts for t in seen["text"]) == 3
-    for preset in PRESETS:
+    for preset in (*PRESETS, "old"):
         metrics = load(work, f"results/evaluations/fresh/{preset}/metrics.json")
         assert metrics["n"] == cleaning["rows_kept"] == len(pd.read_excel(work / "results/evaluations/fresh/rows.xlsx"))
         assert "val" not in metrics and metrics["preset"] == preset
@@ -743,10 +782,26 @@ def test_a_new_labelled_file_is_scored_by_every_preset_and_baseline_and_nothing_
     assert "New labelled files" in html and '<td class="text">fresh</td><td class="text">direct (baseline)</td>' in html
     assert '<td class="text">fresh</td><td class="text">tfidf (baseline)</td>' in html
     # A changed file reruns its evaluations (and the report) only.
-    write_xlsx(work / "input/new labelled.xlsx", fresh.head(30))
+    write_xlsx(work / "input/new labelled.xlsx", scored_elsewhere["fresh"].head(30))
     plan = snakemake("--configfile", "evaluate.yaml", "-n", "--quiet", "rules", cwd=work).stdout
     assert "train " not in plan and "evaluate " not in plan and "prepare_evaluation" in plan
     assert "evaluate_file_direct" in plan and "baseline_" not in plan
+
+
+def test_an_adapter_trained_elsewhere_is_scored_reported_and_predicted_with(scored_elsewhere, tiny_model_dir):
+    work, plan = scored_elsewhere["work"], scored_elsewhere["plan"]
+    assert any(line.split() == ["import_adapter", "1"] for line in plan.splitlines())
+    labels = load(work, "results/data/labels.json")
+    assert labels != ITS_ORDER and load(work, "results/presets/old/eval/metrics.json")["preset"] == "old"
+    scored = pd.read_excel(work / "results/presets/old/eval/predictions.xlsx")
+    expected = own_tool_labels(tiny_model_dir, work / "best_model", list(scored["text"]))
+    assert list(scored["predicted_label"]) == expected and len(set(expected)) > 1  # mapped by name, not position
+    html = (work / "results/report.html").read_text(encoding="utf-8")
+    assert '<tr><td class="text">old</td>' in html and "trained elsewhere (evaluate.adapters)" in html
+    versus = html[html.index("Each model against ce") :]
+    assert '<tr><td class="text">old</td>' in versus[: versus.index("</table>")]
+    assert "with preset old" in (work / "results/logs/predict/new.log").read_text(encoding="utf-8")
+    assert set(pd.read_excel(work / "results/predictions/new.xlsx")["predicted_label"]) <= set(labels)
 
 
 def test_a_labelled_file_with_a_label_the_model_never_saw_is_refused(workflow_run, tmp_path, imbalanced_rows):
@@ -770,55 +825,6 @@ def test_a_labelled_file_with_a_label_the_model_never_saw_is_refused(workflow_ru
     assert done.returncode != 0 and "Traceback" not in log
     assert "labels ['体育', '天气'] (体育: 2 rows, 天气: 3 rows) are not among the model's labels" in log
     assert "data.rename" in log and not (work / "results/evaluations/odd/rows.xlsx").exists()
-
-
-ITS_ORDER = ["health", "sports", "tech", "finance"]  # an adapter trained elsewhere: its head's own label order
-
-
-def own_tool_labels(checkpoint, folder, texts) -> list[str]:
-    """What the tool that wrote `folder` predicts: its classifier with its label order, the adapter loaded by peft."""
-    import torch
-    from peft import PeftModel
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-    base = AutoModelForSequenceClassification.from_pretrained(
-        str(checkpoint), num_labels=len(ITS_ORDER), id2label=dict(enumerate(ITS_ORDER))
-    )
-    model = PeftModel.from_pretrained(base, str(folder)).eval()
-    tokenizer = AutoTokenizer.from_pretrained(str(checkpoint))
-    with torch.no_grad():
-        logits = model(**tokenizer(texts, truncation=True, max_length=16, padding=True, return_tensors="pt")).logits
-    return [ITS_ORDER[i] for i in logits.argmax(dim=1).tolist()]
-
-
-def test_an_adapter_trained_elsewhere_is_scored_reported_and_predicted_with(workflow_run, tmp_path, tiny_model_dir):
-    from helpers import adapter_trained_elsewhere
-
-    work = tmp_path / "w"
-    shutil.copytree(workflow_run, work, symlinks=True)
-    adapter_trained_elsewhere(tiny_model_dir, work / "best_model", ITS_ORDER, with_config=False)
-    config = yaml.safe_load((work / "config.yaml").read_text())
-    config["evaluate"] = {
-        "files": {"again": "results/data/test.xlsx"},
-        "adapters": {"old": {"folder": "best_model", "labels": ITS_ORDER}},
-    }
-    config["predict"]["preset"] = "old"
-    (work / "adapters.yaml").write_text(yaml.safe_dump(config))
-    plan = snakemake("--configfile", "adapters.yaml", "-n", "--quiet", "rules", cwd=work).stdout
-    assert "train " not in plan and any(line.split() == ["import_adapter", "1"] for line in plan.splitlines())
-    snakemake("--configfile", "adapters.yaml", "--cores", "2", cwd=work)
-    labels = load(work, "results/data/labels.json")
-    assert labels != ITS_ORDER and load(work, "results/presets/old/eval/metrics.json")["preset"] == "old"
-    scored = pd.read_excel(work / "results/presets/old/eval/predictions.xlsx")
-    expected = own_tool_labels(tiny_model_dir, work / "best_model", list(scored["text"]))
-    assert list(scored["predicted_label"]) == expected and len(set(expected)) > 1  # mapped by name, not position
-    html = (work / "results/report.html").read_text(encoding="utf-8")
-    assert '<tr><td class="text">old</td>' in html and "trained elsewhere (evaluate.adapters)" in html
-    versus = html[html.index("Each model against ce") :]
-    assert '<tr><td class="text">old</td>' in versus[: versus.index("</table>")]
-    assert load(work, "results/evaluations/again/old/metrics.json")["preset"] == "old"
-    assert "with preset old" in (work / "results/logs/predict/new.log").read_text(encoding="utf-8")
-    assert set(pd.read_excel(work / "results/predictions/new.xlsx")["predicted_label"]) <= set(labels)
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,6 @@
 """train.report_to: the Trainer's curves in TensorBoard and MLflow, and one MLflow run per preset x seed that
-also holds the run's test metrics, settings and commit; read back with MLflow's own client."""
+also holds the run's test metrics, settings and commit; read back with MLflow's own client. The tracked run is
+test_workflow's shared one."""
 
 import csv
 import json
@@ -9,30 +10,26 @@ import shutil
 import pytest
 import yaml
 
+import test_workflow
 from focalcls.core.errors import UserError
-from focalcls.core.spreadsheets import write_xlsx
 from focalcls.train import tracking
 from helpers import run_bench, snakemake
-from test_workflow import RAW, tiny_config
 
 pytestmark = pytest.mark.slow
 
 PRESET = "moderate"
 
 
+workflow_run = test_workflow.workflow_run  # the shared tiny run, a fixture of this module too
+
+
 @pytest.fixture(scope="module")
-def tracked_run(tmp_path_factory, imbalanced_rows, tiny_model_dir):
-    """One preset trained with report_to mlflow and tensorboard into the default store, through the report."""
-    pytest.importorskip("mlflow", reason="pip install -r envs/requirements-tracking.txt")
-    work = tmp_path_factory.mktemp("tracked")
-    write_xlsx(work / RAW, imbalanced_rows)
-    config = tiny_config(tiny_model_dir)
-    config["presets"] = {PRESET: config["presets"][PRESET]}
-    config.update(predict={"files": {}}, baselines=["tfidf"])
-    config["train"]["report_to"] = ["mlflow", "tensorboard"]
-    (work / "config.yaml").write_text(yaml.safe_dump(config))
-    snakemake("--configfile", "config.yaml", "--cores", "2", cwd=work)
-    return work
+def tracked_run(workflow_run):
+    """The shared tiny run (test_workflow.shared_config): its two presets trained with report_to mlflow and
+    tensorboard into the default store, through the report."""
+    if not test_workflow.TRACKED:
+        pytest.skip("pip install -r envs/requirements-tracking.txt")
+    return workflow_run
 
 
 def mlflow_client(store):
@@ -67,23 +64,26 @@ def test_the_tracking_check_compares_every_curve_point_and_test_metric(tracked_r
         cells = sum(bool(row[column]) for row in csv.DictReader(rows) for column in tracking.CURVE)
     done = run_bench("quality.tracking_check", "--results", results, cwd=tmp_path)
     assert f"{cells} curve points compared, max |MLflow - train_log.csv| 0\n" in done.stdout
-    assert re.search(r"^  macro_f1 +(\S+) +\1$", done.stdout, re.M) and done.stdout.endswith("1 of 1 runs match\n")
+    assert re.search(r"^  macro_f1 +(\S+) +\1$", done.stdout, re.M) and done.stdout.endswith("2 of 2 runs match\n")
 
 
 def test_the_tracking_check_names_a_changed_curve_point_and_test_metric(tracked_run, tmp_path):
     step = changed_copy(tracked_run / "results", tmp_path / "results")
     failed = run_bench("quality.tracking_check", "--results", tmp_path / "results", cwd=tmp_path, check=False)
-    assert failed.returncode == 1 and failed.stdout.endswith("0 of 1 runs match\n")
+    assert failed.returncode == 1 and failed.stdout.endswith("1 of 2 runs match\n")
     assert f"MISMATCH loss at step {step}: MLflow" in failed.stdout and "MISMATCH test_macro_f1:" in failed.stdout
 
 
 def changed_copy(results, copy) -> str:
-    """The tracked run's MLflow store and files copied, with its first training loss in train_log.csv and its
-    test macro-F1 in metrics.json changed; returns the step of the changed loss."""
+    """The tracked run's MLflow store and every tracked preset's files copied, with PRESET's first training loss
+    in train_log.csv and its test macro-F1 in metrics.json changed; returns the step of the changed loss."""
+    for part in ("mlflow", "tracking"):
+        shutil.copytree(results / part, copy / part)
+    for name in json.loads((results / "tracking/mlflow_runs.json").read_text()):
+        for part in ("train_summary.json", "eval/metrics.json", "train_log.csv"):
+            (copy / f"presets/{name}/{part}").parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(results / f"presets/{name}/{part}", copy / f"presets/{name}/{part}")
     run = f"presets/{PRESET}"
-    for part in ("mlflow", "tracking", f"{run}/train_summary.json", f"{run}/eval/metrics.json"):
-        (copy / part).parent.mkdir(parents=True, exist_ok=True)
-        (shutil.copytree if (results / part).is_dir() else shutil.copy)(results / part, copy / part)
     with open(results / run / "train_log.csv", encoding="utf-8") as rows:
         log = list(csv.DictReader(rows))
     changed = next(row for row in log if row["train_loss"])
