@@ -23,8 +23,7 @@ def _direct(args) -> None:
 
     from focalcls.devices.precision import inference_types
     from focalcls.evaluate.zero_shot import zero_shot_probs
-    from focalcls.train.model import DTYPES
-    from focalcls.train.tokenizer import load_tokenizer, refusing_remote_code
+    from focalcls.train.model import DTYPES, load_tokenizer, refusing_remote_code
 
     labels = read_json(args.labels)
     bf16, dtype = inference_types(args.precision, args.model["dtype"])

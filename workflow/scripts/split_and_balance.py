@@ -9,7 +9,7 @@ from focalcls.core.atomic import read_json, write_json
 from focalcls.core.spreadsheets import read_table, write_xlsx
 from focalcls.data.cleaning import SPLITS
 from focalcls.data.splitting import balance, cut_from_training_file, split_sources, split_summary, stratified_split
-from focalcls.train.tokenizer import load_tokenizer
+from focalcls.train.model import load_tokenizer
 
 
 def main(rule) -> None:
