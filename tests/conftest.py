@@ -57,20 +57,24 @@ def imbalanced_rows() -> pd.DataFrame:
 
 def built_once(tmp_path_factory, name: str, build: Callable[[Path], None]) -> Path:
     """The folder `name` that `build` fills once per test session, whichever pytest-xdist worker asks first (the
-    others wait on its lock, then read it): a whole-workflow run the modules on both workers compare against
-    is run once, not once a worker. A build that fails leaves no folder behind, so the next one asked tries again."""
+    others wait on its lock, then read it): a whole-workflow run that modules on several workers read is run
+    once, not once a worker. A build that fails is not tried again: the workers that ask next fail at once,
+    naming the error, and its folder is kept as `name`.failed for a look."""
     root = tmp_path_factory.getbasetemp()
     if "PYTEST_XDIST_WORKER" in os.environ:  # each worker's basetemp is a folder of the session's
         root = root.parent
-    folder = root / name
-    with FileLock(f"{folder}.lock"):
+    folder, failed = root / name, root / f"{name}.failed"
+    with FileLock(f"{folder}.lock", timeout=3600):
+        if failed.exists():
+            raise RuntimeError(f"{name} failed to build in another test process: {(failed / 'error').read_text()}")
         if not (folder / ".built").is_file():
-            shutil.rmtree(folder, ignore_errors=True)
+            shutil.rmtree(folder, ignore_errors=True)  # what a killed process left half-built
             folder.mkdir()
             try:
                 build(folder)
-            except BaseException:
-                shutil.rmtree(folder, ignore_errors=True)
+            except BaseException as e:
+                folder.rename(failed)
+                (failed / "error").write_text(f"{e.__class__.__name__}: {str(e)[:2000]}")
                 raise
             (folder / ".built").touch()
     return folder
@@ -157,3 +161,4 @@ def run_stages(work: Path, imbalanced_rows: pd.DataFrame, tiny_model_dir: Path) 
     run_script("evaluate.py", *evaluate_flags(tiny_model_dir, "p/balanced/adapter", "p/balanced/eval"), cwd=work)
     binary_and_tfidf(work, "balanced", keep_columns=["id"])
     calibrate(work, "p/balanced/eval", {"share": 0.25})
+    calibrate(work, "b/tfidf", None)

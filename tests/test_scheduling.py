@@ -1,6 +1,7 @@
-"""How Snakemake runs the GPU jobs side by side, on a simulated four-GPU box: train.gpu_ids names four
-fake ids (the pool), or a fake nvidia-smi lists four GPUs; the tiny model trains on the CPU, Snakemake's
-log records when it started and finished each job, and each job's log says which ids it held."""
+"""How Snakemake runs the GPU jobs side by side, on a simulated four-GPU box: a fake nvidia-smi lists four
+GPUs (the pool), or train.gpu_ids names fake ids; the tiny model trains on the CPU, Snakemake's log records
+when it started and finished each job, and each job's log says which ids it held. Dry runs check the plan
+(threads and GPUs a job) for the other ways to name the pool."""
 
 import os
 import re

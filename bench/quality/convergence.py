@@ -31,9 +31,9 @@ from focalcls.data.splitting import class_counts
 from focalcls.devices.precision import use_bf16
 from focalcls.evaluate.inference import predict_probs
 from focalcls.evaluate.prediction_table import label_ids
+from focalcls.train.model import load_tokenizer
 from focalcls.train.presets import resolve_preset
 from focalcls.train.settings import TrainSettings
-from focalcls.train.tokenizer import load_tokenizer
 from focalcls.train.training import train_preset
 
 METRICS = ("loss", "macro_f1", "minority_f1")

@@ -35,10 +35,9 @@ from focalcls.evaluate.baselines import tfidf_probs
 from focalcls.evaluate.prediction_table import label_ids
 from focalcls.train.head_init import head_inputs, prior_head_weight, prior_logits
 from focalcls.train.losses import class_probabilities, focal_loss
-from focalcls.train.model import load_classifier
+from focalcls.train.model import load_classifier, load_tokenizer
 from focalcls.train.presets import LossSpec, resolve_preset
 from focalcls.train.sampling import EpochSampler, RowLosses
-from focalcls.train.tokenizer import load_tokenizer
 
 SPLITS = ("train", "val", "test")
 

@@ -17,8 +17,7 @@ from bench.common.timing import timed
 from focalcls.core.spreadsheets import read_table
 from focalcls.devices.precision import use_bf16
 from focalcls.evaluate.inference import predict_probs
-from focalcls.train.model import add_lora, load_classifier
-from focalcls.train.tokenizer import load_tokenizer
+from focalcls.train.model import add_lora, load_classifier, load_tokenizer
 
 
 def one_at_a_time(model, tokenizer, texts, max_length: int, bf16: bool) -> np.ndarray:

@@ -46,7 +46,7 @@ IMPORTS = (
     "import focalcls.core.cli, focalcls.core.atomic, focalcls.config.loading, focalcls.devices.launch; "
     "import focalcls.train.presets, focalcls.core.spreadsheets, focalcls.train.training"
 )
-TOKENIZER = "import sys, time; from focalcls.train.tokenizer import load_tokenizer; t = time.perf_counter(); "
+TOKENIZER = "import sys, time; from focalcls.train.model import load_tokenizer; t = time.perf_counter(); "
 TOKENIZER += "load_tokenizer(sys.argv[1], trust_remote_code=sys.argv[2] == '1'); print(time.perf_counter() - t)"
 
 

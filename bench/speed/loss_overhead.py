@@ -23,9 +23,8 @@ from focalcls.core.spreadsheets import read_table
 from focalcls.data.splitting import class_counts
 from focalcls.devices.precision import use_bf16
 from focalcls.train.losses import focal_loss
-from focalcls.train.model import add_lora, load_classifier
+from focalcls.train.model import add_lora, load_classifier, load_tokenizer
 from focalcls.train.presets import LossSpec, resolve_preset
-from focalcls.train.tokenizer import load_tokenizer
 
 LOSSES = {
     "ce": {"loss": "ce"},

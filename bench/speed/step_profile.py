@@ -28,8 +28,7 @@ from focalcls.core.spreadsheets import read_table
 from focalcls.data.cleaning import LABEL, TEXT
 from focalcls.devices.precision import use_bf16
 from focalcls.train.fast_dropout import FastDropout
-from focalcls.train.model import add_lora, load_classifier
-from focalcls.train.tokenizer import load_tokenizer
+from focalcls.train.model import add_lora, load_classifier, load_tokenizer
 
 CATEGORIES = {  # aten operator -> what it is; self CPU time is summed per category
     "matrix products": ("aten::mm", "aten::addmm", "aten::bmm"),

@@ -61,7 +61,7 @@ def test_a_model_folder_without_a_working_tokenizer_is_refused_at_load(tmp_path,
     import shutil
 
     from focalcls.core.errors import UserError
-    from focalcls.train.tokenizer import load_tokenizer
+    from focalcls.train.model import load_tokenizer
 
     for name in ("config.json", "model.safetensors", "tokenizer_config.json"):
         shutil.copy(tiny_model_dir / name, tmp_path / name)

@@ -4,7 +4,7 @@ import torch
 from transformers import AutoModelForCausalLM
 
 from focalcls.evaluate.zero_shot import build_prompts, label_log_likelihoods, label_tokens, zero_shot_probs
-from focalcls.train.tokenizer import load_tokenizer
+from focalcls.train.model import load_tokenizer
 
 LABELS = ["球队", "银行利率", "医院"]
 TEXTS = ["今天比赛进球", "我们消息", "记者报道疫苗药品健康", "芯片"]

@@ -229,7 +229,6 @@ def test_report_script_reads_the_files_its_rule_declares(stages, tmp_path):
         params={"adjustment": config["logit_adjustment"], "keep": ["id"]},
     )
     calibrate(stages, str(adjusted), None)
-    calibrate(stages, "b/tfidf", None)
     blend = ensemble(stages, str(tmp_path / "balanced+tfidf"), {"balanced": eval_dir}, tfidf="b/tfidf")
     weight = json.loads(Path(blend["metrics"]).read_text())["ensemble"]["weight"]
     scored = json.loads((adjusted / "metrics.json").read_text())["logit_adjustment"]

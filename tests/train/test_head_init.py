@@ -5,8 +5,7 @@ import torch
 
 from conftest import synthetic_rows
 from focalcls.train.head_init import SIGMOID_PRIOR, init_head, prior_logits
-from focalcls.train.model import load_classifier, output_layer
-from focalcls.train.tokenizer import load_tokenizer
+from focalcls.train.model import load_classifier, load_tokenizer, output_layer
 
 COUNTS = [90, 9, 1]
 

@@ -233,7 +233,7 @@ def test_lora_weights_learn_with_memory_savers(tiny_model_dir, tmp_path, setting
 
 def test_out_of_memory_while_predicting_names_the_batch_key(tiny_model_dir):
     from focalcls.evaluate.inference import predict_probs
-    from focalcls.train.tokenizer import load_tokenizer
+    from focalcls.train.model import load_tokenizer
 
     class NoMemory(torch.nn.Module):
         config = type("Config", (), {"num_labels": 2})()
@@ -281,7 +281,7 @@ def test_a_diverging_preset_stops_with_its_name_and_writes_no_adapter(tiny_model
 
 
 def test_validation_rows_are_read_shortest_first_each_with_its_own_label(tiny_model_dir):
-    from focalcls.train.tokenizer import load_tokenizer
+    from focalcls.train.model import load_tokenizer
     from focalcls.train.trainer import TokenizedRows
 
     texts = ["a b c d e f g h", "a", "a b c", "a b c d e", "a b"]
@@ -327,7 +327,7 @@ def test_one_thread_and_two_threads_train_the_same_adapter(tiny_model_dir, tmp_p
 def test_batches_are_padded_as_transformers_pads_them(tiny_model_dir, multiple):
     from transformers import DataCollatorWithPadding
 
-    from focalcls.train.tokenizer import load_tokenizer
+    from focalcls.train.model import load_tokenizer
     from focalcls.train.trainer import PadToLongest, TokenizedRows
 
     frame = pd.DataFrame({"text": ["a b c d e f g h", "a", "a b c"], "label": ["big", "mid", "tiny"]})

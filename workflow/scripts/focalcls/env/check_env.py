@@ -222,8 +222,9 @@ def check_hub_id(repo_id: str, timeout: float = 3.0) -> list[Finding]:
 
 def check_pad_token(checkpoint: str, trust_remote_code: bool) -> Finding:
     try:
-        # Imported here: a missing transformers is a finding, not a crash.
-        from focalcls.train.tokenizer import load_tokenizer
+        from focalcls.train.model import (
+            load_tokenizer,  # transformers and peft: a missing one is a finding, not a crash
+        )
 
         tokenizer = load_tokenizer(checkpoint, trust_remote_code=trust_remote_code)
     except Exception as e:  # the finding reports whatever the tokenizer could not do

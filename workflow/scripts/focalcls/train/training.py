@@ -22,11 +22,10 @@ from focalcls.devices.precision import compute_precision, resolve_dtype
 from focalcls.train.checkpoints import FOLDER, fingerprint, resume_point
 from focalcls.train.fast_dropout import use_fast_lora_dropout
 from focalcls.train.head_init import init_head
-from focalcls.train.model import add_lora, load_classifier
+from focalcls.train.model import add_lora, load_classifier, load_tokenizer
 from focalcls.train.outputs import training_summary, write_outputs
 from focalcls.train.presets import LossSpec
 from focalcls.train.settings import TrainSettings
-from focalcls.train.tokenizer import load_tokenizer
 from focalcls.train.tracking import NOT_TRACKED, tensorboard_folder, tracked_training
 from focalcls.train.trainer import LossNotFinite, build_trainer, world_size
 
