@@ -34,6 +34,17 @@ def pytest_configure(config):
         os.environ["FOCALCLS_GPU_POOL"] = tempfile.mkdtemp(prefix=f"focalcls-test-gpu-pool-{os.getpid()}-")
 
 
+# The modules whose whole-workflow runs take longest, in the order the test processes start them: pytest-xdist
+# (-n 3 --dist loadfile, no reordering: pyproject.toml) hands out whole modules in collection order, and one
+# of these started last would end the run alone on one worker while the others sat idle.
+FIRST = ("test_decisions.py", "test_slurm.py", "test_workflow.py", "test_scripts.py", "test_bench.py")
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: i for i, name in enumerate(FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(FIRST)))  # stable: the rest keep their order
+
+
 def pytest_unconfigure(config):
     if "PYTEST_XDIST_WORKER" not in os.environ:
         shutil.rmtree(os.environ.pop("FOCALCLS_GPU_POOL", ""), ignore_errors=True)

@@ -103,9 +103,9 @@ def cancel_training_once_checkpointed(run: subprocess.Popen, work: Path, env: di
 
 
 @pytest.fixture(scope="module")
-def runs(slurm, workflow_run, tmp_path_factory, imbalanced_rows, tiny_model_dir) -> dict:
+def runs(slurm, request, tmp_path_factory, imbalanced_rows, tiny_model_dir) -> dict:
     """The workflow through the Slurm profile with one training cancelled mid-way, and the same run made
-    locally (test_workflow's, shared)."""
+    locally (test_workflow's, shared: asked for once the Slurm run is over, so the two can overlap)."""
     work = tmp_path_factory.mktemp("on-slurm")
     write_workspace(work, imbalanced_rows, slurm_config(tiny_model_dir))
     argv = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(work)]
@@ -127,8 +127,14 @@ def runs(slurm, workflow_run, tmp_path_factory, imbalanced_rows, tiny_model_dir)
     output = log.read_text()
     assert run.returncode == 0, f"the run through Slurm failed:\n{output[-6000:]}"
     print(f"the workflow through Slurm took {time.time() - started:.0f} s")  # the docs quote it (pytest -s)
-    local_log = (workflow_run / "run.log").read_text()
-    return {"local": workflow_run, "work": work, "local_log": local_log, "log": output, "cancelled": cancelled}
+    local = request.getfixturevalue("workflow_run")
+    return {
+        "local": local,
+        "work": work,
+        "local_log": (local / "run.log").read_text(),
+        "log": output,
+        "cancelled": cancelled,
+    }
 
 
 def job_counts(log: str) -> dict[str, int]:
