@@ -34,15 +34,22 @@ def pytest_configure(config):
         os.environ["FOCALCLS_GPU_POOL"] = tempfile.mkdtemp(prefix=f"focalcls-test-gpu-pool-{os.getpid()}-")
 
 
-# The modules whose whole-workflow runs take longest, in the order the test processes start them: pytest-xdist
-# (-n 3 --dist loadfile, no reordering: pyproject.toml) hands out whole modules in collection order, and one
-# of these started last would end the run alone on one worker while the others sat idle.
-FIRST = ("test_decisions.py", "test_slurm.py", "test_workflow.py", "test_scripts.py", "test_bench.py")
+# The modules whose whole-workflow runs take longest, in the order the test processes start them. pytest-xdist
+# (-n 3 --dist loadfile, no reordering: pyproject.toml) hands out whole modules in collection order, two to
+# each process at the start, and a process runs its second only after its first: each of the three longest
+# gets a quick module queued behind it, then the next longest go out as processes come free. One of these
+# started last would end the run alone on one process while the others sat idle.
+LONGEST = ("test_decisions.py", "test_slurm.py", "test_workflow.py")
+LONG = ("test_scripts.py", "test_bench.py", "test_scheduling.py")
 
 
 def pytest_collection_modifyitems(items):
-    rank = {name: i for i, name in enumerate(FIRST)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(FIRST)))  # stable: the rest keep their order
+    modules = list(dict.fromkeys(item.path for item in items))
+    longest = [module for name in LONGEST for module in modules if module.name == name]
+    long = [module for name in LONG for module in modules if module.name == name]
+    rest = [module for module in modules if module not in longest and module not in long]  # quick ones first
+    order = {module: i for i, module in enumerate(longest + rest[: len(longest)] + long + rest[len(longest) :])}
+    items.sort(key=lambda item: order[item.path])
 
 
 def pytest_unconfigure(config):

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from conftest import LORA, MODEL, PRESET, REPO, TRAIN
@@ -82,10 +83,12 @@ def run_bench(module: str, *args, cwd: Path, check: bool = True) -> subprocess.C
 def run_rule_script(name: str, *, cwd: Path, check: bool = True, **rule) -> subprocess.CompletedProcess:
     """A `script:` rule's script with the rule's input, output, params, log, threads (dicts of name -> value),
     run in its own process as Snakemake runs it. Without a log, its messages come back on stderr."""
-    spec = cwd / f".{name}.rule.json"
-    spec.write_text(json.dumps(rule, ensure_ascii=False, default=str), encoding="utf-8")
-    argv = [sys.executable, str(REPO / "tests" / "rule_runner.py"), str(SCRIPTS / name), str(spec)]
-    done = subprocess.run(argv, cwd=cwd, capture_output=True, text=True)
+    # A file of its own: tests in other processes run the same script in the same folder (conftest.stages).
+    with tempfile.NamedTemporaryFile("w", encoding="utf-8", prefix=f"{name}.", suffix=".rule.json") as spec:
+        spec.write(json.dumps(rule, ensure_ascii=False, default=str))
+        spec.flush()
+        argv = [sys.executable, str(REPO / "tests" / "rule_runner.py"), str(SCRIPTS / name), spec.name]
+        done = subprocess.run(argv, cwd=cwd, capture_output=True, text=True)
     if check and done.returncode != 0:
         raise AssertionError(f"{name} failed ({done.returncode}):\n{done.stderr[-4000:]}")
     return done
