@@ -313,3 +313,16 @@ def test_a_candidate_changes_only_its_own_knobs_of_the_data_sets_config(monkeypa
             if config[section][key] != default[section][key]
         }
         assert changed == {(section, key) for section, knobs in changes.items() for key in knobs}, name
+
+
+def test_the_defaults_study_goes_on_past_a_failed_run_and_names_it(monkeypatch, tmp_path):
+    import argparse
+
+    monkeypatch.syspath_prepend(str(REPO))
+    from bench.quality import defaults
+
+    monkeypatch.setattr(defaults, "base_config", lambda name, work: {})
+    monkeypatch.setattr(defaults, "run", lambda folder, *rest: folder.name != "r-8")  # r-8's runs fail
+    args = argparse.Namespace(sets=["demo", "chat"], preset="ce", seeds=[42], cores=2)
+    failed = defaults.train_every_candidate(tmp_path, args, ["default", "r-8", "r-32"])
+    assert failed == [tmp_path / "demo/r-8", tmp_path / "chat/r-8"]

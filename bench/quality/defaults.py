@@ -8,10 +8,11 @@ test macro-F1 moves by 0.010 to 0.016 (sd) between training seeds alone (BENCHMA
 Each (data set, candidate) runs the workflow in its own folder, W/<data set>/<candidate>, with the data set's
 study config (split seed 7: rows the demo's defaults were not chosen on; model.max_length 64, as each study
 sets it for its short texts), the one preset, TF-IDF, the seeds and the candidate's changes; one run at a
-time, as trainings side by side slow each other down. A rerun trains only what is missing (a run that fails
-is reported and the next one starts), and --print-only reads what is there: the table is the record of
-everything tried, the losers included. It prints each candidate's validation figure per data set and their
-mean (what chooses), the test macro-F1 and minority-F1 beside it (never used to choose), and the choice.
+time, as trainings side by side slow each other down. A rerun trains only what is missing (a run that fails is
+reported, the next one starts, and the script exits 1 once the table is printed), and --print-only reads what
+is there: the table is the record of everything tried, the losers included. It prints each candidate's
+validation figure per data set and their mean (what chooses), the test macro-F1 and minority-F1 beside it
+(never used to choose), and the choice.
     python -m bench.quality.defaults [--work bench-runs/defaults] [--candidates default lr-1e-4 ...]
         [--sets demo chat icd10cm] [--seeds 42] [--preset ce] [--cores 2] [--print-only]
 """
@@ -28,6 +29,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import yaml
+from snakemake.utils import update_config
 
 from bench.common.demo_inputs import REPO
 from bench.common.study import Study, demo_presets, prepare
@@ -69,20 +71,13 @@ def base_config(name: str, work: Path) -> dict:
     return yaml.safe_load(prepare(STUDIES[name], work, SPLIT_SEED).read_text(encoding="utf-8"))
 
 
-def merged(base: Mapping, changes: Mapping) -> dict:
-    """`base` with `changes` written over it, section by section."""
-    out = copy.deepcopy(dict(base))
-    for key, value in changes.items():
-        out[key] = merged(out.get(key, {}), value) if isinstance(value, Mapping) else copy.deepcopy(value)
-    return out
-
-
 def candidate_config(base: Mapping, candidate: str, preset: str, seeds: Sequence[int]) -> dict:
     """One preset (the demo's settings for it), TF-IDF, the seeds and the candidate's changes; no zero-shot."""
-    config = {key: value for key, value in base.items() if key not in ("presets", "direct")}
+    config = copy.deepcopy({key: value for key, value in base.items() if key not in ("presets", "direct")})
     config.update(presets={preset: demo_presets()[preset]}, baselines=["tfidf"])
-    config = merged(config, {"train": {"seeds": list(seeds)}})
-    return merged(config, CANDIDATES[candidate])
+    update_config(config, {"train": {"seeds": list(seeds)}})
+    update_config(config, copy.deepcopy(CANDIDATES[candidate]))  # Snakemake's merge of one config into another
+    return config
 
 
 def targets(preset: str, seeds: Sequence[int]) -> list[str]:
@@ -213,12 +208,22 @@ def main() -> None:
     if not args.print_only:
         if not (REPO / "resources/models/demo/config.json").exists():
             sys.exit("resources/models/demo not found: fetch it first (snakemake --cores 2 resources/models/demo)")
-        for name in args.sets:
-            base = base_config(name, work / name)
-            for candidate in candidates:
-                config = candidate_config(base, candidate, args.preset, args.seeds)
-                run(work / name / candidate, config, args.preset, args.seeds, args.cores)
+        failed = train_every_candidate(work, args, candidates)
     print("\n".join(report(work, args.sets, candidates, args.preset, args.seeds, args.metric, args.margin)))
+    if not args.print_only and failed:
+        sys.exit(f"{len(failed)} run(s) failed, their rows incomplete above: {', '.join(map(str, failed))}")
+
+
+def train_every_candidate(work: Path, args: argparse.Namespace, candidates: Sequence[str]) -> list[Path]:
+    """Each data set's runs, one candidate after another; the folders whose run failed."""
+    failed = []
+    for name in args.sets:
+        base = base_config(name, work / name)
+        for candidate in candidates:
+            config = candidate_config(base, candidate, args.preset, args.seeds)
+            if not run(work / name / candidate, config, args.preset, args.seeds, args.cores):
+                failed.append(work / name / candidate)
+    return failed
 
 
 if __name__ == "__main__":
