@@ -58,16 +58,9 @@ def build_report(
     label_names, data_summary = read_json(labels), read_json(summary)
     runs = read_runs(presets, training, baselines, adjusted, ensembles)
     metric = config["report"]["selection_metric"]
-    best = choose(runs, list(presets), metric)
-    others = compared_with(runs, best, list(baselines))
-    undertrained = [
-        name for name in presets if any(map(still_improving, runs[name]["seed_train"], runs[name]["seed_logs"]))
-    ]
-    intervals = difference_intervals(runs, best, others, label_names)
-    answer = headline(runs, best, metric, list(baselines), intervals, undertrained)
+    best, answer, undertrained = decide(runs, list(presets), list(baselines), label_names, metric)
     versus = against_ce(runs, intervals_against(runs, "ce", label_names)) if "ce" in runs else []
     rows, best_values = comparison_rows(runs, undertrained)
-    chosen = runs[best]
     html = render_page(
         headline=answer,
         versus=versus,
@@ -76,26 +69,35 @@ def build_report(
         rows=rows,
         best_values=best_values,
         columns=["val_macro_f1", *TABLE_COLUMNS],
-        labels=label_names,
-        summary=data_summary,
-        sources=describe_sources(data_summary["sources"]) if "sources" in data_summary else "",
-        figures=report_figures(runs, list(presets), best, label_names, data_summary, text_lengths(splits)),
+        **data_sections(runs, list(presets), best, label_names, data_summary, splits),
         elsewhere=[name for name in presets if name not in training],
-        tune=[read_json(path) for path in tune],
-        tune_path=plots.tune_path([read_json(path) for path in tune]) if tune else None,
+        **tune_sections(tune),
         binary={name: runs[name]["binary"] for name in presets},
         hardest=hardest_examples(runs[best]["predictions"], config["report"]["hardest_examples"]),
         evaluations={file: {p: read_json(path) for p, path in by.items()} for file, by in evaluations.items()},
         baselines=list(baselines),
         provenance=provenance,
         audit=read_json(audit) if audit else None,
-        **calibration_sections(chosen, best, label_names),
+        **calibration_sections(runs[best], best, label_names),
     )
     write_text(out, html)
-    if findings is not None:
+    if findings is not None:  # what the model cards quote of the page, and what a chosen ensemble needs
         found = {"best": best, "metric": metric, "verdict": answer["verdict"], "against_ce": versus}
-        write_json(findings, {**found, "ensemble": chosen.get("ensemble")})  # what the chosen ensemble needs
+        write_json(findings, {**found, "ensemble": runs[best].get("ensemble")})
     return answer
+
+
+def decide(
+    runs: Mapping[str, dict], presets: Sequence[str], baselines: Sequence[str], labels: Sequence[str], metric: str
+) -> tuple[str, dict, list[str]]:
+    """The model to use, the headline that says so with its intervals, and the presets still improving when
+    their training stopped."""
+    best = choose(runs, presets, metric)
+    undertrained = [
+        name for name in presets if any(map(still_improving, runs[name]["seed_train"], runs[name]["seed_logs"]))
+    ]
+    intervals = difference_intervals(runs, best, compared_with(runs, best, baselines), labels)
+    return best, headline(runs, best, metric, baselines, intervals, undertrained), undertrained
 
 
 def choose(runs: Mapping[str, dict], presets: Sequence[str], metric: str) -> str:
@@ -103,6 +105,29 @@ def choose(runs: Mapping[str, dict], presets: Sequence[str], metric: str) -> str
     keeps the preset."""
     candidates = [*presets, *(name for name, run in runs.items() if run["kind"] == "ensemble")]
     return pick_best({name: runs[name]["metrics"] for name in candidates}, metric)
+
+
+def data_sections(
+    runs: Mapping[str, dict],
+    presets: Sequence[str],
+    best: str,
+    labels: Sequence[str],
+    summary: Mapping,
+    splits: Mapping[str, Path],
+) -> dict:
+    """The page's data section: the labels, the split summary, where the splits came from, and the figures."""
+    return {
+        "labels": labels,
+        "summary": summary,
+        "sources": describe_sources(summary["sources"]) if "sources" in summary else "",
+        "figures": report_figures(runs, presets, best, labels, summary, text_lengths(splits)),
+    }
+
+
+def tune_sections(tune: Sequence[Path]) -> dict:
+    """The search's stages, in order, and the figure of its path (none without a search)."""
+    stages = [read_json(path) for path in tune]
+    return {"tune": stages, "tune_path": plots.tune_path(stages) if stages else None}
 
 
 def calibration_sections(chosen: Mapping, best: str, label_names: Sequence[str]) -> dict:
