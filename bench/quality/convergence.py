@@ -26,8 +26,7 @@ from bench.common import demo_inputs
 from focalcls.config.loading import complete_preset
 from focalcls.core.metrics import f1_summary
 from focalcls.core.spreadsheets import read_table
-from focalcls.data.cleaning import TEXT
-from focalcls.data.splitting import class_counts
+from focalcls.data.cleaning import TEXT, class_counts
 from focalcls.devices.precision import use_bf16
 from focalcls.evaluate.inference import predict_probs
 from focalcls.evaluate.prediction_table import label_ids

@@ -33,7 +33,7 @@ from bench.common import demo_inputs
 from bench.common.timing import matmul_gflops, median_seconds, timed
 from focalcls.config.loading import complete_preset
 from focalcls.core.spreadsheets import read_table
-from focalcls.data.splitting import class_counts
+from focalcls.data.cleaning import class_counts
 from focalcls.train.model import HEAD_NAMES
 from focalcls.train.presets import resolve_preset
 from focalcls.train.settings import TrainSettings

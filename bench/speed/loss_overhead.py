@@ -20,7 +20,7 @@ from bench.common.steps import fixed_batches, train_step
 from bench.common.timing import interleaved, timed
 from focalcls.config.loading import complete_preset
 from focalcls.core.spreadsheets import read_table
-from focalcls.data.splitting import class_counts
+from focalcls.data.cleaning import class_counts
 from focalcls.devices.precision import use_bf16
 from focalcls.train.losses import focal_loss
 from focalcls.train.model import add_lora, load_classifier, load_tokenizer

@@ -26,8 +26,7 @@ from bench.common import demo_inputs
 from bench.common.timing import timed
 from focalcls.config.loading import complete_preset
 from focalcls.core.spreadsheets import read_table
-from focalcls.data.cleaning import LABEL, TEXT
-from focalcls.data.splitting import class_counts
+from focalcls.data.cleaning import LABEL, TEXT, class_counts
 from focalcls.devices.precision import use_bf16
 from focalcls.train import training
 from focalcls.train.presets import resolve_preset

@@ -1,9 +1,9 @@
+import contextlib
+
 import numpy as np
 import pytest
 
-from focalcls.core.errors import UserError
-from focalcls.core.metrics import best_threshold, classification_metrics, expected_calibration_error, minority_labels
-from focalcls.evaluate.binary import binary_test, positive_labels
+from focalcls.core.metrics import classification_metrics, expected_calibration_error, minority_labels
 
 LABELS = ["a", "b", "c"]
 
@@ -40,34 +40,6 @@ def test_ece_is_zero_when_confidence_matches_accuracy():
     assert expected_calibration_error(y, onehot([1, 1, 2, 0], confidence=1.0)) == pytest.approx(0.25)
 
 
-def test_best_threshold_separates_when_possible():
-    y = np.array([0, 0, 1, 1])
-    t = best_threshold(y, np.array([0.1, 0.2, 0.7, 0.8]))
-    assert 0.2 < t <= 0.7
-
-
-def test_positive_labels_default_and_errors():
-    counts = {"a": 10, "b": 2, "c": 5}
-    assert positive_labels(None, LABELS, counts) == ["b"]
-    assert positive_labels("c", LABELS, counts) == ["c"]
-    with pytest.raises(UserError, match="binary.positive"):
-        positive_labels(["z"], LABELS, counts)
-
-
-def test_binary_threshold_comes_from_validation():
-    import pandas as pd
-
-    def table(truth, p):
-        return pd.DataFrame({"true_label": truth, "p_a": p, "p_b": [1 - x for x in p]})
-
-    val = table(["a", "a", "b", "b"], [0.9, 0.6, 0.3, 0.2])
-    test = table(["a", "b", "b", "a"], [0.7, 0.1, 0.65, 0.95])
-    result = binary_test(val, test, ["a"], metric="f1")
-    assert result["threshold"] == pytest.approx(0.6)
-    assert result["precision"] == pytest.approx(2 / 3) and result["recall"] == 1.0
-    assert result["roc_auc"] == pytest.approx(1.0)
-
-
 def test_a_class_absent_from_test_does_not_count_as_zero_f1():
     y = np.array([0, 0, 1, 1])
     m = classification_metrics(y, onehot(y), LABELS, {"a": 10, "b": 5, "c": 1})
@@ -75,19 +47,46 @@ def test_a_class_absent_from_test_does_not_count_as_zero_f1():
     assert m["absent_labels"] == ["c"] and m["minority_labels"] == ["b"] and m["minority_f1"] == 1.0
 
 
-def test_ranking_curves_are_thinned_and_mark_the_threshold():
-    from focalcls.core.metrics import ranking_curves
+@pytest.mark.parametrize("seed", range(5))
+def test_every_figure_equals_scikit_learns_on_random_predictions_with_ties_and_absent_classes(seed):
+    """The numpy counts against scikit-learn's own functions: 6 labels, one never true and never predicted,
+    one predicted but never true, confidences rounded so that many rows tie."""
+    from sklearn.metrics import (
+        accuracy_score,
+        average_precision_score,
+        balanced_accuracy_score,
+        confusion_matrix,
+        f1_score,
+        precision_recall_fscore_support,
+    )
 
-    rng = np.random.default_rng(0)
-    truth = (rng.random(5000) < 0.1).astype(int)
-    scores = np.clip(truth * 0.3 + rng.random(5000) * 0.7, 0, 1)
-    curves = ranking_curves(truth, scores, threshold=0.5, points=50)
-    assert len(curves["roc"]["fpr"]) <= 50 and curves["roc"]["fpr"][0] == 0.0 and curves["roc"]["tpr"][-1] == 1.0
-    assert len(curves["pr"]["recall"]) == len(curves["pr"]["precision"]) <= 50
-    flagged = scores >= 0.5
-    assert curves["at_threshold"]["tpr"] == pytest.approx(flagged[truth == 1].mean())
-    assert curves["at_threshold"]["fpr"] == pytest.approx(flagged[truth == 0].mean())
-    assert ranking_curves(np.zeros(4, dtype=int), np.ones(4), 0.5) is None
+    from focalcls.core.metrics import confusion
+
+    rng = np.random.default_rng(seed)
+    labels = list("abcdef")
+    truth = rng.choice([0, 1, 2, 3], size=200, p=[0.6, 0.25, 0.1, 0.05])
+    probs = np.round(rng.dirichlet(np.ones(6), size=200), 1) + 1e-3  # many tied scores per class
+    probs[:120, :] *= 0.1
+    probs[np.arange(120), truth[:120]] = 1.0  # most rows right, so the figures are not all near zero
+    probs[:, 5] = 0.0  # f: never predicted (and never true)
+    probs /= probs.sum(axis=1, keepdims=True)
+    pred, ids = probs.argmax(axis=1), list(range(6))
+    m = classification_metrics(truth, probs, labels, {x: 50 - i for i, x in enumerate(labels)})
+    precision, recall, f1, support = precision_recall_fscore_support(truth, pred, labels=ids, zero_division=0)
+    for i, label in enumerate(labels):
+        assert m["per_class"][label] == pytest.approx(
+            {"precision": precision[i], "recall": recall[i], "f1": f1[i], "support": support[i]}, abs=1e-12
+        )
+    assert m["accuracy"] == pytest.approx(accuracy_score(truth, pred), abs=1e-12)
+    weighted = f1_score(truth, pred, labels=ids, average="weighted", zero_division=0)
+    assert m["weighted_f1"] == pytest.approx(weighted, abs=1e-12)
+    with pytest.warns(UserWarning) if set(pred) - set(truth) else contextlib.nullcontext():
+        balanced = balanced_accuracy_score(truth, pred)
+    assert m["balanced_accuracy"] == pytest.approx(balanced, abs=1e-12)
+    present = sorted(set(truth))
+    ap = np.mean([average_precision_score(truth == i, probs[:, i]) for i in present])
+    assert m["pr_auc_macro"] == pytest.approx(ap, abs=1e-12)
+    assert (confusion(truth, pred, 6) == confusion_matrix(truth, pred, labels=ids)).all()
 
 
 def test_f1_from_counts_matches_scikit_learn():

@@ -1,24 +1,17 @@
-"""Classification metrics for imbalanced data, from true ids and class probabilities."""
+"""Classification metrics for imbalanced data, from true ids and class probabilities.
+
+Counted with numpy alone: every training, evaluation, calibration and report job computes these, and
+importing scikit-learn's metrics costs about a second of each job's start (they agree with scikit-learn's
+to the last float; tests/core/test_metrics.py checks). The binary test's curves stay with scikit-learn, in
+focalcls/evaluate/ranking.py."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-from sklearn.metrics import (
-    accuracy_score,
-    average_precision_score,
-    balanced_accuracy_score,
-    confusion_matrix,
-    f1_score,
-    precision_recall_curve,
-    precision_recall_fscore_support,
-    roc_auc_score,
-    roc_curve,
-)
 
 ECE_BINS = 15
-CURVE_POINTS = 200
 
 
 def minority_labels(labels: Sequence[str], train_counts: Mapping[str, int]) -> list[str]:
@@ -32,7 +25,7 @@ def f1_summary(y_true: np.ndarray, y_pred: np.ndarray, labels: Sequence[str], tr
     """Per-class precision, recall and F1, and the F1 averages both the training log (validation) and the
     report quote, so the two can never disagree on the same predictions."""
     ids = list(range(len(labels)))
-    precision, recall, f1, support = precision_recall_fscore_support(y_true, y_pred, labels=ids, zero_division=0)
+    precision, recall, f1, support = per_class_figures(y_true, y_pred, len(labels))
     # Averages run over the classes this split holds: a class kept in train only (split.small_classes)
     # would otherwise count as F1 = 0 everywhere. The minority classes are the rarest third of those, so
     # a rare class missing from the split never drags the minority average to 0 either.
@@ -56,18 +49,19 @@ def classification_metrics(
     y_true: np.ndarray, probs: np.ndarray, labels: Sequence[str], train_counts: Mapping[str, int]
 ) -> dict:
     """Every figure the report compares; `probs` is (n, classes), rows summing to one."""
-    ids = list(range(len(labels)))
     y_pred = probs.argmax(axis=1)
     f1 = f1_summary(y_true, y_pred, labels, train_counts)
-    present = [i for i in ids if f1["per_class"][labels[i]]["support"] > 0]
+    _, recall, f1s, support = per_class_figures(y_true, y_pred, len(labels))
+    present = np.flatnonzero(support)
     confidence = probs.max(axis=1)
     hard = np.argsort(confidence, kind="stable")[: max(1, len(confidence) // 4)]
     return {
         "n": int(len(y_true)),
-        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "accuracy": float((y_true == y_pred).mean()),
         "macro_f1": f1["macro_f1"],
-        "weighted_f1": float(f1_score(y_true, y_pred, labels=ids, average="weighted", zero_division=0)),
-        "balanced_accuracy": float(balanced_accuracy_score(y_true, y_pred)),
+        "weighted_f1": float(np.average(f1s, weights=support)) if len(present) else 0.0,
+        # the mean recall over the classes the split holds, as scikit-learn's balanced accuracy
+        "balanced_accuracy": float(recall[present].mean()),
         "minority_f1": f1["minority_f1"],
         "minority_labels": f1["minority_labels"],
         "absent_labels": f1["absent_labels"],
@@ -75,7 +69,7 @@ def classification_metrics(
         "hard_sample_accuracy": float((y_pred[hard] == y_true[hard]).mean()),
         "ece": expected_calibration_error(y_true, probs),
         "pr_auc_macro": float(
-            np.mean([average_precision_score(y_true == i, probs[:, i]) for i in present]) if present else 0.0
+            np.mean([average_precision(y_true == i, probs[:, i]) for i in present]) if len(present) else 0.0
         ),
         "per_class": f1["per_class"],
     }
@@ -103,55 +97,34 @@ def calibration_bins(y_true: np.ndarray, probs: np.ndarray, bins: int = ECE_BINS
 
 
 def confusion(y_true: np.ndarray, y_pred: np.ndarray, n_labels: int) -> np.ndarray:
-    return confusion_matrix(y_true, y_pred, labels=list(range(n_labels)))
+    """Rows: true class, columns: predicted class, ids 0 to n_labels - 1."""
+    pairs = np.asarray(y_true, dtype=np.int64) * n_labels + np.asarray(y_pred, dtype=np.int64)
+    return np.bincount(pairs, minlength=n_labels * n_labels).reshape(n_labels, n_labels)
 
 
-def best_threshold(y_true: np.ndarray, scores: np.ndarray) -> float:
-    """The score threshold that maximises F1 of the positive class (chosen on validation data)."""
-    precision, recall, thresholds = precision_recall_curve(y_true, scores)
-    f1 = np.where(precision + recall > 0, 2 * precision * recall / np.maximum(precision + recall, 1e-12), 0.0)
-    return float(thresholds[int(np.argmax(f1[:-1]))]) if len(thresholds) else 0.5
+def per_class_figures(
+    y_true: np.ndarray, y_pred: np.ndarray, n_labels: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Precision, recall, F1 and support of every class id, 0 where a figure divides by zero."""
+    counts = confusion(y_true, y_pred, n_labels)
+    hits, support, predicted = np.diag(counts), counts.sum(axis=1), counts.sum(axis=0)
+    precision, recall, f1 = (
+        np.divide(top, bottom, out=np.zeros(n_labels), where=bottom > 0)
+        for top, bottom in ((hits, predicted), (hits, support), (2 * hits, support + predicted))
+    )
+    return precision, recall, f1, support
 
 
-def binary_metrics(y_true: np.ndarray, scores: np.ndarray, threshold: float) -> dict:
-    y_pred = scores >= threshold
-    p, r, f, _ = precision_recall_fscore_support(y_true, y_pred, average="binary", zero_division=0)
-    return {"threshold": float(threshold), "precision": float(p), "recall": float(r), "f1": float(f)}
-
-
-def ranking_metrics(y_true: np.ndarray, scores: np.ndarray) -> dict:
-    both = 0 < y_true.sum() < len(y_true)
-    return {
-        "roc_auc": float(roc_auc_score(y_true, scores)) if both else None,
-        "pr_auc": float(average_precision_score(y_true, scores)) if both else None,
-        "positives": int(y_true.sum()),
-        "n": int(len(y_true)),
-    }
-
-
-def ranking_curves(y_true: np.ndarray, scores: np.ndarray, threshold: float, points: int = CURVE_POINTS) -> dict | None:
-    """ROC and precision-recall curves, thinned to about `points` each so a large test split keeps its
-    metrics file small, and where the chosen threshold sits on both; None when one class is missing."""
-    if not 0 < y_true.sum() < len(y_true):
-        return None
-    fpr, tpr, _ = roc_curve(y_true, scores)
-    precision, recall, _ = precision_recall_curve(y_true, scores)
-    predicted = scores >= threshold
-    negatives = len(y_true) - y_true.sum()
-    return {
-        "roc": {"fpr": _thin(fpr, points), "tpr": _thin(tpr, points)},
-        "pr": {"recall": _thin(recall, points), "precision": _thin(precision, points)},
-        "at_threshold": {
-            "fpr": float((predicted & (y_true == 0)).sum() / negatives),
-            "tpr": float((predicted & (y_true == 1)).sum() / y_true.sum()),
-        },
-    }
-
-
-def _thin(values: np.ndarray, points: int) -> list[float]:
-    """Evenly spaced indices, first and last always kept, so both ends of the curve stay exact."""
-    keep = np.unique(np.linspace(0, len(values) - 1, min(points, len(values))).round().astype(int))
-    return [round(float(v), 5) for v in values[keep]]
+def average_precision(positive: np.ndarray, scores: np.ndarray) -> float:
+    """The area under the precision-recall step curve, one step per distinct score (tied scores are one
+    threshold), as scikit-learn's average_precision_score; `positive` holds at least one True."""
+    order = np.argsort(-scores, kind="stable")
+    ordered, hits = scores[order], np.asarray(positive, dtype=np.int64)[order]
+    ends = np.r_[np.flatnonzero(np.diff(ordered)), len(ordered) - 1]
+    true_positives = np.cumsum(hits)[ends]
+    precision = true_positives / (ends + 1)
+    recall = true_positives / true_positives[-1]
+    return float(np.sum(np.diff(recall, prepend=0.0) * precision))
 
 
 def f1_from_counts(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndarray:

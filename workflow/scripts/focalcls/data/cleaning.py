@@ -22,6 +22,11 @@ DUPLICATE, CONFLICTING = "duplicate", "same text, conflicting labels"
 MAX_LABEL_CHARS = 200
 
 
+def class_counts(frame: pd.DataFrame, labels: Sequence[str]) -> dict[str, int]:
+    """Rows per label, in label order, 0 for a label with no rows."""
+    return {k: int(v) for k, v in frame[LABEL].value_counts().reindex(labels, fill_value=0).items()}
+
+
 def normalise(value: str) -> str:
     """NFKC (full-width to half-width, compatibility forms), invisible format characters (zero-width space and
     joiner, byte-order mark, word joiner, ...: Unicode category Cf) removed, outer whitespace stripped, so that

@@ -10,7 +10,7 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from focalcls.core.errors import UserError
-from focalcls.data.cleaning import LABEL, SPLITS, TEXT
+from focalcls.data.cleaning import LABEL, SPLITS, TEXT, class_counts
 
 
 def stratified_split(
@@ -195,11 +195,6 @@ def _required(value: int | None, key: str, strategy: str) -> int:
     if not value or value < 1:
         raise UserError(f"balance.strategy {strategy!r} needs {key} (a positive integer); set it in the config")
     return int(value)
-
-
-def class_counts(frame: pd.DataFrame, labels: Sequence[str]) -> dict[str, int]:
-    """Rows per label, in label order, 0 for a label with no rows."""
-    return {k: int(v) for k, v in frame[LABEL].value_counts().reindex(labels, fill_value=0).items()}
 
 
 def split_summary(

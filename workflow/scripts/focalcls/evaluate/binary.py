@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 
 from focalcls.core.errors import UserError
-from focalcls.core.metrics import best_threshold, binary_metrics, minority_labels, ranking_curves, ranking_metrics
+from focalcls.core.metrics import minority_labels
+from focalcls.evaluate.ranking import best_threshold, binary_metrics, ranking_curves, ranking_metrics
 
 
 def positive_labels(

@@ -16,8 +16,7 @@ import torch
 from transformers import PreTrainedTokenizerBase, TrainerCallback, set_seed
 
 from focalcls.core.errors import UserError
-from focalcls.data.cleaning import LABEL, TEXT
-from focalcls.data.splitting import class_counts
+from focalcls.data.cleaning import LABEL, TEXT, class_counts
 from focalcls.devices.precision import compute_precision, resolve_dtype
 from focalcls.train.checkpoints import FOLDER, fingerprint, resume_point
 from focalcls.train.fast_dropout import use_fast_lora_dropout
