@@ -209,10 +209,15 @@ def test_early_stopping_watches_val_macro_f1_by_default_and_keeps_the_best(stage
     assert summary["best_step"] == int(log.step[log.val_macro_f1.idxmax()])  # the first of equal passes
 
 
-@pytest.mark.parametrize("processes, kill_after", [(1, 2), (2, 8)], ids=["one-process", "two-processes-mid-epoch-1"])
-def test_killed_training_resumes_and_matches_an_uninterrupted_run(stages, tiny_model_dir, processes, kill_after):
-    # Two processes take 6 steps per epoch: a kill after step 8 resumes inside the second epoch.
-    settings = {"epochs": 4 * processes, "eval_steps": 2, "patience": 100, "cpu_processes": processes}
+@pytest.mark.parametrize(
+    "processes, epochs, kill_after", [(1, 2, 2), (2, 3, 8)], ids=["one-process", "two-processes-mid-epoch-1"]
+)
+def test_killed_training_resumes_and_matches_an_uninterrupted_run(
+    stages, tiny_model_dir, processes, epochs, kill_after
+):
+    # One process takes 11 steps an epoch, two take 6: a kill after step 8 resumes inside the second epoch.
+    # Ten steps or more stay after the kill, so the training is still running when it comes.
+    settings = {"epochs": epochs, "eval_steps": 2, "patience": 100, "cpu_processes": processes}
     whole, killed = f"p/whole{processes}", f"p/killed{processes}"
     run_script("train.py", *train_args(whole, tiny_model_dir, **settings), cwd=stages)
     job = subprocess.Popen(
