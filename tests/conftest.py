@@ -29,9 +29,12 @@ FILLER = ["今天", "我们", "消息", "新闻", "表示", "记者", "报道"]
 def pytest_configure(config):
     """The tests' fake GPU ids ("0" to "3") and ports lock files in a pool of this run's own, which its test
     processes share (pytest-xdist's workers inherit it): they never wait on, nor hold, the ids that a box's
-    real trainings lock."""
+    real trainings lock. OpenMP threads that wait sleep (every process the tests start inherits it)."""
     if "PYTEST_XDIST_WORKER" not in os.environ:  # the run itself, not one of its workers
         os.environ["FOCALCLS_GPU_POOL"] = tempfile.mkdtemp(prefix=f"focalcls-test-gpu-pool-{os.getpid()}-")
+    # Three test processes, each starting jobs, share two cores: an OpenMP thread that spins while it waits
+    # burns a core another process needs (about a tenth of a training job's CPU here). Results are the same.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 # The modules whose whole-workflow runs take longest, in the order the test processes start them. pytest-xdist

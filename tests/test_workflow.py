@@ -655,7 +655,7 @@ def test_a_failed_job_leaves_nothing_complete_and_the_rerun_finishes_it(workflow
     weights = (model / "model.safetensors").read_bytes()
     (model / "model.safetensors").write_bytes(weights[: len(weights) // 2])  # a disk that filled up while copying
 
-    target = "results/presets/extra/eval/metrics.json"
+    target = "results/presets/extra/train_summary.json"
     failed = snakemake(target, "--configfile", "config.yaml", "--cores", "2", cwd=work, check=False)
     assert failed.returncode != 0
     assert not (work / "results/presets/extra/adapter").exists()

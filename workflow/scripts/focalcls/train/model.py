@@ -1,4 +1,7 @@
-"""Base checkpoint -> LoRA sequence classifier; save and reload adapters with their label map, verified."""
+"""Base checkpoint -> LoRA sequence classifier; save and reload adapters with their label map, verified.
+
+transformers' model classes and peft are imported in the functions that use them: the split and zero-shot
+jobs import this module for the tokenizer alone, and those imports are about 2 s of such a job's start."""
 
 from __future__ import annotations
 
@@ -8,17 +11,21 @@ import os
 import pickle
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
-from peft import LoraConfig, PeftModel, TaskType, get_peft_model
 from safetensors.torch import load_file
-from transformers import AutoModelForSequenceClassification, AutoTokenizer, PreTrainedModel
+from transformers import AutoTokenizer
 
 from focalcls.config.checks import require_tokenizer_files
 from focalcls.config.outside_adapters import ADAPTER_META, ADAPTER_WEIGHTS, HEAD_NAMES, PICKLED_WEIGHTS
 from focalcls.core.atomic import read_json, write_json
 from focalcls.core.errors import UserError
 from focalcls.devices.precision import inference_types
+
+if TYPE_CHECKING:
+    from peft import PeftModel
+    from transformers import PreTrainedModel
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +75,8 @@ def load_classifier(
     trust_remote_code: bool = False,
 ) -> PreTrainedModel:
     """A sequence-classification model with a fresh head of len(labels) outputs."""
+    from transformers import AutoModelForSequenceClassification  # here, not above: see the module's docstring
+
     with refusing_remote_code(checkpoint):
         model = AutoModelForSequenceClassification.from_pretrained(
             str(checkpoint),
@@ -103,6 +112,8 @@ def head_name(model: torch.nn.Module) -> str:
 
 
 def add_lora(model: PreTrainedModel, *, r: int, alpha: int, dropout: float, target_modules) -> PeftModel:
+    from peft import LoraConfig, TaskType, get_peft_model  # here, not above: see the module's docstring
+
     config = LoraConfig(
         task_type=TaskType.SEQ_CLS,
         r=r,
@@ -153,6 +164,8 @@ def load_trained_classifier(
         checkpoint, labels, pad_token_id=tokenizer.pad_token_id, dtype=dtype, trust_remote_code=trust_remote_code
     )
     saved_head(adapter, head_name(base))  # a clear error before peft's KeyError
+    from peft import PeftModel  # here, not above: see the module's docstring
+
     model = PeftModel.from_pretrained(base, str(adapter), is_trainable=False)
     verify_head(model, adapter)
     if saved != list(labels):
