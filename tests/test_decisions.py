@@ -2,18 +2,22 @@
 as worse than ce, and the gamma-then-alpha search, planned by Snakemake from its first stage's result, trains
 nothing twice. (That two presets with the same settings are never told apart is tested where it is cheaper:
 the same config and seed train the same model in test_scripts, and the intervals' false alarms on simulated
-runs in report/test_differences; ties going to the first listed preset in report/test_report.)"""
+runs in report/test_differences; ties going to the first listed preset in report/test_report.)
+
+The run starts from a training file and a validation file alone, with the audit cross-fitted by ce, and its
+last test checks that scenario: one tiny run serves both, as each of its jobs is mostly an interpreter's start."""
 
 import copy
 import json
 import re
 
+import pandas as pd
 import pytest
 import yaml
 
 from focalcls.core.spreadsheets import write_xlsx
 from helpers import snakemake
-from test_workflow import RAW, RETRAIN_PLAN, tiny_config
+from test_workflow import RETRAIN_PLAN, tiny_config
 
 pytestmark = pytest.mark.slow  # runs Snakemake and trains
 
@@ -25,15 +29,20 @@ PRESETS = {
     # the search's first point, configured as a preset: its runs serve the search, trained once
     "focal-twin": {"loss": "focal", "form": "sigmoid", "alpha": 0.25, "gamma": 0.5},
 }
+TRAINING_ROWS = 230  # the rest is the validation file
 TUNE = {"gammas": [0.5, 2.0], "alpha": 0.25, "alphas": [0.75], "form": "sigmoid", "metric": "macro_f1"}
 
 
 @pytest.fixture(scope="module")
 def decided(tmp_path_factory, imbalanced_rows, tiny_model_dir):
     work = tmp_path_factory.mktemp("decisions")
-    write_xlsx(work / RAW, imbalanced_rows)
+    write_xlsx(work / "input/train.xlsx", imbalanced_rows.iloc[:TRAINING_ROWS])
+    write_xlsx(work / "input/val.xlsx", imbalanced_rows.iloc[TRAINING_ROWS:])
     config = tiny_config(tiny_model_dir)
+    config["data"] = {"train": "input/train.xlsx", "val": "input/val.xlsx", "keep_columns": ["id"]}
     config.update(presets=copy.deepcopy(PRESETS), baselines=["tfidf"], predict={}, logit_adjustment={"taus": []})
+    # The audit's training rows scored by ce cross-fitted over two folds: two more trainings, the first seed's.
+    config["audit"] = {"folds": 2, "model": "ce"}
     config["ensembles"] = {"seeds": False, "tfidf": False}  # decisions between presets (ensembles: test_ensembles)
     config["train"].update(seeds=SEEDS, epochs=3)
     config["tune"] = TUNE
@@ -123,3 +132,21 @@ def test_the_quality_bench_prints_what_a_run_of_seeds_and_the_search_holds(decid
     assert re.search(r"^ce\s+\d\.\d{3} ± \d\.\d{3}\s+\d\.\d{3} ± ", out, flags=re.M)  # mean ± sd over the seeds
     assert re.search(r"^tuned\s+\d\.\d{3} ± ", out, flags=re.M) and "search, alpha at gamma" in out
     assert re.search(r"^broken \| -\d\.\d{3} \| -\d\.\d{3} to -\d\.\d{3} \| worse", out, flags=re.M) and "Use ce" in out
+
+
+def test_train_and_val_files_alone_run_through_and_the_report_says_where_test_came_from(decided, imbalanced_rows):
+    test = pd.read_excel(decided / "results/data/test.xlsx", dtype=str)
+    training_ids = set(imbalanced_rows.id.iloc[:TRAINING_ROWS])
+    assert set(test.id) <= training_ids and len(test) == pytest.approx(0.2 * TRAINING_ROWS, abs=4)
+    html = (decided / "results/report.html").read_text(encoding="utf-8")
+    assert (
+        "val: the file input/val.xlsx; test: 20% of the training file input/train.xlsx, stratified by label (seed 1); "
+        "no test file was given." in html
+    )
+    audit = json.loads((decided / "results/audit/summary.json").read_text())
+    assert audit["model"]["train"] == "ce, 2-fold: 2 trainings" and "ce, 2-fold: 2 trainings" in html
+    texts = set(pd.read_excel(decided / "results/data/train.xlsx", dtype=str).text)
+    held = [pd.read_excel(decided / f"results/presets/audit/fold-{i}/held/predictions.xlsx", dtype=str) for i in (1, 2)]
+    assert audit["train"]["rows"] == len(texts) == sum(map(len, held)) and set().union(*(h.text for h in held)) == texts
+    fold = pd.read_excel(decided / "results/audit/folds/fold-1/train.xlsx", dtype=str)
+    assert not set(fold.text) & set(held[0].text)  # the held-out fold never seen in training

@@ -131,36 +131,6 @@ def test_report_names_every_model(workflow_run):
     assert html.count("data:image/png;base64,") >= 4 and "http://" not in html.replace("http://www.w3.org", "")
 
 
-def test_train_and_val_files_alone_run_through_and_the_report_says_where_test_came_from(
-    tmp_path, tiny_model_dir, imbalanced_rows
-):
-    config = tiny_config(tiny_model_dir)
-    del config["predict"]
-    # The audit's training rows scored by ce cross-fitted over two folds: two more trainings on the tiny model.
-    config.update(presets={"ce": PRESETS["ce"]}, baselines=["tfidf"], audit={"folds": 2, "model": "ce"})
-    config["data"] = {"train": "input/train.xlsx", "val": "input/val.xlsx", "keep_columns": ["id"]}
-    write_xlsx(tmp_path / "input/train.xlsx", imbalanced_rows.iloc[:230])
-    write_xlsx(tmp_path / "input/val.xlsx", imbalanced_rows.iloc[230:])
-    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
-    snakemake("--configfile", "config.yaml", "--cores", "2", cwd=tmp_path)
-    test = pd.read_excel(tmp_path / "results/data/test.xlsx", dtype=str)
-    assert set(test.id) <= set(imbalanced_rows.id.iloc[:230]) and len(test) == pytest.approx(0.2 * 230, abs=4)
-    html = (tmp_path / "results/report.html").read_text(encoding="utf-8")
-    assert (
-        "val: the file input/val.xlsx; test: 20% of the training file input/train.xlsx, stratified by label (seed 1); "
-        "no test file was given." in html
-    )
-    audit = load(tmp_path, "results/audit/summary.json")
-    assert audit["model"]["train"] == "ce, 2-fold: 2 trainings" and "ce, 2-fold: 2 trainings" in html
-    texts = set(pd.read_excel(tmp_path / "results/data/train.xlsx", dtype=str).text)
-    held = [
-        pd.read_excel(tmp_path / f"results/presets/audit/fold-{i}/held/predictions.xlsx", dtype=str) for i in (1, 2)
-    ]
-    assert audit["train"]["rows"] == len(texts) == sum(map(len, held)) and set().union(*(h.text for h in held)) == texts
-    fold = pd.read_excel(tmp_path / "results/audit/folds/fold-1/train.xlsx", dtype=str)
-    assert not set(fold.text) & set(held[0].text)  # the held-out fold never seen in training
-
-
 def test_nothing_left_to_do_and_one_preset_change_reruns_only_it(workflow_run):
     work = workflow_run
     assert "Nothing to be done" in snakemake("--configfile", "config.yaml", "-n", cwd=work).stdout
