@@ -1,8 +1,9 @@
 """The report's decision procedure end to end on the tiny model: over several seeds, a broken preset is reported
 as worse than ce, and the gamma-then-alpha search, planned by Snakemake from its first stage's result, trains
 nothing twice. (That two presets with the same settings are never told apart is tested where it is cheaper:
-the same config and seed train the same model in test_scripts, and the intervals' false alarms on simulated
-runs in report/test_differences; ties going to the first listed preset in report/test_report.)
+the same config and seed train the same model in test_scripts, a run's seed does not depend on its preset's
+name (below), the intervals' false alarms on simulated runs in report/test_differences, ties going to the
+first listed preset in report/test_report.)
 
 The run starts from a training file and a validation file alone, with the audit cross-fitted by ce, and its
 last test checks that scenario: one tiny run serves both, as each of its jobs is mostly an interpreter's start."""
@@ -78,6 +79,15 @@ def test_a_broken_preset_is_worse_over_the_seeds_and_ce_is_chosen(decided):
     headline = html.split('<p class="headline">')[1].split("</ul>")[0]
     assert "Use <strong>ce</strong>" in headline
     assert "Plain cross-entropy (ce) is the best on validation" in headline
+
+
+def test_every_preset_trains_a_seed_with_that_seed_whatever_its_name(decided):
+    """The intervals pair presets seed by seed: a run's seed comes from its seed folder, never from its name
+    (the commands a retraining of seed 1 would run, read from the dry run)."""
+    targets = [f"results/presets/{p}/seed-1/train_summary.json" for p in ("ce", "broken", "focal-twin")]
+    plan = snakemake(*targets, "-n", "-p", "--forcerun", "train", "--configfile", "config.yaml", cwd=decided).stdout
+    seeds = dict(re.findall(r'--run (\S+) .*?\\?"seed\\?": (\d+)', plan))
+    assert seeds == {"ce/seed-1": "1", "broken/seed-1": "1", "focal-twin/seed-1": "1"}
 
 
 def test_one_seed_is_a_target_that_reruns_alone_and_adding_a_seed_trains_only_it(decided):

@@ -2,7 +2,7 @@
 
 Counted with numpy alone: every training, evaluation, calibration and report job computes these, and
 importing scikit-learn's metrics costs about a second of each job's start (they agree with scikit-learn's
-to the last float; tests/core/test_metrics.py checks). The binary test's curves stay with scikit-learn, in
+to within 1e-12; tests/core/test_metrics.py checks). The binary test's curves stay with scikit-learn, in
 focalcls/evaluate/ranking.py."""
 
 from __future__ import annotations

@@ -223,7 +223,7 @@ def check_hub_id(repo_id: str, timeout: float = 3.0) -> list[Finding]:
 def check_pad_token(checkpoint: str, trust_remote_code: bool) -> Finding:
     try:
         from focalcls.train.model import (
-            load_tokenizer,  # transformers and peft: a missing one is a finding, not a crash
+            load_tokenizer,  # a missing transformers is a finding, not a crash (peft: check_packages)
         )
 
         tokenizer = load_tokenizer(checkpoint, trust_remote_code=trust_remote_code)
