@@ -106,8 +106,9 @@ def per_class_figures(
     y_true: np.ndarray, y_pred: np.ndarray, n_labels: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Precision, recall, F1 and support of every class id, 0 where a figure divides by zero."""
-    counts = confusion(y_true, y_pred, n_labels)
-    hits, support, predicted = np.diag(counts), counts.sum(axis=1), counts.sum(axis=0)
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    hits = np.bincount(y_true[y_true == y_pred], minlength=n_labels)
+    support, predicted = np.bincount(y_true, minlength=n_labels), np.bincount(y_pred, minlength=n_labels)
     precision, recall, f1 = (
         np.divide(top, bottom, out=np.zeros(n_labels), where=bottom > 0)
         for top, bottom in ((hits, predicted), (hits, support), (2 * hits, support + predicted))
@@ -130,6 +131,4 @@ def average_precision(positive: np.ndarray, scores: np.ndarray) -> float:
 def f1_from_counts(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndarray:
     """F1 of every class from counts alone (fast enough to repeat thousands of times); 0 where a class
     is neither true nor predicted."""
-    tp = np.bincount(y_true[y_true == y_pred], minlength=n_classes)
-    seen = np.bincount(y_true, minlength=n_classes) + np.bincount(y_pred, minlength=n_classes)
-    return np.where(seen > 0, 2 * tp / np.maximum(seen, 1), 0.0)
+    return per_class_figures(y_true, y_pred, n_classes)[2]
