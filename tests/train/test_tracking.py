@@ -135,3 +135,43 @@ def test_a_missing_tracking_package_is_one_line_naming_the_requirements_file(mon
     ):
         tracking.check_packages(["mlflow"])
     tracking.check_packages(["wandb"])  # the Trainer names the packages of the integrations it ships itself
+
+
+def find_experiment_after_a_pause(settings: dict, barrier) -> None:
+    """One job's use_store, with a pause between MLflow's check that the name is free and its write of the new
+    experiment: without the lock every job that passed the check makes an experiment of its own."""
+    import time
+
+    from mlflow.store.tracking.file_store import FileStore
+
+    check = FileStore._validate_experiment_does_not_exist
+
+    def check_then_pause(self, name):
+        check(self, name)
+        time.sleep(0.2)
+
+    FileStore._validate_experiment_does_not_exist = check_then_pause
+    barrier.wait()
+    tracking.use_store(settings)
+
+
+def test_trainings_starting_together_share_one_experiment(tmp_path):
+    """Four trainings of a 4-GPU box (or a cluster's) start at once, each finding or making the experiment."""
+    import multiprocessing
+
+    if not test_workflow.TRACKED:
+        pytest.skip("pip install -r envs/requirements-tracking.txt")
+    import mlflow  # noqa: F401  (imported once, before the processes fork)
+
+    store = tmp_path / "mlflow"
+    settings = {"uri": store.as_uri(), "default_store": True, "experiment": "focalcls"}
+    context = multiprocessing.get_context("fork")
+    barrier = context.Barrier(4)
+    jobs = [context.Process(target=find_experiment_after_a_pause, args=(settings, barrier)) for _ in range(4)]
+    for job in jobs:
+        job.start()
+    for job in jobs:
+        job.join(timeout=60)
+    assert [job.exitcode for job in jobs] == [0] * 4
+    named = [meta for meta in store.glob("*/meta.yaml") if "name: focalcls" in meta.read_text()]
+    assert len(named) == 1, f"{len(named)} experiments named focalcls"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import fcntl
 import hashlib
 import importlib.util
 import json
@@ -16,6 +17,8 @@ import os
 import shutil
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from urllib.parse import urlparse
+from urllib.request import url2pathname
 
 from focalcls.core.errors import UserError
 
@@ -73,11 +76,30 @@ def use_store(settings: Mapping):
     import mlflow
 
     mlflow.set_tracking_uri(settings["uri"])
-    try:
-        return mlflow, mlflow.set_experiment(settings["experiment"]).experiment_id
-    except mlflow.exceptions.MlflowException:
-        # Two jobs creating the experiment at once: the one that lost finds the other's.
-        return mlflow, mlflow.get_experiment_by_name(settings["experiment"]).experiment_id
+    with experiment_lock(settings["uri"]):
+        try:
+            return mlflow, mlflow.set_experiment(settings["experiment"]).experiment_id
+        except mlflow.exceptions.MlflowException:
+            # A database or server store refuses a second experiment of one name: the job that lost finds
+            # the other's.
+            return mlflow, mlflow.get_experiment_by_name(settings["experiment"]).experiment_id
+
+
+@contextlib.contextmanager
+def experiment_lock(uri: str) -> Iterator[None]:
+    """Held while a job finds or makes the experiment in a file store, whose check for the name and write of
+    the new experiment are two steps: trainings starting together (a 4-GPU box, a cluster) each made an
+    experiment of the same name, their runs split between them, and the track rule failed on the runs of the
+    one it did not find. A database or server store needs no lock."""
+    parsed = urlparse(uri)
+    if parsed.scheme not in ("file", ""):
+        yield
+        return
+    store = Path(url2pathname(parsed.path))
+    store.mkdir(parents=True, exist_ok=True)
+    with open(store / ".experiment.lock", "a") as lock:  # MLflow reads only the folders in its store
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, or its process dies
+        yield
 
 
 def tensorboard_folder(out_dir: Path) -> Path:
