@@ -1,7 +1,7 @@
 import pytest
 
 from focalcls.config.checks import check_config, require_model_folder
-from focalcls.config.loading import SCHEMA, complete
+from focalcls.config.loading import SCHEMA, complete, complete_preset, load_schema
 from focalcls.core.errors import UserError
 
 
@@ -142,6 +142,20 @@ def test_a_whole_number_written_as_a_float_becomes_an_integer():
     train = complete({"train": {"batch_size": 8.0, "lr": 1.0e-4}})["train"]
     assert type(train["batch_size"]) is int and train["batch_size"] == 8
     assert train["lr"] == 1.0e-4
+
+
+def test_a_completed_preset_and_the_schema_are_copies_each_call():
+    """Both are parsed or completed once a process: a caller changing what it got changes no later call's."""
+    first = complete_preset({"loss": "focal", "gamma": 2.0})
+    expected = dict(first)
+    first["gamma"], first["alpha"] = 9.0, "changed"
+    assert complete_preset({"gamma": 2.0, "loss": "focal"}) == expected  # keys in another order
+    assert expected["beta"] == 0.999 and expected["form"] == "softmax"  # the schema's defaults
+    assert complete_preset({"loss": "focal", "gamma": 3.0})["gamma"] == 3.0
+    with pytest.raises(UserError, match="gamma"):
+        complete_preset({"loss": "focal", "gamma": -1.0})
+    load_schema()["properties"].clear()
+    assert "presets" in load_schema()["properties"]
 
 
 @pytest.mark.parametrize(
