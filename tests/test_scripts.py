@@ -174,15 +174,42 @@ def train_args(out_dir, model_dir, **settings):
     return train_flags(model_dir, out_dir, threads=2, preset="p", settings=settings)
 
 
-def test_two_cpu_processes_train_one_adapter_written_by_rank_zero(stages, tiny_model_dir):
-    done = run_script("train.py", *train_args("p/ddp", tiny_model_dir, cpu_processes=2, epochs=1), cwd=stages)
-    summary = read(stages, "p/ddp/train_summary.json")
+# The resume tests' trainings, by processes: epochs, and the step after which the copy is killed. One process
+# takes 11 steps an epoch, two take 6: a kill after step 8 resumes inside the second epoch. Ten steps or more
+# stay after the kill, so the training is still running when it comes.
+RESUMED = {1: (2, 2), 2: (3, 8)}
+
+
+def resumable(processes: int) -> dict:
+    return {"epochs": RESUMED[processes][0], "eval_steps": 2, "patience": 100, "cpu_processes": processes}
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(stages, tiny_model_dir):
+    """uninterrupted(processes) -> (folder, stderr) of a training in that many processes never killed, run once
+    a module: the resume tests match a killed copy against it; the two-process one is also the test of two
+    processes training one adapter."""
+    made = {}
+
+    def run(processes: int) -> tuple[str, str]:
+        if processes not in made:
+            folder = f"p/whole{processes}"
+            done = run_script("train.py", *train_args(folder, tiny_model_dir, **resumable(processes)), cwd=stages)
+            made[processes] = folder, done.stderr
+        return made[processes]
+
+    return run
+
+
+def test_two_cpu_processes_train_one_adapter_written_by_rank_zero(stages, uninterrupted):
+    folder, stderr = uninterrupted(2)
+    summary = read(stages, f"{folder}/train_summary.json")
     single_steps = -(-len(pd.read_excel(stages / "d/train.xlsx")) // TRAIN["batch_size"])
     assert summary["world_size"] == 2 and summary["best_step"] is not None  # evaluation ran in both processes
-    assert summary["steps"] == -(-single_steps // 2)  # each process sees half the rows
-    assert "process 0 of 2 trained" in done.stderr and "process 1 of 2 trained" in done.stderr
-    assert re.findall(r"process (\d) wrote", done.stderr) == ["0"]
-    assert (stages / "p/ddp/adapter/adapter_model.safetensors").exists()
+    assert summary["steps"] == RESUMED[2][0] * -(-single_steps // 2)  # each process sees half the rows
+    assert "process 0 of 2 trained" in stderr and "process 1 of 2 trained" in stderr
+    assert re.findall(r"process (\d) wrote", stderr) == ["0"]
+    assert (stages / f"{folder}/adapter/adapter_model.safetensors").exists()
 
 
 def test_two_processes_shard_evaluation_and_gather_rows_in_order(stages, tiny_model_dir):
@@ -209,17 +236,10 @@ def test_early_stopping_watches_val_macro_f1_by_default_and_keeps_the_best(stage
     assert summary["best_step"] == int(log.step[log.val_macro_f1.idxmax()])  # the first of equal passes
 
 
-@pytest.mark.parametrize(
-    "processes, epochs, kill_after", [(1, 2, 2), (2, 3, 8)], ids=["one-process", "two-processes-mid-epoch-1"]
-)
-def test_killed_training_resumes_and_matches_an_uninterrupted_run(
-    stages, tiny_model_dir, processes, epochs, kill_after
-):
-    # One process takes 11 steps an epoch, two take 6: a kill after step 8 resumes inside the second epoch.
-    # Ten steps or more stay after the kill, so the training is still running when it comes.
-    settings = {"epochs": epochs, "eval_steps": 2, "patience": 100, "cpu_processes": processes}
-    whole, killed = f"p/whole{processes}", f"p/killed{processes}"
-    run_script("train.py", *train_args(whole, tiny_model_dir, **settings), cwd=stages)
+@pytest.mark.parametrize("processes", RESUMED, ids=["one-process", "two-processes-mid-epoch-1"])
+def test_killed_training_resumes_and_matches_an_uninterrupted_run(stages, tiny_model_dir, uninterrupted, processes):
+    settings, kill_after = resumable(processes), RESUMED[processes][1]
+    (whole, _), killed = uninterrupted(processes), f"p/killed{processes}"
     job = subprocess.Popen(
         script_argv("train.py", *train_args(killed, tiny_model_dir, **settings)),
         cwd=stages,
