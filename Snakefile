@@ -21,6 +21,23 @@ include: "workflow/rules/check_env.smk"
 include: "workflow/rules/track.smk"
 
 
+# Seconds of work each, from stored predictions or metrics to small files: under a cluster executor these
+# run on the host that runs Snakemake instead of waiting, each as a job of its own, for a queue and for the
+# executor's status queries (tens of seconds a job). Without one, nothing changes.
+localrules:
+    calibrate,
+    binary_test,
+    logit_adjustment,
+    ensemble,
+    model_card,
+    tune_gamma,
+    tune_alpha,
+    tuned,
+    audit,
+    report,
+    track,
+
+
 rule all:
     default_target: True
     input:
