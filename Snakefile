@@ -33,7 +33,6 @@ localrules:
     tune_gamma,
     tune_alpha,
     tuned,
-    audit,
     report,
     track,
 

@@ -100,8 +100,8 @@ def test_one_seed_is_a_target_that_reruns_alone_and_adding_a_seed_trains_only_it
     config["train"]["seeds"] = [*SEEDS, 3]
     (decided / "more.yaml").write_text(yaml.safe_dump(config))
     plan = snakemake("results/report.html", "--configfile", "more.yaml", "-n", "--quiet", "rules", cwd=decided).stdout
-    # the new seed's run of each preset and of the search's first stage but its twin preset's point (its
-    # second stage is planned once the first stage has chosen again)
+    # the new seed's run of each preset, and none of the search's first stage, whose one point is focal-twin's
+    # (its second stage is planned once the first stage has chosen again)
     assert any(line.split() == ["train", str(len(PRESETS) + len(TUNE["gammas"]) - 1)] for line in plan.splitlines())
 
 

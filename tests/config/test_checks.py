@@ -154,6 +154,8 @@ def test_a_completed_preset_and_the_schema_are_copies_each_call():
     assert complete_preset({"loss": "focal", "gamma": 3.0})["gamma"] == 3.0
     with pytest.raises(UserError, match="gamma"):
         complete_preset({"loss": "focal", "gamma": -1.0})
+    with pytest.raises(UserError, match="alpha"):  # a value JSON cannot hold is checked all the same
+        complete_preset({"loss": "focal", "alpha": SCHEMA})
     load_schema()["properties"].clear()
     assert "presets" in load_schema()["properties"]
 

@@ -166,12 +166,27 @@ def test_trainings_starting_together_share_one_experiment(tmp_path):
     store = tmp_path / "mlflow"
     settings = {"uri": store.as_uri(), "default_store": True, "experiment": "focalcls"}
     context = multiprocessing.get_context("fork")
-    barrier = context.Barrier(4)
+    barrier = context.Barrier(4, timeout=60)  # a job that fails before it does not hold the others for ever
     jobs = [context.Process(target=find_experiment_after_a_pause, args=(settings, barrier)) for _ in range(4)]
     for job in jobs:
         job.start()
     for job in jobs:
         job.join(timeout=60)
+        job.kill()
     assert [job.exitcode for job in jobs] == [0] * 4
     named = [meta for meta in store.glob("*/meta.yaml") if "name: focalcls" in meta.read_text()]
     assert len(named) == 1, f"{len(named)} experiments named focalcls"
+    # Found, not made, by a later job: no lock then; a server or database store never takes one.
+    assert tracking.use_store(settings)[1] == named[0].parent.name
+
+
+def test_only_a_file_store_is_locked_while_the_experiment_is_made(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for uri in ("http://tracking:5000", "sqlite:///x.db", "databricks"):
+        with tracking.experiment_lock(uri):
+            pass
+    assert list(tmp_path.iterdir()) == []
+    (tmp_path / "store").mkdir()
+    for uri in ((tmp_path / "store").as_uri(), "store"):
+        with tracking.experiment_lock(uri):
+            assert (tmp_path / "store/.experiment.lock").is_file()

@@ -24,13 +24,13 @@ SCHEMA = Path(__file__).with_name("schema.yaml")  # package data: every install 
 def load_schema(path: str | Path = SCHEMA) -> dict:
     if not Path(path).is_file():
         raise UserError(f"{path}: the config schema is not there; pass the path of a schema file as schema_path")
-    return copy.deepcopy(_parsed_schema(str(path)))
+    return copy.deepcopy(_parsed_schema(str(Path(path).resolve())))
 
 
 @functools.cache
 def _parsed_schema(path: str) -> dict:
     """Parsed once a process, with libyaml where PyYAML has it (8 times faster): a Snakefile with a search
-    completes every point's preset, and under a cluster executor every job parses the Snakefile again."""
+    completes every point's preset (Snakemake's validate reads the file again itself)."""
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     return yaml.load(Path(path).read_text(encoding="utf-8"), Loader=loader)
 
@@ -88,7 +88,11 @@ def load_config(path: str | Path, schema_path: str | Path = SCHEMA) -> dict:
 
 def complete_preset(preset: Mapping, schema_path: str | Path = SCHEMA) -> dict:
     """One preset with the schema's defaults filled in, e.g. {"loss": "ce"} for a script of your own."""
-    return copy.deepcopy(_completed_preset(json.dumps(preset, sort_keys=True, default=repr), str(schema_path)))
+    try:
+        key = json.dumps(preset, sort_keys=True)
+    except TypeError:  # a value JSON cannot hold: checked as it is, each time
+        return complete({"presets": {"p": dict(preset)}}, schema_path)["presets"]["p"]
+    return copy.deepcopy(_completed_preset(key, str(schema_path)))
 
 
 @functools.lru_cache(maxsize=256)

@@ -76,7 +76,8 @@ def use_store(settings: Mapping):
     import mlflow
 
     mlflow.set_tracking_uri(settings["uri"])
-    with experiment_lock(settings["uri"]):
+    new = mlflow.get_experiment_by_name(settings["experiment"]) is None  # the store made here if missing
+    with experiment_lock(settings["uri"]) if new else contextlib.nullcontext():
         try:
             return mlflow, mlflow.set_experiment(settings["experiment"]).experiment_id
         except mlflow.exceptions.MlflowException:
@@ -87,19 +88,23 @@ def use_store(settings: Mapping):
 
 @contextlib.contextmanager
 def experiment_lock(uri: str) -> Iterator[None]:
-    """Held while a job finds or makes the experiment in a file store, whose check for the name and write of
-    the new experiment are two steps: trainings starting together (a 4-GPU box, a cluster) each made an
-    experiment of the same name, their runs split between them, and the track rule failed on the runs of the
-    one it did not find. A database or server store needs no lock."""
+    """Held while a job makes the experiment in a file store, whose check for the name and write of the new
+    experiment are two steps: trainings starting together (a 4-GPU box, a cluster) each made an experiment
+    of the same name, their runs split between them, and the track rule failed on the runs of the one it did
+    not find. A database or server store needs no lock; a file system without locks (Lustre mounted without
+    flock) gets none, as before."""
     parsed = urlparse(uri)
-    if parsed.scheme not in ("file", ""):
+    if not (parsed.scheme == "file" or (not parsed.scheme and uri != "databricks")):  # MLflow's file stores
         yield
         return
-    store = Path(url2pathname(parsed.path))
-    store.mkdir(parents=True, exist_ok=True)
-    with open(store / ".experiment.lock", "a") as lock:  # MLflow reads only the folders in its store
-        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, or its process dies
+    path = Path(url2pathname(parsed.path)) / ".experiment.lock"  # MLflow reads only the folders in its store
+    fd = os.open(path, os.O_RDONLY | os.O_CREAT, 0o666)  # read-only: a store that users share
+    with contextlib.suppress(OSError):  # a file system without locks: none, as before
+        fcntl.flock(fd, fcntl.LOCK_EX)  # released when the file closes, or its process dies
+    try:
         yield
+    finally:
+        os.close(fd)
 
 
 def tensorboard_folder(out_dir: Path) -> Path:
