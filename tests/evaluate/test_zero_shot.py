@@ -24,7 +24,13 @@ def one_at_a_time(model, tokenizer, prompt: str, label_ids: list[int]) -> float:
     return sum(logp[len(prompt_ids) - 1 + t, token].item() for t, token in enumerate(label_ids))
 
 
-def test_cached_batched_scores_equal_one_sequence_at_a_time(lm):
+@pytest.mark.parametrize("budget", [None, 1], ids=["all-labels-at-once", "one-label-a-pass"])
+def test_cached_batched_scores_equal_one_sequence_at_a_time(lm, budget, monkeypatch):
+    """Whether the labels' continuations fit one pass or each takes its own (the logits' memory budget)."""
+    from focalcls.evaluate import zero_shot
+
+    if budget:
+        monkeypatch.setattr(zero_shot, "LOGITS_BUDGET_BYTES", budget)
     model, tokenizer = lm
     prompts = build_prompts(tokenizer, TEXTS, LABELS, "{text}。类别：{labels}。答：", max_length=16)
     tokens = label_tokens(tokenizer, LABELS, "")

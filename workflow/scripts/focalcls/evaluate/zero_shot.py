@@ -6,6 +6,7 @@ once per label, so the label names cost a few tokens each instead of a whole pro
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 
 import numpy as np
@@ -32,11 +33,16 @@ def label_tokens(tokenizer, labels: Sequence[str], prefix: str) -> list[list[int
     return tokens
 
 
+# What the continuation pass's logits may take at once (the model's own and their float32 copy): each label
+# token of each row holds a whole vocabulary's logits, 1.5 MB for a vocabulary of 262k, so 16 rows and 21
+# labels of 20 tokens took 14 GB in one pass. Labels are scored in groups that fit.
+LOGITS_BUDGET_BYTES = 1 << 30
+
+
 @torch.inference_mode()
 def label_log_likelihoods(model, tokenizer, prompts: Sequence[str], labels: Sequence[list[int]]) -> torch.Tensor:
     """(len(prompts), len(labels)): log p(label tokens | prompt), summed over the label's tokens."""
     device = next(model.parameters()).device
-    pad = tokenizer.pad_token_id
     side, tokenizer.padding_side = tokenizer.padding_side, "left"  # every prompt then ends at the last column
     try:
         batch = tokenizer(list(prompts), padding=True, return_tensors="pt").to(device)
@@ -53,28 +59,42 @@ def label_log_likelihoods(model, tokenizer, prompts: Sequence[str], labels: Sequ
     longest = max(len(ids) for ids in labels)
     if longest == 1:
         return scores.cpu()
+    per_label = len(prompts) * (longest - 1) * first.shape[-1] * (4 + out.logits.element_size())
+    group = max(1, LOGITS_BUDGET_BYTES // per_label)
+    pad, cache = tokenizer.pad_token_id, out.past_key_values
+    rest = [
+        continuation_log_likelihoods(model, cache, mask, positions, labels[start : start + group], pad)
+        for start in range(0, len(labels), group)
+    ]
+    return (scores + torch.cat(rest, dim=1)).cpu()
 
-    # The rest of every label's tokens in one pass: each prompt's cache repeated once per label; feeding
-    # label tokens 0..m-2 gives the logits that predict tokens 1..m-1.
-    n, k = len(prompts), len(labels)
-    feed = torch.full((k, longest - 1), pad, dtype=torch.long, device=device)
-    target = torch.zeros((k, longest - 1), dtype=torch.long, device=device)
-    valid = torch.zeros((k, longest - 1), dtype=mask.dtype, device=device)
+
+def continuation_log_likelihoods(
+    model, prompt_cache, mask: torch.Tensor, positions: torch.Tensor, labels: Sequence[list[int]], pad: int
+) -> torch.Tensor:
+    """(prompts, len(labels)): log p of each label's tokens after its first, in one pass: each prompt's cache
+    repeated once per label (a copy: the next group repeats it again); feeding label tokens 0..m-2 gives the
+    logits that predict tokens 1..m-1."""
+    device, longest = mask.device, max(len(ids) for ids in labels)
+    n, k = len(mask), len(labels)
+    feed = torch.full((k, max(longest - 1, 1)), pad, dtype=torch.long, device=device)
+    target = torch.zeros_like(feed)
+    valid = torch.zeros(feed.shape, dtype=mask.dtype, device=device)
     for j, ids in enumerate(labels):
         m = len(ids) - 1
         feed[j, :m], target[j, :m], valid[j, :m] = torch.tensor(ids[:-1]), torch.tensor(ids[1:]), 1
-    cache = out.past_key_values
+    cache = copy.deepcopy(prompt_cache)
     cache.batch_repeat_interleave(k)
     follow = model(
         input_ids=feed.repeat(n, 1),
         attention_mask=torch.cat([mask.repeat_interleave(k, dim=0), valid.repeat(n, 1)], dim=1),
-        position_ids=positions[:, -1:].repeat_interleave(k, dim=0) + torch.arange(1, longest, device=device),
+        position_ids=positions[:, -1:].repeat_interleave(k, dim=0) + torch.arange(1, feed.shape[1] + 1, device=device),
         past_key_values=cache,
         use_cache=True,
     )
     logits = follow.logits.float()
     picked = logits.gather(-1, target.repeat(n, 1)[..., None]).squeeze(-1) - logits.logsumexp(dim=-1)
-    return (scores + (picked * valid.repeat(n, 1)).sum(dim=1).view(n, k)).cpu()
+    return (picked * valid.repeat(n, 1)).sum(dim=1).view(n, k)
 
 
 def zero_shot_probs(
