@@ -32,9 +32,10 @@ def test_cached_batched_scores_equal_one_sequence_at_a_time(lm, budget, monkeypa
     if budget:
         monkeypatch.setattr(zero_shot, "LOGITS_BUDGET_BYTES", budget)
     model, tokenizer = lm
-    prompts = build_prompts(tokenizer, TEXTS, LABELS, "{text}。类别：{labels}。答：", max_length=16)
-    tokens = label_tokens(tokenizer, LABELS, "")
-    assert len({len(t) for t in tokens}) > 1  # labels of different lengths exercise the padding
+    labels = [*LABELS, "球"]  # one token: with a label a pass, a pass with nothing after the first token
+    prompts = build_prompts(tokenizer, TEXTS, labels, "{text}。类别：{labels}。答：", max_length=16)
+    tokens = label_tokens(tokenizer, labels, "")
+    assert len({len(t) for t in tokens}) > 1 and min(map(len, tokens)) == 1  # padding, and a one-token label
     got = label_log_likelihoods(model, tokenizer, prompts, tokens)
     expected = [[one_at_a_time(model, tokenizer, p, t) for t in tokens] for p in prompts]
     assert got.numpy() == pytest.approx(np.array(expected), abs=1e-4)

@@ -77,7 +77,9 @@ def continuation_log_likelihoods(
     logits that predict tokens 1..m-1."""
     device, longest = mask.device, max(len(ids) for ids in labels)
     n, k = len(mask), len(labels)
-    feed = torch.full((k, max(longest - 1, 1)), pad, dtype=torch.long, device=device)
+    if longest == 1:  # every label of the group is one token: nothing follows it
+        return torch.zeros((n, k), device=device)
+    feed = torch.full((k, longest - 1), pad, dtype=torch.long, device=device)
     target = torch.zeros_like(feed)
     valid = torch.zeros(feed.shape, dtype=mask.dtype, device=device)
     for j, ids in enumerate(labels):
@@ -88,7 +90,7 @@ def continuation_log_likelihoods(
     follow = model(
         input_ids=feed.repeat(n, 1),
         attention_mask=torch.cat([mask.repeat_interleave(k, dim=0), valid.repeat(n, 1)], dim=1),
-        position_ids=positions[:, -1:].repeat_interleave(k, dim=0) + torch.arange(1, feed.shape[1] + 1, device=device),
+        position_ids=positions[:, -1:].repeat_interleave(k, dim=0) + torch.arange(1, longest, device=device),
         past_key_values=cache,
         use_cache=True,
     )
