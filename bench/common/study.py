@@ -21,6 +21,7 @@ import pandas as pd
 import yaml
 
 from bench.common.demo_inputs import REPO
+from focalcls.core.atomic import write_text
 from focalcls.core.spreadsheets import write_xlsx
 from focalcls.data.cleaning import LABEL, TEXT
 from focalcls.data.demo import pip_download, verify_sha256
@@ -67,11 +68,11 @@ def prepare(study: Study, work: Path, split_seed: int) -> Path:
     stamp = work / f"{study.name}.rows.sha256"
     if not (data_xlsx.exists() and stamp.exists() and stamp.read_text() == digest):
         write_xlsx(data_xlsx, rows)
-        stamp.write_text(digest)
+        write_text(stamp, digest)  # after the rows: a stamp never vouches for a file half-written
     config = work / "config.yaml"
     text = yaml.safe_dump(study.config(data_xlsx, split_seed), allow_unicode=True, sort_keys=False)
     if not config.exists() or config.read_text(encoding="utf-8") != text:
-        config.write_text(text, encoding="utf-8")
+        write_text(config, text)
     return config
 
 
