@@ -321,11 +321,20 @@ def test_the_defaults_study_goes_on_past_a_failed_run_and_names_it(monkeypatch, 
     monkeypatch.syspath_prepend(str(REPO))
     from bench.quality import defaults
 
+    ran = []
+
+    def run(folder, config, preset, seeds, cores, triggers):
+        ran.append((folder.relative_to(tmp_path).as_posix(), triggers))
+        return folder.name != "r-8"  # r-8's runs fail
+
     monkeypatch.setattr(defaults, "base_config", lambda name, work: {})
-    monkeypatch.setattr(defaults, "run", lambda folder, *rest: folder.name != "r-8")  # r-8's runs fail
-    args = argparse.Namespace(sets=["demo", "chat"], preset="ce", seeds=[42], cores=2)
+    monkeypatch.setattr(defaults, "run", run)
+    args = argparse.Namespace(sets=["demo", "chat"], preset="ce", seeds=[42], cores=2, rerun_triggers=["params"])
     failed = defaults.train_every_candidate(tmp_path, args, ["default", "r-8", "r-32"])
     assert failed == [tmp_path / "demo/r-8", tmp_path / "chat/r-8"]
+    # a candidate runs on every data set before the next one starts: a stopped study leaves whole rows
+    order = ["demo/default", "chat/default", "demo/r-8", "chat/r-8", "demo/r-32", "chat/r-32"]
+    assert ran == [(folder, ["params"]) for folder in order]
 
 
 def test_a_study_prepared_again_leaves_its_rows_file_untouched_unless_the_rows_change(tmp_path, monkeypatch):

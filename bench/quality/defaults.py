@@ -85,12 +85,17 @@ def targets(preset: str, seeds: Sequence[int]) -> list[str]:
     return [f"{run}/eval/metrics.json" for run in runs] + ["results/baselines/tfidf/metrics.json"]
 
 
-def run(folder: Path, config: dict, preset: str, seeds: Sequence[int], cores: int) -> bool:
-    """The workflow on `config` in `folder`, up to the preset's and TF-IDF's metrics; False when it failed."""
+def run(
+    folder: Path, config: dict, preset: str, seeds: Sequence[int], cores: int, triggers: Sequence[str] = ()
+) -> bool:
+    """The workflow on `config` in `folder`, up to the preset's and TF-IDF's metrics; False when it failed.
+    `triggers` narrows what makes Snakemake redo a finished job (its --rerun-triggers; all of them if empty)."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "config.yaml"
     path.write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False), encoding="utf-8")
     cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(folder), "--cores", str(cores)]
+    if triggers:
+        cmd += ["--rerun-triggers", *triggers]
     done = subprocess.run([*cmd, *targets(preset, seeds), "--configfile", str(path)])
     if done.returncode != 0:
         print(f"{folder}: the workflow failed (exit {done.returncode}); its log is under {folder}/results/logs")
@@ -202,6 +207,14 @@ def main() -> None:
     p.add_argument("--margin", type=float, default=0.01, help="how much a change must beat the defaults' mean by")
     p.add_argument("--cores", type=int, default=2)
     p.add_argument("--print-only", action="store_true", help="read the runs already made; train nothing")
+    p.add_argument(
+        "--rerun-triggers",
+        nargs="+",
+        default=[],
+        choices=["mtime", "params", "input", "software-env", "code"],
+        help="what makes a finished run train again (Snakemake's option; all by default): leave out 'code' to keep "
+        "runs made before a change of the project's code that leaves their figures as they were",
+    )
     args = p.parse_args()
     work = Path(args.work).resolve()
     candidates = [c for c in CANDIDATES if c in args.candidates]  # the defaults first, whatever the order given
@@ -215,14 +228,16 @@ def main() -> None:
 
 
 def train_every_candidate(work: Path, args: argparse.Namespace, candidates: Sequence[str]) -> list[Path]:
-    """Each data set's runs, one candidate after another; the folders whose run failed."""
+    """Each candidate on every data set before the next candidate starts (a run stopped half-way leaves whole
+    rows behind); the folders whose run failed."""
+    bases = {name: base_config(name, work / name) for name in args.sets}
     failed = []
-    for name in args.sets:
-        base = base_config(name, work / name)
-        for candidate in candidates:
+    for candidate in candidates:
+        for name, base in bases.items():
             config = candidate_config(base, candidate, args.preset, args.seeds)
-            if not run(work / name / candidate, config, args.preset, args.seeds, args.cores):
-                failed.append(work / name / candidate)
+            folder = work / name / candidate
+            if not run(folder, config, args.preset, args.seeds, args.cores, args.rerun_triggers):
+                failed.append(folder)
     return failed
 
 
