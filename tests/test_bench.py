@@ -363,3 +363,25 @@ def test_a_study_prepared_again_leaves_its_rows_file_untouched_unless_the_rows_c
     study.prepare(fake, tmp_path, split_seed=8)
     assert data.stat().st_mtime > 1 and config.stat().st_mtime > 1
     assert pd.read_excel(data)["text"].tolist() == ["a b", "c e"]
+
+
+def test_the_defaults_study_names_its_targets_before_the_options_that_take_several_values(monkeypatch, tmp_path):
+    """--rerun-triggers and --configfile take every word after them: a target written after either is lost."""
+    monkeypatch.syspath_prepend(str(REPO))
+    from bench.quality import defaults
+
+    calls = []
+    monkeypatch.setattr(defaults.subprocess, "run", lambda cmd: calls.append(cmd) or completed(0))
+    assert defaults.run(tmp_path, {}, "ce", [42, 1], 2, ["mtime", "params"])
+    cmd = calls[0]
+    triggers, configfile = cmd.index("--rerun-triggers"), cmd.index("--configfile")
+    assert cmd[triggers + 1 : configfile] == ["mtime", "params"]
+    assert cmd[configfile + 1 :] == [str(tmp_path / "config.yaml")]
+    assert [word for word in cmd if word.endswith(".json")] == defaults.targets("ce", [42, 1])
+    assert max(cmd.index(t) for t in defaults.targets("ce", [42, 1])) < triggers
+
+
+def completed(returncode: int):
+    import subprocess
+
+    return subprocess.CompletedProcess([], returncode)

@@ -94,9 +94,10 @@ def run(
     path = folder / "config.yaml"
     path.write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False), encoding="utf-8")
     cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(folder), "--cores", str(cores)]
+    cmd += targets(preset, seeds)  # before the options that take several values, which would read them as theirs
     if triggers:
         cmd += ["--rerun-triggers", *triggers]
-    done = subprocess.run([*cmd, *targets(preset, seeds), "--configfile", str(path)])
+    done = subprocess.run([*cmd, "--configfile", str(path)])
     if done.returncode != 0:
         print(f"{folder}: the workflow failed (exit {done.returncode}); its log is under {folder}/results/logs")
     return done.returncode == 0
