@@ -160,6 +160,29 @@ def test_nothing_left_to_do_and_one_preset_change_reruns_only_it(workflow_run):
     assert jobs == {"train": "1", "evaluate": "1", "binary_test": "1", "report": "1", "predict": "1"}
 
 
+def test_head_lr_and_label_smoothing_at_their_defaults_leave_every_run_as_it_was(workflow_run):
+    """A run trained before train.head_lr and presets.<name>.label_smoothing existed must not retrain: at their
+    defaults neither reaches the train rule's params; set, label_smoothing retrains its preset, head_lr all."""
+    work = workflow_run
+    plan = snakemake(
+        "results/presets/ce/adapter", "--configfile", "config.yaml", "-n", "-p", "--forcerun", "train", cwd=work
+    )
+    assert "--train-settings" in plan.stdout and "head_lr" not in plan.stdout and "label_smoothing" not in plan.stdout
+    config = yaml.safe_load((work / "config.yaml").read_text())
+    config["train"]["head_lr"] = None
+    config["presets"]["ce"]["label_smoothing"] = 0.0
+    (work / "explicit.yaml").write_text(yaml.safe_dump(config))
+    assert "Nothing to be done" in snakemake("--configfile", "explicit.yaml", "-n", cwd=work).stdout
+    config["presets"]["ce"]["label_smoothing"] = 0.1
+    (work / "smoothed.yaml").write_text(yaml.safe_dump(config))
+    plan = snakemake("--configfile", "smoothed.yaml", "-n", "--quiet", "rules", cwd=work).stdout.split()
+    assert plan[plan.index("train") + 1] == "1"
+    config["train"]["head_lr"] = 1e-3
+    (work / "head_lr.yaml").write_text(yaml.safe_dump(config))
+    plan = snakemake("--configfile", "head_lr.yaml", "-n", "--quiet", "rules", cwd=work).stdout.split()
+    assert plan[plan.index("train") + 1] == str(len(config["presets"]))
+
+
 def test_one_preset_target_runs_alone(workflow_run):
     plan = snakemake("results/presets/moderate/eval/metrics.json", *RETRAIN_PLAN, cwd=workflow_run).stdout
     assert "report" not in plan and "binary_test" not in plan

@@ -40,6 +40,10 @@ def test_a_training_file_with_val_or_test_or_both_passes(given):
         ({"presets": {"p": {"loss": "ce", "form": "sigmoid"}}}, "presets.p: loss ce"),
         ({"presets": {"p": {"loss": "logit-adjusted", "form": "sigmoid"}}}, "presets.p: loss logit-adjusted"),
         (
+            {"presets": {"p": {"form": "sigmoid", "alpha": 0.25, "label_smoothing": 0.1}}},
+            "presets.p: label_smoothing .* set form: softmax or drop label_smoothing",
+        ),
+        (
             {"predict": {"logit_adjustment": True}, "logit_adjustment": {"taus": []}},
             "predict.logit_adjustment is true but logit_adjustment.taus is empty",
         ),

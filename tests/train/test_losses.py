@@ -62,10 +62,34 @@ def test_finite_loss_and_gradients_in_bf16_at_saturation(gamma, form):
     assert torch.isfinite(logits.grad.float()).all()
 
 
+def test_label_smoothing_at_gamma_zero_is_torch_cross_entropy_with_label_smoothing():
+    torch.manual_seed(2)
+    logits, targets = torch.randn(32, 6), torch.randint(0, 6, (32,))
+    for eps in (0.05, 0.3):
+        expected = F.cross_entropy(logits, targets, label_smoothing=eps)
+        assert torch.allclose(focal_loss(logits, targets, gamma=0.0, label_smoothing=eps), expected, atol=1e-6)
+    assert not torch.allclose(
+        focal_loss(logits, targets, gamma=0.0, label_smoothing=0.3), F.cross_entropy(logits, targets)
+    )
+
+
+def test_smoothed_focal_loss_matches_hand_computed_value():
+    """Each class's term keeps its own modulator; a class alpha weighs the row by its true class."""
+    logits, targets = torch.tensor([[2.0, 0.0, -1.0]]), torch.tensor([0])
+    p = torch.softmax(logits, dim=-1)[0].tolist()
+    q = [0.9 + 0.1 / 3, 0.1 / 3, 0.1 / 3]
+    expected = -3.0 * sum(q[k] * (1 - p[k]) ** 2 * math.log(p[k]) for k in range(3))
+    got = focal_loss(logits, targets, gamma=2.0, alpha=[3.0, 1.0, 1.0], label_smoothing=0.1)
+    assert got.item() == pytest.approx(expected, rel=1e-6)
+
+
 def test_bad_arguments_are_rejected():
     logits, targets = torch.zeros(2, 3), torch.tensor([0, 1])
     with pytest.raises(ValueError, match="gamma"):
         focal_loss(logits, targets, gamma=-1.0)
+    for eps, form in ((1.0, "softmax"), (-0.1, "softmax"), (0.1, "sigmoid")):
+        with pytest.raises(ValueError, match="label_smoothing"):
+            focal_loss(logits, targets, gamma=1.0, form=form, label_smoothing=eps)
     with pytest.raises(ValueError, match="3 classes"):
         focal_loss(logits, targets, gamma=1.0, alpha=[1.0, 2.0])
 

@@ -342,8 +342,8 @@ def test_batches_are_padded_as_transformers_pads_them(tiny_model_dir, multiple):
         assert torch.equal(ours[key], theirs[key]) and ours[key].dtype == theirs[key].dtype, key
 
 
-def test_a_checkpoint_holds_the_adapter_and_not_the_tokenizer(tiny_model_dir, tmp_path):
-    # Resuming loads the base checkpoint's own tokenizer; a copy in every checkpoint cost the demo 33 MB and 0.7 s.
+def tiny_trainer(model_dir, checkpoints, **settings):
+    """A Trainer as build_trainer makes it, for the tiny model on 16 rows of two classes."""
     from conftest import synthetic_rows
     from focalcls.train.trainer import build_trainer
     from focalcls.train.training import prepared_model
@@ -351,16 +351,46 @@ def test_a_checkpoint_holds_the_adapter_and_not_the_tokenizer(tiny_model_dir, tm
     rows = synthetic_rows({"sports": 8, "finance": 8})
     labels, counts = ["sports", "finance"], {"sports": 8, "finance": 8}
     loss = LossSpec(loss="ce", form="softmax", gamma=0.0, alpha=None)
-    preset = {"loss": loss, "settings": train_settings(), "max_length": 16}
+    preset = {"loss": loss, "settings": train_settings(**settings), "max_length": 16}
     lora = {"r": 2, "alpha": 4, "dropout": 0.0, "target_modules": "all-linear"}
     model, tokenizer = prepared_model(
-        str(tiny_model_dir), rows, labels, counts, lora=lora, dtype="float32", bf16=False, trust_remote_code=False,
+        str(model_dir), rows, labels, counts, lora=lora, dtype="float32", bf16=False, trust_remote_code=False,
         preset_name="p", **preset,
     )  # fmt: skip
-    trainer = build_trainer(
-        model, tokenizer, train=rows, val=rows, labels=labels, train_counts=counts, checkpoints=tmp_path,
-        compute="fp32",        **preset,
+    return build_trainer(
+        model, tokenizer, train=rows, val=rows, labels=labels, train_counts=counts, checkpoints=checkpoints,
+        compute="fp32", **preset,
     )  # fmt: skip
+
+
+def test_a_checkpoint_holds_the_adapter_and_not_the_tokenizer(tiny_model_dir, tmp_path):
+    # Resuming loads the base checkpoint's own tokenizer; a copy in every checkpoint cost the demo 33 MB and 0.7 s.
+    trainer = tiny_trainer(tiny_model_dir, tmp_path)
     trainer.save_model(str(tmp_path / "checkpoint-1"))
     saved = {path.name for path in (tmp_path / "checkpoint-1").iterdir()}
     assert "adapter_model.safetensors" in saved and not [name for name in saved if "token" in name], saved
+
+
+@pytest.mark.parametrize("head_lr", [None, 5e-2])
+def test_the_head_learns_at_train_head_lr_and_warms_up_and_decays_with_the_rest(tiny_model_dir, tmp_path, head_lr):
+    trainer = tiny_trainer(tiny_model_dir, tmp_path, lr=1e-3, head_lr=head_lr, warmup_ratio=0.2, weight_decay=0.01)
+    trainer.create_optimizer_and_scheduler(num_training_steps=10)
+    assert trainer.create_optimizer() is trainer.optimizer  # asked again, the same groups
+    trained = {name: p for name, p in trainer.model.named_parameters() if p.requires_grad}
+    head = {name for name in trained if "modules_to_save" in name}
+    assert head and len(head) < len(trained)
+    lr_of = {id(p): g["initial_lr"] for g in trainer.optimizer.param_groups for p in g["params"]}
+    assert sum(len(g["params"]) for g in trainer.optimizer.param_groups) == len(lr_of) == len(trained)
+    assert {name: lr_of[id(p)] for name, p in trained.items()} == {
+        name: (head_lr or 1e-3) if name in head else 1e-3 for name in trained
+    }
+    decay_of = {id(p): g["weight_decay"] for g in trainer.optimizer.param_groups for p in g["params"]}
+    decayed = set(trainer.get_decay_parameter_names(trainer.model))
+    assert {name: decay_of[id(p)] for name, p in trained.items()} == {
+        name: 0.01 if name in decayed else 0.0 for name in trained
+    }  # the weight decay Trainer gives each parameter, kept
+    for _ in range(5):  # warm-up, then cosine decay: every group's rate by the same factor
+        trainer.optimizer.step()
+        trainer.lr_scheduler.step()
+        factors = {round(g["lr"] / g["initial_lr"], 12) for g in trainer.optimizer.param_groups}
+        assert len(factors) == 1

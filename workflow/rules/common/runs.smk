@@ -39,8 +39,13 @@ def alpha_candidates():
 
 
 def trained_settings(preset):
-    """What training reads of a preset: tau only where the loss is logit-adjusted."""
-    return {k: v for k, v in preset.items() if k != "tau" or preset["loss"] == "logit-adjusted"}
+    """What training reads of a preset: tau only where the loss is logit-adjusted, label_smoothing only
+    where it is on (so presets trained before it existed retrain nothing)."""
+    return {
+        k: v
+        for k, v in preset.items()
+        if (k != "tau" or preset["loss"] == "logit-adjusted") and (k != "label_smoothing" or v)
+    }
 
 
 def search_point(gamma, alpha):
@@ -262,10 +267,12 @@ def train_params(run):
     """The train section as the train rule's param, with the run's seed where train.seed stood before
     train.seeds existed (a first seed of 42 retrains nothing trained then). Keys that never change a trained
     adapter (evaluate's batch size, which GPUs, how many CPU threads, the other seeds, where curves are
-    reported) are left out, so changing them retrains nothing; so is an empty accelerate_args. train.py fills
-    them back in (report_to comes to it with the tracking settings, in its environment)."""
+    reported) are left out, so changing them retrains nothing; so are an empty accelerate_args and a head_lr
+    of null (runs trained before either existed retrain nothing). train.py fills them back in (report_to comes
+    to it with the tracking settings, in its environment)."""
     unused = ("eval_batch_size", "gpu_ids", "cpu_threads", "seeds", "report_to")
-    kept = {k: v for k, v in config["train"].items() if k not in unused and not (k == "accelerate_args" and not v)}
+    unset = {"accelerate_args": [], "head_lr": None}
+    kept = {k: v for k, v in config["train"].items() if k not in unused and not (k in unset and v == unset[k])}
     return {**kept, "seed": RUNS[run][1]}
 
 

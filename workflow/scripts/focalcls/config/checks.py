@@ -241,6 +241,11 @@ def check_config(config: Mapping) -> None:
             raise UserError(
                 f"presets.{name}: loss {preset['loss']} is a softmax cross-entropy; drop 'form: sigmoid'{instead}"
             )
+        if preset["label_smoothing"] and preset["form"] == "sigmoid":
+            raise UserError(
+                f"presets.{name}: label_smoothing spreads the target over the classes of the softmax form; "
+                "set form: softmax or drop label_smoothing"
+            )
     if config["model"]["checkpoint"] != "demo":
         require_model_folder(config["model"]["checkpoint"])
     if config["model"]["dtype"] == "bfloat16" and config["train"]["precision"] in ("fp16", "fp32"):

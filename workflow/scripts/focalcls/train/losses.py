@@ -26,6 +26,7 @@ def focal_loss(
     reduction: str = "mean",
     ignore_index: int = -100,
     logit_offset: Sequence[float] | torch.Tensor | None = None,
+    label_smoothing: float = 0.0,
 ) -> torch.Tensor:
     """Focal loss of `logits` (N, C) against integer `targets` (N,), computed in float32.
 
@@ -36,16 +37,21 @@ def focal_loss(
     side and 1 - alpha the negatives; summed over classes, averaged over rows.
     logit_offset (one value per class) is added to the logits first: the logit-adjusted loss of Menon et
     al. 2021 with offset tau * log(prior).
+    label_smoothing eps (softmax form only): the target becomes q = (1 - eps) one-hot + eps / C and the loss
+    -alpha[y] sum_k q_k (1 - p_k)^gamma log p_k; with gamma 0 and no alpha, torch's cross-entropy with
+    label_smoothing=eps.
     """
     if gamma < 0:
         raise ValueError(f"gamma must be >= 0, got {gamma}")
+    if not 0 <= label_smoothing < 1 or (label_smoothing and form != "softmax"):
+        raise ValueError(f"label_smoothing must be in [0, 1) and needs the softmax form, got {label_smoothing}, {form}")
     logits = logits.float()
     if logit_offset is not None:
         logits = logits + torch.as_tensor(logit_offset, dtype=torch.float32, device=logits.device)
     keep = targets != ignore_index
     logits, targets = logits[keep], targets[keep]
     if form == "softmax":
-        per_row = _softmax_focal(logits, targets, gamma, alpha)
+        per_row = _softmax_focal(logits, targets, gamma, alpha, label_smoothing)
     elif form == "sigmoid":
         per_row = _sigmoid_focal(logits, targets, gamma, alpha)
     else:
@@ -65,9 +71,16 @@ def _modulator(one_minus_p: torch.Tensor, gamma: float) -> torch.Tensor:
     return one_minus_p.clamp(min=_MIN_MODULATOR_BASE) ** gamma
 
 
-def _softmax_focal(logits: torch.Tensor, targets: torch.Tensor, gamma: float, alpha) -> torch.Tensor:
-    log_p = F.log_softmax(logits, dim=-1).gather(1, targets[:, None]).squeeze(1)
-    loss = -_modulator(-torch.expm1(log_p), gamma) * log_p
+def _softmax_focal(logits: torch.Tensor, targets: torch.Tensor, gamma: float, alpha, smoothing: float) -> torch.Tensor:
+    log_p = F.log_softmax(logits, dim=-1)
+    if smoothing:  # every class's term, each weighted by its share of the smoothed target
+        q = torch.full_like(log_p, smoothing / log_p.shape[1]).scatter_add_(
+            1, targets[:, None], torch.full_like(log_p[:, :1], 1 - smoothing)
+        )
+        loss = -(q * _modulator(-torch.expm1(log_p), gamma) * log_p).sum(dim=1)
+    else:
+        log_p = log_p.gather(1, targets[:, None]).squeeze(1)
+        loss = -_modulator(-torch.expm1(log_p), gamma) * log_p
     if alpha is None:
         return loss
     if isinstance(alpha, (int, float)):

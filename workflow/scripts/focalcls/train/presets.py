@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from focalcls.config.checks import check_alpha_length
+from focalcls.config.loading import complete_preset
 from focalcls.train.logit_adjustment import log_prior
 
 
@@ -21,24 +22,30 @@ class LossSpec:
     # the model's own logits (what evaluation and predict read) learn the class-balanced decision.
     logit_offset: list[float] | None = None
     tau: float | None = None  # logit-adjusted: the offset's scale, as the config gave it
+    label_smoothing: float = 0.0
 
     def as_dict(self) -> dict:
         """The settings as adapters, summaries and resume fingerprints record them; the logit adjustment's
-        only where it applies, so other presets' records (and checkpoints to resume) stay as they were."""
+        and label smoothing's only where they apply, so other presets' records (and checkpoints to resume)
+        stay as they were."""
         spec = {"loss": self.loss, "form": self.form, "gamma": self.gamma, "alpha": self.alpha}
         if self.logit_offset is not None:
             spec.update(logit_offset=self.logit_offset, tau=self.tau)
+        if self.label_smoothing:
+            spec.update(label_smoothing=self.label_smoothing)
         return spec
 
 
 def resolve_preset(name: str, preset: Mapping, labels: Sequence[str], train_counts: Mapping[str, int]) -> LossSpec:
     """Per-class alpha from 'balanced' / 'effective' / a list; cross-entropy is focal with gamma 0.
-    `preset` is complete (config.complete_preset fills a partial one from the schema).
+    `preset` is completed from the schema first: the train rule leaves out settings at their defaults that
+    runs trained before them never had (tau of other losses, label_smoothing 0).
 
     'balanced' (inverse frequency) and 'effective' (Cui et al. 2019) weights have mean 1 in the
     softmax form. In the sigmoid form alpha is the positive side's share, so each weight w becomes
     w / (1 + w): 0.5 for a class of average weight, more for rarer classes, always inside (0, 1).
     """
+    preset = complete_preset(preset)
     check_alpha_length(name, preset["alpha"], len(labels))
     loss, form, alpha = preset["loss"], preset["form"], preset["alpha"]
     gamma = float(preset["gamma"]) if loss == "focal" else 0.0
@@ -58,4 +65,5 @@ def resolve_preset(name: str, preset: Mapping, labels: Sequence[str], train_coun
         alpha = [float(a) for a in alpha]
     elif alpha is not None:
         alpha = float(alpha)
-    return LossSpec(loss=loss, form=form, gamma=gamma, alpha=alpha, logit_offset=offset, tau=tau)
+    smoothing = float(preset["label_smoothing"])
+    return LossSpec(loss, form, gamma, alpha, logit_offset=offset, tau=tau, label_smoothing=smoothing)

@@ -14,6 +14,7 @@ class TrainSettings:
     batch_size: int
     grad_accum: int
     lr: float
+    head_lr: float | None  # None: lr
     weight_decay: float
     warmup_ratio: float
     scheduler: str
@@ -34,3 +35,8 @@ class TrainSettings:
         stand in for the schema."""
         values = {**train_section, "seed": seed}
         return cls(**{field.name: values[field.name] for field in fields(cls)})
+
+    def resume_key(self) -> dict:
+        """The fields as a checkpoint's resume key holds them: head_lr only when set, so a training interrupted
+        before it existed still resumes."""
+        return {k: v for k, v in self.__dict__.items() if k != "head_lr" or v is not None}

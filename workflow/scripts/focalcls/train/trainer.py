@@ -87,9 +87,18 @@ class FocalTrainer(Trainer):
     """Trainer whose batches come from EpochSampler; it takes the row numbers out of each batch before
     the model sees them and, with difficulty-aware sampling on, records each training row's loss."""
 
-    def __init__(self, *args, loss: LossSpec, sampler: EpochSampler, clock: PhaseClock, **kwargs):
+    def __init__(
+        self, *args, loss: LossSpec, sampler: EpochSampler, clock: PhaseClock, head_lr: float | None = None, **kwargs
+    ):
         super().__init__(*args, **kwargs)
-        self.loss_spec, self.sampler, self.clock = loss, sampler, clock
+        self.loss_spec, self.sampler, self.clock, self.head_lr = loss, sampler, clock, head_lr
+
+    def create_optimizer(self, model=None):
+        fresh = self.optimizer is None  # Trainer returns the optimizer it made when asked again
+        optimizer = super().create_optimizer(model)
+        if fresh and self.head_lr is not None:
+            give_head_its_lr(optimizer, head_parameters(self.model if model is None else model), self.head_lr)
+        return optimizer
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         rows, targets = inputs.pop(ROW), inputs["labels"]  # Trainer pops the labels
@@ -104,12 +113,33 @@ class FocalTrainer(Trainer):
                 form=spec.form,
                 reduction="none",
                 logit_offset=spec.logit_offset,
+                label_smoothing=spec.label_smoothing,
             )
             self.sampler.losses.record(rows, per_row)
         return (loss, outputs) if return_outputs else loss
 
     def _get_train_sampler(self, train_dataset=None):
         return self.sampler
+
+
+def head_parameters(model: torch.nn.Module) -> list[torch.nn.Parameter]:
+    """The classification head's trained parameters: peft trains it in full as its only module to save."""
+    found = [p for name, p in model.named_parameters() if "modules_to_save" in name and p.requires_grad]
+    if not found:
+        raise RuntimeError("train.head_lr is set but the model has no trained classification head")
+    return found
+
+
+def give_head_its_lr(optimizer: torch.optim.Optimizer, head: Sequence[torch.nn.Parameter], lr: float) -> None:
+    """Moves the head's parameters out of each group into a copy of that group (its weight decay kept) with
+    learning rate `lr`. Done before Trainer makes the scheduler, which then warms up and decays every
+    group's rate alike, and before a checkpoint's optimizer state is loaded into the same groups."""
+    ids = {id(p) for p in head}
+    for group in list(optimizer.param_groups):
+        moved = [p for p in group["params"] if id(p) in ids]
+        if moved:
+            group["params"] = [p for p in group["params"] if id(p) not in ids]
+            optimizer.add_param_group({**{k: v for k, v in group.items() if k != "params"}, "params": moved, "lr": lr})
 
 
 class PhaseClock(TrainerCallback):
@@ -166,7 +196,13 @@ def loss_function(loss: LossSpec) -> Callable:
     """Trainer's compute_loss_func. In training Trainer passes num_items_in_batch (rows over all
     accumulation steps, and all processes) and expects the loss already normalised by it."""
 
-    settings = {"gamma": loss.gamma, "alpha": loss.alpha, "form": loss.form, "logit_offset": loss.logit_offset}
+    settings = {
+        "gamma": loss.gamma,
+        "alpha": loss.alpha,
+        "form": loss.form,
+        "logit_offset": loss.logit_offset,
+        "label_smoothing": loss.label_smoothing,
+    }
 
     def compute(outputs, targets, num_items_in_batch=None):
         if num_items_in_batch is None:
@@ -290,4 +326,5 @@ def build_trainer(
         loss=loss,
         sampler=sampler,
         clock=clock,
+        head_lr=settings.head_lr,
     )

@@ -72,7 +72,8 @@ def train_preset(
     for callback in callbacks:
         trainer.add_callback(callback)
     # Anything that changes what training would do is in the key, so no other setup's checkpoint is resumed.
-    setup = (loss.as_dict(), dict(lora), settings.__dict__, max_length, str(checkpoint), labels, world_size(), dtype)
+    key = settings.resume_key()
+    setup = (loss.as_dict(), dict(lora), key, max_length, str(checkpoint), labels, world_size(), dtype)
     data = (list(train[TEXT]), list(train[LABEL]), list(val[TEXT]))
     resume = resume_point(trainer, checkpoints, fingerprint(*setup, *data))
     set_up = time.time()
