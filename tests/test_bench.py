@@ -306,11 +306,13 @@ def test_a_candidate_changes_only_its_own_knobs_of_the_data_sets_config(monkeypa
     assert default["train"]["seeds"] == [42, 1]
     for name, changes in CANDIDATES.items():
         config = complete(candidate_config(base, name, "ce", [42, 1]))
+        sections = {"train": config["train"], "lora": config["lora"], "model": config["model"]}
+        sections["preset"] = config["presets"]["ce"]
         changed = {
             (section, key)
-            for section in ("train", "lora", "model")
-            for key in config[section]
-            if config[section][key] != default[section][key]
+            for section, values in sections.items()
+            for key in values
+            if values[key] != (default["presets"]["ce"] if section == "preset" else default[section])[key]
         }
         assert changed == {(section, key) for section, knobs in changes.items() for key in knobs}, name
 

@@ -36,7 +36,8 @@ from bench.common.study import Study, demo_presets, prepare
 from bench.quality import second_dataset, third_dataset
 
 SPLIT_SEED = 7
-# What was tried, each against the schema's defaults (config/README.md): one knob at a time.
+# What was tried, each against the schema's defaults (config/README.md): one knob at a time; "preset" holds
+# changes to the preset trained (its loss settings), the other keys config sections.
 CANDIDATES: dict[str, dict] = {
     "default": {},
     "lr-1e-4": {"train": {"lr": 1.0e-4}},
@@ -48,6 +49,8 @@ CANDIDATES: dict[str, dict] = {
     "patience-3": {"train": {"patience": 3}},
     "batch-16": {"train": {"batch_size": 16}},
     "max-length-256": {"model": {"max_length": 256}},  # the schema's default; the studies set 64
+    "head-lr-10x": {"train": {"head_lr": 2.0e-3}},  # ten times the schema's train.lr
+    "label-smoothing-0.1": {"preset": {"label_smoothing": 0.1}},
 }
 STUDIES: dict[str, Study] = {"chat": second_dataset.STUDY, "icd10cm": third_dataset.STUDY}
 SETS = ("demo", *STUDIES)
@@ -74,9 +77,10 @@ def base_config(name: str, work: Path) -> dict:
 def candidate_config(base: Mapping, candidate: str, preset: str, seeds: Sequence[int]) -> dict:
     """One preset (the demo's settings for it), TF-IDF, the seeds and the candidate's changes; no zero-shot."""
     config = copy.deepcopy({key: value for key, value in base.items() if key not in ("presets", "direct")})
-    config.update(presets={preset: demo_presets()[preset]}, baselines=["tfidf"])
+    changes = copy.deepcopy(CANDIDATES[candidate])
+    config.update(presets={preset: {**demo_presets()[preset], **changes.pop("preset", {})}}, baselines=["tfidf"])
     update_config(config, {"train": {"seeds": list(seeds)}})
-    update_config(config, copy.deepcopy(CANDIDATES[candidate]))  # Snakemake's merge of one config into another
+    update_config(config, changes)  # Snakemake's merge of one config into another
     return config
 
 
