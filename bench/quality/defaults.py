@@ -48,9 +48,9 @@ CANDIDATES: dict[str, dict] = {
     "attention-only": {"lora": {"target_modules": ["q_proj", "k_proj", "v_proj", "o_proj"]}},
     "patience-3": {"train": {"patience": 3}},
     "batch-16": {"train": {"batch_size": 16}},
-    "max-length-256": {"model": {"max_length": 256}},  # the schema's default; the studies set 64
     "head-lr-10x": {"train": {"head_lr": 2.0e-3}},  # ten times the schema's train.lr
     "label-smoothing-0.1": {"preset": {"label_smoothing": 0.1}},
+    "max-length-256": {"model": {"max_length": 256}},  # the schema's default; the studies set 64
 }
 STUDIES: dict[str, Study] = {"chat": second_dataset.STUDY, "icd10cm": third_dataset.STUDY}
 SETS = ("demo", *STUDIES)
