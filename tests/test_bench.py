@@ -387,3 +387,27 @@ def completed(returncode: int):
     import subprocess
 
     return subprocess.CompletedProcess([], returncode)
+
+
+def test_the_defaults_study_counts_the_rows_each_max_length_cuts(monkeypatch, tmp_path, tiny_model_dir):
+    """A max_length above every row's length trains what the defaults train: the study says how many rows each
+    candidate's max_length cuts, counted with the model's tokenizer."""
+    import pandas as pd
+    from transformers import AutoTokenizer
+
+    monkeypatch.syspath_prepend(str(REPO))
+    from bench.quality.defaults import row_lengths
+
+    texts = ["a b c d e f g h", "a", "a b c", "x y z w v u t s r q"]
+    lengths = [len(ids) for ids in AutoTokenizer.from_pretrained(str(tiny_model_dir))(texts)["input_ids"]]
+    for candidate, limit in (("default", 4), ("max-length-256", 256)):
+        folder = tmp_path / "demo" / candidate
+        (folder / "results/data").mkdir(parents=True)
+        (folder / "config.yaml").write_text(yaml.safe_dump({"model": {"max_length": limit}}))
+    pd.DataFrame({"text": texts, "label": list("abab")}).to_excel(tmp_path / "demo/default/results/data/extracted.xlsx")
+    lines = row_lengths(tmp_path, ["demo", "chat"], ["default", "max-length-256"], tiny_model_dir)
+    over = sum(n > 4 for n in lengths)
+    assert 0 < over < len(texts)
+    assert lines[1:] == [
+        f"  demo: 4 rows, {sum(lengths) / 4:.1f} tokens a row, longest {max(lengths)}; {over} over 4, 0 over 256"
+    ]  # chat has no rows yet: no line

@@ -12,7 +12,7 @@ time, as trainings side by side slow each other down. A rerun trains only what i
 reported, the next one starts, and the script exits 1 once the table is printed), and --print-only reads what
 is there: the table is the record of everything tried, the losers included. It prints each candidate's
 validation figure per data set and their mean (what chooses), the test macro-F1 and minority-F1 beside it
-(never used to choose), and the choice.
+(never used to choose), the choice, and each data set's tokens per row against the runs' max_length.
     python -m bench.quality.defaults [--work bench-runs/defaults] [--candidates default lr-1e-4 ...]
         [--sets demo chat icd10cm] [--seeds 42] [--preset ce] [--cores 2] [--print-only]
 """
@@ -184,6 +184,29 @@ def tfidf_figures(work: Path, sets: Sequence[str], candidates: Sequence[str]) ->
     return found
 
 
+def row_lengths(work: Path, sets: Sequence[str], candidates: Sequence[str], tokenizer: Path) -> list[str]:
+    """Tokens per row of each data set (its rows as a run extracted them), by `tokenizer`, and how many rows
+    each candidate's model.max_length cuts: where it cuts none, that candidate trains what the defaults train."""
+    import pandas as pd
+    from transformers import AutoTokenizer
+
+    from focalcls.data.cleaning import TEXT
+
+    encode = AutoTokenizer.from_pretrained(str(tokenizer))
+    lines = []
+    for name in sets:
+        configs = [work / name / c / "config.yaml" for c in candidates if (work / name / c / "config.yaml").is_file()]
+        limits = sorted({yaml.safe_load(path.read_text(encoding="utf-8"))["model"]["max_length"] for path in configs})
+        extracted = (path.parent / "results/data/extracted.xlsx" for path in configs)
+        rows = next((path for path in extracted if path.is_file()), None)
+        if rows is not None:
+            n = [len(ids) for ids in encode(list(pd.read_excel(rows)[TEXT].astype(str)))["input_ids"]]
+            cut = ", ".join(f"{sum(k > limit for k in n)} over {limit}" for limit in limits)
+            lines.append(f"  {name}: {len(n)} rows, {statistics.fmean(n):.1f} tokens a row, longest {max(n)}; {cut}")
+    title = f"tokens per row ({tokenizer.name}'s tokenizer); rows over a run's max_length, all a larger one changes:"
+    return [title, *lines] if lines else []
+
+
 def report(
     work: Path, sets: Sequence[str], candidates: Sequence[str], preset: str, seeds, metric: str, margin: float
 ) -> list[str]:
@@ -228,6 +251,7 @@ def main() -> None:
             sys.exit("resources/models/demo not found: fetch it first (snakemake --cores 2 resources/models/demo)")
         failed = train_every_candidate(work, args, candidates)
     print("\n".join(report(work, args.sets, candidates, args.preset, args.seeds, args.metric, args.margin)))
+    print("\n".join(row_lengths(work, args.sets, candidates, REPO / "resources/models/demo")))
     if not args.print_only and failed:
         sys.exit(f"{len(failed)} run(s) failed, their rows incomplete above: {', '.join(map(str, failed))}")
 
