@@ -411,3 +411,6 @@ def test_the_defaults_study_counts_the_rows_each_max_length_cuts(monkeypatch, tm
     assert lines[1:] == [
         f"  demo: 4 rows, {sum(lengths) / 4:.1f} tokens a row, longest {max(lengths)}; {over} over 4, 0 over 256"
     ]  # chat has no rows yet: no line
+    assert row_lengths(tmp_path, ["demo"], ["default"], tmp_path / "no-model") == [
+        f"tokens per row: not counted, {tmp_path / 'no-model'} has no tokenizer (fetch the demo's model first)"
+    ]

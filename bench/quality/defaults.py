@@ -192,6 +192,8 @@ def row_lengths(work: Path, sets: Sequence[str], candidates: Sequence[str], toke
 
     from focalcls.data.cleaning import TEXT
 
+    if not (tokenizer / "tokenizer_config.json").is_file():
+        return [f"tokens per row: not counted, {tokenizer} has no tokenizer (fetch the demo's model first)"]
     encode = AutoTokenizer.from_pretrained(str(tokenizer))
     lines = []
     for name in sets:

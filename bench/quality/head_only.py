@@ -77,6 +77,7 @@ def train_head(
     losses = RowLosses(len(train_y)) if hard_examples else None
     sampler = EpochSampler([1] * len(train_y), batch, seed=seed, losses=losses)
     val_y = torch.as_tensor(y["val"])
+    settings = spec.loss_arguments()
     best, best_loss = weight.detach().clone(), float("inf")
     for epoch in range(epochs):
         sampler.set_epoch(epoch)
@@ -84,19 +85,18 @@ def train_head(
         for start in range(0, len(order), batch):
             rows = order[start : start + batch]
             logits = train_x[rows] @ weight.T
-            loss = focal_loss(logits, train_y[rows], gamma=spec.gamma, alpha=spec.alpha, form=spec.form)
+            loss = focal_loss(logits, train_y[rows], **settings)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
             schedule.step()
             if losses is not None:
-                losses.record(
-                    rows, focal_loss(logits.detach(), train_y[rows], gamma=spec.gamma, form=spec.form, reduction="none")
-                )
+                unweighted = {**settings, "alpha": None}  # the loss ranks rows; alpha already weighs them
+                losses.record(rows, focal_loss(logits.detach(), train_y[rows], reduction="none", **unweighted))
         if losses is not None:
             losses.end_epoch()
         with torch.no_grad():
-            val_loss = float(focal_loss(x["val"] @ weight.T, val_y, gamma=spec.gamma, alpha=spec.alpha, form=spec.form))
+            val_loss = float(focal_loss(x["val"] @ weight.T, val_y, **settings))
         if val_loss < best_loss:
             best, best_loss = weight.detach().clone(), val_loss
     return best

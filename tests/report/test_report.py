@@ -350,3 +350,15 @@ def test_a_logit_adjustment_that_chose_tau_0_is_said_beside_its_preset_not_repea
     rows, _ = comparison_rows(metrics)
     assert rows[0]["note"] == "logit adjustment: tau 0, unchanged" and rows[1]["note"] == ""
     assert rows[0]["alpha"] == "per-class" and rows[0]["alpha_weights"] == "0.2, 0.8"
+
+
+def test_the_loss_cell_names_label_smoothing_and_tau_beside_the_loss():
+    from focalcls.report.tables import loss_cell
+
+    assert loss_cell({"loss": "ce", "gamma": 0.0}) == "ce"
+    assert loss_cell({"loss": "ce", "label_smoothing": 0.1}) == "ce (label smoothing 0.1)"
+    assert loss_cell({"loss": "logit-adjusted", "tau": 1.0}) == "logit-adjusted (tau 1)"
+    assert loss_cell({"loss": "logit-adjusted", "tau": 0.5, "label_smoothing": 0.05}) == (
+        "logit-adjusted (tau 0.5, label smoothing 0.05)"
+    )
+    assert loss_cell({}) == ""  # a baseline's metrics have no loss

@@ -30,7 +30,7 @@ def comparison_rows(runs: Mapping[str, dict], undertrained: Sequence[str] = ()) 
             {
                 "name": name,
                 "kind": run["kind"],
-                "loss": loss.get("loss", "") + (f" (tau {loss['tau']:g})" if loss.get("tau") is not None else ""),
+                "loss": loss_cell(loss),
                 "form": loss.get("form", ""),
                 **alpha_cells(loss.get("alpha")),
                 "note": "; ".join(note for note in (run.get("adjustment"), run.get("blend")) if note),
@@ -44,6 +44,13 @@ def comparison_rows(runs: Mapping[str, dict], undertrained: Sequence[str] = ()) 
             }
         )
     return rows, best_values(rows)
+
+
+def loss_cell(loss: Mapping) -> str:
+    """The loss with what changes it beyond form, gamma and alpha (their own columns): tau, label smoothing."""
+    extras = [f"tau {loss['tau']:g}"] if loss.get("tau") is not None else []
+    extras += [f"label smoothing {loss['label_smoothing']:g}"] if loss.get("label_smoothing") else []
+    return loss.get("loss", "") + (f" ({', '.join(extras)})" if extras else "")
 
 
 def training_columns(summaries: Sequence[dict], still_improving: bool) -> dict:

@@ -35,6 +35,16 @@ class LossSpec:
             spec.update(label_smoothing=self.label_smoothing)
         return spec
 
+    def loss_arguments(self) -> dict:
+        """focal_loss's keyword arguments for this preset (callers that weigh rows otherwise set alpha None)."""
+        return {
+            "gamma": self.gamma,
+            "alpha": self.alpha,
+            "form": self.form,
+            "logit_offset": self.logit_offset,
+            "label_smoothing": self.label_smoothing,
+        }
+
 
 def resolve_preset(name: str, preset: Mapping, labels: Sequence[str], train_counts: Mapping[str, int]) -> LossSpec:
     """Per-class alpha from 'balanced' / 'effective' / a list; cross-entropy is focal with gamma 0.

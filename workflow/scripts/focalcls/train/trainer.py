@@ -105,16 +105,8 @@ class FocalTrainer(Trainer):
         loss, outputs = super().compute_loss(model, inputs, return_outputs=True, num_items_in_batch=num_items_in_batch)
         if self.sampler.losses is not None and model.training:
             # Without alpha: class weights already act in the loss; drawing by them too would square them.
-            spec = self.loss_spec
-            per_row = focal_loss(
-                outputs.logits.detach(),
-                targets,
-                gamma=spec.gamma,
-                form=spec.form,
-                reduction="none",
-                logit_offset=spec.logit_offset,
-                label_smoothing=spec.label_smoothing,
-            )
+            unweighted = {**self.loss_spec.loss_arguments(), "alpha": None}
+            per_row = focal_loss(outputs.logits.detach(), targets, reduction="none", **unweighted)
             self.sampler.losses.record(rows, per_row)
         return (loss, outputs) if return_outputs else loss
 
@@ -196,13 +188,7 @@ def loss_function(loss: LossSpec) -> Callable:
     """Trainer's compute_loss_func. In training Trainer passes num_items_in_batch (rows over all
     accumulation steps, and all processes) and expects the loss already normalised by it."""
 
-    settings = {
-        "gamma": loss.gamma,
-        "alpha": loss.alpha,
-        "form": loss.form,
-        "logit_offset": loss.logit_offset,
-        "label_smoothing": loss.label_smoothing,
-    }
+    settings = loss.loss_arguments()
 
     def compute(outputs, targets, num_items_in_batch=None):
         if num_items_in_batch is None:
