@@ -206,7 +206,7 @@ def row_lengths(work: Path, sets: Sequence[str], candidates: Sequence[str], toke
             cut = ", ".join(f"{sum(k > limit for k in n)} over {limit}" for limit in limits)
             lines.append(f"  {name}: {len(n)} rows, {statistics.fmean(n):.1f} tokens a row, longest {max(n)}; {cut}")
     title = f"tokens per row ({tokenizer.name}'s tokenizer); rows over a run's max_length, all a larger one changes:"
-    return [title, *lines] if lines else []
+    return [title, *lines] if lines else ["tokens per row: no run has extracted its rows yet"]
 
 
 def report(
