@@ -223,6 +223,21 @@ def check_data_files(data: Mapping) -> None:
         )
 
 
+def check_preset_form(name: str, preset: Mapping) -> None:
+    """What the sigmoid form cannot hold: an alpha outside (0, 1), a softmax cross-entropy, label smoothing."""
+    check_alpha_range(name, preset)
+    if preset["loss"] in ("ce", "logit-adjusted") and preset["form"] == "sigmoid":
+        instead = "" if preset["loss"] == "logit-adjusted" else " or use loss: focal with gamma: 0"
+        raise UserError(
+            f"presets.{name}: loss {preset['loss']} is a softmax cross-entropy; drop 'form: sigmoid'{instead}"
+        )
+    if preset["label_smoothing"] and preset["form"] == "sigmoid":
+        raise UserError(
+            f"presets.{name}: label_smoothing spreads the target over the classes of the softmax form; "
+            "set form: softmax or drop label_smoothing"
+        )
+
+
 def check_config(config: Mapping) -> None:
     """Cross-key rules: where the data comes from, and what each preset's alpha can mean."""
     check_keep_columns(config["data"])
@@ -235,17 +250,7 @@ def check_config(config: Mapping) -> None:
         )
     check_names(config)
     for name, preset in config["presets"].items():
-        check_alpha_range(name, preset)
-        if preset["loss"] in ("ce", "logit-adjusted") and preset["form"] == "sigmoid":
-            instead = "" if preset["loss"] == "logit-adjusted" else " or use loss: focal with gamma: 0"
-            raise UserError(
-                f"presets.{name}: loss {preset['loss']} is a softmax cross-entropy; drop 'form: sigmoid'{instead}"
-            )
-        if preset["label_smoothing"] and preset["form"] == "sigmoid":
-            raise UserError(
-                f"presets.{name}: label_smoothing spreads the target over the classes of the softmax form; "
-                "set form: softmax or drop label_smoothing"
-            )
+        check_preset_form(name, preset)
     if config["model"]["checkpoint"] != "demo":
         require_model_folder(config["model"]["checkpoint"])
     if config["model"]["dtype"] == "bfloat16" and config["train"]["precision"] in ("fp16", "fp32"):
