@@ -103,7 +103,11 @@ def run(
         cmd += ["--rerun-triggers", *triggers]
     done = subprocess.run([*cmd, "--configfile", str(path)])
     if done.returncode != 0:
-        print(f"{folder}: the workflow failed (exit {done.returncode}); its log is under {folder}/results/logs")
+        print(
+            f"{folder}: the workflow failed (exit {done.returncode}); Snakemake's message is above, the jobs' logs "
+            f"under {folder}/results/logs (a folder still locked by a killed run: `snakemake --unlock -s "
+            f"{REPO / 'Snakefile'} -d {folder} --configfile {path}`)"
+        )
     return done.returncode == 0
 
 
